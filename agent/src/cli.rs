@@ -1,0 +1,161 @@
+//! The command line: clap arguments, settings resolution, and the commands.
+//!
+//! Exit codes: 0 success; 1 the command failed (the error is printed on stderr);
+//! 2 bad usage (clap); 3 the candidate did not compile (`hone sandbox run`, `hone eval`).
+//! A candidate that ran and failed (trap, limit, wrong answer) is data on stdout, exit 0.
+
+mod doctor;
+mod eval;
+mod sandbox_run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// hone: LLM-driven iterative optimization with a deterministic wasm sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "hone", version, about, long_about = None)]
+pub struct Cli {
+    /// Cache directory for compiled candidates [default: $XDG_CACHE_HOME/hone or ~/.cache/hone].
+    #[arg(long, global = true, env = "HONE_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Log filter for stderr (e.g. `info`, `hone=debug`).
+    #[arg(long, global = true, env = "HONE_LOG", default_value = "warn", value_name = "FILTER")]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one program in the sandbox.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+    /// Check which toolchains are present and how to install what is missing.
+    Doctor(doctor::DoctorArgs),
+    /// Evaluate one candidate file against a task.
+    Eval(eval::EvalArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Compile a source file (or take a .wasm/.wat), run it with stdin, print the outcome.
+    Run(sandbox_run::SandboxRunArgs),
+}
+
+/// Parses the command line, runs the command, renders any error once.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let result = match &cli.command {
+        Command::Sandbox { command: SandboxCommand::Run(args) } => sandbox_run::run(&cli, args),
+        Command::Doctor(args) => doctor::run(&cli, args),
+        Command::Eval(args) => eval::run(&cli, args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The cache directory: flag or HONE_CACHE_DIR, else $XDG_CACHE_HOME/hone, else ~/.cache/hone.
+pub fn cache_dir(cli: &Cli) -> Option<PathBuf> {
+    if let Some(dir) = &cli.cache_dir {
+        return Some(dir.clone());
+    }
+    if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(xdg).join("hone"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache").join("hone"))
+}
+
+/// The sandbox settings of this process.
+pub fn sandbox_config(cli: &Cli) -> hone_sandbox::SandboxConfig {
+    hone_sandbox::SandboxConfig { cache_dir: cache_dir(cli), ..Default::default() }
+}
+
+/// Parses sizes like `64MiB`, `1GiB`, `512KiB`, `1000000`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a size; use e.g. 64MiB, 1GiB or 1000000"))?;
+    let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit `{other}` in `{text}`; use KiB, MiB or GiB")),
+    };
+    n.checked_mul(multiplier).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Parses durations like `2s`, `500ms`, `3h`, `1h30m`, `90`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    if let Ok(seconds) = t.parse::<f64>() {
+        if seconds.is_finite() && seconds >= 0.0 {
+            return Ok(std::time::Duration::from_secs_f64(seconds));
+        }
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    if rest.is_empty() {
+        return Err("empty duration; use e.g. 2s, 500ms, 30m or 2h".into());
+    }
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (number, after) = rest.split_at(split);
+        let unit_len = after.find(|c: char| c.is_ascii_digit()).unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let n: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration; use e.g. 2s, 500ms, 30m or 2h"))?;
+        let scale = match unit {
+            "ms" => 0.001,
+            "s" | "" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            other => return Err(format!("unknown duration unit `{other}` in `{text}`; use ms, s, m, h or d")),
+        };
+        total += n * scale;
+        rest = next;
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("64MiB").unwrap(), 64 << 20);
+        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("123").unwrap(), 123);
+        assert!(parse_bytes("12 parsecs").is_err());
+        assert!(parse_bytes("MiB").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2s").unwrap().as_secs(), 2);
+        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_duration("90").unwrap().as_secs(), 90);
+        assert!(parse_duration("3 fortnights").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! `hone doctor`: which toolchains are present, what is missing, and the command that installs it.
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+
+use hone_sandbox::{Compilation, Language, Limits, Sandbox};
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {}
+
+struct Check {
+    name: &'static str,
+    ok: bool,
+    detail: String,
+    fix: &'static str,
+}
+
+fn file_exists_glob(dir: &str, suffix: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.flatten().any(|e| {
+        let p = e.path();
+        p.is_dir() && p.join(suffix).is_file()
+    })
+}
+
+fn bwrap_works() -> bool {
+    Command::new("bwrap")
+        .args(["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+pub fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCode> {
+    let sandbox = Sandbox::new(super::sandbox_config(cli))?;
+    let report = sandbox.toolchain_report();
+    let mut checks = vec![
+        Check {
+            name: "rustc",
+            ok: report.rustc.is_some(),
+            detail: report.rustc.clone().unwrap_or_else(|| "not found".into()),
+            fix: "install Rust with rustup (https://rustup.rs)",
+        },
+        Check {
+            name: "rust target wasm32-wasip1",
+            ok: report.rust_wasm_target,
+            detail: if report.rust_wasm_target { "installed".into() } else { "missing".into() },
+            fix: "rustup target add wasm32-wasip1",
+        },
+        Check {
+            name: "clang",
+            ok: report.clang.is_some(),
+            detail: report.clang.clone().unwrap_or_else(|| "not found".into()),
+            fix: "apt-get install clang",
+        },
+        Check {
+            name: "wasm-ld (lld)",
+            ok: Path::new("/usr/bin/wasm-ld").exists(),
+            detail: "/usr/bin/wasm-ld".into(),
+            fix: "apt-get install lld",
+        },
+        Check {
+            name: "wasi-libc",
+            ok: Path::new("/usr/include/wasm32-wasi/stdio.h").exists(),
+            detail: "/usr/include/wasm32-wasi".into(),
+            fix: "apt-get install wasi-libc",
+        },
+        Check {
+            name: "clang wasm32 runtime",
+            ok: file_exists_glob("/usr/lib/llvm-14/lib/clang", "lib/wasi/libclang_rt.builtins-wasm32.a")
+                || std::fs::read_dir("/usr/lib").is_ok_and(|d| {
+                    d.flatten().any(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        name.starts_with("llvm-")
+                            && file_exists_glob(&format!("/usr/lib/{name}/lib/clang"), "lib/wasi/libclang_rt.builtins-wasm32.a")
+                    })
+                }),
+            detail: "libclang_rt.builtins-wasm32.a".into(),
+            fix: "apt-get install libclang-rt-dev-wasm32",
+        },
+        Check {
+            name: "bubblewrap (compiler confinement)",
+            ok: bwrap_works(),
+            detail: "bwrap --unshare-all".into(),
+            fix: "apt-get install bubblewrap (and allow unprivileged user namespaces, or run as root)",
+        },
+    ];
+    let hello = [
+        (Language::C, "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n"),
+        (Language::Rust, "fn main() { println!(\"hello\"); }\n"),
+    ];
+    for (language, source) in hello {
+        let (ok, detail) = match sandbox.compile(language, source) {
+            Ok(Compilation::Ready(program)) => match sandbox.run(&program, b"", &Limits::default()) {
+                Ok(outcome) if outcome.stdout == b"hello\n" => (true, format!("ran, {} fuel", outcome.fuel_used)),
+                Ok(outcome) => (false, format!("ran with status {}", outcome.status)),
+                Err(e) => (false, e.to_string()),
+            },
+            Ok(Compilation::Rejected(diagnostics)) => (false, diagnostics.lines().next().unwrap_or("").to_string()),
+            Err(e) => (false, e.to_string().lines().next().unwrap_or("").to_string()),
+        };
+        checks.push(Check {
+            name: if language == Language::C { "compile + run a C program" } else { "compile + run a Rust program" },
+            ok,
+            detail,
+            fix: "fix the items above, or run scripts/bootstrap",
+        });
+    }
+    let mut missing = 0;
+    for check in &checks {
+        let mark = if check.ok { "ok     " } else { "MISSING" };
+        println!("{mark}  {:<36} {}", check.name, check.detail);
+        if !check.ok {
+            missing += 1;
+            println!("         fix: {}", check.fix);
+        }
+    }
+    if missing == 0 {
+        println!("all toolchains present");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{missing} missing; `scripts/bootstrap` installs everything on Debian");
+        Ok(ExitCode::FAILURE)
+    }
+}

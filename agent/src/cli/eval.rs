@@ -1,0 +1,63 @@
+//! `hone eval TASK_DIR FILE`: evaluate one candidate file against a task.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use hone_sandbox::{Language, Sandbox};
+use hone_tasks::{Candidate, EvalStatus, Task, TaskKind};
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// The task folder (holding task.toml).
+    pub task_dir: PathBuf,
+    /// The candidate: a source file (.rs, .c, .wat), an input (.txt) for counterexample
+    /// tasks, or a JSON object of values for params tasks.
+    pub file: PathBuf,
+    /// Also evaluate on the task's hidden/private cases.
+    #[arg(long)]
+    pub final_check: bool,
+    /// Print the evaluation as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Builds a candidate from a file given on the command line.
+pub fn candidate_from_file(task: &Task, path: &std::path::Path) -> anyhow::Result<Candidate> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if task.kind == TaskKind::Params || path.extension().is_some_and(|e| e == "json") {
+        let values: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
+            .with_context(|| format!("{}: expected a JSON object of variable values", path.display()))?;
+        return Ok(Candidate::from_values(values));
+    }
+    let name = match Language::from_path(path) {
+        Some(language) => language.file_name().to_string(),
+        None => path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "input.txt".into()),
+    };
+    Ok(Candidate::from_file(name, text))
+}
+
+pub fn run(cli: &super::Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let sandbox = Sandbox::new(super::sandbox_config(cli))?;
+    let task = Task::load(&args.task_dir, &sandbox)?;
+    let candidate = candidate_from_file(&task, &args.file)?;
+    let evaluation = task.evaluate(&candidate);
+    let final_evaluation = if args.final_check { task.evaluate_final(&candidate) } else { None };
+    if args.json {
+        let json = serde_json::json!({ "task": task.name, "evaluation": evaluation, "final": final_evaluation });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!("task      {} ({})", task.name, task.kind);
+        println!("status    {}", evaluation.status);
+        println!("valid     {}", evaluation.valid);
+        println!("score     {}", evaluation.score);
+        for (name, value) in &evaluation.metrics {
+            println!("{name:<9} {value}");
+        }
+        println!("\n{}", evaluation.feedback.trim_end());
+        if let Some(f) = &final_evaluation {
+            println!("\nfinal (held-out) status {}  valid {}  score {}", f.status, f.valid, f.score);
+        }
+    }
+    Ok(if evaluation.status == EvalStatus::CompileError { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,82 @@
+//! `hone sandbox run FILE`: compile (or load) one program, run it on stdin, print the outcome.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use hone_sandbox::{Compilation, Language, Limits, Sandbox};
+
+#[derive(Debug, clap::Args)]
+pub struct SandboxRunArgs {
+    /// The program: main.rs, main.c, main.wat or a .wasm module.
+    pub file: PathBuf,
+    /// Fuel limit (deterministic cost units); 0 means unlimited.
+    #[arg(long, default_value_t = 10_000_000_000)]
+    pub fuel: u64,
+    /// Linear memory limit, e.g. 64MiB.
+    #[arg(long, default_value = "256MiB", value_parser = super::parse_bytes)]
+    pub memory: u64,
+    /// Wall-clock deadline, e.g. 2s.
+    #[arg(long, default_value = "10s", value_parser = super::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Seed of the guest's random_get.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print the outcome as JSON instead of the program's stdout plus a summary on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> {
+    let sandbox = Sandbox::new(super::sandbox_config(cli))?;
+    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let extension = args.file.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let compilation = if extension == "wasm" {
+        sandbox.load_wasm(&bytes)?
+    } else {
+        let Some(language) = Language::from_path(&args.file) else {
+            bail!("{}: unknown file type `.{extension}`; hone runs .rs, .c, .wat and .wasm files", args.file.display());
+        };
+        let source = String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", args.file.display()))?;
+        sandbox.compile(language, &source)?
+    };
+    let program = match compilation {
+        Compilation::Ready(p) => p,
+        Compilation::Rejected(diagnostics) => {
+            if args.json {
+                let json = serde_json::json!({ "status": { "kind": "compile_error" }, "diagnostics": diagnostics });
+                println!("{json}");
+            } else {
+                eprint!("{diagnostics}");
+                eprintln!("hone: compile_error");
+            }
+            return Ok(ExitCode::from(3));
+        }
+    };
+    let mut stdin = Vec::new();
+    std::io::stdin().read_to_end(&mut stdin).context("cannot read stdin")?;
+    let limits = Limits {
+        fuel: (args.fuel > 0).then_some(args.fuel),
+        memory_bytes: args.memory,
+        timeout: args.timeout,
+        seed: args.seed,
+        ..Limits::default()
+    };
+    let outcome = sandbox.run(&program, &stdin, &limits)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&outcome)?);
+    } else {
+        std::io::stdout().write_all(&outcome.stdout)?;
+        std::io::stdout().flush()?;
+        eprint!("{}", outcome.stderr);
+        eprintln!(
+            "hone: {}  fuel {}  peak memory {} KiB  wall {:.3} ms",
+            outcome.status,
+            outcome.fuel_used,
+            outcome.peak_memory_bytes / 1024,
+            outcome.wall.as_secs_f64() * 1000.0
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,7 @@
+//! hone-agent: the `hone` command line, the orchestrator and its search strategies, model
+//! clients (proposers), prompt rendering, reply parsing, reports and exports.
+//!
+//! Only this crate knows the command line and the model wire format; it drives
+//! `hone-tasks` (scoring), `hone-sandbox` (running candidates) and `hone-store` (memory).
+
+pub mod cli;

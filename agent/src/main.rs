@@ -1,0 +1,5 @@
+//! The `hone` binary: a thin shell over `hone_agent::cli`.
+
+fn main() -> std::process::ExitCode {
+    hone_agent::cli::main()
+}

@@ -1,0 +1,339 @@
+//! Compilers for candidate sources (rust, c -> wasm32-wasip1), run natively but confined:
+//! bubblewrap with only the toolchain mounted read-only and a scratch directory, a time
+//! limit and an address-space limit.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SandboxError;
+
+/// A language a candidate may be written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Rust,
+    C,
+    Wat,
+}
+
+impl Language {
+    pub const ALL: [Language; 3] = [Language::Rust, Language::C, Language::Wat];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::C => "c",
+            Language::Wat => "wat",
+        }
+    }
+
+    /// The conventional file name of a candidate in this language.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Language::Rust => "main.rs",
+            Language::C => "main.c",
+            Language::Wat => "main.wat",
+        }
+    }
+
+    /// The language of a file, by extension.
+    pub fn from_path(path: &Path) -> Option<Language> {
+        match path.extension()?.to_str()? {
+            "rs" => Some(Language::Rust),
+            "c" => Some(Language::C),
+            "wat" => Some(Language::Wat),
+            _ => None,
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.name() == name)
+    }
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How compilers are found and confined.
+#[derive(Clone, Debug)]
+pub struct CompilerConfig {
+    /// The rustc binary (the real one inside a toolchain, or a rustup proxy).
+    pub rustc: PathBuf,
+    /// The clang binary.
+    pub clang: PathBuf,
+    /// The sysroot holding wasi-libc (`include/wasm32-wasi`, `lib/wasm32-wasi`).
+    pub wasi_sysroot: PathBuf,
+    /// Run compilers inside bubblewrap. Turning this off lets a hostile source read host files.
+    pub confine: bool,
+    /// The bubblewrap binary.
+    pub bwrap: PathBuf,
+    /// Wall-clock limit of one compile.
+    pub timeout: Duration,
+    /// Address-space limit of the compiler process, in bytes.
+    pub memory_bytes: u64,
+}
+
+impl Default for CompilerConfig {
+    fn default() -> CompilerConfig {
+        CompilerConfig {
+            rustc: PathBuf::from("rustc"),
+            clang: PathBuf::from("clang"),
+            wasi_sysroot: PathBuf::from("/usr"),
+            confine: true,
+            bwrap: PathBuf::from("bwrap"),
+            timeout: Duration::from_secs(60),
+            memory_bytes: 4 << 30,
+        }
+    }
+}
+
+/// Flags that change the produced wasm; part of the cache key.
+pub(crate) fn flags(language: Language) -> &'static [&'static str] {
+    match language {
+        Language::Rust => &[
+            "--edition=2021",
+            "-O",
+            "--target=wasm32-wasip1",
+            "-Cdebuginfo=0",
+            "-Cstrip=debuginfo",
+            "--crate-type=bin",
+            "--crate-name=candidate",
+            "--color=never",
+        ],
+        Language::C => &[
+            "--target=wasm32-wasi",
+            "-O2",
+            "-fno-color-diagnostics",
+            "-Wl,-z,stack-size=1048576",
+            "-Wl,--stack-first",
+        ],
+        Language::Wat => &[],
+    }
+}
+
+/// Resolved toolchain locations (found once per sandbox).
+#[derive(Clone, Debug)]
+pub(crate) struct Toolchain {
+    config: CompilerConfig,
+    /// rustc's sysroot, mounted read-only for the confined compiler.
+    rust_sysroot: Option<PathBuf>,
+    /// The real rustc binary inside the sysroot (rustup proxies cannot run confined).
+    rust_binary: Option<PathBuf>,
+    pub(crate) rust_version: String,
+    pub(crate) clang_version: String,
+}
+
+/// What a compiler produced.
+pub(crate) enum CompileResult {
+    Wasm(Vec<u8>),
+    Rejected(String),
+}
+
+fn command_output(program: &Path, args: &[&str]) -> Option<String> {
+    let output = Command::new(program).args(args).stdin(Stdio::null()).output().ok()?;
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+impl Toolchain {
+    pub(crate) fn discover(config: &CompilerConfig) -> Toolchain {
+        let rust_sysroot = command_output(&config.rustc, &["--print", "sysroot"]).map(PathBuf::from);
+        let rust_binary = rust_sysroot.as_ref().map(|s| s.join("bin/rustc")).filter(|p| p.is_file());
+        let rust_version = command_output(&config.rustc, &["--version"]).unwrap_or_default();
+        let clang_version = command_output(&config.clang, &["--version"])
+            .and_then(|v| v.lines().next().map(str::to_string))
+            .unwrap_or_default();
+        Toolchain { config: config.clone(), rust_sysroot, rust_binary, rust_version, clang_version }
+    }
+
+    pub(crate) fn version(&self, language: Language) -> &str {
+        match language {
+            Language::Rust => &self.rust_version,
+            Language::C => &self.clang_version,
+            Language::Wat => "wat",
+        }
+    }
+
+    /// Whether the rust target is installed (the sysroot has a wasm32-wasip1 std).
+    pub(crate) fn has_rust_wasm_target(&self) -> bool {
+        self.rust_sysroot.as_ref().is_some_and(|s| s.join("lib/rustlib/wasm32-wasip1/lib").is_dir())
+    }
+
+    pub(crate) fn compile(&self, language: Language, source: &str) -> Result<CompileResult, SandboxError> {
+        let scratch = tempfile::Builder::new()
+            .prefix("hone-compile-")
+            .tempdir()
+            .map_err(|source| SandboxError::Scratch { source })?;
+        let file = language.file_name();
+        std::fs::write(scratch.path().join(file), source).map_err(|source| SandboxError::Scratch { source })?;
+
+        let (program, mut args, mounts): (PathBuf, Vec<String>, Vec<PathBuf>) = match language {
+            Language::Rust => {
+                let program = self.rust_binary.clone().unwrap_or_else(|| self.config.rustc.clone());
+                let args = flags(language).iter().map(|s| s.to_string()).collect();
+                (program, args, self.rust_sysroot.iter().cloned().collect())
+            }
+            Language::C => {
+                let mut args: Vec<String> = flags(language).iter().map(|s| s.to_string()).collect();
+                args.push(format!("--sysroot={}", self.config.wasi_sysroot.display()));
+                (self.config.clang.clone(), args, vec![self.config.wasi_sysroot.clone()])
+            }
+            Language::Wat => unreachable!("wat is parsed in-process"),
+        };
+        args.push(file.to_string());
+        args.push("-o".into());
+        args.push("out.wasm".into());
+        if language == Language::C {
+            args.push("-lm".into());
+        }
+
+        let build_dir = if self.config.confine { PathBuf::from("/build") } else { scratch.path().to_path_buf() };
+        let mut command = if self.config.confine {
+            let mut c = Command::new(&self.config.bwrap);
+            c.args(["--unshare-all", "--die-with-parent", "--new-session"]);
+            c.args(["--ro-bind", "/usr", "/usr"]);
+            for dir in ["/lib", "/lib64", "/bin"] {
+                let path = Path::new(dir);
+                match std::fs::read_link(path) {
+                    Ok(target) => {
+                        c.arg("--symlink").arg(target).arg(dir);
+                    }
+                    Err(_) if path.is_dir() => {
+                        c.args(["--ro-bind", dir, dir]);
+                    }
+                    Err(_) => {}
+                }
+            }
+            for mount in &mounts {
+                if !mount.starts_with("/usr") {
+                    c.arg("--ro-bind").arg(mount).arg(mount);
+                }
+            }
+            c.args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+            c.arg("--bind").arg(scratch.path()).arg("/build");
+            c.args(["--chdir", "/build", "--clearenv"]);
+            c.args(["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/build", "--setenv", "TMPDIR", "/tmp"]);
+            c.arg("--").arg(&program);
+            c
+        } else {
+            let mut c = Command::new(&program);
+            c.current_dir(scratch.path()).env_clear().env("PATH", "/usr/bin:/bin").env("HOME", scratch.path());
+            c
+        };
+        command.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let memory_bytes = self.config.memory_bytes;
+        // SAFETY: only async-signal-safe calls (setrlimit, setpgid) run between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                let limit = libc::rlimit { rlim_cur: memory_bytes, rlim_max: memory_bytes };
+                libc::setrlimit(libc::RLIMIT_AS, &limit);
+                let file_limit = libc::rlimit { rlim_cur: 256 << 20, rlim_max: 256 << 20 };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &file_limit);
+                libc::setpgid(0, 0);
+                Ok(())
+            });
+        }
+        let language_name = language.name();
+        let mut child = command.spawn().map_err(|source| {
+            if self.config.confine && source.kind() == std::io::ErrorKind::NotFound {
+                SandboxError::ConfinementUnavailable {
+                    message: format!("`{}` was not found", self.config.bwrap.display()),
+                }
+            } else {
+                SandboxError::CompilerMissing { language: language_name, program: program.display().to_string(), source }
+            }
+        })?;
+        let mut stderr_pipe = child.stderr.take();
+        let mut stdout_pipe = child.stdout.take();
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(pipe) = stderr_pipe.as_mut() {
+                let _ = pipe.take(1 << 20).read_to_end(&mut text);
+                // Drain the rest so the compiler never blocks on a full pipe.
+                let _ = std::io::copy(pipe, &mut std::io::sink());
+            }
+            if let Some(pipe) = stdout_pipe.as_mut() {
+                let _ = pipe.take(1 << 20).read_to_end(&mut text);
+                let _ = std::io::copy(pipe, &mut std::io::sink());
+            }
+            text
+        });
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if started.elapsed() > self.config.timeout => {
+                    // SAFETY: kill(2) on the process group we created for the child.
+                    unsafe {
+                        libc::kill(-(child.id() as i32), libc::SIGKILL);
+                    }
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => break None,
+            }
+        };
+        let diagnostics = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+        let diagnostics = diagnostics.replace(&format!("{}/", build_dir.display()), "");
+        match status {
+            None => Ok(CompileResult::Rejected(format!(
+                "the {language_name} compiler did not finish within {:?} and was stopped",
+                self.config.timeout
+            ))),
+            Some(status) if status.success() => match std::fs::read(scratch.path().join("out.wasm")) {
+                Ok(wasm) => Ok(CompileResult::Wasm(wasm)),
+                Err(_) => Ok(CompileResult::Rejected(format!(
+                    "the {language_name} compiler reported success but wrote no module\n{}",
+                    trim_diagnostics(&diagnostics)
+                ))),
+            },
+            Some(status) => {
+                let mut text = trim_diagnostics(&diagnostics);
+                if text.trim().is_empty() {
+                    text = match status.code() {
+                        Some(code) => format!("the {language_name} compiler exited with code {code} and printed nothing"),
+                        None => format!(
+                            "the {language_name} compiler was killed (it may have exceeded its memory limit of {} MiB)",
+                            memory_bytes >> 20
+                        ),
+                    };
+                }
+                if self.config.confine && text.contains("bwrap:") {
+                    return Err(SandboxError::ConfinementUnavailable { message: text });
+                }
+                Ok(CompileResult::Rejected(text))
+            }
+        }
+    }
+}
+
+/// Keeps the first diagnostics (errors first), at most 40 lines / 4000 bytes, with a marker
+/// saying how much was cut.
+pub fn trim_diagnostics(text: &str) -> String {
+    const MAX_LINES: usize = 40;
+    const MAX_BYTES: usize = 4000;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    let mut kept = 0;
+    for line in &lines {
+        if kept == MAX_LINES || out.len() + line.len() > MAX_BYTES {
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+        kept += 1;
+    }
+    if kept < lines.len() {
+        out.push_str(&format!("[hone: {} more lines of diagnostics cut]\n", lines.len() - kept));
+    }
+    out
+}

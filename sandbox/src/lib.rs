@@ -1,0 +1,51 @@
+//! hone-sandbox runs model-written candidates safely and deterministically.
+//!
+//! Candidates are WASI preview-1 command modules compiled from rust, c or wat. They read
+//! stdin and write stdout; they see no files, no environment and no network. Every run is
+//! bounded by fuel, linear memory, a wall-clock deadline, output caps and a wasm stack
+//! limit, and every exceeded limit has its own status. Clocks are virtual (they advance with
+//! fuel) and `random_get` is seeded, so a run is bit-for-bit repeatable.
+//!
+//! This is the only crate that runs untrusted code (and the compilers that read it).
+//!
+//! # Core concepts
+//! - [`SandboxConfig`]: plain settings (cache dir, compiler paths, pool size).
+//! - [`Sandbox`]: one per process; cheap to clone, `Send + Sync`. Owns the wasmtime engine,
+//!   the linker (WASI surface + host kernels from module `hone`), the caches and one epoch
+//!   ticker thread.
+//! - [`Program`]: a compiled, linked candidate (`InstancePre`); instantiates in microseconds
+//!   from the pooling allocator. Obtained from [`Sandbox::compile`] or [`Sandbox::load_wasm`]
+//!   as a [`Compilation`], which may instead carry the compiler's diagnostics.
+//! - [`Limits`] in, [`Outcome`] out: status, fuel, wall time, peak memory, stdout, stderr.
+//!
+//! # Example
+//! ```
+//! use hone_sandbox::{Language, Limits, RunStatus, Sandbox, SandboxConfig};
+//!
+//! let sandbox = Sandbox::new(SandboxConfig::default())?;
+//! let program = sandbox
+//!     .compile(Language::Wat, r#"(module (memory (export "memory") 1) (func (export "_start")))"#)?
+//!     .program()
+//!     .expect("valid module");
+//! let outcome = sandbox.run(&program, b"", &Limits::default())?;
+//! assert_eq!(outcome.status, RunStatus::Ok);
+//! # Ok::<(), hone_sandbox::SandboxError>(())
+//! ```
+
+mod cache;
+mod compile;
+mod error;
+pub mod kernels;
+mod limits;
+mod outcome;
+mod run;
+mod sandbox;
+mod wasi;
+
+pub use compile::{CompilerConfig, Language, trim_diagnostics};
+pub use error::SandboxError;
+pub use limits::Limits;
+pub use outcome::{Outcome, RunStatus};
+pub use run::RunState;
+pub use sandbox::{Compilation, Program, Sandbox, SandboxConfig, ToolchainReport};
+pub use wasi::NANOS_PER_FUEL;

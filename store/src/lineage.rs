@@ -1,0 +1,403 @@
+//! Git lineage: each node is a commit of its candidate files plus `hone.json` in a bare repo.
+//!
+//! A node's commit has its parent node's commit as parent, so `git log refs/runs/<run>/best`
+//! walks from the seed to the best node and `git diff A B` compares two candidates. Commit
+//! times come from the node's `created_at` and the author is fixed, so the same node always
+//! produces the same commit hash. Commits are written after the node's database
+//! transaction; a node whose commit is missing after a crash gets it from
+//! [`Store::sync_lineage`] (or the next [`Store::record_lineage`] of a descendant), with
+//! the same hash it would have had.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use git2::{Oid, Repository, Signature, Time};
+
+use crate::error::{Error, Result};
+use crate::{NodeId, NodeRecord, RunId, Store};
+
+/// Name of the metadata file in each commit.
+pub const METADATA_FILE: &str = "hone.json";
+
+/// The lineage repository, opened (or created) on first use.
+pub(crate) struct Lineage {
+    path: PathBuf,
+    read_only: bool,
+    repo: Mutex<Option<Repository>>,
+}
+
+/// What a commit needs to know about a node.
+pub(crate) struct CommitInput {
+    pub node: NodeRecord,
+    pub model: Option<String>,
+}
+
+impl Lineage {
+    pub(crate) fn new(path: PathBuf, read_only: bool) -> Lineage {
+        Lineage {
+            path,
+            read_only,
+            repo: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn git_err(&self, run: Option<RunId>, context: impl Into<String>) -> impl Fn(git2::Error) -> Error + '_ {
+        let context = context.into();
+        move |source| Error::Lineage {
+            path: self.path.clone(),
+            run,
+            context: context.clone(),
+            source,
+        }
+    }
+
+    /// Runs `f` with the repository, creating it if needed.
+    fn with_repo<T>(
+        &self,
+        run: Option<RunId>,
+        f: impl FnOnce(&Repository) -> Result<T>,
+    ) -> Result<T> {
+        let mut guard = self
+            .repo
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if guard.is_none() {
+            let repo = if self.path.exists() {
+                Repository::open_bare(&self.path).map_err(self.git_err(run, "cannot open"))?
+            } else if self.read_only {
+                return Err(Error::ReadOnly {
+                    store: self.path.display().to_string(),
+                    context: "the lineage repository does not exist and the store is read-only".into(),
+                });
+            } else {
+                Repository::init_bare(&self.path).map_err(self.git_err(run, "cannot create"))?
+            };
+            *guard = Some(repo);
+        }
+        match guard.as_ref() {
+            Some(repo) => f(repo),
+            None => Err(Error::Lineage {
+                path: self.path.clone(),
+                run,
+                context: "repository unavailable".into(),
+                source: git2::Error::from_str("not opened"),
+            }),
+        }
+    }
+
+    /// Writes one commit per input, in order. `parents` maps node ids to already-written
+    /// commits; each new commit is added to it so later inputs can name it as their parent.
+    pub(crate) fn commit_nodes(
+        &self,
+        inputs: &[CommitInput],
+        parents: &mut HashMap<NodeId, String>,
+    ) -> Result<Vec<(NodeId, String)>> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                store: self.path.display().to_string(),
+                context: "cannot write lineage commits".into(),
+            });
+        }
+        let run = inputs.first().map(|i| i.node.run);
+        self.with_repo(run, |repo| {
+            let mut written = Vec::with_capacity(inputs.len());
+            for input in inputs {
+                let parent = input.node.parent.and_then(|p| parents.get(&p).cloned());
+                let oid = self.commit_one(repo, input, parent.as_deref())?;
+                let hex = oid.to_string();
+                parents.insert(input.node.id, hex.clone());
+                written.push((input.node.id, hex));
+            }
+            Ok(written)
+        })
+    }
+
+    fn commit_one(&self, repo: &Repository, input: &CommitInput, parent: Option<&str>) -> Result<Oid> {
+        let node = &input.node;
+        let err = self.git_err(Some(node.run), format!("cannot commit node {}", node.id));
+        let mut entries: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for (name, content) in &node.files {
+            if !is_clean_relative(name) || name == METADATA_FILE {
+                return Err(Error::BadFileName {
+                    path: self.path.clone(),
+                    node: node.id,
+                    file: name.clone(),
+                });
+            }
+            entries.insert(name.clone(), content.as_bytes().to_vec());
+        }
+        let metadata = metadata(input);
+        let metadata = serde_json::to_vec_pretty(&metadata).map_err(|source| Error::Json {
+            store: self.path.display().to_string(),
+            run: Some(node.run),
+            context: "serialize lineage metadata",
+            source,
+        })?;
+        entries.insert(METADATA_FILE.to_string(), metadata);
+        let tree = write_tree(repo, &entries).map_err(&err)?;
+        let tree = repo.find_tree(tree).map_err(&err)?;
+        let time = Time::new(node.created_at.as_seconds(), 0);
+        let signature = Signature::new("hone", "hone@localhost", &time).map_err(&err)?;
+        let parent_commit = match parent {
+            Some(hex) => {
+                let oid = Oid::from_str(hex).map_err(&err)?;
+                Some(repo.find_commit(oid).map_err(&err)?)
+            }
+            None => None,
+        };
+        let parents: Vec<&git2::Commit<'_>> = parent_commit.iter().collect();
+        let score = node
+            .evaluation
+            .score
+            .map(|s| format!("{s}"))
+            .unwrap_or_else(|| "none".into());
+        let message = format!(
+            "node {}: {} -> {} (score {score})\n\nrun {}\n",
+            node.id, node.operator, node.evaluation.status, node.run
+        );
+        repo.commit(None, &signature, &signature, &message, &tree, &parents)
+            .map_err(&err)
+    }
+
+    /// Points `refs/runs/<run>/best` at `commit`.
+    pub(crate) fn set_best(&self, run: RunId, commit: &str) -> Result<()> {
+        self.with_repo(Some(run), |repo| {
+            let err = self.git_err(Some(run), "cannot update the best ref");
+            let oid = Oid::from_str(commit).map_err(&err)?;
+            repo.reference(&best_ref(run), oid, true, "hone: best node")
+                .map_err(&err)?;
+            Ok(())
+        })
+    }
+
+    /// The commit `refs/runs/<run>/best` points at, if any.
+    pub(crate) fn best(&self, run: RunId) -> Result<Option<String>> {
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        self.with_repo(Some(run), |repo| match repo.find_reference(&best_ref(run)) {
+            Ok(reference) => Ok(reference.target().map(|o| o.to_string())),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(self.git_err(Some(run), "cannot read the best ref")(e)),
+        })
+    }
+}
+
+/// `refs/runs/<run>/best`.
+pub fn best_ref(run: RunId) -> String {
+    format!("refs/runs/{run}/best")
+}
+
+fn metadata(input: &CommitInput) -> serde_json::Value {
+    let node = &input.node;
+    serde_json::json!({
+        "node": node.id,
+        "run": node.run,
+        "parent": node.parent,
+        "operator": node.operator,
+        "model": input.model,
+        "tree": node.tree,
+        "island": node.island,
+        "depth": node.depth,
+        "status": node.evaluation.status,
+        "valid": node.evaluation.valid,
+        "score": node.evaluation.score,
+        "metrics": node.evaluation.metrics,
+        "values": node.values,
+        "content_hash": node.content_hash,
+        "duplicate_of": node.duplicate_of,
+    })
+}
+
+/// A relative path with no empty, `.` or `..` components and no `.git`.
+fn is_clean_relative(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && !name.contains('\\')
+        && name
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && c != ".git" && !c.contains('\0'))
+}
+
+/// Writes nested trees for `entries` (paths with `/`) and returns the root tree.
+fn write_tree(repo: &Repository, entries: &BTreeMap<String, Vec<u8>>) -> Result<Oid, git2::Error> {
+    #[derive(Default)]
+    struct Dir<'a> {
+        files: Vec<(&'a str, &'a [u8])>,
+        dirs: BTreeMap<&'a str, Dir<'a>>,
+    }
+    fn build<'a>(repo: &Repository, dir: &Dir<'a>) -> Result<Oid, git2::Error> {
+        let mut builder = repo.treebuilder(None)?;
+        for (name, content) in &dir.files {
+            let blob = repo.blob(content)?;
+            builder.insert(name, blob, 0o100644)?;
+        }
+        for (name, sub) in &dir.dirs {
+            let oid = build(repo, sub)?;
+            builder.insert(name, oid, 0o040000)?;
+        }
+        builder.write()
+    }
+    let mut root = Dir::default();
+    for (path, content) in entries {
+        let mut parts: Vec<&str> = path.split('/').collect();
+        let file = parts.pop().unwrap_or_default();
+        let mut dir = &mut root;
+        for part in parts {
+            dir = dir.dirs.entry(part).or_default();
+        }
+        dir.files.push((file, content.as_slice()));
+    }
+    build(repo, &root)
+}
+
+impl Store {
+    /// Writes the lineage commit of `node` (and of any ancestor still missing one), records
+    /// it on the node, and moves `refs/runs/<run>/best` if the run's best node has a commit.
+    /// Idempotent. Returns the node's commit, or `None` if lineage is disabled.
+    pub async fn record_lineage(&self, node: NodeId) -> Result<Option<String>> {
+        let Some(lineage) = self.inner.lineage.clone() else {
+            return Ok(None);
+        };
+        let record = self.get_node(node).await?;
+        let run = record.run;
+        let commit = match record.lineage_commit.clone() {
+            Some(commit) => commit,
+            None => {
+                // Walk up to the nearest ancestor that has a commit.
+                let mut chain = vec![record];
+                let mut parents = HashMap::new();
+                while let Some(parent) = chain.last().and_then(|n| n.parent) {
+                    let parent = self.get_node(parent).await?;
+                    match &parent.lineage_commit {
+                        Some(commit) => {
+                            parents.insert(parent.id, commit.clone());
+                            break;
+                        }
+                        None => chain.push(parent),
+                    }
+                }
+                chain.reverse();
+                let written = self.commit_records(&lineage, chain, parents).await?;
+                match written.last() {
+                    Some((_, commit)) => commit.clone(),
+                    None => return Ok(None),
+                }
+            }
+        };
+        self.update_best_ref(&lineage, run).await?;
+        Ok(Some(commit))
+    }
+
+    /// Writes the missing lineage commits of a run (after a crash between a node's
+    /// transaction and its commit) and updates the best ref. Returns how many were written.
+    pub async fn sync_lineage(&self, run: RunId) -> Result<usize> {
+        let Some(lineage) = self.inner.lineage.clone() else {
+            return Ok(0);
+        };
+        let tree = self.load_tree(run).await?;
+        let mut parents = HashMap::new();
+        let mut missing = Vec::new();
+        for node in tree {
+            match &node.lineage_commit {
+                Some(commit) => {
+                    parents.insert(node.id, commit.clone());
+                }
+                None => missing.push(node),
+            }
+        }
+        let written = self.commit_records(&lineage, missing, parents).await?;
+        self.update_best_ref(&lineage, run).await?;
+        Ok(written.len())
+    }
+
+    /// The commit `refs/runs/<run>/best` points at, or `None` (no lineage, no best yet).
+    pub async fn best_lineage_commit(&self, run: RunId) -> Result<Option<String>> {
+        let Some(lineage) = self.inner.lineage.clone() else {
+            return Ok(None);
+        };
+        self.blocking(move || lineage.best(run)).await
+    }
+
+    async fn commit_records(
+        &self,
+        lineage: &Arc<Lineage>,
+        nodes: Vec<NodeRecord>,
+        mut parents: HashMap<NodeId, String>,
+    ) -> Result<Vec<(NodeId, String)>> {
+        if nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let models = self.models_of(&nodes).await?;
+        let inputs: Vec<CommitInput> = nodes
+            .into_iter()
+            .map(|node| {
+                let model = node.llm_call.and_then(|c| models.get(&c.0).cloned());
+                CommitInput { node, model }
+            })
+            .collect();
+        let lineage = lineage.clone();
+        let written = self
+            .blocking(move || lineage.commit_nodes(&inputs, &mut parents))
+            .await?;
+        self.set_lineage_commits(&written).await?;
+        Ok(written)
+    }
+
+    async fn update_best_ref(&self, lineage: &Arc<Lineage>, run: RunId) -> Result<()> {
+        let Some(best) = self.best_node(run).await? else {
+            return Ok(());
+        };
+        let node = self.get_node(best.node).await?;
+        if let Some(commit) = node.lineage_commit {
+            let lineage = lineage.clone();
+            self.blocking(move || lineage.set_best(run, &commit)).await?;
+        }
+        Ok(())
+    }
+
+    /// Model names of the nodes' calls, by call id.
+    async fn models_of(&self, nodes: &[NodeRecord]) -> Result<HashMap<i64, String>> {
+        let mut models = HashMap::new();
+        if nodes.iter().all(|n| n.llm_call.is_none()) {
+            return Ok(models);
+        }
+        let run = nodes[0].run;
+        for call in self.llm_calls(run).await? {
+            models.insert(call.id.0, call.model);
+        }
+        Ok(models)
+    }
+
+    /// Runs blocking work (git) off the async worker threads.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| Error::Background {
+                store: self.inner.name.clone(),
+                message: e.to_string(),
+            })?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_checked() {
+        assert!(is_clean_relative("main.rs"));
+        assert!(is_clean_relative("src/lib.rs"));
+        for bad in ["", "/etc/passwd", "../x", "a//b", "a/./b", ".git/config", "a\\b"] {
+            assert!(!is_clean_relative(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Schema migrations for SQLite and PostgreSQL, and the schema version check.
+//!
+//! The version lives in the one-row table `hone_schema`. Each migration is a pair of SQL
+//! scripts (SQLite, PostgreSQL) applied in one transaction together with the version bump, so
+//! a store is always at exactly one version. Column types are spelled so that both databases
+//! read them the same way: `BIGINT` ids and times (Unix milliseconds), `DOUBLE PRECISION`
+//! scores and costs, `BOOLEAN` flags, and JSON as `TEXT`.
+
+/// One schema step.
+pub(crate) struct Migration {
+    pub version: i64,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// The newest schema version this binary knows.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Created before anything else, in both databases.
+pub(crate) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hone_schema (\
+    id INTEGER PRIMARY KEY CHECK (id = 1), \
+    version BIGINT NOT NULL)";
+
+const V1_TABLES: &str = r#"
+CREATE TABLE runs (
+    id {ID},
+    task_name TEXT NOT NULL,
+    task_dir TEXT NOT NULL,
+    task_hash TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    config TEXT NOT NULL,
+    seed BIGINT NOT NULL,
+    strategy TEXT NOT NULL,
+    budget_evaluations BIGINT,
+    budget_llm_calls BIGINT,
+    budget_tokens BIGINT,
+    budget_dollars DOUBLE PRECISION,
+    budget_wall_seconds DOUBLE PRECISION,
+    status TEXT NOT NULL,
+    status_detail TEXT,
+    started_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    finished_at BIGINT,
+    active_seconds DOUBLE PRECISION NOT NULL DEFAULT 0
+);
+
+CREATE TABLE llm_calls (
+    id {ID},
+    run_id BIGINT NOT NULL REFERENCES runs(id),
+    node_id BIGINT,
+    parent_node_id BIGINT,
+    operator TEXT NOT NULL,
+    model TEXT NOT NULL,
+    system TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    reply TEXT,
+    tokens_in BIGINT NOT NULL,
+    tokens_out BIGINT NOT NULL,
+    tokens_estimated BOOLEAN NOT NULL,
+    cost_dollars DOUBLE PRECISION NOT NULL,
+    latency_ms DOUBLE PRECISION NOT NULL,
+    error TEXT,
+    parse_error TEXT,
+    replayed BOOLEAN NOT NULL,
+    attempt BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX llm_calls_run ON llm_calls (run_id, id);
+CREATE INDEX llm_calls_node ON llm_calls (node_id);
+
+CREATE TABLE nodes (
+    id {ID},
+    run_id BIGINT NOT NULL REFERENCES runs(id),
+    parent_id BIGINT REFERENCES nodes(id),
+    operator TEXT NOT NULL,
+    tree BIGINT,
+    island BIGINT,
+    depth BIGINT NOT NULL,
+    files TEXT NOT NULL,
+    param_values TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    duplicate_of BIGINT REFERENCES nodes(id),
+    llm_call_id BIGINT REFERENCES llm_calls(id),
+    lineage_commit TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX nodes_run ON nodes (run_id, id);
+CREATE INDEX nodes_content_hash ON nodes (run_id, content_hash);
+CREATE INDEX nodes_parent ON nodes (parent_id);
+
+CREATE TABLE evaluations (
+    node_id BIGINT PRIMARY KEY REFERENCES nodes(id),
+    run_id BIGINT NOT NULL REFERENCES runs(id),
+    status TEXT NOT NULL,
+    valid BOOLEAN NOT NULL,
+    score DOUBLE PRECISION,
+    metrics TEXT NOT NULL,
+    feedback TEXT NOT NULL,
+    trace TEXT NOT NULL,
+    fuel BIGINT,
+    wall_ms DOUBLE PRECISION
+);
+CREATE INDEX evaluations_rank ON evaluations (run_id, valid, score);
+
+CREATE TABLE final_evaluations (
+    id {ID},
+    run_id BIGINT NOT NULL REFERENCES runs(id),
+    node_id BIGINT NOT NULL REFERENCES nodes(id),
+    label TEXT NOT NULL,
+    status TEXT NOT NULL,
+    valid BOOLEAN NOT NULL,
+    score DOUBLE PRECISION,
+    metrics TEXT NOT NULL,
+    feedback TEXT NOT NULL,
+    trace TEXT NOT NULL,
+    fuel BIGINT,
+    wall_ms DOUBLE PRECISION,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX final_evaluations_run ON final_evaluations (run_id, id);
+
+CREATE TABLE events (
+    id {ID},
+    run_id BIGINT NOT NULL REFERENCES runs(id),
+    at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX events_run ON events (run_id, id);
+"#;
+
+/// All migrations, oldest first. Versions are consecutive from 1.
+pub(crate) fn migrations() -> Vec<Migration> {
+    vec![Migration {
+        version: 1,
+        sqlite: SQLITE_V1.get_or_init(|| V1_TABLES.replace("{ID}", "INTEGER PRIMARY KEY")),
+        postgres: POSTGRES_V1.get_or_init(|| V1_TABLES.replace("{ID}", "BIGSERIAL PRIMARY KEY")),
+    }]
+}
+
+static SQLITE_V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static POSTGRES_V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_consecutive_and_end_at_the_current_version() {
+        let all = migrations();
+        for (i, m) in all.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+            assert!(!m.sqlite.contains("{ID}"));
+            assert!(!m.postgres.contains("{ID}"));
+        }
+        assert_eq!(all.last().map(|m| m.version), Some(SCHEMA_VERSION));
+    }
+}

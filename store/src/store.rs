@@ -1,0 +1,639 @@
+//! The [`Store`] handle: opening SQLite or PostgreSQL, running migrations, and shared plumbing.
+
+mod calls;
+mod nodes;
+pub(crate) mod runs;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{PgPool, Row, SqlitePool};
+
+use crate::error::{Error, Result};
+use crate::lineage::Lineage;
+use crate::schema::{self, SCHEMA_VERSION};
+use crate::RunId;
+
+/// Where the lineage repository lives.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LineageLocation {
+    /// `lineage.git` beside the SQLite file; no lineage for PostgreSQL.
+    #[default]
+    BesideDatabase,
+    /// A bare repository at this path (created on first commit).
+    At(PathBuf),
+    /// No lineage repository: [`Store::record_lineage`] does nothing.
+    Disabled,
+}
+
+/// How hard SQLite works to keep an acknowledged write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit survives a process kill and a power loss.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: a commit survives a process kill; a power loss may lose the last
+    /// few. Faster for one-node transactions.
+    Normal,
+}
+
+/// How to open a store. Build with [`StoreConfig::new`] and adjust the public fields.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// A SQLite path, `sqlite://PATH`, `sqlite:PATH`, or `postgres://...`/`postgresql://...`.
+    pub url: String,
+    pub lineage: LineageLocation,
+    /// Open for reading only (`hone status`): writes fail with [`Error::ReadOnly`] and no
+    /// migration is attempted.
+    pub read_only: bool,
+    /// Create the SQLite file (not its directory) if it does not exist. Ignored when read-only.
+    pub create_if_missing: bool,
+    /// How long a SQLite writer waits for another writer's lock.
+    pub busy_timeout: Duration,
+    pub durability: Durability,
+    pub max_connections: u32,
+    /// How long to wait for a PostgreSQL connection.
+    pub connect_timeout: Duration,
+}
+
+impl StoreConfig {
+    /// Defaults: lineage beside the database, read-write, create if missing, 10 s busy timeout,
+    /// full durability, 4 connections.
+    pub fn new(url: impl Into<String>) -> StoreConfig {
+        StoreConfig {
+            url: url.into(),
+            lineage: LineageLocation::BesideDatabase,
+            read_only: false,
+            create_if_missing: true,
+            busy_timeout: Duration::from_secs(10),
+            durability: Durability::Full,
+            max_connections: 4,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The database behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    /// The store's name in messages: the SQLite path or the URL without its password.
+    pub(crate) name: String,
+    pub(crate) lineage: Option<Arc<Lineage>>,
+    pub(crate) read_only: bool,
+}
+
+/// A handle to one store: cheap to clone, safe to share between tasks.
+///
+/// All methods are async (tokio). Writes are transactions: when a method returns `Ok`, the
+/// data is committed and survives a kill of the process.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("name", &self.inner.name)
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the SQLite or the PostgreSQL pool. The body is
+/// type-checked once per backend, so it can use backend-specific types without generics.
+macro_rules! on_db {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.inner.db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_db;
+
+/// Begins a write transaction. SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so a
+/// transaction that reads before it writes never fails with a stale snapshot.
+pub(crate) trait BeginWrite {
+    type Database: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send
+    {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
+    {
+        self.begin()
+    }
+}
+
+/// Typed column access shared by both row types.
+pub(crate) trait RowExt {
+    fn i64(&self, column: &str) -> Result<i64, sqlx::Error>;
+    fn opt_i64(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
+    fn f64(&self, column: &str) -> Result<f64, sqlx::Error>;
+    fn opt_f64(&self, column: &str) -> Result<Option<f64>, sqlx::Error>;
+    fn string(&self, column: &str) -> Result<String, sqlx::Error>;
+    fn opt_string(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
+    fn bool(&self, column: &str) -> Result<bool, sqlx::Error>;
+}
+
+impl RowExt for SqliteRow {
+    fn i64(&self, column: &str) -> Result<i64, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn opt_i64(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.try_get(column)
+    }
+    // SQLite converts integers to doubles itself; an aggregate over a REAL column can come
+    // back as an INTEGER value.
+    fn f64(&self, column: &str) -> Result<f64, sqlx::Error> {
+        self.try_get_unchecked(column)
+    }
+    fn opt_f64(&self, column: &str) -> Result<Option<f64>, sqlx::Error> {
+        self.try_get_unchecked(column)
+    }
+    fn string(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn opt_string(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn bool(&self, column: &str) -> Result<bool, sqlx::Error> {
+        self.try_get(column)
+    }
+}
+
+impl RowExt for PgRow {
+    fn i64(&self, column: &str) -> Result<i64, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn opt_i64(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn f64(&self, column: &str) -> Result<f64, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn opt_f64(&self, column: &str) -> Result<Option<f64>, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn string(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn opt_string(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn bool(&self, column: &str) -> Result<bool, sqlx::Error> {
+        self.try_get(column)
+    }
+}
+
+/// Why a row could not be turned into a record.
+pub(crate) enum RowError {
+    Sql(sqlx::Error),
+    Json(serde_json::Error),
+}
+
+impl From<sqlx::Error> for RowError {
+    fn from(e: sqlx::Error) -> Self {
+        RowError::Sql(e)
+    }
+}
+
+impl From<serde_json::Error> for RowError {
+    fn from(e: serde_json::Error) -> Self {
+        RowError::Json(e)
+    }
+}
+
+enum Location {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+fn parse_location(url: &str) -> Result<Location> {
+    let trimmed = url.trim();
+    if let Some(rest) = trimmed
+        .strip_prefix("sqlite://")
+        .or_else(|| trimmed.strip_prefix("sqlite:"))
+    {
+        let path = rest.split('?').next().unwrap_or(rest);
+        return Ok(Location::Sqlite(PathBuf::from(path)));
+    }
+    if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+        return Ok(Location::Postgres(trimmed.to_string()));
+    }
+    if let Some((scheme, _)) = trimmed.split_once("://") {
+        return Err(Error::UnknownScheme {
+            store: redact(trimmed),
+            scheme: scheme.to_string(),
+        });
+    }
+    Ok(Location::Sqlite(PathBuf::from(trimmed)))
+}
+
+/// The URL with any password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the store at `url` with default settings.
+    pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(StoreConfig::new(url)).await
+    }
+
+    /// Opens `WORK_DIR/.hone/hone.db`, creating `.hone/` if needed; lineage in
+    /// `WORK_DIR/.hone/lineage.git`.
+    pub async fn open_default(work_dir: impl AsRef<Path>) -> Result<Store> {
+        let dir = work_dir.as_ref().join(".hone");
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            path: dir.clone(),
+            context: "cannot create the store directory",
+            source,
+        })?;
+        Store::open_with(StoreConfig::new(dir.join("hone.db").to_string_lossy())).await
+    }
+
+    /// Opens a store with explicit settings.
+    pub async fn open_with(config: StoreConfig) -> Result<Store> {
+        let location = parse_location(&config.url)?;
+        let (db, name, beside) = match location {
+            Location::Sqlite(path) => {
+                let name = path.display().to_string();
+                let pool = open_sqlite(&path, &config, &name).await?;
+                let beside = path
+                    .parent()
+                    .map(|p| p.join("lineage.git"))
+                    .unwrap_or_else(|| PathBuf::from("lineage.git"));
+                (Db::Sqlite(pool), name, Some(beside))
+            }
+            Location::Postgres(url) => {
+                let name = redact(&url);
+                let pool = PgPoolOptions::new()
+                    .max_connections(config.max_connections.max(1))
+                    .acquire_timeout(config.connect_timeout)
+                    .connect(&url)
+                    .await
+                    .map_err(|source| Error::Unreachable {
+                        store: name.clone(),
+                        hint: "check that the PostgreSQL server is running, and the host, port, user and database in the URL".into(),
+                        source,
+                    })?;
+                (Db::Postgres(pool), name, None)
+            }
+        };
+        let lineage = match &config.lineage {
+            LineageLocation::BesideDatabase => beside,
+            LineageLocation::At(path) => Some(path.clone()),
+            LineageLocation::Disabled => None,
+        }
+        .map(|path| Arc::new(Lineage::new(path, config.read_only)));
+        let store = Store {
+            inner: Arc::new(Inner {
+                db,
+                name,
+                lineage,
+                read_only: config.read_only,
+            }),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The store's name in messages (SQLite path, or URL without password).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Which database this store uses.
+    pub fn backend(&self) -> Backend {
+        match self.inner.db {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The lineage repository's path, if lineage is enabled.
+    pub fn lineage_path(&self) -> Option<&Path> {
+        self.inner.lineage.as_deref().map(Lineage::path)
+    }
+
+    /// Closes the connections (waits for in-flight queries). Other clones become unusable.
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+
+    /// The schema version recorded in the store.
+    pub async fn schema_version(&self) -> Result<i64> {
+        let version: Option<i64> = on_db!(self, pool => {
+            sqlx::query_scalar("SELECT version FROM hone_schema WHERE id = 1")
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(self.db_err("read the schema version", None))?;
+        Ok(version.unwrap_or(0))
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let found = self.read_version_for_open().await?;
+        if found > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                store: self.inner.name.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if self.inner.read_only {
+            return Err(Error::ReadOnly {
+                store: self.inner.name.clone(),
+                context: format!(
+                    "its schema is at version {found} and needs migrating to {SCHEMA_VERSION}, which a read-only open cannot do"
+                ),
+            });
+        }
+        let name = self.inner.name.clone();
+        for migration in schema::migrations() {
+            let version = migration.version;
+            let fail = |source: sqlx::Error| classify(&name, None, source, |source| Error::Migration {
+                store: name.clone(),
+                version,
+                source,
+            });
+            // Each step re-reads the version under the write lock, so concurrent openers
+            // apply each migration exactly once.
+            on_db!(self, pool => {
+                let mut tx = pool.begin_write().await.map_err(fail)?;
+                if matches!(self.inner.db, Db::Postgres(_)) {
+                    sqlx::query("SELECT pg_advisory_xact_lock(7415551)")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(fail)?;
+                }
+                sqlx::raw_sql(schema::VERSION_TABLE).execute(&mut *tx).await.map_err(fail)?;
+                let current: Option<i64> =
+                    sqlx::query_scalar("SELECT version FROM hone_schema WHERE id = 1")
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(fail)?;
+                let current = current.unwrap_or(0);
+                if current > SCHEMA_VERSION {
+                    return Err(Error::SchemaTooNew {
+                        store: name.clone(),
+                        found: current,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                if current < version {
+                    let script = match self.inner.db {
+                        Db::Sqlite(_) => migration.sqlite,
+                        Db::Postgres(_) => migration.postgres,
+                    };
+                    sqlx::raw_sql(script).execute(&mut *tx).await.map_err(fail)?;
+                    sqlx::query(
+                        "INSERT INTO hone_schema (id, version) VALUES (1, $1) \
+                         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                    )
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+                }
+                tx.commit().await.map_err(fail)?;
+            });
+            tracing::debug!(store = %name, version, "schema migrated");
+        }
+        Ok(())
+    }
+
+    /// Reads the schema version without writing: 0 for an empty database.
+    async fn read_version_for_open(&self) -> Result<i64> {
+        let exists_sql = match self.inner.db {
+            Db::Sqlite(_) => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM sqlite_master WHERE type = 'table' AND name = 'hone_schema'"
+            }
+            Db::Postgres(_) => {
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'hone_schema'"
+            }
+        };
+        let exists: i64 = on_db!(self, pool => {
+            sqlx::query_scalar(exists_sql).fetch_one(pool).await
+        })
+        .map_err(|source| {
+            let hint = match self.inner.db {
+                Db::Sqlite(_) => "check that the file is a SQLite database and readable",
+                Db::Postgres(_) => "check that the user may read the database",
+            };
+            Error::Unreachable {
+                store: self.inner.name.clone(),
+                hint: hint.into(),
+                source,
+            }
+        })?;
+        if exists == 0 {
+            return Ok(0);
+        }
+        self.schema_version().await
+    }
+
+    /// Maps a sqlx error to the store's error, recognising read-only refusals.
+    pub(crate) fn db_err(
+        &self,
+        context: &'static str,
+        run: Option<RunId>,
+    ) -> impl Fn(sqlx::Error) -> Error + '_ {
+        move |source| {
+            classify(&self.inner.name, run, source, |source| Error::Database {
+                store: self.inner.name.clone(),
+                run,
+                context,
+                source,
+            })
+        }
+    }
+
+    /// Maps a row decoding error.
+    pub(crate) fn row_err(
+        &self,
+        context: &'static str,
+        run: Option<RunId>,
+    ) -> impl Fn(RowError) -> Error + '_ {
+        move |e| match e {
+            RowError::Sql(source) => Error::Database {
+                store: self.inner.name.clone(),
+                run,
+                context,
+                source,
+            },
+            RowError::Json(source) => Error::Json {
+                store: self.inner.name.clone(),
+                run,
+                context,
+                source,
+            },
+        }
+    }
+
+    pub(crate) fn json_err(
+        &self,
+        context: &'static str,
+        run: Option<RunId>,
+    ) -> impl Fn(serde_json::Error) -> Error + '_ {
+        move |source| Error::Json {
+            store: self.inner.name.clone(),
+            run,
+            context,
+            source,
+        }
+    }
+}
+
+/// Turns read-only refusals into [`Error::ReadOnly`]; everything else goes through `other`.
+fn classify(
+    name: &str,
+    _run: Option<RunId>,
+    source: sqlx::Error,
+    other: impl FnOnce(sqlx::Error) -> Error,
+) -> Error {
+    if let Some(db) = source.as_database_error() {
+        let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+        let sqlite_read_only = code
+            .parse::<i64>()
+            .map(|c| c & 0xff == 8)
+            .unwrap_or(false);
+        // 25006: read_only_sql_transaction; 42501: insufficient_privilege.
+        let postgres_read_only = code == "25006" || code == "42501";
+        if sqlite_read_only || postgres_read_only {
+            return Error::ReadOnly {
+                store: name.to_string(),
+                context: db.message().to_string(),
+            };
+        }
+    }
+    other(source)
+}
+
+async fn open_sqlite(path: &Path, config: &StoreConfig, name: &str) -> Result<SqlitePool> {
+    let mut options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(config.read_only)
+        .create_if_missing(config.create_if_missing && !config.read_only)
+        .busy_timeout(config.busy_timeout)
+        .foreign_keys(true);
+    if !config.read_only {
+        options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match config.durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            });
+    }
+    let directory = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    SqlitePoolOptions::new()
+        .max_connections(config.max_connections.max(1))
+        .acquire_timeout(config.busy_timeout.max(Duration::from_secs(1)))
+        .connect_with(options)
+        .await
+        .map_err(|source| {
+            classify(name, None, source, |source| {
+                let hint = if !directory.is_dir() {
+                    format!(
+                        "the directory `{}` does not exist; create it or choose another --store",
+                        directory.display()
+                    )
+                } else if !path.exists() {
+                    "the database file does not exist (it is only created when opened for writing)"
+                        .to_string()
+                } else {
+                    format!(
+                        "check that `{}` is a SQLite database and that its directory is writable",
+                        path.display()
+                    )
+                };
+                Error::Unreachable {
+                    store: name.to_string(),
+                    hint,
+                    source,
+                }
+            })
+        })
+}
+
+/// Converts a score for storage: not-finite scores are stored as NULL.
+pub(crate) fn finite(score: f64) -> Option<f64> {
+    score.is_finite().then_some(score)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse() {
+        assert!(matches!(parse_location("a/b.db"), Ok(Location::Sqlite(p)) if p == Path::new("a/b.db")));
+        assert!(matches!(parse_location("sqlite://x.db"), Ok(Location::Sqlite(p)) if p == Path::new("x.db")));
+        assert!(matches!(parse_location("sqlite:x.db?mode=rwc"), Ok(Location::Sqlite(p)) if p == Path::new("x.db")));
+        assert!(matches!(parse_location("postgres://u@h/d"), Ok(Location::Postgres(_))));
+        assert!(matches!(parse_location("postgresql://u@h/d"), Ok(Location::Postgres(_))));
+        assert!(matches!(
+            parse_location("mysql://u:p@h/d"),
+            Err(Error::UnknownScheme { scheme, store }) if scheme == "mysql" && store == "mysql://u:***@h/d"
+        ));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://me:secret@host:5432/db"), "postgres://me:***@host:5432/db");
+        assert_eq!(redact("postgres://me@host/db"), "postgres://me@host/db");
+        assert_eq!(redact("a/b.db"), "a/b.db");
+    }
+}

@@ -1,0 +1,285 @@
+//! Model calls, events and final re-evaluations.
+
+use crate::error::{Error, Result};
+use crate::store::nodes::evaluation_from_row;
+use crate::store::{RowError, RowExt, finite, on_db};
+use crate::{
+    EventId, EventRecord, FinalEvaluationRecord, LlmCallId, LlmCallRecord, NewEvaluation,
+    NewLlmCall, NodeId, RunId, Store, Timestamp,
+};
+
+const CALL_COLUMNS: &str = "id, run_id, node_id, parent_node_id, operator, model, system, prompt, \
+    reply, tokens_in, tokens_out, tokens_estimated, cost_dollars, latency_ms, error, parse_error, \
+    replayed, attempt, created_at";
+
+fn call_from_row(row: &impl RowExt) -> Result<LlmCallRecord, RowError> {
+    Ok(LlmCallRecord {
+        id: LlmCallId(row.i64("id")?),
+        run: RunId(row.i64("run_id")?),
+        node: row.opt_i64("node_id")?.map(NodeId),
+        parent: row.opt_i64("parent_node_id")?.map(NodeId),
+        operator: row.string("operator")?,
+        model: row.string("model")?,
+        system: row.string("system")?,
+        prompt: row.string("prompt")?,
+        reply: row.opt_string("reply")?,
+        tokens_in: row.i64("tokens_in")?,
+        tokens_out: row.i64("tokens_out")?,
+        tokens_estimated: row.bool("tokens_estimated")?,
+        cost_dollars: row.f64("cost_dollars")?,
+        latency_ms: row.f64("latency_ms")?,
+        error: row.opt_string("error")?,
+        parse_error: row.opt_string("parse_error")?,
+        replayed: row.bool("replayed")?,
+        attempt: row.i64("attempt")?,
+        created_at: Timestamp(row.i64("created_at")?),
+    })
+}
+
+fn event_from_row(row: &impl RowExt) -> Result<EventRecord, RowError> {
+    Ok(EventRecord {
+        id: EventId(row.i64("id")?),
+        run: RunId(row.i64("run_id")?),
+        at: Timestamp(row.i64("at")?),
+        kind: row.string("kind")?,
+        payload: serde_json::from_str(&row.string("payload")?)?,
+    })
+}
+
+fn final_from_row(row: &impl RowExt) -> Result<FinalEvaluationRecord, RowError> {
+    Ok(FinalEvaluationRecord {
+        run: RunId(row.i64("run_id")?),
+        node: NodeId(row.i64("node_id")?),
+        label: row.string("label")?,
+        evaluation: evaluation_from_row(row)?,
+        created_at: Timestamp(row.i64("created_at")?),
+    })
+}
+
+impl Store {
+    /// Records a model call. Call it as soon as the reply (or the error) arrives, before the
+    /// reply is parsed, so its tokens and cost count even if the process dies right after.
+    pub async fn record_llm_call(&self, call: &NewLlmCall) -> Result<LlmCallId> {
+        let run = call.run;
+        let id: Result<i64, sqlx::Error> = on_db!(self, pool => {
+            sqlx::query_scalar(
+                "INSERT INTO llm_calls (run_id, parent_node_id, operator, model, system, prompt, \
+                 reply, tokens_in, tokens_out, tokens_estimated, cost_dollars, latency_ms, error, \
+                 replayed, attempt, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+            )
+            .bind(run.0)
+            .bind(call.parent.map(|p| p.0))
+            .bind(&call.operator)
+            .bind(&call.model)
+            .bind(&call.system)
+            .bind(&call.prompt)
+            .bind(&call.reply)
+            .bind(call.tokens_in)
+            .bind(call.tokens_out)
+            .bind(call.tokens_estimated)
+            .bind(if call.cost_dollars.is_finite() { call.cost_dollars } else { 0.0 })
+            .bind(if call.latency_ms.is_finite() { call.latency_ms } else { 0.0 })
+            .bind(&call.error)
+            .bind(call.replayed)
+            .bind(call.attempt)
+            .bind(call.created_at.0)
+            .fetch_one(pool)
+            .await
+        });
+        match id {
+            Ok(id) => Ok(LlmCallId(id)),
+            Err(e) if is_fk(&e) => Err(self.missing_run_or(run, e, "record a model call").await),
+            Err(e) => Err(self.db_err("record a model call", Some(run))(e)),
+        }
+    }
+
+    /// Records why a call's reply could not be turned into a candidate.
+    pub async fn set_llm_call_parse_error(&self, call: LlmCallId, message: &str) -> Result<()> {
+        let affected = on_db!(self, pool => {
+            sqlx::query("UPDATE llm_calls SET parse_error = $1 WHERE id = $2")
+                .bind(message)
+                .bind(call.0)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(self.db_err("record a parse error", None))?;
+        self.expect_call_updated(call, affected)
+    }
+
+    /// Attaches a call to the node it led to (for calls not named in [`crate::NewNode::llm_call`],
+    /// such as the first ask before a re-ask).
+    pub async fn attach_llm_call(&self, call: LlmCallId, node: NodeId) -> Result<()> {
+        let affected = on_db!(self, pool => {
+            sqlx::query("UPDATE llm_calls SET node_id = $1 WHERE id = $2")
+                .bind(node.0)
+                .bind(call.0)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+        .map_err(|e| {
+            if is_fk(&e) {
+                Error::NodeNotFound {
+                    store: self.inner.name.clone(),
+                    run: None,
+                    node,
+                }
+            } else {
+                self.db_err("attach a model call", None)(e)
+            }
+        })?;
+        self.expect_call_updated(call, affected)
+    }
+
+    /// All model calls of a run, oldest first.
+    pub async fn llm_calls(&self, run: RunId) -> Result<Vec<LlmCallRecord>> {
+        self.get_run(run).await?;
+        let sql = format!("SELECT {CALL_COLUMNS} FROM llm_calls WHERE run_id = $1 ORDER BY id");
+        on_db!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(run.0)
+                .fetch_all(pool)
+                .await
+                .map_err(self.db_err("read model calls", Some(run)))?;
+            rows.iter()
+                .map(call_from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.row_err("read model calls", Some(run)))
+        })
+    }
+
+    /// Records an event of a run (strategy decisions, budget stops, errors, resumes...).
+    pub async fn record_event(
+        &self,
+        run: RunId,
+        at: Timestamp,
+        kind: &str,
+        payload: &serde_json::Value,
+    ) -> Result<EventId> {
+        let payload = serde_json::to_string(payload).map_err(self.json_err("serialize an event", Some(run)))?;
+        let id: Result<i64, sqlx::Error> = on_db!(self, pool => {
+            sqlx::query_scalar(
+                "INSERT INTO events (run_id, at, kind, payload) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(run.0)
+            .bind(at.0)
+            .bind(kind)
+            .bind(&payload)
+            .fetch_one(pool)
+            .await
+        });
+        match id {
+            Ok(id) => Ok(EventId(id)),
+            Err(e) if is_fk(&e) => Err(self.missing_run_or(run, e, "record an event").await),
+            Err(e) => Err(self.db_err("record an event", Some(run))(e)),
+        }
+    }
+
+    /// A run's events, oldest first.
+    pub async fn events(&self, run: RunId) -> Result<Vec<EventRecord>> {
+        self.get_run(run).await?;
+        on_db!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT id, run_id, at, kind, payload FROM events WHERE run_id = $1 ORDER BY id",
+            )
+            .bind(run.0)
+            .fetch_all(pool)
+            .await
+            .map_err(self.db_err("read events", Some(run)))?;
+            rows.iter()
+                .map(event_from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.row_err("read events", Some(run)))
+        })
+    }
+
+    /// Records the final re-evaluation of a run's chosen node on a held-out set (`label` says
+    /// which: `hidden`, `private`, ...).
+    pub async fn record_final_evaluation(
+        &self,
+        run: RunId,
+        node: NodeId,
+        label: &str,
+        evaluation: &NewEvaluation,
+        at: Timestamp,
+    ) -> Result<()> {
+        let err = self.json_err("serialize a final evaluation", Some(run));
+        let metrics = serde_json::to_string(&evaluation.metrics).map_err(&err)?;
+        let trace = serde_json::to_string(&evaluation.trace).map_err(&err)?;
+        let stored = self.get_node(node).await?;
+        if stored.run != run {
+            return Err(Error::NodeNotFound {
+                store: self.inner.name.clone(),
+                run: Some(run),
+                node,
+            });
+        }
+        on_db!(self, pool => {
+            sqlx::query(
+                "INSERT INTO final_evaluations (run_id, node_id, label, status, valid, score, \
+                 metrics, feedback, trace, fuel, wall_ms, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(run.0)
+            .bind(node.0)
+            .bind(label)
+            .bind(&evaluation.status)
+            .bind(evaluation.valid)
+            .bind(finite(evaluation.score))
+            .bind(&metrics)
+            .bind(&evaluation.feedback)
+            .bind(&trace)
+            .bind(evaluation.fuel)
+            .bind(evaluation.wall_ms.filter(|w| w.is_finite()))
+            .bind(at.0)
+            .execute(pool)
+            .await
+        })
+        .map_err(self.db_err("record a final evaluation", Some(run)))?;
+        Ok(())
+    }
+
+    /// A run's final re-evaluations, oldest first.
+    pub async fn final_evaluations(&self, run: RunId) -> Result<Vec<FinalEvaluationRecord>> {
+        on_db!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT run_id, node_id, label, status, valid, score, metrics, feedback, trace, \
+                 fuel, wall_ms, created_at FROM final_evaluations WHERE run_id = $1 ORDER BY id",
+            )
+            .bind(run.0)
+            .fetch_all(pool)
+            .await
+            .map_err(self.db_err("read final evaluations", Some(run)))?;
+            rows.iter()
+                .map(final_from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.row_err("read final evaluations", Some(run)))
+        })
+    }
+
+    async fn missing_run_or(&self, run: RunId, source: sqlx::Error, context: &'static str) -> Error {
+        match self.get_run(run).await {
+            Err(not_found @ Error::RunNotFound { .. }) => not_found,
+            _ => self.db_err(context, Some(run))(source),
+        }
+    }
+
+    fn expect_call_updated(&self, call: LlmCallId, affected: u64) -> Result<()> {
+        if affected == 0 {
+            Err(Error::LlmCallNotFound {
+                store: self.inner.name.clone(),
+                call,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn is_fk(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .map(|d| d.is_foreign_key_violation())
+        .unwrap_or(false)
+}

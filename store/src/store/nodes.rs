@@ -1,0 +1,277 @@
+//! Nodes and their evaluations: transactional inserts, loading a tree, duplicate lookup.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::store::{BeginWrite, RowError, RowExt, finite, on_db};
+use crate::{
+    EvaluationRecord, LlmCallId, NewEvaluation, NewNode, NodeId, NodeRecord, RunId, Store,
+    Timestamp,
+};
+
+pub(crate) const NODE_SELECT: &str = "SELECT n.id, n.run_id, n.parent_id, n.operator, n.tree, \
+    n.island, n.depth, n.files, n.param_values, n.content_hash, n.duplicate_of, n.llm_call_id, \
+    n.lineage_commit, n.created_at, e.status, e.valid, e.score, e.metrics, e.feedback, e.trace, \
+    e.fuel, e.wall_ms FROM nodes n JOIN evaluations e ON e.node_id = n.id";
+
+pub(crate) fn node_from_row(row: &impl RowExt) -> Result<NodeRecord, RowError> {
+    let files: BTreeMap<String, String> = serde_json::from_str(&row.string("files")?)?;
+    Ok(NodeRecord {
+        id: NodeId(row.i64("id")?),
+        run: RunId(row.i64("run_id")?),
+        parent: row.opt_i64("parent_id")?.map(NodeId),
+        operator: row.string("operator")?,
+        tree: row.opt_i64("tree")?,
+        island: row.opt_i64("island")?,
+        depth: row.i64("depth")?,
+        files,
+        values: serde_json::from_str(&row.string("param_values")?)?,
+        content_hash: row.string("content_hash")?,
+        duplicate_of: row.opt_i64("duplicate_of")?.map(NodeId),
+        llm_call: row.opt_i64("llm_call_id")?.map(LlmCallId),
+        lineage_commit: row.opt_string("lineage_commit")?,
+        created_at: Timestamp(row.i64("created_at")?),
+        evaluation: evaluation_from_row(row)?,
+    })
+}
+
+pub(crate) fn evaluation_from_row(row: &impl RowExt) -> Result<EvaluationRecord, RowError> {
+    Ok(EvaluationRecord {
+        status: row.string("status")?,
+        valid: row.bool("valid")?,
+        score: row.opt_f64("score")?,
+        metrics: serde_json::from_str(&row.string("metrics")?)?,
+        feedback: row.string("feedback")?,
+        trace: serde_json::from_str(&row.string("trace")?)?,
+        fuel: row.opt_i64("fuel")?,
+        wall_ms: row.opt_f64("wall_ms")?,
+    })
+}
+
+/// A node and its evaluation, serialized for binding.
+struct Encoded<'a> {
+    node: &'a NewNode,
+    evaluation: &'a NewEvaluation,
+    files: String,
+    values: String,
+    metrics: String,
+    trace: String,
+}
+
+/// Inserts one encoded node + evaluation on `$conn` (inside a transaction) and evaluates to
+/// `Result<i64, sqlx::Error>`.
+macro_rules! insert_encoded {
+    ($conn:expr, $e:expr) => {
+        async {
+            let e = $e;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO nodes (run_id, parent_id, operator, tree, island, depth, files, \
+                 param_values, content_hash, duplicate_of, llm_call_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            )
+            .bind(e.node.run.0)
+            .bind(e.node.parent.map(|p| p.0))
+            .bind(&e.node.operator)
+            .bind(e.node.tree)
+            .bind(e.node.island)
+            .bind(e.node.depth)
+            .bind(&e.files)
+            .bind(&e.values)
+            .bind(&e.node.content_hash)
+            .bind(e.node.duplicate_of.map(|p| p.0))
+            .bind(e.node.llm_call.map(|c| c.0))
+            .bind(e.node.created_at.0)
+            .fetch_one(&mut *$conn)
+            .await?;
+            sqlx::query(
+                "INSERT INTO evaluations (node_id, run_id, status, valid, score, metrics, \
+                 feedback, trace, fuel, wall_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(id)
+            .bind(e.node.run.0)
+            .bind(&e.evaluation.status)
+            .bind(e.evaluation.valid)
+            .bind(finite(e.evaluation.score))
+            .bind(&e.metrics)
+            .bind(&e.evaluation.feedback)
+            .bind(&e.trace)
+            .bind(e.evaluation.fuel)
+            .bind(e.evaluation.wall_ms.filter(|w| w.is_finite()))
+            .execute(&mut *$conn)
+            .await?;
+            if let Some(call) = e.node.llm_call {
+                sqlx::query("UPDATE llm_calls SET node_id = $1 WHERE id = $2")
+                    .bind(id)
+                    .bind(call.0)
+                    .execute(&mut *$conn)
+                    .await?;
+            }
+            Ok::<i64, sqlx::Error>(id)
+        }
+    };
+}
+
+impl Store {
+    fn encode<'a>(&self, node: &'a NewNode, evaluation: &'a NewEvaluation) -> Result<Encoded<'a>> {
+        let err = self.json_err("serialize a node", Some(node.run));
+        Ok(Encoded {
+            node,
+            evaluation,
+            files: serde_json::to_string(&node.files).map_err(&err)?,
+            values: serde_json::to_string(&node.values).map_err(&err)?,
+            metrics: serde_json::to_string(&evaluation.metrics).map_err(&err)?,
+            trace: serde_json::to_string(&evaluation.trace).map_err(&err)?,
+        })
+    }
+
+    /// Inserts a node and its evaluation in one transaction (and, if the node names its model
+    /// call, attaches the call to it). When this returns `Ok`, both are durable.
+    pub async fn insert_node(&self, node: &NewNode, evaluation: &NewEvaluation) -> Result<NodeId> {
+        let encoded = self.encode(node, evaluation)?;
+        let result: Result<i64, sqlx::Error> = on_db!(self, pool => async {
+            let mut tx = pool.begin_write().await?;
+            let id = insert_encoded!(tx, &encoded).await?;
+            tx.commit().await?;
+            Ok(id)
+        }.await);
+        match result {
+            Ok(id) => Ok(NodeId(id)),
+            Err(e) => Err(self.insert_error(node.run, e).await),
+        }
+    }
+
+    /// Inserts many nodes with their evaluations in one transaction: all or none. Parents
+    /// must already be stored (a node cannot name another node of the same batch).
+    pub async fn insert_nodes(&self, items: &[(NewNode, NewEvaluation)]) -> Result<Vec<NodeId>> {
+        let encoded = items
+            .iter()
+            .map(|(n, e)| self.encode(n, e))
+            .collect::<Result<Vec<_>>>()?;
+        let result: Result<Vec<i64>, sqlx::Error> = on_db!(self, pool => async {
+            let mut tx = pool.begin_write().await?;
+            let mut ids = Vec::with_capacity(encoded.len());
+            for e in &encoded {
+                ids.push(insert_encoded!(tx, e).await?);
+            }
+            tx.commit().await?;
+            Ok(ids)
+        }.await);
+        match result {
+            Ok(ids) => Ok(ids.into_iter().map(NodeId).collect()),
+            Err(e) => {
+                let run = items.first().map(|(n, _)| n.run).unwrap_or(RunId(0));
+                Err(self.insert_error(run, e).await)
+            }
+        }
+    }
+
+    /// Explains a failed insert: a missing run is named as such.
+    async fn insert_error(&self, run: RunId, source: sqlx::Error) -> Error {
+        let fk = source
+            .as_database_error()
+            .map(|d| d.is_foreign_key_violation())
+            .unwrap_or(false);
+        if fk && let Err(not_found @ Error::RunNotFound { .. }) = self.get_run(run).await {
+            return not_found;
+        }
+        let context = if fk {
+            "insert a node (its parent, duplicate_of or model call does not exist)"
+        } else {
+            "insert a node"
+        };
+        self.db_err(context, Some(run))(source)
+    }
+
+    /// The whole tree of a run, in insertion order (parents before children): what resume
+    /// loads.
+    pub async fn load_tree(&self, run: RunId) -> Result<Vec<NodeRecord>> {
+        self.get_run(run).await?;
+        let sql = format!("{NODE_SELECT} WHERE n.run_id = $1 ORDER BY n.id");
+        on_db!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(run.0)
+                .fetch_all(pool)
+                .await
+                .map_err(self.db_err("load the run's tree", Some(run)))?;
+            rows.iter()
+                .map(node_from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.row_err("load the run's tree", Some(run)))
+        })
+    }
+
+    /// One node with its evaluation.
+    pub async fn get_node(&self, node: NodeId) -> Result<NodeRecord> {
+        let sql = format!("{NODE_SELECT} WHERE n.id = $1");
+        let record = on_db!(self, pool => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(node.0)
+                .fetch_optional(pool)
+                .await
+                .map_err(self.db_err("read a node", None))?;
+            row.as_ref().map(node_from_row).transpose()
+        })
+        .map_err(self.row_err("read a node", None))?;
+        record.ok_or_else(|| Error::NodeNotFound {
+            store: self.inner.name.clone(),
+            run: None,
+            node,
+        })
+    }
+
+    /// The first non-duplicate node of `run` whose normalized content hash is `content_hash`.
+    ///
+    /// The orchestrator reuses its evaluation for an exact duplicate, inserting the new node
+    /// with [`NewNode::duplicate_of`] set.
+    pub async fn find_by_content_hash(
+        &self,
+        run: RunId,
+        content_hash: &str,
+    ) -> Result<Option<NodeRecord>> {
+        let sql = format!(
+            "{NODE_SELECT} WHERE n.run_id = $1 AND n.content_hash = $2 AND n.duplicate_of IS NULL \
+             ORDER BY n.id LIMIT 1"
+        );
+        on_db!(self, pool => {
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(run.0)
+                .bind(content_hash)
+                .fetch_optional(pool)
+                .await
+                .map_err(self.db_err("look up a content hash", Some(run)))?;
+            row.as_ref()
+                .map(node_from_row)
+                .transpose()
+                .map_err(self.row_err("look up a content hash", Some(run)))
+        })
+    }
+
+    /// Records a node's lineage commit.
+    pub(crate) async fn set_lineage_commit(&self, node: NodeId, commit: &str) -> Result<()> {
+        on_db!(self, pool => {
+            sqlx::query("UPDATE nodes SET lineage_commit = $1 WHERE id = $2")
+                .bind(commit)
+                .bind(node.0)
+                .execute(pool)
+                .await
+        })
+        .map_err(self.db_err("record a lineage commit", None))?;
+        Ok(())
+    }
+
+    /// Records many nodes' lineage commits in one transaction.
+    pub(crate) async fn set_lineage_commits(&self, commits: &[(NodeId, String)]) -> Result<()> {
+        let result: Result<(), sqlx::Error> = on_db!(self, pool => async {
+            let mut tx = pool.begin_write().await?;
+            for (node, commit) in commits {
+                sqlx::query("UPDATE nodes SET lineage_commit = $1 WHERE id = $2")
+                    .bind(commit)
+                    .bind(node.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }.await);
+        result.map_err(self.db_err("record lineage commits", None))
+    }
+}

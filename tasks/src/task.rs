@@ -1,0 +1,346 @@
+//! A task folder: `task.toml`, its statement, seeds and data, loaded into a [`Task`] whose
+//! evaluator scores candidates.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use hone_sandbox::{Language, Sandbox};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::candidate::Candidate;
+use crate::error::TaskError;
+use crate::evaluation::Evaluation;
+
+/// The kinds of task hone knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    Efficiency,
+    Counterexample,
+    Pde,
+    Heuristic,
+    Params,
+}
+
+impl TaskKind {
+    pub const ALL: [TaskKind; 5] =
+        [TaskKind::Efficiency, TaskKind::Counterexample, TaskKind::Pde, TaskKind::Heuristic, TaskKind::Params];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::Efficiency => "efficiency",
+            TaskKind::Counterexample => "counterexample",
+            TaskKind::Pde => "pde",
+            TaskKind::Heuristic => "heuristic",
+            TaskKind::Params => "params",
+        }
+    }
+}
+
+impl std::fmt::Display for TaskKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Scores candidates of one task. Implementations are deterministic: the same candidate
+/// gives the same evaluation (wall time aside). Thread-safe: evaluations may run in parallel.
+pub trait Evaluator: Send + Sync {
+    /// Scores a candidate on the data used during a run (visible tests, public seeds).
+    fn evaluate(&self, candidate: &Candidate) -> Evaluation;
+
+    /// Scores a candidate on held-out data (hidden tests, private seeds), for the final
+    /// integrity check. `None` when the task has no held-out data.
+    fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation>;
+}
+
+/// The scale of a numeric variable, for optimizers and prompts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    #[default]
+    Linear,
+    Log,
+}
+
+/// The type of a variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VariableType {
+    Float,
+    Int,
+}
+
+/// A trainable value of a params task (shown in the prompt's #Variables section).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariableSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: VariableType,
+    pub lower: f64,
+    pub upper: f64,
+    #[serde(default)]
+    pub scale: Scale,
+    pub initial: f64,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// What the prompts show of a task, in OPTO sections. Each kind fills what applies.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PromptMaterial {
+    /// The objective in a sentence or two (#Instruction).
+    pub objective: String,
+    /// The statement (markdown).
+    pub statement: String,
+    /// Reference material the model may use: I/O contract, host kernels, helper APIs (#Documentation).
+    pub documentation: String,
+    /// Limits and rules (#Constraints).
+    pub constraints: String,
+    /// What the candidate is given (#Inputs).
+    pub inputs: String,
+    /// What the candidate must produce (#Outputs).
+    pub outputs: String,
+    /// Trainable values (#Variables), for params tasks.
+    pub variables: Vec<VariableSpec>,
+}
+
+/// A loaded task: its description, seeds, prompt material and evaluator. Cheap to clone.
+#[derive(Clone)]
+pub struct Task {
+    pub dir: PathBuf,
+    pub name: String,
+    pub kind: TaskKind,
+    pub description: String,
+    /// Languages a candidate may be written in (empty for params tasks).
+    pub languages: Vec<Language>,
+    /// Starting candidates (at least one).
+    pub seeds: Vec<Candidate>,
+    pub prompt: PromptMaterial,
+    /// SHA-256 over the task folder's files (names and contents).
+    pub content_hash: String,
+    evaluator: Arc<dyn Evaluator>,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task").field("name", &self.name).field("kind", &self.kind).field("dir", &self.dir).finish()
+    }
+}
+
+impl Task {
+    /// Loads `dir/task.toml`, checks it strictly and prepares the evaluator (compiling
+    /// trusted task programs and, where the kind needs it, measuring the seed).
+    pub fn load(dir: &Path, sandbox: &Sandbox) -> Result<Task, TaskError> {
+        let manifest_path = dir.join("task.toml");
+        let text = read_to_string(&manifest_path)?;
+        let manifest: Manifest = toml::from_str(&text)
+            .map_err(|e| TaskError::Parse { path: manifest_path.clone(), message: toml_message(&e) })?;
+        let header = manifest.task;
+        let name = header.name.clone().unwrap_or_else(|| {
+            dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "task".into())
+        });
+        let statement_path = dir.join(&header.statement);
+        let statement = read_to_string(&statement_path).map_err(|_| {
+            TaskError::field(
+                &manifest_path,
+                "task.statement",
+                format!("file `{}` does not exist or cannot be read", header.statement),
+            )
+        })?;
+        let mut languages = Vec::new();
+        for (i, l) in header.languages.iter().enumerate() {
+            let language = Language::parse(l).ok_or_else(|| {
+                TaskError::field(
+                    &manifest_path,
+                    format!("task.languages[{i}]"),
+                    format!("unknown language `{l}`; accepted: rust, c, wat"),
+                )
+            })?;
+            languages.push(language);
+        }
+        let section = manifest.sections.get(header.kind.name()).cloned();
+        for key in manifest.sections.keys() {
+            if key != header.kind.name() {
+                return Err(TaskError::field(
+                    &manifest_path,
+                    key.as_str(),
+                    format!("unknown section for a {} task; accepted: [task], [{}]", header.kind, header.kind),
+                ));
+            }
+        }
+        let context = LoadContext {
+            dir: dir.to_path_buf(),
+            manifest_path: manifest_path.clone(),
+            sandbox: sandbox.clone(),
+            section: section.unwrap_or_default(),
+            languages: languages.clone(),
+            statement: statement.clone(),
+        };
+        let loaded = crate::kinds::load(header.kind, &context)?;
+        let mut prompt = loaded.prompt;
+        if prompt.statement.is_empty() {
+            prompt.statement = statement;
+        }
+        Ok(Task {
+            dir: dir.to_path_buf(),
+            name,
+            kind: header.kind,
+            description: header.description,
+            languages,
+            seeds: loaded.seeds,
+            prompt,
+            content_hash: hash_folder(dir)?,
+            evaluator: loaded.evaluator,
+        })
+    }
+
+    /// Scores a candidate (see [`Evaluator::evaluate`]).
+    pub fn evaluate(&self, candidate: &Candidate) -> Evaluation {
+        self.evaluator.evaluate(candidate)
+    }
+
+    /// Scores a candidate on held-out data (see [`Evaluator::evaluate_final`]).
+    pub fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation> {
+        self.evaluator.evaluate_final(candidate)
+    }
+
+    /// The evaluator, to share with worker threads.
+    pub fn evaluator(&self) -> Arc<dyn Evaluator> {
+        self.evaluator.clone()
+    }
+}
+
+/// `task.toml`: a `[task]` header and one section named after the kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    task: Header,
+    #[serde(flatten)]
+    sections: BTreeMap<String, toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    name: Option<String>,
+    kind: TaskKind,
+    #[serde(default)]
+    description: String,
+    #[serde(default = "default_statement")]
+    statement: String,
+    #[serde(default)]
+    languages: Vec<String>,
+}
+
+fn default_statement() -> String {
+    "statement.md".into()
+}
+
+/// What a kind's loader is given.
+pub struct LoadContext {
+    pub dir: PathBuf,
+    pub manifest_path: PathBuf,
+    pub sandbox: Sandbox,
+    /// The kind's own section of task.toml (`[efficiency]`, ...), empty if absent.
+    pub section: toml::Table,
+    pub languages: Vec<Language>,
+    pub statement: String,
+}
+
+impl LoadContext {
+    /// Deserializes the kind's section strictly, naming the section in errors.
+    pub fn parse_section<T: serde::de::DeserializeOwned>(&self, kind: TaskKind) -> Result<T, TaskError> {
+        toml::Value::Table(self.section.clone()).try_into().map_err(|e: toml::de::Error| TaskError::Field {
+            path: self.manifest_path.clone(),
+            field: kind.name().to_string(),
+            message: toml_message(&e),
+        })
+    }
+
+    /// A path inside the task folder; an error naming `field` if it does not exist.
+    pub fn existing_path(&self, field: &str, relative: &str) -> Result<PathBuf, TaskError> {
+        let path = self.dir.join(relative);
+        if path.exists() {
+            Ok(path)
+        } else {
+            Err(TaskError::field(&self.manifest_path, field, format!("`{relative}` does not exist in {}", self.dir.display())))
+        }
+    }
+
+    /// Reads a file of the task folder named by `field`.
+    pub fn read_file(&self, field: &str, relative: &str) -> Result<String, TaskError> {
+        let path = self.existing_path(field, relative)?;
+        read_to_string(&path)
+    }
+
+    /// Compiles a trusted task program (checker, validator, reference solution) from a
+    /// file in the task folder; its language comes from the extension.
+    pub fn compile_task_program(&self, field: &str, relative: &str) -> Result<hone_sandbox::Program, TaskError> {
+        let path = self.existing_path(field, relative)?;
+        let language = Language::from_path(&path).ok_or_else(|| {
+            TaskError::field(&self.manifest_path, field, format!("`{relative}`: unknown language; use .rs, .c or .wat"))
+        })?;
+        let source = read_to_string(&path)?;
+        match self.sandbox.compile(language, &source) {
+            Ok(hone_sandbox::Compilation::Ready(program)) => Ok(program),
+            Ok(hone_sandbox::Compilation::Rejected(diagnostics)) => Err(TaskError::TaskProgram { path, diagnostics }),
+            Err(source) => Err(TaskError::Sandbox { path, source }),
+        }
+    }
+}
+
+/// What a kind's loader returns.
+pub struct Loaded {
+    pub evaluator: Arc<dyn Evaluator>,
+    pub seeds: Vec<Candidate>,
+    pub prompt: PromptMaterial,
+}
+
+pub(crate) fn read_to_string(path: &Path) -> Result<String, TaskError> {
+    std::fs::read_to_string(path).map_err(|source| TaskError::Read { path: path.to_path_buf(), source })
+}
+
+/// toml's message, on one or two lines, without its source excerpt noise.
+pub(crate) fn toml_message(error: &toml::de::Error) -> String {
+    error.message().trim().to_string()
+        + &error.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default()
+}
+
+/// SHA-256 over the folder's files, sorted by relative path (skipping `target/` and dot files).
+pub fn hash_folder(dir: &Path) -> Result<String, TaskError> {
+    let mut files = Vec::new();
+    collect_files(dir, dir, &mut files)?;
+    files.sort();
+    let mut hasher = Sha256::new();
+    for relative in files {
+        let bytes = std::fs::read(dir.join(&relative))
+            .map_err(|source| TaskError::Read { path: dir.join(&relative), source })?;
+        hasher.update(relative.as_bytes());
+        hasher.update([0]);
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), TaskError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| TaskError::Read { path: dir.to_path_buf(), source })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| TaskError::Read { path: dir.to_path_buf(), source })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "target" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(root, &path, out)?;
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            out.push(relative.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
