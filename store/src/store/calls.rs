@@ -236,6 +236,7 @@ impl Store {
             .bind(at.0)
             .execute(pool)
             .await
+            .map(|_| ())
         })
         .map_err(self.db_err("record a final evaluation", Some(run)))?;
         Ok(())

@@ -246,19 +246,6 @@ impl Store {
         })
     }
 
-    /// Records a node's lineage commit.
-    pub(crate) async fn set_lineage_commit(&self, node: NodeId, commit: &str) -> Result<()> {
-        on_db!(self, pool => {
-            sqlx::query("UPDATE nodes SET lineage_commit = $1 WHERE id = $2")
-                .bind(commit)
-                .bind(node.0)
-                .execute(pool)
-                .await
-        })
-        .map_err(self.db_err("record a lineage commit", None))?;
-        Ok(())
-    }
-
     /// Records many nodes' lineage commits in one transaction.
     pub(crate) async fn set_lineage_commits(&self, commits: &[(NodeId, String)]) -> Result<()> {
         let result: Result<(), sqlx::Error> = on_db!(self, pool => async {
