@@ -1,0 +1,4 @@
+//! Integration tests of hone-sandbox through its public API.
+
+mod support;
+mod smoke;
