@@ -169,9 +169,22 @@ impl Lineage {
         self.with_repo(Some(run), |repo| {
             let err = self.git_err(Some(run), "cannot update the best ref");
             let oid = Oid::from_str(commit).map_err(&err)?;
-            repo.reference(&best_ref(run), oid, true, "hone: best node")
-                .map_err(&err)?;
-            Ok(())
+            let name = best_ref(run);
+            match repo.reference(&name, oid, true, "hone: best node") {
+                Ok(_) => Ok(()),
+                Err(e) if e.code() == git2::ErrorCode::Locked => {
+                    // A run is written by one process, and this process serializes its
+                    // lineage writes, so a lock on this run's ref was left by a writer that
+                    // was killed mid-update: remove it and retry once.
+                    let lock = self.path.join(format!("{name}.lock"));
+                    tracing::warn!(lock = %lock.display(), "removing a stale lineage ref lock");
+                    let _ = std::fs::remove_file(&lock);
+                    repo.reference(&name, oid, true, "hone: best node")
+                        .map(|_| ())
+                        .map_err(&err)
+                }
+                Err(e) => Err(err(e)),
+            }
         })
     }
 

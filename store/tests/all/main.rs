@@ -1,1 +1,6 @@
-fn main() {}
+//! Integration tests of hone-store through its public API.
+
+mod behaviour;
+mod crash;
+mod errors;
+mod support;
