@@ -214,9 +214,10 @@ impl Task {
     }
 }
 
-/// `task.toml`: a `[task]` header and one section named after the kind.
+/// `task.toml`: a `[task]` header and one section named after the kind. (No
+/// `deny_unknown_fields` here: serde rejects every flattened key with it; `Task::load`
+/// checks the section names itself.)
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Manifest {
     task: Header,
     #[serde(flatten)]
