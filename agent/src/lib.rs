@@ -5,3 +5,8 @@
 //! `hone-tasks` (scoring), `hone-sandbox` (running candidates) and `hone-store` (memory).
 
 pub mod cli;
+pub mod llm;
+pub mod prompt;
+pub mod reply;
+pub mod testing;
+pub mod tuner;

@@ -1,0 +1,61 @@
+//! The error type of model access.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a model call (or a cassette) failed. Messages never contain the API key: bodies are
+/// excerpted and scrubbed before they are stored here.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("invalid model configuration: {0}")]
+    Config(String),
+
+    #[error("model `{model}`: HTTP {status} after {attempts} attempt(s): {body}")]
+    Http { model: String, status: u16, body: String, attempts: u32 },
+
+    #[error("model `{model}`: no reply within {timeout:?} after {attempts} attempt(s)")]
+    Timeout { model: String, timeout: Duration, attempts: u32 },
+
+    #[error("model `{model}`: connection failed after {attempts} attempt(s): {message}")]
+    Connect { model: String, message: String, attempts: u32 },
+
+    #[error("model `{model}`: the reply is not a chat completion: {message}; body starts: {body}")]
+    Decode { model: String, message: String, body: String },
+
+    #[error("model `{model}`: the reply has no choices (empty `choices` or no message content)")]
+    EmptyReply { model: String },
+
+    #[error("cassette {}: {source}", .path.display())]
+    CassetteIo {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cassette {}: line {line}: {message}", .path.display())]
+    CassetteFormat { path: PathBuf, line: usize, message: String },
+
+    #[error(
+        "cassette {}: no recorded reply for request {} (model `{model}`){closest}\nhint: the prompt changed since recording; re-record with `record:FILE`, or replay in order with `replay-seq:FILE`",
+        .path.display(), short_hash(.hash)
+    )]
+    CassetteMiss { path: PathBuf, hash: String, model: String, closest: String },
+
+    #[error("cassette {}: all {recorded} recorded repl(ies) for request {} were already served", .path.display(), short_hash(.hash))]
+    CassetteExhausted { path: PathBuf, hash: String, recorded: usize },
+}
+
+pub(crate) fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+impl LlmError {
+    /// True for failures worth retrying: 429, 5xx, timeouts and connection errors.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            LlmError::Http { status, .. } => *status == 429 || (500..600).contains(status),
+            LlmError::Timeout { .. } | LlmError::Connect { .. } => true,
+            _ => false,
+        }
+    }
+}

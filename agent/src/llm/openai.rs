@@ -1,0 +1,347 @@
+//! The OpenAI-compatible chat-completions client (OpenAI, vLLM, Ollama, llama.cpp, LiteLLM).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+use super::{BoxFuture, ChatBackend, ChatRequest, Completion, LlmError, PriceTable, Usage, excerpt};
+
+/// An API key. Its `Debug` and `Display` print `***`, so it cannot leak into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> ApiKey {
+        ApiKey(key.into())
+    }
+
+    /// The secret itself, for the `Authorization` header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// When and how often to retry a failed call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 = no retry).
+    pub max_retries: u32,
+    /// Backoff before the first retry; doubled each retry, with jitter in [b/2, b].
+    pub initial_backoff: Duration,
+    /// Cap on the exponential backoff.
+    pub max_backoff: Duration,
+    /// Cap on a server's `Retry-After` (seconds) that is honoured as is.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 4,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based), ignoring `Retry-After`.
+    pub fn backoff(&self, retry: u32, rng: &mut impl Rng) -> Duration {
+        let factor = 2u32.saturating_pow(retry.min(30));
+        let full = self.initial_backoff.saturating_mul(factor).min(self.max_backoff);
+        full.mul_f64(rng.random_range(0.5..=1.0))
+    }
+}
+
+/// How to reach an OpenAI-compatible server. The binary fills it from `--base-url` /
+/// `OPENAI_BASE_URL` and `OPENAI_API_KEY` (or a named variable); the library reads no env.
+#[derive(Clone, Debug)]
+pub struct OpenAiConfig {
+    /// Base URL up to and excluding `/chat/completions`, e.g. `https://api.openai.com/v1`
+    /// or `http://localhost:11434/v1`.
+    pub base_url: String,
+    /// `None` for local servers that need no key.
+    pub api_key: Option<ApiKey>,
+    /// Timeout of one HTTP attempt (connect + reply).
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Requests in flight at once, across all tasks sharing this client.
+    pub concurrency: usize,
+    pub prices: PriceTable,
+}
+
+impl Default for OpenAiConfig {
+    fn default() -> OpenAiConfig {
+        OpenAiConfig {
+            base_url: "https://api.openai.com/v1".into(),
+            api_key: None,
+            timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            concurrency: 8,
+            prices: PriceTable::defaults(),
+        }
+    }
+}
+
+/// An OpenAI-compatible chat client. Cheap to clone; clones share the connection pool and
+/// the concurrency limit.
+#[derive(Clone)]
+pub struct OpenAiClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    url: String,
+    config: OpenAiConfig,
+    permits: Semaphore,
+}
+
+impl fmt::Debug for OpenAiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiClient").field("url", &self.inner.url).field("api_key", &self.inner.config.api_key).finish()
+    }
+}
+
+/// What one HTTP attempt ended with.
+enum Attempt {
+    Done(Completion),
+    Retry { error: LlmError, retry_after: Option<Duration> },
+    Fail(LlmError),
+}
+
+impl OpenAiClient {
+    pub fn new(config: OpenAiConfig) -> Result<OpenAiClient, LlmError> {
+        let base = config.base_url.trim().trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(LlmError::Config(format!(
+                "base URL `{base}` must start with http:// or https:// (e.g. http://localhost:11434/v1)"
+            )));
+        }
+        if config.concurrency == 0 {
+            return Err(LlmError::Config("concurrency must be at least 1".into()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let url = format!("{base}/chat/completions");
+        let permits = Semaphore::new(config.concurrency);
+        Ok(OpenAiClient { inner: Arc::new(Inner { http, url, config, permits }) })
+    }
+
+    pub fn config(&self) -> &OpenAiConfig {
+        &self.inner.config
+    }
+
+    /// Sends one request, retrying transient failures per the [`RetryPolicy`].
+    pub async fn chat(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
+        let started = Instant::now();
+        let policy = &self.inner.config.retry;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let outcome = {
+                let _permit = self.inner.permits.acquire().await.map_err(|_| LlmError::Config("client closed".into()))?;
+                self.attempt(request, attempts).await
+            };
+            match outcome {
+                Attempt::Done(mut completion) => {
+                    completion.attempts = attempts;
+                    completion.latency_ms = started.elapsed().as_millis() as u64;
+                    return Ok(completion);
+                }
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry { error, retry_after } => {
+                    if attempts > policy.max_retries {
+                        return Err(error);
+                    }
+                    let wait = match retry_after {
+                        Some(after) => after.min(policy.max_retry_after),
+                        None => policy.backoff(attempts - 1, &mut rand::rng()),
+                    };
+                    tracing::warn!(model = %request.model, attempt = attempts, wait_ms = wait.as_millis() as u64, error = %error, "model call failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, request: &ChatRequest, attempts: u32) -> Attempt {
+        let config = &self.inner.config;
+        let model = request.model.clone();
+        let mut builder = self.inner.http.post(&self.inner.url).json(request);
+        if let Some(key) = &config.api_key {
+            builder = builder.bearer_auth(key.expose());
+        }
+        tracing::debug!(model = %model, attempt = attempts, url = %self.inner.url, "model call");
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(e) => return Attempt::Retry { error: self.transport_error(&model, &e, attempts), retry_after: None },
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => return Attempt::Retry { error: self.transport_error(&model, &e, attempts), retry_after: None },
+        };
+        let body = String::from_utf8_lossy(&body);
+        if !(200..300).contains(&status) {
+            let error = LlmError::Http { model, status, body: self.scrub(&excerpt(&body, 400)), attempts };
+            return if error.is_transient() { Attempt::Retry { error, retry_after } } else { Attempt::Fail(error) };
+        }
+        match self.decode(request, &body) {
+            Ok(completion) => Attempt::Done(completion),
+            Err(error) => Attempt::Fail(error),
+        }
+    }
+
+    fn decode(&self, request: &ChatRequest, body: &str) -> Result<Completion, LlmError> {
+        let model = request.model.clone();
+        let wire: WireResponse = serde_json::from_str(body).map_err(|e| LlmError::Decode {
+            model: model.clone(),
+            message: e.to_string(),
+            body: self.scrub(&excerpt(body, 200)),
+        })?;
+        let choice = wire.choices.into_iter().next().ok_or_else(|| LlmError::EmptyReply { model: model.clone() })?;
+        let text = choice.message.and_then(|m| m.content).ok_or_else(|| LlmError::EmptyReply { model: model.clone() })?;
+        let usage = match wire.usage {
+            Some(WireUsage { prompt_tokens: Some(p), completion_tokens: Some(c) }) => {
+                Usage { prompt_tokens: p, completion_tokens: c, estimated: false }
+            }
+            _ => Usage::estimate(request, &text),
+        };
+        let answered_by = wire.model.filter(|m| !m.is_empty()).unwrap_or(model);
+        let (cost_usd, priced) = self.inner.config.prices.cost(&answered_by, &usage);
+        Ok(Completion {
+            text,
+            model: answered_by,
+            usage,
+            cost_usd,
+            priced,
+            finish_reason: choice.finish_reason,
+            replayed: false,
+            attempts: 0,
+            latency_ms: 0,
+        })
+    }
+
+    fn transport_error(&self, model: &str, error: &reqwest::Error, attempts: u32) -> LlmError {
+        if error.is_timeout() {
+            LlmError::Timeout { model: model.to_string(), timeout: self.inner.config.timeout, attempts }
+        } else {
+            let mut message = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(s) = source {
+                message.push_str(": ");
+                message.push_str(&s.to_string());
+                source = s.source();
+            }
+            LlmError::Connect { model: model.to_string(), message: self.scrub(&message), attempts }
+        }
+    }
+
+    /// Removes the API key from text that came from the server or the transport.
+    fn scrub(&self, text: &str) -> String {
+        match &self.inner.config.api_key {
+            Some(key) if !key.expose().is_empty() => text.replace(key.expose(), "[redacted]"),
+            _ => text.to_string(),
+        }
+    }
+}
+
+impl ChatBackend for OpenAiClient {
+    fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion, LlmError>> {
+        Box::pin(self.chat(request))
+    }
+}
+
+#[derive(Deserialize)]
+struct WireResponse {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<WireChoice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct WireChoice {
+    #[serde(default)]
+    message: Option<WireMessage>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireMessage {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_cap() {
+        let policy = RetryPolicy {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+            ..RetryPolicy::default()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for retry in 0..10 {
+            let full = Duration::from_millis(100 * 2u64.pow(retry)).min(Duration::from_millis(1000));
+            let wait = policy.backoff(retry, &mut rng);
+            assert!(wait >= full / 2 && wait <= full, "{retry}: {wait:?}");
+        }
+    }
+
+    #[test]
+    fn key_is_hidden_in_debug() {
+        let config = OpenAiConfig { api_key: Some(ApiKey::new("sk-secret-123")), ..OpenAiConfig::default() };
+        assert!(!format!("{config:?}").contains("sk-secret"));
+        let client = OpenAiClient::new(config);
+        assert!(!format!("{client:?}").contains("sk-secret"));
+    }
+
+    #[test]
+    fn rejects_bad_base_url() {
+        let config = OpenAiConfig { base_url: "localhost:8000".into(), ..OpenAiConfig::default() };
+        assert!(matches!(OpenAiClient::new(config), Err(LlmError::Config(_))));
+    }
+}
