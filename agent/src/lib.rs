@@ -8,5 +8,6 @@ pub mod cli;
 pub mod llm;
 pub mod prompt;
 pub mod reply;
+pub mod search;
 pub mod testing;
 pub mod tuner;

@@ -1,0 +1,229 @@
+//! `forest`: Scattered Forest Search — diversified seed drafts under a virtual root, UCT
+//! (c = √2, max-backup) to choose a node, `scatter` k improvement directions per node and
+//! implement each as a child, `scout` the run's global insights after each expansion.
+
+use std::collections::HashMap;
+
+use rand_chacha::ChaCha12Rng;
+
+use super::best_first::release;
+use super::{NodeIndex, Plan, SearchTree, Strategy};
+use crate::prompt::Operator;
+
+/// Scattered Forest Search (see the module docs). Directions come back through
+/// [`Strategy::observe_directions`]; the orchestrator stores them as events so resume
+/// rebuilds them, and marks which direction each child implemented.
+#[derive(Debug)]
+pub struct Forest {
+    trees: usize,
+    directions: usize,
+    exploration: f64,
+    drafts_planned: usize,
+    /// Directions per node, with whether each was taken.
+    directions_of: HashMap<NodeIndex, Vec<(String, bool)>>,
+    scatter_in_flight: HashMap<NodeIndex, usize>,
+    children_in_flight: HashMap<NodeIndex, usize>,
+    /// Expansions observed and not yet followed by a scout step.
+    scouts_due: Vec<NodeIndex>,
+    visits: Vec<f64>,
+}
+
+impl Forest {
+    pub fn new(trees: usize, directions: usize, exploration: f64) -> Forest {
+        Forest {
+            trees: trees.max(1),
+            directions: directions.max(1),
+            exploration,
+            drafts_planned: 0,
+            directions_of: HashMap::new(),
+            scatter_in_flight: HashMap::new(),
+            children_in_flight: HashMap::new(),
+            scouts_due: Vec::new(),
+            visits: Vec::new(),
+        }
+    }
+
+    fn value(tree: &SearchTree, index: NodeIndex) -> f64 {
+        let mut best = tree.normalized(index);
+        let mut stack = tree.node(index).children.clone();
+        while let Some(i) = stack.pop() {
+            best = best.max(tree.normalized(i));
+            stack.extend_from_slice(&tree.node(i).children);
+        }
+        best
+    }
+
+    fn visits(&self, index: NodeIndex) -> f64 {
+        self.visits.get(index).copied().unwrap_or(0.0)
+            + self.children_in_flight.get(&index).copied().unwrap_or(0) as f64
+    }
+
+    fn uct_pick(&self, tree: &SearchTree, parent_visits: f64, options: &[NodeIndex]) -> Option<NodeIndex> {
+        let mut best: Option<(f64, NodeIndex)> = None;
+        for &c in options {
+            let u = Self::value(tree, c) + self.exploration * (parent_visits.max(1.0).ln() / self.visits(c).max(1.0)).sqrt();
+            if best.is_none_or(|(b, _)| u > b) {
+                best = Some((u, c));
+            }
+        }
+        best.map(|(_, c)| c)
+    }
+
+    /// What to do at `node`: implement a pending direction, scatter it, or descend.
+    fn act_at(&mut self, tree: &SearchTree, node: NodeIndex) -> Option<Plan> {
+        if let Some(directions) = self.directions_of.get_mut(&node)
+            && let Some(slot) = directions.iter_mut().find(|(_, taken)| !*taken)
+        {
+            slot.1 = true;
+            *self.children_in_flight.entry(node).or_default() += 1;
+            let mut plan = Plan::new(if tree.node(node).valid { Operator::Improve } else { Operator::Debug }, Some(node));
+            plan.direction = Some(slot.0.clone());
+            plan.tree = tree.node(node).tree;
+            return Some(plan);
+        }
+        let scattered = self.directions_of.contains_key(&node);
+        if !scattered && self.scatter_in_flight.get(&node).copied().unwrap_or(0) == 0 {
+            *self.scatter_in_flight.entry(node).or_default() += 1;
+            let mut plan = Plan::new(Operator::Scatter, Some(node));
+            plan.tree = tree.node(node).tree;
+            return Some(plan);
+        }
+        None
+    }
+}
+
+impl Strategy for Forest {
+    fn name(&self) -> &'static str {
+        "forest"
+    }
+
+    fn next(&mut self, tree: &SearchTree, _rng: &mut ChaCha12Rng) -> Option<Plan> {
+        while self.visits.len() < tree.len() {
+            self.visits.push(0.0);
+        }
+        // Scouting follows each expansion.
+        if let Some(node) = self.scouts_due.pop() {
+            let mut plan = Plan::new(Operator::Scout, Some(node));
+            plan.tree = tree.node(node).tree;
+            return Some(plan);
+        }
+        // Scattering: diversified seed drafts, one per tree.
+        if self.drafts_planned < self.trees {
+            let variant = self.drafts_planned;
+            self.drafts_planned += 1;
+            let mut plan = Plan::new(Operator::Draft, None);
+            plan.tree = Some(variant as i64);
+            plan.draft_variant = Some(variant);
+            return Some(plan);
+        }
+        let roots: Vec<NodeIndex> = tree.roots().filter(|&r| !tree.node(r).duplicate).collect();
+        if roots.is_empty() {
+            return None;
+        }
+        let root_visits: f64 = roots.iter().map(|&r| self.visits(r) + 1.0).sum();
+        let mut current = self.uct_pick(tree, root_visits, &roots)?;
+        // Descend by UCT until a node has something to do.
+        for _ in 0..=tree.len() {
+            if let Some(plan) = self.act_at(tree, current) {
+                return Some(plan);
+            }
+            let children: Vec<NodeIndex> =
+                tree.node(current).children.iter().copied().filter(|&c| !tree.node(c).duplicate).collect();
+            if children.is_empty() {
+                // Scattered, every direction taken, no child yet (all in flight): wait.
+                return None;
+            }
+            let parent_visits = self.visits(current) + 1.0;
+            current = self.uct_pick(tree, parent_visits, &children)?;
+        }
+        None
+    }
+
+    fn observe(&mut self, tree: &SearchTree, node: NodeIndex) {
+        while self.visits.len() < tree.len() {
+            self.visits.push(0.0);
+        }
+        let n = tree.node(node);
+        if n.operator == "draft" && self.drafts_planned < self.trees {
+            // Replayed on resume: drafts stored count as planned.
+            self.drafts_planned += 1;
+        }
+        if let Some(parent) = n.parent {
+            release(&mut self.children_in_flight, parent);
+            if let Some(direction) = &n.direction
+                && let Some(directions) = self.directions_of.get_mut(&parent)
+                && let Some(slot) = directions.iter_mut().find(|(d, _)| d == direction)
+            {
+                slot.1 = true;
+            }
+            self.scouts_due.push(node);
+        }
+        for i in tree.path(node) {
+            self.visits[i] += 1.0;
+        }
+    }
+
+    fn abandon(&mut self, plan: &Plan) {
+        let Some(parent) = plan.parent else { return };
+        match plan.operator {
+            Operator::Scatter => release(&mut self.scatter_in_flight, parent),
+            Operator::Scout => {}
+            _ => {
+                release(&mut self.children_in_flight, parent);
+                // The direction stays taken: a failed model call is not retried forever.
+            }
+        }
+    }
+
+    fn observe_directions(&mut self, node: NodeIndex, directions: Vec<String>) {
+        release(&mut self.scatter_in_flight, node);
+        let entry = self.directions_of.entry(node).or_default();
+        for d in directions.into_iter().take(self.directions) {
+            if !entry.iter().any(|(e, _)| *e == d) {
+                entry.push((d, false));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::search::tree::tests::node;
+
+    #[test]
+    fn drafts_then_scatter_then_implement_each_direction_then_scout() {
+        let mut rng = ChaCha12Rng::seed_from_u64(0);
+        let mut tree = SearchTree::new();
+        let mut forest = Forest::new(2, 2, std::f64::consts::SQRT_2);
+        let d0 = forest.next(&tree, &mut rng).unwrap();
+        let d1 = forest.next(&tree, &mut rng).unwrap();
+        assert_eq!((d0.operator, d0.draft_variant), (Operator::Draft, Some(0)));
+        assert_eq!((d1.operator, d1.draft_variant), (Operator::Draft, Some(1)));
+        let mut a = node(1, None, true, 1.0);
+        a.operator = "draft".into();
+        let a = tree.push(a);
+        forest.observe(&tree, a);
+        let mut b = node(2, None, true, 3.0);
+        b.operator = "draft".into();
+        let b = tree.push(b);
+        forest.observe(&tree, b);
+        let scatter = forest.next(&tree, &mut rng).unwrap();
+        assert_eq!(scatter.operator, Operator::Scatter);
+        let target = scatter.parent.unwrap();
+        forest.observe_directions(target, vec!["use a hash map".into(), "sort first".into()]);
+        let first = forest.next(&tree, &mut rng).unwrap();
+        assert_eq!(first.direction.as_deref(), Some("use a hash map"));
+        assert_eq!(first.parent, Some(target));
+        let second = forest.next(&tree, &mut rng).unwrap();
+        assert_eq!(second.direction.as_deref(), Some("sort first"));
+        let mut child = node(3, Some(target), true, 4.0);
+        child.direction = Some("use a hash map".into());
+        let child = tree.push(child);
+        forest.observe(&tree, child);
+        let scout = forest.next(&tree, &mut rng).unwrap();
+        assert_eq!((scout.operator, scout.parent), (Operator::Scout, Some(child)));
+    }
+}

@@ -1,0 +1,196 @@
+//! `mcts`: UCT over the tree with max-backup, progressive widening and virtual loss for
+//! steps in flight (APRMCTS).
+
+use rand_chacha::ChaCha12Rng;
+
+use super::{NodeIndex, Plan, SearchTree, Strategy, refine_operator};
+use crate::prompt::Operator;
+
+/// Monte Carlo tree search over candidates. A node's value is the best normalized score in
+/// its subtree (max-backup); visits count evaluated descendants plus steps in flight below
+/// it (virtual loss: an in-flight step adds a visit with no value, steering parallel
+/// steps apart). A node may have at most ceil(widening·√visits) children; while under
+/// that it is expanded, otherwise UCT descends to a child.
+#[derive(Debug)]
+pub struct Mcts {
+    exploration: f64,
+    widening: f64,
+    visits: Vec<f64>,
+    virtual_visits: Vec<f64>,
+    pending_children: Vec<usize>,
+    /// Steps in flight: the expanded node and the path that got a virtual visit.
+    in_flight: Vec<(NodeIndex, Vec<NodeIndex>)>,
+}
+
+impl Mcts {
+    pub fn new(exploration: f64, widening: f64) -> Mcts {
+        Mcts {
+            exploration,
+            widening,
+            visits: Vec::new(),
+            virtual_visits: Vec::new(),
+            pending_children: Vec::new(),
+            in_flight: Vec::new(),
+        }
+    }
+
+    fn sync(&mut self, tree: &SearchTree) {
+        while self.visits.len() < tree.len() {
+            self.visits.push(0.0);
+            self.virtual_visits.push(0.0);
+            self.pending_children.push(0);
+        }
+    }
+
+    /// Max-backup value of a subtree, recomputed from the tree (normalization shifts as
+    /// scores arrive, so values are not cached).
+    fn value(&self, tree: &SearchTree, index: NodeIndex) -> f64 {
+        let mut best = tree.normalized(index);
+        let mut stack: Vec<NodeIndex> = tree.node(index).children.clone();
+        while let Some(i) = stack.pop() {
+            best = best.max(tree.normalized(i));
+            stack.extend_from_slice(&tree.node(i).children);
+        }
+        best
+    }
+
+    fn total_visits(&self, index: NodeIndex) -> f64 {
+        self.visits[index] + self.virtual_visits[index]
+    }
+
+    fn uct(&self, tree: &SearchTree, parent_visits: f64, child: NodeIndex) -> f64 {
+        let n = self.total_visits(child).max(1.0);
+        self.value(tree, child) + self.exploration * (parent_visits.max(1.0).ln() / n).sqrt()
+    }
+
+    fn can_expand(&self, tree: &SearchTree, index: NodeIndex) -> bool {
+        let allowed = (self.widening * (self.total_visits(index) + 1.0).sqrt()).ceil() as usize;
+        tree.node(index).children.len() + self.pending_children[index] < allowed.max(1)
+    }
+}
+
+impl Strategy for Mcts {
+    fn name(&self) -> &'static str {
+        "mcts"
+    }
+
+    fn next(&mut self, tree: &SearchTree, _rng: &mut ChaCha12Rng) -> Option<Plan> {
+        self.sync(tree);
+        let roots: Vec<NodeIndex> = tree.roots().filter(|&r| !tree.node(r).duplicate).collect();
+        if roots.is_empty() {
+            return Some(Plan::new(Operator::Draft, None));
+        }
+        let root_visits: f64 = roots.iter().map(|&r| self.total_visits(r) + 1.0).sum();
+        let mut current = pick(&roots, |&r| self.uct(tree, root_visits, r))?;
+        loop {
+            if self.can_expand(tree, current) {
+                break;
+            }
+            let children: Vec<NodeIndex> =
+                tree.node(current).children.iter().copied().filter(|&c| !tree.node(c).duplicate).collect();
+            if children.is_empty() {
+                break;
+            }
+            let parent_visits = self.total_visits(current) + 1.0;
+            match pick(&children, |&c| self.uct(tree, parent_visits, c)) {
+                Some(child) => current = child,
+                None => break,
+            }
+        }
+        // Virtual loss along the path.
+        let path = tree.path(current);
+        for &i in &path {
+            self.virtual_visits[i] += 1.0;
+        }
+        self.pending_children[current] += 1;
+        self.in_flight.push((current, path));
+        Some(Plan::new(refine_operator(tree.node(current)), Some(current)))
+    }
+
+    fn observe(&mut self, tree: &SearchTree, node: NodeIndex) {
+        self.sync(tree);
+        if let Some(parent) = tree.node(node).parent {
+            self.release(parent);
+        }
+        for i in tree.path(node) {
+            self.visits[i] += 1.0;
+        }
+    }
+
+    fn abandon(&mut self, plan: &Plan) {
+        if let Some(parent) = plan.parent {
+            self.release(parent);
+        }
+    }
+}
+
+impl Mcts {
+    /// Ends the oldest in-flight step that expanded `parent`: its virtual visits go.
+    fn release(&mut self, parent: NodeIndex) {
+        let Some(position) = self.in_flight.iter().position(|(p, _)| *p == parent) else { return };
+        let (_, path) = self.in_flight.remove(position);
+        self.pending_children[parent] = self.pending_children[parent].saturating_sub(1);
+        for i in path {
+            self.virtual_visits[i] = (self.virtual_visits[i] - 1.0).max(0.0);
+        }
+    }
+}
+
+/// The item with the highest key; ties go to the first.
+fn pick<T: Copy>(items: &[T], key: impl Fn(&T) -> f64) -> Option<T> {
+    let mut best: Option<(f64, T)> = None;
+    for item in items {
+        let k = key(item);
+        if best.is_none_or(|(b, _)| k > b) {
+            best = Some((k, *item));
+        }
+    }
+    best.map(|(_, item)| item)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::search::tree::tests::node;
+
+    #[test]
+    fn expands_then_descends_toward_value() {
+        let mut rng = ChaCha12Rng::seed_from_u64(0);
+        let mut tree = SearchTree::new();
+        let mut mcts = Mcts::new(0.5, 1.0);
+        let root = tree.push(node(1, None, true, 1.0));
+        mcts.observe(&tree, root);
+        let plan = mcts.next(&tree, &mut rng).unwrap();
+        assert_eq!(plan.parent, Some(root));
+        let good = tree.push(node(2, Some(root), true, 10.0));
+        mcts.observe(&tree, good);
+        let plan = mcts.next(&tree, &mut rng).unwrap();
+        let bad = tree.push(node(3, plan.parent, false, 0.0));
+        mcts.observe(&tree, bad);
+        // The root is at its widening limit now; the search should go to the good child.
+        let mut parents = Vec::new();
+        for i in 0..4 {
+            let plan = mcts.next(&tree, &mut rng).unwrap();
+            parents.push(plan.parent);
+            let child = tree.push(node(10 + i, plan.parent, true, 1.0));
+            mcts.observe(&tree, child);
+        }
+        assert!(parents.iter().filter(|p| **p == Some(good)).count() >= 2, "{parents:?}");
+    }
+
+    #[test]
+    fn virtual_loss_spreads_parallel_steps() {
+        let mut rng = ChaCha12Rng::seed_from_u64(0);
+        let mut tree = SearchTree::new();
+        let mut mcts = Mcts::new(1.4, 1.0);
+        let r1 = tree.push(node(1, None, true, 1.0));
+        let r2 = tree.push(node(2, None, true, 1.0));
+        mcts.observe(&tree, r1);
+        mcts.observe(&tree, r2);
+        let a = mcts.next(&tree, &mut rng).unwrap().parent;
+        let b = mcts.next(&tree, &mut rng).unwrap().parent;
+        assert_ne!(a, b, "the second in-flight step goes elsewhere");
+    }
+}

@@ -1,0 +1,213 @@
+//! The in-memory search tree: every node of the run with its evaluation summary.
+
+use std::collections::HashMap;
+
+use hone_tasks::{Candidate, EvalStatus};
+use serde::{Deserialize, Serialize};
+
+/// Position of a node in the [`SearchTree`] (insertion order).
+pub type NodeIndex = usize;
+
+/// A node as strategies see it.
+#[derive(Clone, Debug)]
+pub struct TreeNode {
+    /// The store's node id.
+    pub id: i64,
+    pub parent: Option<NodeIndex>,
+    pub children: Vec<NodeIndex>,
+    /// `seed`, `draft`, `improve`, `debug`, `crossover`.
+    pub operator: String,
+    pub depth: u32,
+    pub tree: Option<i64>,
+    pub island: Option<i64>,
+    pub status: EvalStatus,
+    pub valid: bool,
+    pub score: f64,
+    pub feedback: String,
+    pub candidate: Candidate,
+    pub content_hash: String,
+    /// The node reused the evaluation of an earlier identical candidate.
+    pub duplicate: bool,
+    /// Forest: the direction this node implemented.
+    pub direction: Option<String>,
+}
+
+/// Every node of a run, in the order they were stored.
+#[derive(Clone, Debug, Default)]
+pub struct SearchTree {
+    nodes: Vec<TreeNode>,
+    by_id: HashMap<i64, NodeIndex>,
+    best: Option<NodeIndex>,
+}
+
+/// A comparable rank: valid nodes above invalid ones, then by score.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize)]
+pub struct Rank {
+    pub valid: bool,
+    pub score: f64,
+}
+
+impl SearchTree {
+    pub fn new() -> SearchTree {
+        SearchTree::default()
+    }
+
+    /// Adds a node (its parent, if any, must already be in the tree) and returns its index.
+    pub fn push(&mut self, mut node: TreeNode) -> NodeIndex {
+        let index = self.nodes.len();
+        node.children.clear();
+        if let Some(parent) = node.parent
+            && let Some(p) = self.nodes.get_mut(parent)
+        {
+            p.children.push(index);
+        }
+        self.by_id.insert(node.id, index);
+        let better = match self.best {
+            None => true,
+            Some(best) => self.rank(index_rank(&node)) > self.rank(self.nodes[best].rank()),
+        };
+        self.nodes.push(node);
+        if better {
+            self.best = Some(index);
+        }
+        index
+    }
+
+    fn rank(&self, rank: Rank) -> (bool, f64) {
+        (rank.valid, if rank.score.is_finite() { rank.score } else { f64::NEG_INFINITY })
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    pub fn node(&self, index: NodeIndex) -> &TreeNode {
+        &self.nodes[index]
+    }
+
+    pub fn nodes(&self) -> &[TreeNode] {
+        &self.nodes
+    }
+
+    pub fn index_of(&self, id: i64) -> Option<NodeIndex> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// The best node: valid first, then highest score; ties go to the older node.
+    pub fn best(&self) -> Option<NodeIndex> {
+        self.best
+    }
+
+    /// The best valid node, if any.
+    pub fn best_valid(&self) -> Option<NodeIndex> {
+        self.best.filter(|&b| self.nodes[b].valid)
+    }
+
+    /// Roots (nodes without a parent), in order.
+    pub fn roots(&self) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.nodes.iter().enumerate().filter(|(_, n)| n.parent.is_none()).map(|(i, _)| i)
+    }
+
+    /// Score range over valid nodes, for normalization.
+    pub fn score_range(&self) -> Option<(f64, f64)> {
+        let mut range: Option<(f64, f64)> = None;
+        for node in self.nodes.iter().filter(|n| n.valid && n.score.is_finite()) {
+            range = Some(match range {
+                None => (node.score, node.score),
+                Some((lo, hi)) => (lo.min(node.score), hi.max(node.score)),
+            });
+        }
+        range
+    }
+
+    /// A node's score mapped to [0, 1] over the valid scores seen; invalid nodes get 0.
+    pub fn normalized(&self, index: NodeIndex) -> f64 {
+        let node = &self.nodes[index];
+        if !node.valid || !node.score.is_finite() {
+            return 0.0;
+        }
+        match self.score_range() {
+            Some((lo, hi)) if hi > lo => 0.1 + 0.9 * (node.score - lo) / (hi - lo),
+            _ => 1.0,
+        }
+    }
+
+    /// The indices on the path from the root to `index`, root first.
+    pub fn path(&self, index: NodeIndex) -> Vec<NodeIndex> {
+        let mut path = vec![index];
+        let mut current = index;
+        while let Some(parent) = self.nodes[current].parent {
+            path.push(parent);
+            current = parent;
+        }
+        path.reverse();
+        path
+    }
+}
+
+impl TreeNode {
+    pub fn rank(&self) -> Rank {
+        index_rank(self)
+    }
+}
+
+fn index_rank(node: &TreeNode) -> Rank {
+    Rank { valid: node.valid, score: node.score }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A node for strategy tests.
+    pub(crate) fn node(id: i64, parent: Option<NodeIndex>, valid: bool, score: f64) -> TreeNode {
+        TreeNode {
+            id,
+            parent,
+            children: Vec::new(),
+            operator: if parent.is_some() { "improve".into() } else { "seed".into() },
+            depth: 0,
+            tree: None,
+            island: None,
+            status: if valid { EvalStatus::Ok } else { EvalStatus::WrongAnswer },
+            valid,
+            score,
+            feedback: String::new(),
+            candidate: Candidate::from_file("main.c", format!("/* {id} */")),
+            content_hash: format!("h{id}"),
+            duplicate: false,
+            direction: None,
+        }
+    }
+
+    #[test]
+    fn best_prefers_valid_then_score_then_age() {
+        let mut tree = SearchTree::new();
+        let a = tree.push(node(1, None, false, 5.0));
+        assert_eq!(tree.best(), Some(a));
+        assert_eq!(tree.best_valid(), None);
+        let b = tree.push(node(2, Some(a), true, 1.0));
+        assert_eq!(tree.best(), Some(b));
+        tree.push(node(3, Some(b), true, 1.0));
+        assert_eq!(tree.best(), Some(b), "ties go to the older node");
+        let d = tree.push(node(4, Some(b), true, 2.0));
+        assert_eq!(tree.best(), Some(d));
+        assert_eq!(tree.path(d), vec![a, b, d]);
+        assert_eq!(tree.node(b).children, vec![2, 3]);
+    }
+
+    #[test]
+    fn normalization_maps_valid_scores_into_unit_interval() {
+        let mut tree = SearchTree::new();
+        let a = tree.push(node(1, None, true, 1.0));
+        let b = tree.push(node(2, Some(a), true, 3.0));
+        let c = tree.push(node(3, Some(a), false, 9.0));
+        assert!((tree.normalized(a) - 0.1).abs() < 1e-12);
+        assert!((tree.normalized(b) - 1.0).abs() < 1e-12);
+        assert_eq!(tree.normalized(c), 0.0);
+    }
+}
