@@ -1,0 +1,3 @@
+//! Integration tests of hone-tasks, one module per topic.
+
+mod counterexample;
