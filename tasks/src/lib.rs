@@ -29,6 +29,7 @@ pub mod checker;
 mod error;
 mod evaluation;
 pub mod kinds;
+pub mod objectives;
 mod task;
 
 pub use candidate::Candidate;

@@ -1,3 +1,4 @@
 //! Integration tests of hone-tasks, one module per topic.
 
 mod counterexample;
+mod params;
