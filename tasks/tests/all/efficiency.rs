@@ -1,0 +1,755 @@
+//! The efficiency task kind: loading (strictly), scoring, feedback, and the ten bundled problems.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use hone_sandbox::{Sandbox, SandboxConfig};
+use hone_tasks::kinds::efficiency::afterburner_reward;
+use hone_tasks::{Candidate, EvalStatus, Task, TaskError};
+
+fn sandbox() -> &'static Sandbox {
+    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+    SANDBOX.get_or_init(|| {
+        let config = SandboxConfig {
+            cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
+            ..SandboxConfig::default()
+        };
+        Sandbox::new(config).expect("sandbox")
+    })
+}
+
+fn library(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("library/efficiency")
+        .join(name)
+}
+
+fn candidate_from(path: &Path) -> Candidate {
+    let text = std::fs::read_to_string(path).expect("candidate file");
+    let name = if path.extension().is_some_and(|e| e == "rs") {
+        "main.rs"
+    } else {
+        "main.c"
+    };
+    Candidate::from_file(name, text)
+}
+
+fn reference(dir: &Path, stem: &str) -> Candidate {
+    let path = ["rs", "c"]
+        .iter()
+        .map(|ext| dir.join(format!("reference/{stem}.{ext}")))
+        .find(|p| p.exists());
+    candidate_from(
+        &path.unwrap_or_else(|| panic!("{} has no reference/{stem}.rs or .c", dir.display())),
+    )
+}
+
+/// Seed scores exactly 1.0 on visible and hidden tests; the known fast solution is valid
+/// on both and at least 1.5x cheaper; the subtly wrong one is rejected.
+fn check_library_problem(name: &str) {
+    let dir = library(name);
+    let task = Task::load(&dir, sandbox()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(task.seeds.len(), 1);
+    assert!(!task.prompt.statement.is_empty() && !task.prompt.constraints.is_empty());
+    let shown = format!(
+        "{} {} {} {}",
+        task.prompt.statement,
+        task.prompt.inputs,
+        task.prompt.documentation,
+        task.prompt.constraints
+    );
+    assert!(
+        !shown.contains("reference/"),
+        "{name}: the prompt mentions the hidden reference folder"
+    );
+
+    let seed = task.evaluate(&task.seeds[0]);
+    assert!(seed.valid, "{name}: seed invalid: {}", seed.feedback);
+    assert_eq!(seed.score, 1.0, "{name}: seed score");
+    let seed_fuel = seed.fuel.expect("fuel");
+    assert!(
+        seed_fuel < 2_000_000_000,
+        "{name}: the seed costs {seed_fuel} fuel on the visible tests"
+    );
+
+    let fast = task.evaluate(&reference(&dir, "fast"));
+    assert!(
+        fast.valid,
+        "{name}: fast solution invalid: {}",
+        fast.feedback
+    );
+    assert!(
+        fast.score >= 1.5,
+        "{name}: fast solution scores only {}",
+        fast.score
+    );
+    let fast_final = task
+        .evaluate_final(&reference(&dir, "fast"))
+        .expect("hidden tests");
+    assert!(
+        fast_final.valid,
+        "{name}: fast solution fails hidden tests: {}",
+        fast_final.feedback
+    );
+    assert!(
+        fast_final.score >= 1.5,
+        "{name}: fast solution on hidden tests scores {}",
+        fast_final.score
+    );
+
+    let wrong = task.evaluate(&reference(&dir, "wrong"));
+    assert!(!wrong.valid, "{name}: the wrong solution was accepted");
+    assert_eq!(wrong.score, 0.0);
+    assert_ne!(
+        wrong.status,
+        EvalStatus::Ok,
+        "{name}: wrong solution status"
+    );
+    assert_eq!(wrong.metrics["grpo_reward"], serde_json::json!(-1.0));
+
+    let seed_final = task.evaluate_final(&task.seeds[0]).expect("hidden tests");
+    assert!(
+        seed_final.valid && seed_final.score == 1.0,
+        "{name}: seed on hidden tests: {}",
+        seed_final.feedback
+    );
+    eprintln!(
+        "efficiency/{name}: seed fuel {seed_fuel}, fast fuel {}, speedup {:.2}x (hidden {:.2}x)",
+        fast.fuel.unwrap_or(0),
+        fast.score,
+        fast_final.score
+    );
+}
+
+macro_rules! library_problems {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                check_library_problem($name);
+            }
+        )*
+
+        const LIBRARY: &[&str] = &[$($name),*];
+    };
+}
+
+library_problems! {
+    library_pair_count => "pair-count",
+    library_prime_count => "prime-count",
+    library_lcs => "lcs",
+    library_matrix_power => "matrix-power",
+    library_inversions => "inversions",
+    library_sorting => "sorting",
+    library_fib_mod => "fib-mod",
+    library_substring_search => "substring-search",
+    library_range_sum => "range-sum",
+    library_shortest_paths => "shortest-paths",
+}
+
+#[test]
+fn library_holds_ten_problems_mixing_c_and_rust_seeds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/efficiency");
+    let mut found: Vec<String> = std::fs::read_dir(&root)
+        .expect("library folder")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("task.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let mut listed: Vec<String> = LIBRARY.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(found, listed, "every bundled problem is tested");
+    let c_seeds = LIBRARY
+        .iter()
+        .filter(|n| library(n).join("seed.c").exists())
+        .count();
+    let rust_seeds = LIBRARY
+        .iter()
+        .filter(|n| library(n).join("seed.rs").exists())
+        .count();
+    assert_eq!((c_seeds, rust_seeds), (5, 5));
+    for name in LIBRARY {
+        let statement =
+            std::fs::read_to_string(library(name).join("statement.md")).expect("statement");
+        for section in ["## Input", "## Output", "## Constraints"] {
+            assert!(
+                statement.contains(section),
+                "{name}: statement lacks {section}"
+            );
+        }
+    }
+}
+
+/// The pair-count seed is the offline tuning demo: its marked constants change the fuel
+/// while the program stays correct.
+#[test]
+fn pair_count_tunable_constants_change_the_fuel() {
+    let task = Task::load(&library("pair-count"), sandbox()).expect("pair-count");
+    let seed = &task.seeds[0].files["main.c"];
+    let marked: Vec<&str> = seed
+        .lines()
+        .filter(|l| l.contains("// hone:tune"))
+        .collect();
+    assert_eq!(marked.len(), 2, "two tunable constants");
+    let with = |brute: &str, cutoff: &str| {
+        let source = seed
+            .replace(
+                "#define BRUTE_FORCE_MAX_N 100000 //",
+                &format!("#define BRUTE_FORCE_MAX_N {brute} //"),
+            )
+            .replace(
+                "#define INSERTION_CUTOFF 1 //",
+                &format!("#define INSERTION_CUTOFF {cutoff} //"),
+            );
+        assert_ne!(&source, seed);
+        task.evaluate(&Candidate::from_file("main.c", source))
+    };
+    let sorted = with("1", "1");
+    assert!(sorted.valid, "{}", sorted.feedback);
+    assert!(
+        sorted.score > 5.0,
+        "switching to the sort should pay: {}",
+        sorted.score
+    );
+    let tuned = with("1", "16");
+    assert!(tuned.valid, "{}", tuned.feedback);
+    assert_ne!(
+        tuned.fuel, sorted.fuel,
+        "the insertion cutoff changes the fuel"
+    );
+    let middle = with("40", "16");
+    assert!(middle.valid);
+    assert_ne!(
+        middle.fuel, tuned.fuel,
+        "the brute-force threshold matters on small tests too"
+    );
+}
+
+#[test]
+fn evaluations_are_deterministic_and_traced() {
+    let dir = library("pair-count");
+    let task = Task::load(&dir, sandbox()).expect("pair-count");
+    let fast = reference(&dir, "fast");
+    let a = task.evaluate(&fast);
+    let b = task.evaluate(&fast);
+    assert_eq!(a.fuel, b.fuel);
+    assert_eq!(a.score, b.score);
+    assert_eq!(a.trace, b.trace);
+    let trace = a.trace.as_array().expect("trace is an array");
+    assert_eq!(
+        trace.len(),
+        a.metrics["tests"].as_u64().expect("tests") as usize
+    );
+    let total: u64 = trace
+        .iter()
+        .map(|t| t["fuel"].as_u64().expect("fuel"))
+        .sum();
+    assert_eq!(Some(total), a.fuel);
+    for case in trace {
+        assert_eq!(case["passed"], serde_json::json!(true));
+        assert_eq!(case["status"], serde_json::json!("ok"));
+        assert!(case["name"].is_string() && case["peak_memory_bytes"].as_u64().is_some());
+    }
+    let summary = &a.metrics["afterburner"];
+    assert_eq!(summary["passed"], serde_json::json!(true));
+    assert_eq!(summary["speedup"].as_f64(), Some(a.score));
+    let seed_fuel = a.metrics["seed_fuel"].as_u64().expect("seed fuel");
+    assert_eq!(
+        a.metrics["grpo_reward"].as_f64(),
+        Some(afterburner_reward(Some(seed_fuel), a.fuel))
+    );
+    assert!(a.metrics["grpo_reward"].as_f64().unwrap_or(0.0) > 0.3);
+    assert!(
+        a.feedback.contains("Speedup") && a.feedback.contains("Costliest tests"),
+        "{}",
+        a.feedback
+    );
+}
+
+// ---- a tiny task written to a temporary folder, for bad inputs ----
+
+const SUM_SEED: &str = r#"#include <stdio.h>
+int main(void) {
+    long long a, b;
+    if (scanf("%lld %lld", &a, &b) != 2) return 1;
+    for (volatile int i = 0; i < 20000; i++) {}
+    printf("%lld\n", a + b);
+    return 0;
+}
+"#;
+
+const SUM_FAST: &str = r#"#include <stdio.h>
+int main(void) {
+    long long a, b;
+    if (scanf("%lld %lld", &a, &b) != 2) return 1;
+    printf("%lld\n", a + b);
+    return 0;
+}
+"#;
+
+const SUM_GEN: &str = r#"#include <stdio.h>
+int main(void) {
+    unsigned long long seed;
+    if (scanf("%llu", &seed) != 1) return 1;
+    printf("%llu %llu\n", seed * 7, seed * 13);
+    return 0;
+}
+"#;
+
+const SUM_TOML: &str = r#"[task]
+kind = "efficiency"
+languages = ["c"]
+
+[efficiency]
+seed = "seed.c"
+checker = { type = "tokens" }
+generator = "gen.c"
+fuel_factor = 10
+fuel_floor = 1000000
+memory_mb = 16
+timeout_ms = 5000
+visible = { files = "tests/visible", generate = ["3", "5 extra"] }
+hidden = { generate = ["11"] }
+"#;
+
+/// Writes a task folder: the sum task with `toml` as task.toml, plus `extra` files.
+fn sum_task(toml: &str, extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files: &[(&str, &str)] = &[
+        ("task.toml", toml),
+        (
+            "statement.md",
+            "# Sum\nPrint a + b.\n## Input\na b\n## Output\na + b\n## Constraints\n|a|, |b| <= 10^18\n",
+        ),
+        ("seed.c", SUM_SEED),
+        ("gen.c", SUM_GEN),
+        ("tests/visible/a.in", "1 2\n"),
+        ("tests/visible/a.out", "3\n"),
+        ("tests/visible/b.in", "-5 5\n"),
+        ("tests/visible/b.out", "0\n"),
+    ];
+    for (name, text) in files.iter().chain(extra) {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+    dir
+}
+
+fn load_error(toml: &str, extra: &[(&str, &str)]) -> String {
+    let dir = sum_task(toml, extra);
+    match Task::load(dir.path(), sandbox()) {
+        Ok(_) => panic!("the task loaded, but should not have:\n{toml}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+fn sum_loaded() -> (tempfile::TempDir, Task) {
+    let dir = sum_task(SUM_TOML, &[]);
+    let task = Task::load(dir.path(), sandbox()).expect("sum task");
+    (dir, task)
+}
+
+#[test]
+fn a_good_small_task_loads_and_scores() {
+    let (_dir, task) = sum_loaded();
+    assert_eq!(task.seeds[0].files.keys().collect::<Vec<_>>(), ["main.c"]);
+    let seed = task.evaluate(&task.seeds[0]);
+    assert!(seed.valid && seed.score == 1.0, "{}", seed.feedback);
+    // Files first (a, b), then generated tests named after their lines.
+    let names: Vec<&str> = seed
+        .trace
+        .as_array()
+        .expect("trace")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["a", "b", "gen-3", "gen-5-extra"]);
+    let fast = task.evaluate(&Candidate::from_file("main.c", SUM_FAST));
+    assert!(
+        fast.valid && fast.score > 1.5,
+        "{} {}",
+        fast.score,
+        fast.feedback
+    );
+    let hidden = task
+        .evaluate_final(&Candidate::from_file("main.c", SUM_FAST))
+        .expect("hidden");
+    assert!(hidden.valid);
+    assert_eq!(hidden.metrics["tests"], serde_json::json!(1));
+    assert!(task.prompt.inputs.contains("gen-5-extra") && task.prompt.constraints.contains("10x"));
+}
+
+#[test]
+fn missing_field_is_named() {
+    let error = load_error(&SUM_TOML.replace("memory_mb = 16\n", ""), &[]);
+    assert!(
+        error.contains("task.toml")
+            && error.contains("efficiency.memory_mb")
+            && error.contains("missing"),
+        "{error}"
+    );
+    assert!(error.contains("positive integer"), "{error}");
+    let error = load_error(
+        &SUM_TOML.replace("checker = { type = \"tokens\" }\n", ""),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.checker") && error.contains("float"),
+        "{error}"
+    );
+    let error = load_error(
+        &SUM_TOML.replace("hidden = { generate = [\"11\"] }\n", ""),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.hidden") && error.contains("missing"),
+        "{error}"
+    );
+}
+
+#[test]
+fn wrong_type_is_named() {
+    let error = load_error(
+        &SUM_TOML.replace("fuel_factor = 10", "fuel_factor = \"ten\""),
+        &[],
+    );
+    assert!(
+        error.contains("task.toml") && error.contains("efficiency.fuel_factor"),
+        "{error}"
+    );
+    assert!(
+        error.contains("number >= 1") && error.contains("string"),
+        "{error}"
+    );
+    let error = load_error(
+        &SUM_TOML.replace("timeout_ms = 5000", "timeout_ms = 2.5"),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.timeout_ms") && error.contains("positive integer"),
+        "{error}"
+    );
+    let error = load_error(
+        &SUM_TOML.replace("fuel_factor = 10", "fuel_factor = 0.5"),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.fuel_factor") && error.contains(">= 1"),
+        "{error}"
+    );
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let error = load_error(
+        &SUM_TOML.replace("memory_mb = 16", "memory_mb = 16\nturbo = true"),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.turbo") && error.contains("unknown key"),
+        "{error}"
+    );
+    assert!(
+        error.contains("fuel_factor") && error.contains("timeout_ms"),
+        "{error}"
+    );
+    let error = load_error(
+        &SUM_TOML.replace("hidden = { generate", "hidden = { seeds = [1], generate"),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.hidden.seeds") && error.contains("files"),
+        "{error}"
+    );
+}
+
+#[test]
+fn missing_files_are_named() {
+    let error = load_error(
+        &SUM_TOML.replace("seed = \"seed.c\"", "seed = \"nope.c\""),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.seed")
+            && error.contains("nope.c")
+            && error.contains("does not exist"),
+        "{error}"
+    );
+    let error = load_error(
+        &SUM_TOML.replace("generator = \"gen.c\"", "generator = \"gen2.c\""),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.generator") && error.contains("gen2.c"),
+        "{error}"
+    );
+    let error = load_error(
+        &SUM_TOML.replace("files = \"tests/visible\"", "files = \"tests/none\""),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.visible.files") && error.contains("tests/none"),
+        "{error}"
+    );
+    let error = load_error(SUM_TOML, &[("tests/visible/c.in", "1 1\n")]);
+    assert!(
+        error.contains("efficiency.visible.files")
+            && error.contains("c.in")
+            && error.contains("c.out"),
+        "{error}"
+    );
+    let error = load_error(
+        &SUM_TOML.replace(
+            "{ type = \"tokens\" }",
+            "{ type = \"program\", path = \"check.c\" }",
+        ),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.checker.path") && error.contains("check.c"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_seed_failing_its_own_tests_is_named() {
+    let error = load_error(SUM_TOML, &[("tests/visible/b.out", "1\n")]);
+    assert!(
+        error.contains("seed.c") && error.contains("fails its own task"),
+        "{error}"
+    );
+    assert!(
+        error.contains("test `b`") && error.contains("tests/visible/b.in"),
+        "{error}"
+    );
+    assert!(
+        error.contains("efficiency.seed") && error.contains("expected `1`, got `0`"),
+        "{error}"
+    );
+    // A seed that crashes on a generated test.
+    let crashing = SUM_SEED.replace(
+        "printf(\"%lld\\n\", a + b);",
+        "if (a == 77) __builtin_trap(); printf(\"%lld\\n\", a + b);",
+    );
+    let error = load_error(SUM_TOML, &[("seed.c", crashing.as_str())]);
+    assert!(
+        error.contains("gen-11") && error.contains("runtime_error"),
+        "{error}"
+    );
+}
+
+#[test]
+fn other_bad_sections_are_named() {
+    let error = load_error(
+        &SUM_TOML.replace("languages = [\"c\"]", "languages = []"),
+        &[],
+    );
+    assert!(error.contains("task.languages"), "{error}");
+    let error = load_error(
+        &SUM_TOML.replace("languages = [\"c\"]", "languages = [\"rust\"]"),
+        &[],
+    );
+    assert!(
+        error.contains("efficiency.seed") && error.contains("does not allow"),
+        "{error}"
+    );
+    let error = load_error(&SUM_TOML.replace("\"5 extra\"", "\"five\""), &[]);
+    assert!(
+        error.contains("efficiency.visible.generate[1]") && error.contains("SEED"),
+        "{error}"
+    );
+    let broken_gen = "int main(void) { return 3; }\n";
+    let error = load_error(SUM_TOML, &[("gen.c", broken_gen)]);
+    assert!(
+        error.contains("efficiency.generator") && error.contains("exit(3)"),
+        "{error}"
+    );
+    assert!(matches!(
+        Task::load(
+            sum_task(SUM_TOML, &[("seed.c", "int main( {")]).path(),
+            sandbox()
+        ),
+        Err(TaskError::TaskProgram { .. })
+    ));
+}
+
+#[test]
+fn a_checker_program_and_a_reference_are_used() {
+    let checker = r#"#include <stdio.h>
+#include <stdlib.h>
+static char buf[1 << 16];
+int main(void) {
+    long i, e, g;
+    if (scanf("%ld %ld %ld", &i, &e, &g) != 3) return 2;
+    getchar();
+    size_t n = fread(buf, 1, sizeof buf - 1, stdin);
+    buf[n] = 0;
+    char *p = buf + i;
+    long long expected = strtoll(p, NULL, 10);
+    long long got = strtoll(p + e, NULL, 10);
+    if (expected != got) { printf("numbers differ: %lld vs %lld", expected, got); return 1; }
+    return 0;
+}
+"#;
+    let toml = SUM_TOML
+        .replace(
+            "{ type = \"tokens\" }",
+            "{ type = \"program\", path = \"check.c\" }",
+        )
+        .replace(
+            "generator = \"gen.c\"",
+            "generator = \"gen.c\"\nreference = \"ref.c\"",
+        );
+    let dir = sum_task(&toml, &[("check.c", checker), ("ref.c", SUM_FAST)]);
+    let task = Task::load(dir.path(), sandbox()).expect("checker task");
+    // "+3" is the number 3 for the checker program, though not the same token.
+    let plus = SUM_FAST.replace(
+        "printf(\"%lld\\n\", a + b);",
+        "printf(\"%+lld\\n\", a + b);",
+    );
+    let evaluation = task.evaluate(&Candidate::from_file("main.c", plus));
+    assert!(evaluation.valid, "{}", evaluation.feedback);
+    let off = SUM_FAST.replace("a + b);", "a + b + 1);");
+    let evaluation = task.evaluate(&Candidate::from_file("main.c", off));
+    assert_eq!(evaluation.status, EvalStatus::WrongAnswer);
+    assert!(
+        evaluation.feedback.contains("numbers differ: 3 vs 4"),
+        "{}",
+        evaluation.feedback
+    );
+}
+
+fn evaluate_sum(candidate: Candidate) -> hone_tasks::Evaluation {
+    static TASK: OnceLock<(tempfile::TempDir, Task)> = OnceLock::new();
+    TASK.get_or_init(sum_loaded).1.evaluate(&candidate)
+}
+
+#[test]
+fn a_language_the_task_does_not_allow_is_a_clear_status() {
+    let evaluation = evaluate_sum(Candidate::from_file(
+        "main.rs",
+        "fn main() { println!(\"3\"); }",
+    ));
+    assert_eq!(evaluation.status, EvalStatus::CompileError);
+    assert!(!evaluation.valid && evaluation.score == 0.0);
+    assert!(
+        evaluation.feedback.contains("language rust") && evaluation.feedback.contains("allowed: c"),
+        "{}",
+        evaluation.feedback
+    );
+    let evaluation = evaluate_sum(Candidate::from_file("notes.txt", "faster please"));
+    assert_eq!(evaluation.status, EvalStatus::CompileError);
+    assert!(
+        evaluation.feedback.contains("no code file") && evaluation.feedback.contains("main.c"),
+        "{}",
+        evaluation.feedback
+    );
+}
+
+#[test]
+fn a_candidate_that_does_not_compile() {
+    let evaluation = evaluate_sum(Candidate::from_file(
+        "main.c",
+        "int main(void) { return undefined_name; }",
+    ));
+    assert_eq!(evaluation.status, EvalStatus::CompileError);
+    assert!(
+        evaluation.feedback.contains("does not compile")
+            && evaluation.feedback.contains("undefined_name"),
+        "{}",
+        evaluation.feedback
+    );
+    assert_eq!(evaluation.metrics["grpo_reward"], serde_json::json!(-1.0));
+}
+
+#[test]
+fn a_candidate_that_traps() {
+    let evaluation = evaluate_sum(Candidate::from_file(
+        "main.c",
+        "int main(void) { __builtin_trap(); }",
+    ));
+    assert_eq!(evaluation.status, EvalStatus::RuntimeError);
+    assert!(!evaluation.valid);
+    assert!(
+        evaluation.feedback.contains("trapped") && evaluation.feedback.contains("Test `a`"),
+        "{}",
+        evaluation.feedback
+    );
+    // After three failures the last test is skipped.
+    let trace = evaluation.trace.as_array().expect("trace");
+    assert_eq!(trace.len(), 4);
+    assert_eq!(trace[3]["status"], serde_json::json!("skipped"));
+    assert_eq!(evaluation.metrics["skipped"], serde_json::json!(1));
+}
+
+#[test]
+fn a_candidate_that_exhausts_its_fuel() {
+    let spin = "int main(void) { for (volatile unsigned i = 0;; i++) {} }";
+    let evaluation = evaluate_sum(Candidate::from_file("main.c", spin));
+    assert_eq!(evaluation.status, EvalStatus::FuelExhausted);
+    let first = &evaluation.trace[0];
+    let limit = first["fuel_limit"].as_u64().expect("fuel limit");
+    assert_eq!(
+        limit,
+        (first["seed_fuel"].as_u64().expect("seed fuel") * 10).max(1_000_000),
+        "fuel_factor 10, floor 1e6"
+    );
+    assert!(
+        evaluation
+            .feedback
+            .contains(&format!("fuel limit of {limit} (10.00x the seed's")),
+        "{}",
+        evaluation.feedback
+    );
+    // Three tests ran to their limits, then the fourth was skipped.
+    let fuel = evaluation.fuel.expect("fuel");
+    assert!(
+        fuel >= 3 * limit && fuel <= 3 * limit + 3_000,
+        "{fuel} vs 3 x {limit}"
+    );
+    assert_eq!(evaluation.metrics["skipped"], serde_json::json!(1));
+}
+
+#[test]
+fn a_candidate_that_prints_garbage() {
+    let garbage =
+        "#include <stdio.h>\nint main(void) { printf(\"hello \\x01\\xff world\\n\"); return 0; }";
+    let evaluation = evaluate_sum(Candidate::from_file("main.c", garbage));
+    assert_eq!(evaluation.status, EvalStatus::WrongAnswer);
+    assert!(
+        evaluation.feedback.contains("expected:\n3") && evaluation.feedback.contains("got:\nhello"),
+        "{}",
+        evaluation.feedback
+    );
+    assert!(
+        evaluation.feedback.contains("input (4 bytes):\n1 2"),
+        "{}",
+        evaluation.feedback
+    );
+    let flood = "#include <stdio.h>\nint main(void) { for (;;) putchar('9'); }";
+    let evaluation = evaluate_sum(Candidate::from_file("main.c", flood));
+    assert_eq!(evaluation.status, EvalStatus::OutputExceeded);
+}
+
+#[test]
+fn a_candidate_wrong_on_one_test_only() {
+    let partial = SUM_FAST.replace(
+        "printf(\"%lld\\n\", a + b);",
+        "printf(\"%lld\\n\", a == -5 ? 1 : a + b);",
+    );
+    let evaluation = evaluate_sum(Candidate::from_file("main.c", partial));
+    assert_eq!(evaluation.status, EvalStatus::WrongAnswer);
+    assert_eq!(evaluation.metrics["passed"], serde_json::json!(3));
+    assert_eq!(evaluation.metrics["failed"], serde_json::json!(1));
+    assert_eq!(
+        evaluation.metrics["afterburner"]["passed"],
+        serde_json::json!(false)
+    );
+    assert!(
+        evaluation.feedback.contains("1 of 4 visible tests fail"),
+        "{}",
+        evaluation.feedback
+    );
+}
