@@ -1,4 +1,5 @@
 //! Integration tests of hone-tasks, one module per topic.
 
 mod counterexample;
+mod efficiency;
 mod params;
