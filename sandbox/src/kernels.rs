@@ -5,6 +5,8 @@
 //! operation it performs (documented per kernel). A wasm loop doing the same work costs
 //! several units per operation, so calling a kernel is cheaper, and never free.
 
+pub mod numeric;
+
 use wasmtime::{Caller, Linker, Trap};
 
 use crate::run::RunState;
@@ -112,5 +114,6 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
             Ok(sum)
         },
     )?;
+    numeric::add_to_linker(linker)?;
     Ok(())
 }

@@ -30,11 +30,13 @@ mod error;
 mod evaluation;
 pub mod kinds;
 pub mod objectives;
+pub mod pde;
 mod task;
 
 pub use candidate::Candidate;
 pub use error::TaskError;
 pub use evaluation::{EvalStatus, Evaluation};
 pub use task::{
-    Evaluator, LoadContext, Loaded, PromptMaterial, Scale, Task, TaskKind, VariableSpec, VariableType, hash_folder,
+    Evaluator, LoadContext, Loaded, PromptMaterial, Scale, Task, TaskKind, VariableSpec,
+    VariableType, hash_folder,
 };

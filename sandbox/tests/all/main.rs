@@ -1,4 +1,5 @@
 //! Integration tests of hone-sandbox through its public API.
 
 mod support;
+mod kernels;
 mod smoke;

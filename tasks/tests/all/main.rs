@@ -3,3 +3,4 @@
 mod counterexample;
 mod efficiency;
 mod params;
+mod pde;

@@ -1,0 +1,75 @@
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Input: see the statement (binary, little-endian, magic HONEPDE1). */
+static void read_exact(void *buffer, size_t bytes) {
+    if (fread(buffer, 1, bytes, stdin) != bytes) {
+        fprintf(stderr, "input ended early\n");
+        exit(1);
+    }
+}
+
+static uint32_t read_u32(void) {
+    uint32_t v;
+    read_exact(&v, 4);
+    return v;
+}
+
+typedef struct {
+    uint32_t equation, batch, nx, nt, np;
+    double *times, params[8], *data;
+} Input;
+
+static Input read_input(int darcy) {
+    Input in;
+    char magic[8];
+    read_exact(magic, 8);
+    if (memcmp(magic, "HONEPDE1", 8) != 0) {
+        fprintf(stderr, "bad magic\n");
+        exit(1);
+    }
+    in.equation = read_u32();
+    in.batch = read_u32();
+    in.nx = read_u32();
+    in.nt = read_u32();
+    in.times = malloc((in.nt + 1) * sizeof(double));
+    read_exact(in.times, in.nt * sizeof(double));
+    in.np = read_u32();
+    if (in.np > 8) exit(1);
+    read_exact(in.params, in.np * sizeof(double));
+    size_t values = (size_t)in.batch * in.nx * (darcy ? in.nx : 1);
+    in.data = malloc(values * sizeof(double));
+    read_exact(in.data, values * sizeof(double));
+    return in;
+}
+
+/* Seed: first-order upwind differences, explicit Euler, CFL 0.5. Valid but diffusive. */
+int main(void) {
+    Input in = read_input(0);
+    int nx = in.nx, nt = in.nt;
+    double beta = in.params[0], dx = 1.0 / nx;
+    double *out = malloc((size_t)in.batch * nt * nx * sizeof(double));
+    double *u = malloc(nx * sizeof(double)), *next = malloc(nx * sizeof(double));
+    for (uint32_t b = 0; b < in.batch; b++) {
+        memcpy(u, in.data + (size_t)b * nx, nx * sizeof(double));
+        memcpy(out + (size_t)b * nt * nx, u, nx * sizeof(double));
+        for (int k = 1; k < nt; k++) {
+            double span = in.times[k] - in.times[k - 1];
+            int steps = (int)ceil(span / (0.5 * dx / fabs(beta)));
+            double c = beta * (span / steps) / dx;
+            for (int s = 0; s < steps; s++) {
+                for (int j = 0; j < nx; j++) {
+                    double left = u[(j + nx - 1) % nx], right = u[(j + 1) % nx];
+                    next[j] = c > 0 ? u[j] - c * (u[j] - left) : u[j] - c * (right - u[j]);
+                }
+                double *t = u; u = next; next = t;
+            }
+            memcpy(out + ((size_t)b * nt + k) * nx, u, nx * sizeof(double));
+        }
+    }
+    fwrite(out, sizeof(double), (size_t)in.batch * nt * nx, stdout);
+    return 0;
+}

@@ -1,0 +1,17 @@
+//! Native reference solvers and scorers for PDE tasks: seeded initial data, pseudo-spectral
+//! solvers for the periodic 1-D problems, a finite-volume sparse-Cholesky solver for Darcy
+//! flow, and CodePDE's nRMSE and convergence-rate measures.
+//!
+//! Everything here runs natively and is trusted: it is what candidates are scored against.
+//! The solvers are checked against analytic solutions in the tests below and in
+//! `tests/all/pde.rs`.
+
+pub mod darcy;
+pub mod initial;
+pub mod score;
+pub mod spectral;
+
+pub use darcy::{DarcyError, DarcyProblem, darcy_reference, solve_darcy};
+pub use initial::{DarcyCoefficient, FourierInitial};
+pub use score::{convergence_rate, frame_errors, nrmse};
+pub use spectral::{PeriodicEquation, PeriodicSolver, periodic_reference};
