@@ -6,6 +6,8 @@
 
 mod doctor;
 mod eval;
+pub mod inspect;
+mod run;
 mod sandbox_run;
 
 use std::path::PathBuf;
@@ -21,8 +23,18 @@ pub struct Cli {
     #[arg(long, global = true, env = "HONE_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
+    /// The store: a SQLite path, sqlite://PATH or postgres://... [default: .hone/hone.db]
+    #[arg(long, global = true, env = "HONE_STORE", value_name = "URL")]
+    pub store: Option<String>,
+
     /// Log filter for stderr (e.g. `info`, `hone=debug`).
-    #[arg(long, global = true, env = "HONE_LOG", default_value = "warn", value_name = "FILTER")]
+    #[arg(
+        long,
+        global = true,
+        env = "HONE_LOG",
+        default_value = "warn",
+        value_name = "FILTER"
+    )]
     pub log: String,
 
     #[command(subcommand)]
@@ -40,6 +52,29 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Evaluate one candidate file against a task.
     Eval(eval::EvalArgs),
+    /// Start an optimization run on a task.
+    Run(run::RunArgs),
+    /// Continue a stopped or killed run.
+    Resume(run::ResumeArgs),
+    /// Show all runs, or one run's progress, best score, spend and counts by status.
+    Status(inspect::StatusArgs),
+    /// Print or save a run's best candidate.
+    Best(inspect::BestArgs),
+    /// Show a run's search tree.
+    Tree(inspect::TreeArgs),
+    /// Write a run's self-contained HTML report.
+    Report(ReportArgs),
+    /// List the bundled tasks.
+    Tasks(inspect::TasksArgs),
+    /// Export a run as expert-iteration data (sft, dpo, trajectories JSONL).
+    Export(inspect::ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    pub run: i64,
+    #[arg(short, long)]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,11 +88,24 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let result = match &cli.command {
-        Command::Sandbox { command: SandboxCommand::Run(args) } => sandbox_run::run(&cli, args),
+        Command::Sandbox {
+            command: SandboxCommand::Run(args),
+        } => sandbox_run::run(&cli, args),
         Command::Doctor(args) => doctor::run(&cli, args),
         Command::Eval(args) => eval::run(&cli, args),
+        Command::Run(args) => run::run(&cli, args),
+        Command::Resume(args) => run::resume(&cli, args),
+        Command::Status(args) => inspect::status(&cli, args),
+        Command::Best(args) => inspect::best(&cli, args),
+        Command::Tree(args) => inspect::tree(&cli, args),
+        Command::Report(args) => report(&cli, args),
+        Command::Tasks(args) => inspect::tasks(&cli, args),
+        Command::Export(args) => inspect::export(&cli, args),
     };
     match result {
         Ok(code) => code,
@@ -69,6 +117,24 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn report(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let store = run::open_store(cli).await?;
+        let id = hone_store::RunId(args.run);
+        let summary = store.run_summary(id).await?;
+        let nodes = store.load_tree(id).await?;
+        let calls = store.llm_calls(id).await?;
+        let best = store.best_node(id).await?.map(|b| b.node);
+        let html = crate::report::render(&summary, &nodes, &calls, best);
+        std::fs::write(&args.output, html)
+            .with_context(|| format!("cannot write {}", args.output.display()))?;
+        eprintln!("hone: wrote {}", args.output.display());
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The cache directory: flag or HONE_CACHE_DIR, else $XDG_CACHE_HOME/hone, else ~/.cache/hone.
@@ -84,7 +150,10 @@ pub fn cache_dir(cli: &Cli) -> Option<PathBuf> {
 
 /// The sandbox settings of this process.
 pub fn sandbox_config(cli: &Cli) -> hone_sandbox::SandboxConfig {
-    hone_sandbox::SandboxConfig { cache_dir: cache_dir(cli), ..Default::default() }
+    hone_sandbox::SandboxConfig {
+        cache_dir: cache_dir(cli),
+        ..Default::default()
+    }
 }
 
 /// Parses sizes like `64MiB`, `1GiB`, `512KiB`, `1000000`.
@@ -92,15 +161,22 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a size; use e.g. 64MiB, 1GiB or 1000000"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; use e.g. 64MiB, 1GiB or 1000000"))?;
     let multiplier = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit `{other}` in `{text}`; use KiB, MiB or GiB")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}`; use KiB, MiB or GiB"
+            ));
+        }
     };
-    n.checked_mul(multiplier).ok_or_else(|| format!("`{text}` is too large"))
+    n.checked_mul(multiplier)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Parses durations like `2s`, `500ms`, `3h`, `1h30m`, `90`.
@@ -117,18 +193,28 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err("empty duration; use e.g. 2s, 500ms, 30m or 2h".into());
     }
     while !rest.is_empty() {
-        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let (number, after) = rest.split_at(split);
-        let unit_len = after.find(|c: char| c.is_ascii_digit()).unwrap_or(after.len());
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_len);
-        let n: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration; use e.g. 2s, 500ms, 30m or 2h"))?;
+        let n: f64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration; use e.g. 2s, 500ms, 30m or 2h"))?;
         let scale = match unit {
             "ms" => 0.001,
             "s" | "" => 1.0,
             "m" | "min" => 60.0,
             "h" => 3600.0,
             "d" => 86400.0,
-            other => return Err(format!("unknown duration unit `{other}` in `{text}`; use ms, s, m, h or d")),
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` in `{text}`; use ms, s, m, h or d"
+                ));
+            }
         };
         total += n * scale;
         rest = next;

@@ -6,8 +6,10 @@
 
 pub mod cli;
 pub mod llm;
+pub mod orchestrator;
 pub mod prompt;
 pub mod reply;
+pub mod report;
 pub mod search;
 pub mod testing;
 pub mod tuner;

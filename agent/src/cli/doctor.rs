@@ -16,7 +16,9 @@ struct Check {
 }
 
 fn file_exists_glob(dir: &str, suffix: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
     entries.flatten().any(|e| {
         let p = e.path();
         p.is_dir() && p.join(suffix).is_file()
@@ -25,7 +27,14 @@ fn file_exists_glob(dir: &str, suffix: &str) -> bool {
 
 fn bwrap_works() -> bool {
     Command::new("bwrap")
-        .args(["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"])
+        .args([
+            "--ro-bind",
+            "/",
+            "/",
+            "--unshare-all",
+            "--die-with-parent",
+            "true",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -46,7 +55,11 @@ pub fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCode> {
         Check {
             name: "rust target wasm32-wasip1",
             ok: report.rust_wasm_target,
-            detail: if report.rust_wasm_target { "installed".into() } else { "missing".into() },
+            detail: if report.rust_wasm_target {
+                "installed".into()
+            } else {
+                "missing".into()
+            },
             fix: "rustup target add wasm32-wasip1",
         },
         Check {
@@ -69,14 +82,19 @@ pub fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCode> {
         },
         Check {
             name: "clang wasm32 runtime",
-            ok: file_exists_glob("/usr/lib/llvm-14/lib/clang", "lib/wasi/libclang_rt.builtins-wasm32.a")
-                || std::fs::read_dir("/usr/lib").is_ok_and(|d| {
-                    d.flatten().any(|e| {
-                        let name = e.file_name().to_string_lossy().into_owned();
-                        name.starts_with("llvm-")
-                            && file_exists_glob(&format!("/usr/lib/{name}/lib/clang"), "lib/wasi/libclang_rt.builtins-wasm32.a")
-                    })
-                }),
+            ok: file_exists_glob(
+                "/usr/lib/llvm-14/lib/clang",
+                "lib/wasi/libclang_rt.builtins-wasm32.a",
+            ) || std::fs::read_dir("/usr/lib").is_ok_and(|d| {
+                d.flatten().any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.starts_with("llvm-")
+                        && file_exists_glob(
+                            &format!("/usr/lib/{name}/lib/clang"),
+                            "lib/wasi/libclang_rt.builtins-wasm32.a",
+                        )
+                })
+            }),
             detail: "libclang_rt.builtins-wasm32.a".into(),
             fix: "apt-get install libclang-rt-dev-wasm32",
         },
@@ -88,21 +106,36 @@ pub fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCode> {
         },
     ];
     let hello = [
-        (Language::C, "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n"),
+        (
+            Language::C,
+            "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
+        ),
         (Language::Rust, "fn main() { println!(\"hello\"); }\n"),
     ];
     for (language, source) in hello {
         let (ok, detail) = match sandbox.compile(language, source) {
-            Ok(Compilation::Ready(program)) => match sandbox.run(&program, b"", &Limits::default()) {
-                Ok(outcome) if outcome.stdout == b"hello\n" => (true, format!("ran, {} fuel", outcome.fuel_used)),
+            Ok(Compilation::Ready(program)) => match sandbox.run(&program, b"", &Limits::default())
+            {
+                Ok(outcome) if outcome.stdout == b"hello\n" => {
+                    (true, format!("ran, {} fuel", outcome.fuel_used))
+                }
                 Ok(outcome) => (false, format!("ran with status {}", outcome.status)),
                 Err(e) => (false, e.to_string()),
             },
-            Ok(Compilation::Rejected(diagnostics)) => (false, diagnostics.lines().next().unwrap_or("").to_string()),
-            Err(e) => (false, e.to_string().lines().next().unwrap_or("").to_string()),
+            Ok(Compilation::Rejected(diagnostics)) => {
+                (false, diagnostics.lines().next().unwrap_or("").to_string())
+            }
+            Err(e) => (
+                false,
+                e.to_string().lines().next().unwrap_or("").to_string(),
+            ),
         };
         checks.push(Check {
-            name: if language == Language::C { "compile + run a C program" } else { "compile + run a Rust program" },
+            name: if language == Language::C {
+                "compile + run a C program"
+            } else {
+                "compile + run a Rust program"
+            },
             ok,
             detail,
             fix: "fix the items above, or run scripts/bootstrap",

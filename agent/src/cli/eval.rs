@@ -24,15 +24,24 @@ pub struct EvalArgs {
 
 /// Builds a candidate from a file given on the command line.
 pub fn candidate_from_file(task: &Task, path: &std::path::Path) -> anyhow::Result<Candidate> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     if task.kind == TaskKind::Params || path.extension().is_some_and(|e| e == "json") {
-        let values: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
-            .with_context(|| format!("{}: expected a JSON object of variable values", path.display()))?;
+        let values: std::collections::BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{}: expected a JSON object of variable values",
+                    path.display()
+                )
+            })?;
         return Ok(Candidate::from_values(values));
     }
     let name = match Language::from_path(path) {
         Some(language) => language.file_name().to_string(),
-        None => path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "input.txt".into()),
+        None => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "input.txt".into()),
     };
     Ok(Candidate::from_file(name, text))
 }
@@ -42,7 +51,11 @@ pub fn run(cli: &super::Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let task = Task::load(&args.task_dir, &sandbox)?;
     let candidate = candidate_from_file(&task, &args.file)?;
     let evaluation = task.evaluate(&candidate);
-    let final_evaluation = if args.final_check { task.evaluate_final(&candidate) } else { None };
+    let final_evaluation = if args.final_check {
+        task.evaluate_final(&candidate)
+    } else {
+        None
+    };
     if args.json {
         let json = serde_json::json!({ "task": task.name, "evaluation": evaluation, "final": final_evaluation });
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -56,8 +69,15 @@ pub fn run(cli: &super::Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
         }
         println!("\n{}", evaluation.feedback.trim_end());
         if let Some(f) = &final_evaluation {
-            println!("\nfinal (held-out) status {}  valid {}  score {}", f.status, f.valid, f.score);
+            println!(
+                "\nfinal (held-out) status {}  valid {}  score {}",
+                f.status, f.valid, f.score
+            );
         }
     }
-    Ok(if evaluation.status == EvalStatus::CompileError { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    Ok(if evaluation.status == EvalStatus::CompileError {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -30,15 +30,20 @@ pub struct SandboxRunArgs {
 
 pub fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::new(super::sandbox_config(cli))?;
-    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     let extension = args.file.extension().and_then(|e| e.to_str()).unwrap_or("");
     let compilation = if extension == "wasm" {
         sandbox.load_wasm(&bytes)?
     } else {
         let Some(language) = Language::from_path(&args.file) else {
-            bail!("{}: unknown file type `.{extension}`; hone runs .rs, .c, .wat and .wasm files", args.file.display());
+            bail!(
+                "{}: unknown file type `.{extension}`; hone runs .rs, .c, .wat and .wasm files",
+                args.file.display()
+            );
         };
-        let source = String::from_utf8(bytes).with_context(|| format!("{} is not UTF-8 text", args.file.display()))?;
+        let source = String::from_utf8(bytes)
+            .with_context(|| format!("{} is not UTF-8 text", args.file.display()))?;
         sandbox.compile(language, &source)?
     };
     let program = match compilation {
@@ -55,7 +60,9 @@ pub fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> 
         }
     };
     let mut stdin = Vec::new();
-    std::io::stdin().read_to_end(&mut stdin).context("cannot read stdin")?;
+    std::io::stdin()
+        .read_to_end(&mut stdin)
+        .context("cannot read stdin")?;
     let limits = Limits {
         fuel: (args.fuel > 0).then_some(args.fuel),
         memory_bytes: args.memory,

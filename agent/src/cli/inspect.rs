@@ -1,0 +1,415 @@
+//! `hone status`, `hone best`, `hone tree`, `hone tasks`, `hone export`: reading runs and tasks.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use hone_store::{ExportFormat, ExportOptions, NodeId, RunId};
+
+use super::run::open_store;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// A run id; without it, every run as a table.
+    pub run: Option<i64>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BestArgs {
+    pub run: i64,
+    /// Write the best candidate's main file here (default: print it).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TreeArgs {
+    pub run: i64,
+    /// Show at most this many nodes (the best path is always shown).
+    #[arg(long, default_value_t = 200)]
+    pub limit: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TasksArgs {
+    /// The task library folder.
+    #[arg(long, default_value = "tasks/library")]
+    pub library: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    pub run: i64,
+    /// sft, dpo or trajectories.
+    #[arg(long)]
+    pub format: String,
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// SFT: minimum score gain over the parent.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_gain: f64,
+    /// DPO: minimum score gap between chosen and rejected.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_gap: f64,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Runtime::new()?)
+}
+
+pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = open_store(cli).await?;
+        match args.run {
+            None => {
+                let runs = store.list_runs().await?;
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&runs)?);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                println!(
+                    "{:>5}  {:<24} {:<11} {:<12} {:>6} {:>12} {:>9}",
+                    "run", "task", "strategy", "status", "evals", "best", "dollars"
+                );
+                for run in runs {
+                    let summary = store.run_summary(run.id).await?;
+                    let best = summary
+                        .best
+                        .map(|b| format!("{:.4}", b.score))
+                        .unwrap_or_else(|| "-".into());
+                    println!(
+                        "{:>5}  {:<24} {:<11} {:<12} {:>6} {:>12} {:>9.4}",
+                        run.id.0,
+                        truncate(&run.task_name, 24),
+                        run.strategy,
+                        run.status,
+                        summary.spend.evaluations,
+                        best,
+                        summary.spend.dollars
+                    );
+                }
+            }
+            Some(run) => {
+                let summary = store.run_summary(RunId(run)).await?;
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&summary)?);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                let r = &summary.run;
+                println!("run          {} ({})", r.id.0, r.status);
+                if let Some(detail) = &r.status_detail {
+                    println!("detail       {detail}");
+                }
+                println!(
+                    "task         {} ({}) at {}",
+                    r.task_name, r.kind, r.task_dir
+                );
+                println!("strategy     {}   seed {}", r.strategy, r.seed);
+                let b = &r.budgets;
+                let of = |spent: String, budget: Option<String>| match budget {
+                    Some(b) => format!("{spent} of {b}"),
+                    None => spent,
+                };
+                let s = &summary.spend;
+                println!(
+                    "evaluations  {}",
+                    of(
+                        s.evaluations.to_string(),
+                        b.evaluations.map(|n| n.to_string())
+                    )
+                );
+                println!("duplicates   {}", s.duplicates);
+                println!(
+                    "model calls  {}",
+                    of(s.llm_calls.to_string(), b.llm_calls.map(|n| n.to_string()))
+                );
+                println!(
+                    "tokens       {}",
+                    of(s.tokens().to_string(), b.tokens.map(|n| n.to_string()))
+                );
+                println!(
+                    "dollars      {}",
+                    of(
+                        format!("{:.4}", s.dollars),
+                        b.dollars.map(|d| format!("{d:.4}"))
+                    )
+                );
+                println!(
+                    "active time  {}",
+                    of(
+                        format!("{:.0} s", s.wall_seconds),
+                        b.wall_seconds.map(|t| format!("{t:.0} s"))
+                    )
+                );
+                match &summary.best {
+                    Some(best) => println!("best         {:.6} (node {})", best.score, best.node.0),
+                    None => println!("best         - (no valid node yet)"),
+                }
+                for f in &summary.final_evaluations {
+                    println!(
+                        "held-out     node {}: {} valid={} score {}",
+                        f.node.0,
+                        f.evaluation.status,
+                        f.evaluation.valid,
+                        f.evaluation
+                            .score
+                            .map(|s| format!("{s:.6}"))
+                            .unwrap_or_else(|| "-".into())
+                    );
+                }
+                println!("nodes        {} ({} valid)", summary.nodes, summary.valid);
+                for (status, count) in &summary.by_status {
+                    println!("  {status:<18} {count}");
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        text.chars().take(max - 1).collect::<String>() + "…"
+    }
+}
+
+pub fn best(cli: &super::Cli, args: &BestArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = open_store(cli).await?;
+        let best = store
+            .best_node(RunId(args.run))
+            .await?
+            .with_context(|| format!("run {} has no valid node yet", args.run))?;
+        let node = store.get_node(best.node).await?;
+        let text = match node.files.iter().next() {
+            Some((_, text)) => text.clone(),
+            None => serde_json::to_string_pretty(&node.values)?,
+        };
+        match &args.output {
+            Some(path) => {
+                std::fs::write(path, &text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!(
+                    "hone: wrote node {} (score {:.6}) to {}",
+                    best.node.0,
+                    best.score,
+                    path.display()
+                );
+            }
+            None => print!("{text}"),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn tree(cli: &super::Cli, args: &TreeArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = open_store(cli).await?;
+        let nodes = store.load_tree(RunId(args.run)).await?;
+        let best = store.best_node(RunId(args.run)).await?.map(|b| b.node);
+        print!("{}", render_tree(&nodes, best, args.limit));
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// A text tree: one line per node with operator, status and score; the best path is marked
+/// with `*`. Past `limit` nodes, only the best path and the best children are kept.
+pub fn render_tree(nodes: &[hone_store::NodeRecord], best: Option<NodeId>, limit: usize) -> String {
+    use std::collections::{BTreeMap, HashSet};
+    let mut children: BTreeMap<Option<i64>, Vec<usize>> = BTreeMap::new();
+    let by_id: std::collections::HashMap<i64, usize> =
+        nodes.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
+    for (i, n) in nodes.iter().enumerate() {
+        children.entry(n.parent.map(|p| p.0)).or_default().push(i);
+    }
+    let mut on_best_path = HashSet::new();
+    let mut cursor = best.and_then(|b| by_id.get(&b.0).copied());
+    while let Some(i) = cursor {
+        on_best_path.insert(nodes[i].id.0);
+        cursor = nodes[i].parent.and_then(|p| by_id.get(&p.0).copied());
+    }
+    let keep_all = nodes.len() <= limit;
+    let mut out = String::new();
+    let mut shown = 0usize;
+    let mut hidden = 0usize;
+    fn walk(
+        parent: Option<i64>,
+        prefix: &str,
+        nodes: &[hone_store::NodeRecord],
+        children: &BTreeMap<Option<i64>, Vec<usize>>,
+        on_best_path: &HashSet<i64>,
+        keep_all: bool,
+        limit: usize,
+        out: &mut String,
+        shown: &mut usize,
+        hidden: &mut usize,
+    ) {
+        let Some(list) = children.get(&parent) else {
+            return;
+        };
+        let mut list = list.clone();
+        if !keep_all {
+            list.sort_by(|&a, &b| {
+                let key = |i: usize| {
+                    (
+                        on_best_path.contains(&nodes[i].id.0),
+                        nodes[i].rank_score().unwrap_or(f64::NEG_INFINITY),
+                    )
+                };
+                key(b)
+                    .partial_cmp(&key(a))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+        }
+        let count = list.len();
+        for (k, &i) in list.iter().enumerate() {
+            let n = &nodes[i];
+            let best_mark = on_best_path.contains(&n.id.0);
+            if !keep_all && !best_mark && *shown >= limit {
+                *hidden += 1 + count_descendants(n.id.0, children, nodes);
+                continue;
+            }
+            *shown += 1;
+            let last = k + 1 == count;
+            let score = n
+                .evaluation
+                .score
+                .map(|s| format!("{s:.4}"))
+                .unwrap_or_else(|| "-".into());
+            let dup = if n.duplicate_of.is_some() {
+                " (duplicate)"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "{prefix}{}{} #{} {} {} score {}{}\n",
+                if last { "└─" } else { "├─" },
+                if best_mark { "*" } else { " " },
+                n.id.0,
+                n.operator,
+                n.evaluation.status,
+                score,
+                dup
+            ));
+            let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
+            walk(
+                Some(n.id.0),
+                &child_prefix,
+                nodes,
+                children,
+                on_best_path,
+                keep_all,
+                limit,
+                out,
+                shown,
+                hidden,
+            );
+        }
+    }
+    fn count_descendants(
+        id: i64,
+        children: &BTreeMap<Option<i64>, Vec<usize>>,
+        nodes: &[hone_store::NodeRecord],
+    ) -> usize {
+        children
+            .get(&Some(id))
+            .map(|l| {
+                l.iter()
+                    .map(|&i| 1 + count_descendants(nodes[i].id.0, children, nodes))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    walk(
+        None,
+        "",
+        nodes,
+        &children,
+        &on_best_path,
+        keep_all,
+        limit,
+        &mut out,
+        &mut shown,
+        &mut hidden,
+    );
+    if hidden > 0 {
+        out.push_str(&format!(
+            "[{hidden} more nodes not shown; use --limit to see more]\n"
+        ));
+    }
+    out
+}
+
+pub fn tasks(cli: &super::Cli, args: &TasksArgs) -> anyhow::Result<ExitCode> {
+    let sandbox = hone_sandbox::Sandbox::new(super::sandbox_config(cli))?;
+    let mut dirs = Vec::new();
+    let kinds = std::fs::read_dir(&args.library)
+        .with_context(|| format!("cannot read {}", args.library.display()))?;
+    for kind in kinds.flatten() {
+        if !kind.path().is_dir() {
+            continue;
+        }
+        for task in std::fs::read_dir(kind.path())?.flatten() {
+            if task.path().join("task.toml").is_file() {
+                dirs.push(task.path());
+            }
+        }
+    }
+    dirs.sort();
+    let mut broken = 0;
+    for dir in dirs {
+        match hone_tasks::Task::load(&dir, &sandbox) {
+            Ok(task) => println!(
+                "{:<15} {:<28} {}",
+                task.kind.name(),
+                task.name,
+                dir.display()
+            ),
+            Err(e) => {
+                broken += 1;
+                println!(
+                    "{:<15} {:<28} {} (cannot load: {})",
+                    "?",
+                    "?",
+                    dir.display(),
+                    e.to_string().lines().next().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub fn export(cli: &super::Cli, args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let format = match args.format.as_str() {
+        "sft" => ExportFormat::Sft,
+        "dpo" => ExportFormat::Dpo,
+        "trajectories" => ExportFormat::Trajectories,
+        other => anyhow::bail!("unknown export format `{other}`; accepted: sft, dpo, trajectories"),
+    };
+    runtime()?.block_on(async {
+        let store = open_store(cli).await?;
+        let options = ExportOptions {
+            min_gain: args.min_gain,
+            min_gap: args.min_gap,
+            ..ExportOptions::default()
+        };
+        let stats = store
+            .export_to_path(RunId(args.run), format, &options, &args.output)
+            .await?;
+        eprintln!(
+            "hone: wrote {} records to {}",
+            stats.records,
+            args.output.display()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}

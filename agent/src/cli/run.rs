@@ -1,0 +1,333 @@
+//! `hone run` and `hone resume`: start or continue an optimization run.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use hone_sandbox::Sandbox;
+use hone_store::{Budgets, RunId, Store};
+
+use crate::orchestrator::{Orchestrator, RunOutcome, RunSettings, best_dir};
+use crate::search::StrategyConfig;
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The task folder (holding task.toml).
+    pub task_dir: PathBuf,
+    /// Search strategy: greedy, best-first, mcts, forest, islands, aide.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Proposer: openai, record:FILE, replay:FILE, replay-seq:FILE, builtin (no model), random (counterexample tasks).
+    #[arg(long)]
+    pub llm: Option<String>,
+    /// Model name; repeat for several, optionally with a weight: `--model gpt-4o=3 --model gpt-4o-mini=1`.
+    #[arg(long = "model")]
+    pub models: Vec<String>,
+    /// How to choose among several models: fixed (by weight) or ucb (cost-aware bandit).
+    #[arg(long)]
+    pub selection: Option<String>,
+    /// Base URL of an OpenAI-compatible server.
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub base_url: Option<String>,
+    /// The environment variable that holds the API key.
+    #[arg(long)]
+    pub api_key_env: Option<String>,
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Stop after this many evaluations.
+    #[arg(long)]
+    pub budget_evals: Option<i64>,
+    /// Stop after this many model calls.
+    #[arg(long)]
+    pub budget_calls: Option<i64>,
+    /// Stop after this many tokens (in + out).
+    #[arg(long)]
+    pub budget_tokens: Option<i64>,
+    /// Stop after this many dollars.
+    #[arg(long)]
+    pub budget_usd: Option<f64>,
+    /// Stop after this much active time, e.g. 30m or 2h.
+    #[arg(long, value_parser = super::parse_duration)]
+    pub budget_time: Option<std::time::Duration>,
+    /// Steps in flight at once.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Seed of every random choice.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A folder of prompt templates overriding the embedded ones.
+    #[arg(long)]
+    pub prompts: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// The run to continue.
+    pub run: i64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hone.toml` in the working directory: defaults under `[run]`, prices under `[prices]`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    run: RunDefaults,
+    #[serde(default)]
+    prices: Option<toml::Table>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunDefaults {
+    strategy: Option<String>,
+    llm: Option<String>,
+    models: Option<Vec<String>>,
+    selection: Option<String>,
+    base_url: Option<String>,
+    api_key_env: Option<String>,
+    temperature: Option<f64>,
+    budget_evals: Option<i64>,
+    budget_calls: Option<i64>,
+    budget_tokens: Option<i64>,
+    budget_usd: Option<f64>,
+    budget_time: Option<String>,
+    concurrency: Option<usize>,
+    seed: Option<u64>,
+}
+
+fn load_config(path: &Path) -> anyhow::Result<ConfigFile> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            toml::from_str(&text).with_context(|| format!("{}: invalid config", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn parse_model(text: &str) -> anyhow::Result<(String, f64)> {
+    match text.rsplit_once('=') {
+        Some((name, weight)) => {
+            let weight: f64 = weight.parse().with_context(|| {
+                format!("--model `{text}`: the weight after `=` must be a number")
+            })?;
+            Ok((name.to_string(), weight))
+        }
+        None => Ok((text.to_string(), 1.0)),
+    }
+}
+
+/// Flags > environment > hone.toml > defaults.
+fn settings(args: &RunArgs) -> anyhow::Result<RunSettings> {
+    let config = load_config(Path::new("hone.toml"))?;
+    let d = config.run;
+    let mut s = RunSettings::new(args.task_dir.clone());
+    let strategy = args
+        .strategy
+        .clone()
+        .or(d.strategy)
+        .unwrap_or_else(|| "greedy".into());
+    s.strategy = StrategyConfig::default_for(&strategy).with_context(|| {
+        format!(
+            "unknown strategy `{strategy}`; accepted: {}",
+            StrategyConfig::NAMES.join(", ")
+        )
+    })?;
+    if let Some(llm) = args.llm.clone().or(d.llm) {
+        s.llm.spec = llm;
+    }
+    let models: Vec<String> = if args.models.is_empty() {
+        d.models.unwrap_or_default()
+    } else {
+        args.models.clone()
+    };
+    if !models.is_empty() {
+        s.llm.models = models
+            .iter()
+            .map(|m| parse_model(m))
+            .collect::<anyhow::Result<_>>()?;
+    }
+    if let Some(v) = args.selection.clone().or(d.selection) {
+        s.llm.selection = v;
+    }
+    if let Some(v) = args.base_url.clone().or(d.base_url) {
+        s.llm.base_url = v;
+    }
+    if let Some(v) = args.api_key_env.clone().or(d.api_key_env) {
+        s.llm.api_key_env = v;
+    }
+    if let Some(v) = args.temperature.or(d.temperature) {
+        s.llm.temperature = Some(v);
+    }
+    let budget_time = match (&args.budget_time, &d.budget_time) {
+        (Some(t), _) => Some(t.as_secs_f64()),
+        (None, Some(text)) => Some(
+            super::parse_duration(text)
+                .map_err(anyhow::Error::msg)?
+                .as_secs_f64(),
+        ),
+        (None, None) => None,
+    };
+    let budgets = Budgets {
+        evaluations: args.budget_evals.or(d.budget_evals),
+        llm_calls: args.budget_calls.or(d.budget_calls),
+        tokens: args.budget_tokens.or(d.budget_tokens),
+        dollars: args.budget_usd.or(d.budget_usd),
+        wall_seconds: budget_time,
+    };
+    if budgets != Budgets::default() {
+        s.budgets = budgets;
+    }
+    if let Some(v) = args.concurrency.or(d.concurrency) {
+        s.concurrency = v;
+        s.llm.concurrency = s.llm.concurrency.max(v);
+    }
+    if let Some(v) = args.seed.or(d.seed) {
+        s.seed = v;
+    }
+    s.prompts_dir = args.prompts.clone();
+    s.price_overrides = config.prices;
+    Ok(s)
+}
+
+/// Resolves the API key from the named variable (never stored, never printed).
+fn api_key(settings: &RunSettings) -> Option<String> {
+    std::env::var(&settings.llm.api_key_env)
+        .ok()
+        .filter(|k| !k.is_empty())
+}
+
+pub async fn open_store(cli: &super::Cli) -> anyhow::Result<Store> {
+    let store = match &cli.store {
+        Some(url) => Store::open(url).await?,
+        None => Store::open_default(".").await?,
+    };
+    Ok(store)
+}
+
+pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let mut settings = settings(args)?;
+    settings.api_key = api_key(&settings);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let store = open_store(cli).await?;
+        let sandbox = Sandbox::new(super::sandbox_config(cli))?;
+        let orchestrator = Orchestrator::create(store.clone(), &sandbox, settings).await?;
+        eprintln!(
+            "hone: run {} on task `{}`",
+            orchestrator.run_id().0,
+            orchestrator.task().name
+        );
+        finish(&store, orchestrator, args.json).await
+    })
+}
+
+pub fn resume(cli: &super::Cli, args: &ResumeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let store = open_store(cli).await?;
+        let record = store.get_run(RunId(args.run)).await?;
+        if record.status == "finished" {
+            bail!("run {} already finished ({}); nothing to resume\nhint: start a new run with `hone run {}`", args.run, record.status_detail.unwrap_or_default(), record.task_dir);
+        }
+        let sandbox = Sandbox::new(super::sandbox_config(cli))?;
+        let key = |name: &str| std::env::var(name).ok().filter(|k| !k.is_empty());
+        let orchestrator = Orchestrator::resume(store.clone(), &sandbox, RunId(args.run), &key).await?;
+        eprintln!("hone: resuming run {} on task `{}`", args.run, orchestrator.task().name);
+        finish(&store, orchestrator, args.json).await
+    })
+}
+
+async fn finish(store: &Store, orchestrator: Orchestrator, json: bool) -> anyhow::Result<ExitCode> {
+    let task_name = orchestrator.task().name.clone();
+    let task_kind = orchestrator.task().kind;
+    let show_progress = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let outcome = orchestrator.with_progress(show_progress).drive().await?;
+    let best_path = write_best(store, &outcome).await?;
+    if json {
+        let mut value = serde_json::to_value(&outcome)?;
+        value["best_path"] = serde_json::json!(best_path.as_ref().map(|p| p.display().to_string()));
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_outcome(&task_name, task_kind.name(), &outcome, best_path.as_deref());
+    }
+    Ok(if outcome.status == "failed" {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Writes the best node's files to `.hone/runs/<run>/best/`; returns the main file's path.
+async fn write_best(store: &Store, outcome: &RunOutcome) -> anyhow::Result<Option<PathBuf>> {
+    let Some(node) = outcome.best_node else {
+        return Ok(None);
+    };
+    let record = store.get_node(hone_store::NodeId(node)).await?;
+    let dir = best_dir(Path::new("."), outcome.run);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut main = None;
+    for (name, text) in &record.files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        main.get_or_insert(path);
+    }
+    if let serde_json::Value::Object(values) = &record.values
+        && !values.is_empty()
+    {
+        let path = dir.join("values.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&record.values)?)?;
+        main.get_or_insert(path);
+    }
+    Ok(main)
+}
+
+fn print_outcome(task: &str, kind: &str, o: &RunOutcome, best_path: Option<&Path>) {
+    println!("run {} {}: {}", o.run, o.status, o.stop_reason);
+    println!("task         {task} ({kind})");
+    if o.replayed {
+        println!("proposals    replayed from a cassette (recorded replies, not a live model)");
+    }
+    println!(
+        "spent        {} evaluations ({} duplicates reused), {} model calls, {} tokens, ${:.4}",
+        o.evaluations, o.duplicates, o.llm_calls, o.tokens, o.dollars
+    );
+    match o.seed_score {
+        Some(s) => println!("seed score   {s:.4}"),
+        None => println!("seed score   - (the seed was not valid)"),
+    }
+    match (o.best_score, o.best_node) {
+        (Some(best), Some(node)) if o.best_valid => {
+            let gain = o
+                .seed_score
+                .filter(|s| *s > 0.0)
+                .map(|s| format!("  ({:.2}x the seed)", best / s))
+                .unwrap_or_default();
+            println!("best score   {best:.4}  node {node}{gain}");
+        }
+        _ => println!("best score   - (no valid candidate)"),
+    }
+    if let Some(f) = &o.final_evaluation {
+        let flag = if f.large_drop {
+            "  WARNING: large drop on held-out data (overfitting?)"
+        } else {
+            ""
+        };
+        println!(
+            "held-out     {} valid={} score {:.4}{flag}",
+            f.status, f.valid, f.score
+        );
+    }
+    if let Some(path) = best_path {
+        println!("best files   {}", path.display());
+    }
+    println!("report       hone report {} -o report.html", o.run);
+    if o.status == "interrupted" {
+        println!("resume       hone resume {}", o.run);
+    }
+}

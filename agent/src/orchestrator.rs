@@ -1,0 +1,709 @@
+//! The OPTO loop: strategy -> prompt -> proposer -> parse (one re-ask) -> sandboxed
+//! evaluation -> node + evaluation in one transaction -> lineage commit -> strategy told.
+//!
+//! Up to `concurrency` steps are in flight: model calls are async, evaluations run on the
+//! blocking pool under a semaphore (never on a tokio worker). Budgets are counted from the
+//! store so a resumed run continues with what is left. Ctrl-C stops planning, lets the
+//! steps in flight finish (a second Ctrl-C abandons them; nothing acknowledged is lost).
+
+mod budget;
+mod proposer;
+mod settings;
+mod step;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hone_sandbox::Sandbox;
+use hone_store::{NewEvaluation, NewRun, NodeId, NodeRecord, RunId, Store, Timestamp};
+use hone_tasks::{Candidate, EvalStatus, Evaluation, Task};
+use rand::SeedableRng;
+use rand_chacha::ChaCha12Rng;
+use tokio::task::JoinSet;
+
+pub use budget::{BudgetCounters, StopReason};
+pub use proposer::Proposer;
+pub use settings::{LlmSettings, RunSettings};
+pub use step::StepReport;
+
+use crate::prompt::{MemoryEntry, Operator};
+use crate::search::{NodeIndex, Plan, SearchTree, Strategy, TreeNode};
+use step::{DedupeMap, StepContext, StepOutput};
+
+/// Why a run could not start or continue (a step's own failures are data, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error(transparent)]
+    Store(#[from] hone_store::Error),
+    #[error(transparent)]
+    Task(#[from] hone_tasks::TaskError),
+    #[error(transparent)]
+    Llm(#[from] crate::llm::LlmError),
+    #[error(transparent)]
+    Prompt(#[from] crate::prompt::PromptError),
+    #[error("{0}")]
+    Settings(String),
+    #[error("a step could not be stored: {0}")]
+    Step(String),
+}
+
+/// What a finished (or stopped) run reports.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunOutcome {
+    pub run: i64,
+    pub status: String,
+    pub stop_reason: String,
+    pub evaluations: i64,
+    pub duplicates: i64,
+    pub llm_calls: i64,
+    pub tokens: i64,
+    pub dollars: f64,
+    pub seed_score: Option<f64>,
+    pub best_node: Option<i64>,
+    pub best_score: Option<f64>,
+    pub best_valid: bool,
+    pub final_evaluation: Option<FinalCheck>,
+    pub replayed: bool,
+}
+
+/// The best node re-evaluated on held-out data.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FinalCheck {
+    pub status: String,
+    pub valid: bool,
+    pub score: f64,
+    /// The held-out score fell far below the run's score (or became invalid).
+    pub large_drop: bool,
+}
+
+/// Everything one run holds while it runs.
+pub struct Orchestrator {
+    store: Store,
+    task: Task,
+    settings: RunSettings,
+    run: RunId,
+    tree: SearchTree,
+    strategy: Box<dyn Strategy>,
+    proposer: Proposer,
+    insights: String,
+    counters: BudgetCounters,
+    step_number: u64,
+    consecutive_failures: u32,
+    context: Arc<StepContext>,
+    progress: Option<indicatif::ProgressBar>,
+}
+
+impl Orchestrator {
+    /// Creates a new run of `settings` in `store`.
+    pub async fn create(
+        store: Store,
+        sandbox: &Sandbox,
+        settings: RunSettings,
+    ) -> Result<Orchestrator, OrchestratorError> {
+        let task = Task::load(&settings.task_dir, sandbox)?;
+        settings.check(&task)?;
+        let run = store
+            .create_run(&NewRun {
+                task_name: task.name.clone(),
+                task_dir: settings.task_dir.display().to_string(),
+                task_hash: task.content_hash.clone(),
+                kind: task.kind.name().to_string(),
+                config: settings.to_json(),
+                seed: settings.seed,
+                strategy: settings.strategy.name().to_string(),
+                budgets: settings.budgets.clone(),
+                started_at: Timestamp::now(),
+            })
+            .await?;
+        Orchestrator::assemble(store, sandbox, task, settings, run, Vec::new(), Vec::new()).await
+    }
+
+    /// Reopens a stored run to continue it.
+    /// `api_key` resolves the key from the environment variable named in the settings.
+    pub async fn resume(
+        store: Store,
+        sandbox: &Sandbox,
+        run: RunId,
+        api_key: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Orchestrator, OrchestratorError> {
+        let record = store.get_run(run).await?;
+        let mut settings = RunSettings::from_json(&record.config).map_err(|e| {
+            OrchestratorError::Settings(format!(
+                "run {}: its stored settings cannot be read: {e}",
+                run.0
+            ))
+        })?;
+        settings.api_key = api_key(&settings.llm.api_key_env);
+        let task = Task::load(&settings.task_dir, sandbox)?;
+        if task.content_hash != record.task_hash {
+            tracing::warn!(
+                task = %settings.task_dir.display(),
+                "the task folder changed since the run started; resuming with the current files"
+            );
+        }
+        let nodes = store.load_tree(run).await?;
+        let events = store.events(run).await?;
+        store
+            .record_event(
+                run,
+                Timestamp::now(),
+                "resume",
+                &serde_json::json!({ "nodes": nodes.len() }),
+            )
+            .await?;
+        store
+            .set_run_status(run, "running", None, Timestamp::now())
+            .await?;
+        Orchestrator::assemble(store, sandbox, task, settings, run, nodes, events).await
+    }
+
+    async fn assemble(
+        store: Store,
+        sandbox: &Sandbox,
+        task: Task,
+        settings: RunSettings,
+        run: RunId,
+        nodes: Vec<NodeRecord>,
+        events: Vec<hone_store::EventRecord>,
+    ) -> Result<Orchestrator, OrchestratorError> {
+        let mut proposer = Proposer::build(&settings, &task, sandbox)?;
+        let mut strategy = settings.strategy.build();
+        let mut tree = SearchTree::new();
+        let mut insights = String::new();
+        let mut directions_of: HashMap<i64, Vec<String>> = HashMap::new();
+        let mut direction_of_node: HashMap<i64, String> = HashMap::new();
+        for event in &events {
+            match event.kind.as_str() {
+                "insights" => {
+                    if let Some(text) = event.payload.get("text").and_then(|t| t.as_str()) {
+                        insights = text.to_string();
+                    }
+                }
+                "directions" => {
+                    let node = event.payload.get("node").and_then(|n| n.as_i64());
+                    let list = event
+                        .payload
+                        .get("directions")
+                        .and_then(|d| serde_json::from_value(d.clone()).ok());
+                    if let (Some(node), Some(list)) = (node, list) {
+                        directions_of.insert(node, list);
+                    }
+                }
+                "node_direction" => {
+                    let node = event.payload.get("node").and_then(|n| n.as_i64());
+                    let text = event.payload.get("direction").and_then(|d| d.as_str());
+                    if let (Some(node), Some(text)) = (node, text) {
+                        direction_of_node.insert(node, text.to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        let dedupe: DedupeMap = Arc::new(Mutex::new(HashMap::new()));
+        for record in &nodes {
+            let node = tree_node(&tree, record, direction_of_node.get(&record.id.0).cloned());
+            let index = tree.push(node);
+            if let Some(list) = directions_of.remove(&record.id.0) {
+                strategy.observe_directions(index, list);
+            }
+            if tree.node(index).parent.is_some() || record.operator != "seed" {
+                strategy.observe(&tree, index);
+            }
+            proposer.observe(tree.node(index));
+            if record.duplicate_of.is_none()
+                && let Ok(mut map) = dedupe.lock()
+            {
+                map.entry(record.content_hash.clone())
+                    .or_insert_with(|| step::settled(record.id.0, evaluation_of(record)));
+            }
+        }
+        let spend = store.spend(run).await?;
+        let counters = BudgetCounters::from_spend(&spend);
+        let context = Arc::new(StepContext::new(
+            store.clone(),
+            task.clone(),
+            run,
+            dedupe,
+            settings.eval_threads,
+        ));
+        Ok(Orchestrator {
+            store,
+            task,
+            step_number: tree.len() as u64 + spend.llm_calls as u64,
+            settings,
+            run,
+            tree,
+            strategy,
+            proposer,
+            insights,
+            counters,
+            consecutive_failures: 0,
+            context,
+            progress: None,
+        })
+    }
+
+    pub fn run_id(&self) -> RunId {
+        self.run
+    }
+
+    pub fn task(&self) -> &Task {
+        &self.task
+    }
+
+    /// Shows a progress bar on stderr while driving.
+    pub fn with_progress(mut self, show: bool) -> Orchestrator {
+        if show {
+            let bar = match self.settings.budgets.evaluations {
+                Some(n) => indicatif::ProgressBar::new(n.max(0) as u64),
+                None => indicatif::ProgressBar::new_spinner(),
+            };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} evals  {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_position(self.counters.evaluations.max(0) as u64);
+            self.progress = Some(bar);
+        }
+        self
+    }
+
+    /// Runs until a budget is spent, the strategy is done, or Ctrl-C.
+    pub async fn drive(mut self) -> Result<RunOutcome, OrchestratorError> {
+        let started = Instant::now();
+        let mut last_heartbeat = Instant::now();
+        let mut in_flight: JoinSet<StepOutput> = JoinSet::new();
+        let mut plans: HashMap<tokio::task::Id, Plan> = HashMap::new();
+        let mut stop: Option<StopReason> = None;
+        let mut interrupts = 0u32;
+        let (signal_tx, mut signal_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let signal_task = tokio::spawn(async move {
+            loop {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    return;
+                }
+                if signal_tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+
+        // The task's seeds come first, once.
+        if self.tree.is_empty() {
+            for (i, seed) in self.task.seeds.clone().into_iter().enumerate() {
+                let mut plan = Plan::new(Operator::Draft, None);
+                plan.draft_variant = Some(i);
+                let job = self.context.clone().evaluate_and_store(
+                    plan.clone(),
+                    seed,
+                    "seed".into(),
+                    Vec::new(),
+                    None,
+                    0,
+                );
+                let handle = in_flight.spawn(job);
+                plans.insert(handle.id(), plan);
+                self.counters.reserve(false);
+            }
+        }
+
+        loop {
+            // Plan while there is room.
+            while stop.is_none() && in_flight.len() < self.settings.concurrency {
+                let elapsed = self.counters.active_seconds + started.elapsed().as_secs_f64();
+                if let Some(reason) = self.counters.exhausted(&self.settings.budgets, elapsed) {
+                    stop = Some(reason);
+                    break;
+                }
+                if self.consecutive_failures >= self.settings.max_consecutive_failures {
+                    stop = Some(StopReason::TooManyFailures(self.consecutive_failures));
+                    break;
+                }
+                let mut rng = step_rng(self.settings.seed, self.step_number);
+                let Some(plan) = self.strategy.next(&self.tree, &mut rng) else {
+                    if in_flight.is_empty() {
+                        stop = Some(StopReason::StrategyDone);
+                    }
+                    break;
+                };
+                self.step_number += 1;
+                let uses_model = self.proposer.uses_model();
+                match self.launch(&plan, &mut rng, &mut in_flight) {
+                    Ok(id) => {
+                        plans.insert(id, plan);
+                        self.counters.reserve(uses_model);
+                    }
+                    Err(message) => {
+                        tracing::warn!(%message, "could not launch a step");
+                        self.strategy.abandon(&plan);
+                        self.consecutive_failures += 1;
+                    }
+                }
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            tokio::select! {
+                joined = in_flight.join_next_with_id() => {
+                    let Some(joined) = joined else { break };
+                    match joined {
+                        Ok((id, output)) => {
+                            let plan = plans.remove(&id);
+                            self.absorb(plan, output).await?;
+                        }
+                        Err(error) => {
+                            let plan = plans.remove(&error.id());
+                            if let Some(plan) = plan {
+                                self.strategy.abandon(&plan);
+                            }
+                            self.counters.release(true);
+                            if !error.is_cancelled() {
+                                tracing::error!(%error, "a step panicked");
+                                self.consecutive_failures += 1;
+                            }
+                        }
+                    }
+                }
+                Some(()) = signal_rx.recv() => {
+                    interrupts += 1;
+                    stop = Some(StopReason::Interrupted);
+                    if interrupts == 1 {
+                        eprintln!("hone: stopping after the {} step(s) in flight (Ctrl-C again to abandon them)", in_flight.len());
+                    } else {
+                        in_flight.abort_all();
+                    }
+                }
+            }
+            if last_heartbeat.elapsed() > Duration::from_secs(5) {
+                let seconds = last_heartbeat.elapsed().as_secs_f64();
+                last_heartbeat = Instant::now();
+                self.store
+                    .add_active_time(self.run, seconds, Timestamp::now())
+                    .await?;
+            }
+        }
+        signal_task.abort();
+        self.store
+            .add_active_time(
+                self.run,
+                last_heartbeat.elapsed().as_secs_f64(),
+                Timestamp::now(),
+            )
+            .await?;
+        if let Some(bar) = &self.progress {
+            bar.finish_and_clear();
+        }
+        let stop = stop.unwrap_or(StopReason::StrategyDone);
+        self.finish(stop).await
+    }
+
+    /// Renders and launches one step.
+    fn launch(
+        &mut self,
+        plan: &Plan,
+        rng: &mut ChaCha12Rng,
+        in_flight: &mut JoinSet<StepOutput>,
+    ) -> Result<tokio::task::Id, String> {
+        let parent_record = plan.parent.map(|p| self.tree.node(p).id);
+        let depth = plan
+            .parent
+            .map(|p| self.tree.node(p).depth + 1)
+            .unwrap_or(0);
+        match &mut self.proposer {
+            Proposer::Builtin(tuner) => {
+                let candidate = tuner.propose();
+                let job = self.context.clone().evaluate_and_store(
+                    plan.clone(),
+                    candidate,
+                    plan.operator.name().to_string(),
+                    Vec::new(),
+                    parent_record,
+                    depth,
+                );
+                Ok(in_flight.spawn(job).id())
+            }
+            Proposer::Random(generator) => {
+                let candidate = generator.candidate(rng)?;
+                let job = self.context.clone().evaluate_and_store(
+                    plan.clone(),
+                    candidate,
+                    plan.operator.name().to_string(),
+                    Vec::new(),
+                    parent_record,
+                    depth,
+                );
+                Ok(in_flight.spawn(job).id())
+            }
+            Proposer::Model(model) => {
+                let memory = memory_entries(&self.tree, model.memory_entries());
+                let request = model
+                    .render(&self.task, &self.tree, plan, &memory, &self.insights, rng)
+                    .map_err(|e| e.to_string())?;
+                let job = self.context.clone().model_step(
+                    model.backend(),
+                    request,
+                    plan.clone(),
+                    parent_record,
+                    depth,
+                );
+                Ok(in_flight.spawn(job).id())
+            }
+        }
+    }
+
+    /// Takes a finished step into the tree, the strategy, the proposer and the counters.
+    async fn absorb(
+        &mut self,
+        plan: Option<Plan>,
+        output: StepOutput,
+    ) -> Result<(), OrchestratorError> {
+        self.counters.release(true);
+        self.counters.add_calls(&output.calls);
+        if let Proposer::Model(model) = &mut self.proposer {
+            for call in &output.calls {
+                model.record_cost(&call.model, call.cost_dollars);
+            }
+        }
+        match output.result {
+            step::StepResult::Node(record) => {
+                self.consecutive_failures = 0;
+                if record.duplicate_of.is_none() {
+                    self.counters.evaluations += 1;
+                }
+                let direction = plan.as_ref().and_then(|p| p.direction.clone());
+                let node = tree_node(&self.tree, &record, direction);
+                let index = self.tree.push(node);
+                self.strategy.observe(&self.tree, index);
+                self.proposer.observe(self.tree.node(index));
+                if let (Proposer::Model(model), Some(plan)) = (&mut self.proposer, &plan) {
+                    let gain = plan
+                        .parent
+                        .map(|p| (self.tree.node(index).score - self.tree.node(p).score).max(0.0))
+                        .filter(|_| self.tree.node(index).valid)
+                        .unwrap_or(0.0);
+                    model.observe_gain(&output.calls, gain);
+                }
+                if let Some(bar) = &self.progress {
+                    bar.set_position(self.counters.evaluations.max(0) as u64);
+                    bar.set_message(self.progress_message());
+                }
+            }
+            step::StepResult::Directions { node, directions } => {
+                self.consecutive_failures = 0;
+                if let Some(index) = self.tree.index_of(node) {
+                    self.strategy.observe_directions(index, directions);
+                }
+            }
+            step::StepResult::Insights(text) => {
+                self.consecutive_failures = 0;
+                self.insights = text;
+                if let Some(plan) = &plan {
+                    self.strategy.abandon(plan);
+                }
+            }
+            step::StepResult::Fatal(message) => {
+                return Err(OrchestratorError::Step(message));
+            }
+            step::StepResult::NoNode { reason, failure } => {
+                if failure {
+                    self.consecutive_failures += 1;
+                } else {
+                    self.consecutive_failures = 0;
+                }
+                tracing::info!(%reason, "step produced no node");
+                if let Some(plan) = &plan {
+                    self.strategy.abandon(plan);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn progress_message(&self) -> String {
+        let best = self
+            .tree
+            .best_valid()
+            .map(|b| format!("{:.4}", self.tree.node(b).score))
+            .unwrap_or("-".into());
+        format!(
+            "best {best}  calls {}  ${:.4}",
+            self.counters.llm_calls, self.counters.dollars
+        )
+    }
+
+    async fn finish(self, stop: StopReason) -> Result<RunOutcome, OrchestratorError> {
+        let status = match stop {
+            StopReason::Interrupted => "interrupted",
+            StopReason::TooManyFailures(_) => "failed",
+            _ => "finished",
+        };
+        self.store
+            .record_event(
+                self.run,
+                Timestamp::now(),
+                "stop",
+                &serde_json::json!({ "reason": stop.to_string() }),
+            )
+            .await?;
+        let spend = self.store.spend(self.run).await?;
+        let seed_score = self
+            .tree
+            .nodes()
+            .iter()
+            .find(|n| n.operator == "seed" && n.valid)
+            .map(|n| n.score);
+        let best = self.tree.best_valid().or(self.tree.best());
+        let mut final_evaluation = None;
+        if let Some(best) = best
+            && stop != StopReason::Interrupted
+        {
+            let node = self.tree.node(best);
+            let task = self.task.clone();
+            let candidate = node.candidate.clone();
+            let evaluation = tokio::task::spawn_blocking(move || task.evaluate_final(&candidate))
+                .await
+                .ok()
+                .flatten();
+            if let Some(evaluation) = evaluation {
+                self.store
+                    .record_final_evaluation(
+                        self.run,
+                        NodeId(node.id),
+                        "held_out",
+                        &new_evaluation(&evaluation),
+                        Timestamp::now(),
+                    )
+                    .await?;
+                let large_drop =
+                    node.valid && (!evaluation.valid || evaluation.score < 0.8 * node.score);
+                final_evaluation = Some(FinalCheck {
+                    status: evaluation.status.to_string(),
+                    valid: evaluation.valid,
+                    score: evaluation.score,
+                    large_drop,
+                });
+            }
+        }
+        let detail = stop.to_string();
+        if status == "interrupted" {
+            self.store
+                .set_run_status(self.run, status, Some(&detail), Timestamp::now())
+                .await?;
+        } else {
+            self.store
+                .finish_run(self.run, status, Some(&detail), Timestamp::now())
+                .await?;
+        }
+        Ok(RunOutcome {
+            run: self.run.0,
+            status: status.into(),
+            stop_reason: detail,
+            evaluations: spend.evaluations,
+            duplicates: spend.duplicates,
+            llm_calls: spend.llm_calls,
+            tokens: spend.tokens(),
+            dollars: spend.dollars,
+            seed_score,
+            best_node: best.map(|b| self.tree.node(b).id),
+            best_score: best.map(|b| self.tree.node(b).score),
+            best_valid: best.is_some_and(|b| self.tree.node(b).valid),
+            final_evaluation,
+            replayed: self.proposer.is_replay(),
+        })
+    }
+}
+
+/// The RNG of step `n`: derived from the run seed and the step number only, so a resumed
+/// run makes the same choices an uninterrupted one would have at that step.
+fn step_rng(seed: u64, step: u64) -> ChaCha12Rng {
+    let mut rng = ChaCha12Rng::seed_from_u64(seed);
+    rng.set_stream(step);
+    rng
+}
+
+/// The most recent nodes, oldest first, as #Memory entries.
+fn memory_entries(tree: &SearchTree, count: usize) -> Vec<MemoryEntry> {
+    let start = tree.len().saturating_sub(count);
+    tree.nodes()[start..]
+        .iter()
+        .map(|n| MemoryEntry {
+            values: n.candidate.values.clone(),
+            status: n.status,
+            score: n.valid.then_some(n.score),
+            feedback: n.feedback.clone(),
+        })
+        .collect()
+}
+
+fn tree_node(tree: &SearchTree, record: &NodeRecord, direction: Option<String>) -> TreeNode {
+    let parent: Option<NodeIndex> = record.parent.and_then(|p| tree.index_of(p.0));
+    let values = match &record.values {
+        serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        _ => Default::default(),
+    };
+    TreeNode {
+        id: record.id.0,
+        parent,
+        children: Vec::new(),
+        operator: record.operator.clone(),
+        depth: record.depth.max(0) as u32,
+        tree: record.tree,
+        island: record.island,
+        status: EvalStatus::parse(&record.evaluation.status).unwrap_or(EvalStatus::RuntimeError),
+        valid: record.evaluation.valid,
+        score: record.evaluation.score.unwrap_or(f64::NEG_INFINITY),
+        feedback: record.evaluation.feedback.clone(),
+        candidate: Candidate {
+            files: record.files.clone(),
+            values,
+        },
+        content_hash: record.content_hash.clone(),
+        duplicate: record.duplicate_of.is_some(),
+        direction,
+    }
+}
+
+fn evaluation_of(record: &NodeRecord) -> Evaluation {
+    let e = &record.evaluation;
+    Evaluation {
+        status: EvalStatus::parse(&e.status).unwrap_or(EvalStatus::RuntimeError),
+        valid: e.valid,
+        score: e.score.unwrap_or(f64::NEG_INFINITY),
+        metrics: match &e.metrics {
+            serde_json::Value::Object(map) => {
+                map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+            _ => Default::default(),
+        },
+        feedback: e.feedback.clone(),
+        trace: e.trace.clone(),
+        fuel: e.fuel.map(|f| f.max(0) as u64),
+        wall_ms: e.wall_ms.unwrap_or(0.0),
+    }
+}
+
+pub(crate) fn new_evaluation(evaluation: &Evaluation) -> NewEvaluation {
+    NewEvaluation {
+        status: evaluation.status.to_string(),
+        valid: evaluation.valid,
+        score: evaluation.score,
+        metrics: serde_json::to_value(&evaluation.metrics).unwrap_or(serde_json::Value::Null),
+        feedback: evaluation.feedback.clone(),
+        trace: evaluation.trace.clone(),
+        fuel: evaluation.fuel.map(|f| f.min(i64::MAX as u64) as i64),
+        wall_ms: Some(evaluation.wall_ms),
+    }
+}
+
+/// Where `hone run` writes the best candidate's files: `.hone/runs/<run>/best/`.
+pub fn best_dir(work_dir: &std::path::Path, run: i64) -> PathBuf {
+    work_dir
+        .join(".hone")
+        .join("runs")
+        .join(run.to_string())
+        .join("best")
+}

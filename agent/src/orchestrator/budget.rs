@@ -1,0 +1,179 @@
+//! Budgets: what a run has spent (counted from the store, then kept live) and when to stop.
+
+use hone_store::{Budgets, Spend};
+
+/// Why a run stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StopReason {
+    Evaluations(i64),
+    LlmCalls(i64),
+    Tokens(i64),
+    Dollars(f64),
+    WallTime(f64),
+    /// The strategy had nothing more to do.
+    StrategyDone,
+    /// Ctrl-C.
+    Interrupted,
+    /// Too many steps in a row failed (model unreachable, replies unusable).
+    TooManyFailures(u32),
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Evaluations(n) => write!(f, "evaluation budget spent ({n})"),
+            StopReason::LlmCalls(n) => write!(f, "model-call budget spent ({n})"),
+            StopReason::Tokens(n) => write!(f, "token budget spent ({n})"),
+            StopReason::Dollars(d) => write!(f, "dollar budget spent (${d:.4})"),
+            StopReason::WallTime(s) => write!(f, "time budget spent ({s:.0} s)"),
+            StopReason::StrategyDone => f.write_str("the strategy had nothing left to try"),
+            StopReason::Interrupted => f.write_str("interrupted"),
+            StopReason::TooManyFailures(n) => write!(
+                f,
+                "{n} steps in a row failed (is the model reachable? see `hone status` and the run's model calls)"
+            ),
+        }
+    }
+}
+
+/// Spend so far plus what steps in flight have reserved.
+#[derive(Clone, Debug, Default)]
+pub struct BudgetCounters {
+    pub evaluations: i64,
+    pub llm_calls: i64,
+    pub tokens: i64,
+    pub dollars: f64,
+    /// Active seconds of earlier segments of the run.
+    pub active_seconds: f64,
+    reserved_evaluations: i64,
+    reserved_calls: i64,
+}
+
+/// What one model call cost, for the live counters.
+#[derive(Clone, Debug, Default)]
+pub struct CallCost {
+    pub model: String,
+    pub tokens: i64,
+    pub cost_dollars: f64,
+}
+
+impl BudgetCounters {
+    pub fn from_spend(spend: &Spend) -> BudgetCounters {
+        BudgetCounters {
+            evaluations: spend.evaluations,
+            llm_calls: spend.llm_calls,
+            tokens: spend.tokens(),
+            dollars: spend.dollars,
+            active_seconds: spend.wall_seconds,
+            reserved_evaluations: 0,
+            reserved_calls: 0,
+        }
+    }
+
+    /// A step was launched: it may use one evaluation and (with a model) one call.
+    pub fn reserve(&mut self, uses_model: bool) {
+        self.reserved_evaluations += 1;
+        if uses_model {
+            self.reserved_calls += 1;
+        }
+    }
+
+    /// A step ended; its real spend is added separately.
+    pub fn release(&mut self, uses_model: bool) {
+        self.reserved_evaluations = (self.reserved_evaluations - 1).max(0);
+        if uses_model {
+            self.reserved_calls = (self.reserved_calls - 1).max(0);
+        }
+    }
+
+    pub fn add_calls(&mut self, calls: &[CallCost]) {
+        for call in calls {
+            self.llm_calls += 1;
+            self.tokens += call.tokens;
+            self.dollars += call.cost_dollars;
+        }
+    }
+
+    /// The first budget that launching one more step would exceed. Tokens and dollars cannot
+    /// be reserved ahead, so a run may pass them by what its steps in flight spend.
+    pub fn exhausted(&self, budgets: &Budgets, active_seconds: f64) -> Option<StopReason> {
+        if let Some(n) = budgets.evaluations
+            && self.evaluations + self.reserved_evaluations >= n
+        {
+            return Some(StopReason::Evaluations(n));
+        }
+        if let Some(n) = budgets.llm_calls
+            && self.llm_calls + self.reserved_calls >= n
+        {
+            return Some(StopReason::LlmCalls(n));
+        }
+        if let Some(n) = budgets.tokens
+            && self.tokens >= n
+        {
+            return Some(StopReason::Tokens(n));
+        }
+        if let Some(d) = budgets.dollars
+            && self.dollars >= d
+        {
+            return Some(StopReason::Dollars(d));
+        }
+        if let Some(s) = budgets.wall_seconds
+            && active_seconds >= s
+        {
+            return Some(StopReason::WallTime(s));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_count_against_evaluations() {
+        let budgets = Budgets {
+            evaluations: Some(2),
+            ..Budgets::default()
+        };
+        let mut c = BudgetCounters::default();
+        assert_eq!(c.exhausted(&budgets, 0.0), None);
+        c.reserve(true);
+        c.reserve(true);
+        assert_eq!(c.exhausted(&budgets, 0.0), Some(StopReason::Evaluations(2)));
+        c.release(true);
+        assert_eq!(c.exhausted(&budgets, 0.0), None);
+    }
+
+    #[test]
+    fn each_budget_stops() {
+        let c = BudgetCounters {
+            llm_calls: 3,
+            tokens: 10,
+            dollars: 1.0,
+            ..BudgetCounters::default()
+        };
+        let b = |f: fn(&mut Budgets)| {
+            let mut b = Budgets::default();
+            f(&mut b);
+            b
+        };
+        assert!(matches!(
+            c.exhausted(&b(|b| b.llm_calls = Some(3)), 0.0),
+            Some(StopReason::LlmCalls(3))
+        ));
+        assert!(matches!(
+            c.exhausted(&b(|b| b.tokens = Some(10)), 0.0),
+            Some(StopReason::Tokens(10))
+        ));
+        assert!(matches!(
+            c.exhausted(&b(|b| b.dollars = Some(0.5)), 0.0),
+            Some(StopReason::Dollars(_))
+        ));
+        assert!(matches!(
+            c.exhausted(&b(|b| b.wall_seconds = Some(1.0)), 2.0),
+            Some(StopReason::WallTime(_))
+        ));
+        assert_eq!(c.exhausted(&Budgets::default(), 1e9), None);
+    }
+}

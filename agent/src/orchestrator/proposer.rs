@@ -1,0 +1,257 @@
+//! Where proposals come from: a chat model (live, recorded or replayed), the builtin
+//! tuner, or random valid inputs (counterexample tasks).
+
+use std::sync::Arc;
+
+use hone_sandbox::{Language, Sandbox};
+use hone_tasks::{Candidate, Task, TaskKind, VariableSpec};
+use rand::Rng;
+use rand_chacha::ChaCha12Rng;
+
+use super::OrchestratorError;
+use super::settings::RunSettings;
+use crate::llm::{
+    ApiKey, ChatBackend, ChatRequest, LlmSpec, ModelSelector, OpenAiConfig, PriceTable,
+    RetryPolicy, SelectionRule,
+};
+use crate::prompt::{NodeView, Operator, PromptContext, Prompts};
+use crate::reply::ReplyFormat;
+use crate::search::{Plan, SearchTree, TreeNode};
+use crate::tuner::{BuiltinProposer, TunerConfig};
+
+/// Instruction preambles that diversify drafts (Scattered Forest Search's scattering; AIDE's drafts).
+pub const DRAFT_PREAMBLES: [&str; 6] = [
+    "Start from the simplest correct approach, then make it fast.",
+    "Aim for the best asymptotic complexity you can find.",
+    "Take a different algorithmic approach from the obvious one.",
+    "Focus on constant factors: memory layout, branch-free inner loops, fewer allocations.",
+    "Work out the edge cases first, then write a robust solution.",
+    "Use precomputation or caching where it pays off.",
+];
+
+/// The proposer of a run.
+pub enum Proposer {
+    Model(ModelProposer),
+    Builtin(BuiltinProposer),
+    Random(RandomInputs),
+}
+
+impl Proposer {
+    pub fn build(
+        settings: &RunSettings,
+        task: &Task,
+        sandbox: &Sandbox,
+    ) -> Result<Proposer, OrchestratorError> {
+        match settings.llm.spec.as_str() {
+            "builtin" => {
+                let seed = task.seeds.first().cloned().unwrap_or_default();
+                let tuner = BuiltinProposer::for_task(&task.prompt, &seed, &TunerConfig::default(), settings.seed)
+                    .map_err(|e| {
+                        OrchestratorError::Settings(format!(
+                            "--llm builtin cannot tune task `{}`: {e}\nhint: mark numeric constants in the seed with `// hone:tune LO..HI`, or use a model",
+                            task.name
+                        ))
+                    })?;
+                Ok(Proposer::Builtin(tuner))
+            }
+            "random" => Ok(Proposer::Random(RandomInputs::new(task, sandbox)?)),
+            spec => {
+                let spec = LlmSpec::parse(spec)?;
+                let mut prices = PriceTable::defaults();
+                if let Some(overrides) = &settings.price_overrides {
+                    prices = prices.with_toml_overrides(overrides)?;
+                }
+                let config = OpenAiConfig {
+                    base_url: settings.llm.base_url.clone(),
+                    api_key: settings.api_key.clone().map(ApiKey::new),
+                    timeout: std::time::Duration::from_secs_f64(
+                        settings.llm.request_timeout_seconds.max(0.1),
+                    ),
+                    retry: RetryPolicy {
+                        max_retries: settings.llm.max_retries,
+                        ..RetryPolicy::default()
+                    },
+                    concurrency: settings.llm.concurrency.max(1),
+                    prices,
+                };
+                let replayed = matches!(spec, LlmSpec::Replay(_) | LlmSpec::ReplaySequential(_));
+                let backend = spec.backend(&config)?.ok_or_else(|| {
+                    OrchestratorError::Settings("the builtin proposer has no chat backend".into())
+                })?;
+                let rule = match settings.llm.selection.as_str() {
+                    "fixed" => SelectionRule::Fixed,
+                    "ucb" => SelectionRule::CostAwareUcb {
+                        exploration: 1.0,
+                        min_cost: 1e-6,
+                    },
+                    other => {
+                        return Err(OrchestratorError::Settings(format!(
+                            "unknown model selection `{other}`; accepted: fixed, ucb"
+                        )));
+                    }
+                };
+                let selector = ModelSelector::new(settings.llm.models.clone(), rule)?;
+                let prompts = match &settings.prompts_dir {
+                    Some(dir) => Prompts::with_overrides(dir)?,
+                    None => Prompts::embedded()?,
+                };
+                Ok(Proposer::Model(ModelProposer {
+                    backend,
+                    selector,
+                    prompts,
+                    temperature: settings.llm.temperature,
+                    max_tokens: settings.llm.max_tokens,
+                    replayed,
+                    directions: match settings.strategy {
+                        crate::search::StrategyConfig::Forest { directions, .. } => directions,
+                        _ => 3,
+                    },
+                }))
+            }
+        }
+    }
+
+    /// Whether steps call a model.
+    pub fn uses_model(&self) -> bool {
+        matches!(self, Proposer::Model(_))
+    }
+
+    /// Whether replies come from a cassette (reports label them as replayed, not live).
+    pub fn is_replay(&self) -> bool {
+        matches!(self, Proposer::Model(m) if m.replayed)
+    }
+
+    /// Tells the proposer a node's result (the builtin tuner learns from it).
+    pub fn observe(&mut self, node: &TreeNode) {
+        if let Proposer::Builtin(tuner) = self {
+            let score = if node.valid && node.score.is_finite() {
+                node.score
+            } else {
+                INVALID_SCORE
+            };
+            tuner.observe(&node.candidate, score);
+        }
+    }
+}
+
+/// What the tuner is told for an invalid candidate: worse than any valid score.
+const INVALID_SCORE: f64 = -1e12;
+
+/// A chat model behind the prompts.
+pub struct ModelProposer {
+    backend: Arc<dyn ChatBackend>,
+    selector: ModelSelector,
+    prompts: Prompts,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+    replayed: bool,
+    directions: usize,
+}
+
+/// A rendered request, with what is needed to parse its reply.
+pub struct PreparedRequest {
+    pub request: ChatRequest,
+    pub system: String,
+    pub user: String,
+    pub operator: Operator,
+    pub format: ReplyFormat,
+    pub kind: TaskKind,
+    pub languages: Vec<Language>,
+    pub variables: Vec<VariableSpec>,
+    pub parent_candidate: Option<Candidate>,
+    pub allow_input_file: bool,
+}
+
+impl ModelProposer {
+    pub fn backend(&self) -> Arc<dyn ChatBackend> {
+        self.backend.clone()
+    }
+
+    pub fn memory_entries(&self) -> usize {
+        self.prompts.budget().memory_entries
+    }
+
+    /// Renders the prompt of `plan` and picks a model.
+    pub fn render(
+        &mut self,
+        task: &Task,
+        tree: &SearchTree,
+        plan: &Plan,
+        memory: &[crate::prompt::MemoryEntry],
+        insights: &str,
+        rng: &mut ChaCha12Rng,
+    ) -> Result<PreparedRequest, OrchestratorError> {
+        let view = |index: usize| {
+            let n = tree.node(index);
+            NodeView {
+                candidate: &n.candidate,
+                status: n.status,
+                score: n.valid.then_some(n.score),
+                feedback: &n.feedback,
+            }
+        };
+        let mut context =
+            PromptContext::new(plan.operator, task.kind, &task.prompt, &task.languages);
+        context.parent = plan.parent.map(view);
+        context.second_parent = plan.second_parent.map(view);
+        context.memory = memory;
+        context.insights = insights;
+        context.k = self.directions;
+        let preamble;
+        context.direction = match (&plan.direction, plan.draft_variant) {
+            (Some(direction), _) => Some(direction.as_str()),
+            (None, Some(variant)) if plan.operator == Operator::Draft => {
+                preamble = DRAFT_PREAMBLES[variant % DRAFT_PREAMBLES.len()];
+                Some(preamble)
+            }
+            _ => None,
+        };
+        context.reply_format = ReplyFormat::for_operator(plan.operator, task.kind, self.directions);
+        let rendered = self.prompts.render(&context)?;
+        let model = self.selector.choose(rng);
+        let mut request = rendered.request(&model);
+        request.temperature = self.temperature;
+        request.max_tokens = self.max_tokens;
+        Ok(PreparedRequest {
+            request,
+            system: rendered.system,
+            user: rendered.user,
+            operator: plan.operator,
+            format: context.reply_format,
+            kind: task.kind,
+            languages: task.languages.clone(),
+            variables: task.prompt.variables.clone(),
+            parent_candidate: plan.parent.map(|p| tree.node(p).candidate.clone()),
+            allow_input_file: context.allow_input_file,
+        })
+    }
+
+    pub fn record_cost(&mut self, _model: &str, _dollars: f64) {}
+
+    /// Feeds the model selector: the score gain a call's child achieved, per dollar.
+    pub fn observe_gain(&mut self, calls: &[super::budget::CallCost], gain: f64) {
+        if let Some(last) = calls.last() {
+            let dollars: f64 = calls.iter().map(|c| c.cost_dollars).sum();
+            self.selector.observe(&last.model, gain, dollars);
+        }
+    }
+}
+
+/// REFUTE's random-search baseline: random valid inputs from the task's generator.
+pub struct RandomInputs {
+    evaluator: hone_tasks::kinds::counterexample::CounterexampleEvaluator,
+}
+
+impl RandomInputs {
+    pub fn new(task: &Task, sandbox: &Sandbox) -> Result<RandomInputs, OrchestratorError> {
+        let evaluator =
+            hone_tasks::kinds::counterexample::CounterexampleEvaluator::load(&task.dir, sandbox)?;
+        Ok(RandomInputs { evaluator })
+    }
+
+    /// A random valid input for a fresh seed drawn from `rng`.
+    pub fn candidate(&mut self, rng: &mut ChaCha12Rng) -> Result<Candidate, String> {
+        let seed: u64 = rng.random();
+        self.evaluator.random_input(seed).map_err(|e| e.to_string())
+    }
+}

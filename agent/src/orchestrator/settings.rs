@@ -1,0 +1,127 @@
+//! The settings of one run: stored as the run's config so `hone resume` rebuilds the run.
+
+use std::path::PathBuf;
+
+use hone_store::Budgets;
+use hone_tasks::{Task, TaskKind};
+use serde::{Deserialize, Serialize};
+
+use super::OrchestratorError;
+use crate::search::StrategyConfig;
+
+/// How proposals are obtained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LlmSettings {
+    /// `openai`, `record:FILE`, `replay:FILE`, `replay-seq:FILE`, `builtin` or `random`.
+    pub spec: String,
+    /// Models with their weights (weights matter for the `fixed` rule).
+    pub models: Vec<(String, f64)>,
+    /// `fixed` (weighted random) or `ucb` (cost-aware UCB on score gain per dollar).
+    pub selection: String,
+    pub base_url: String,
+    /// The environment variable holding the API key (its value is never stored).
+    pub api_key_env: String,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub request_timeout_seconds: f64,
+    pub max_retries: u32,
+    /// Model requests in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for LlmSettings {
+    fn default() -> LlmSettings {
+        LlmSettings {
+            spec: "builtin".into(),
+            models: vec![("gpt-4o-mini".into(), 1.0)],
+            selection: "fixed".into(),
+            base_url: "https://api.openai.com/v1".into(),
+            api_key_env: "OPENAI_API_KEY".into(),
+            temperature: Some(0.7),
+            max_tokens: None,
+            request_timeout_seconds: 300.0,
+            max_retries: 5,
+            concurrency: 8,
+        }
+    }
+}
+
+/// Everything that defines a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSettings {
+    pub task_dir: PathBuf,
+    pub strategy: StrategyConfig,
+    pub llm: LlmSettings,
+    pub budgets: Budgets,
+    /// Steps in flight at once.
+    pub concurrency: usize,
+    /// Evaluations running at once (on the blocking pool).
+    pub eval_threads: usize,
+    pub seed: u64,
+    /// A folder of prompt templates overriding the embedded ones.
+    pub prompts_dir: Option<PathBuf>,
+    /// Stop after this many failed steps in a row.
+    pub max_consecutive_failures: u32,
+    /// The API key (resolved by the binary from `llm.api_key_env`; never stored).
+    #[serde(skip)]
+    pub api_key: Option<String>,
+    /// Price overrides from the config file, as a TOML table (`[prices."model"]`).
+    #[serde(default)]
+    pub price_overrides: Option<toml::Table>,
+}
+
+impl RunSettings {
+    pub fn new(task_dir: PathBuf) -> RunSettings {
+        RunSettings {
+            task_dir,
+            strategy: StrategyConfig::Greedy,
+            llm: LlmSettings::default(),
+            budgets: Budgets {
+                evaluations: Some(50),
+                ..Budgets::default()
+            },
+            concurrency: 1,
+            eval_threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            seed: 0,
+            prompts_dir: None,
+            max_consecutive_failures: 20,
+            api_key: None,
+            price_overrides: None,
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn from_json(value: &serde_json::Value) -> Result<RunSettings, serde_json::Error> {
+        serde_json::from_value(value.clone())
+    }
+
+    /// Checks the settings against the task before a run starts.
+    pub fn check(&self, task: &Task) -> Result<(), OrchestratorError> {
+        let fail = |m: String| Err(OrchestratorError::Settings(m));
+        if self.concurrency == 0 {
+            return fail("--concurrency must be at least 1".into());
+        }
+        let offline = matches!(self.llm.spec.as_str(), "builtin" | "random");
+        if offline && self.strategy.needs_model() {
+            return fail(format!(
+                "strategy `{}` needs a model for its scatter and scout steps; use --llm openai, record:FILE or replay:FILE\nhint: with --llm builtin use greedy, best-first, mcts, islands or aide",
+                self.strategy.name()
+            ));
+        }
+        if self.llm.spec == "random" && task.kind != TaskKind::Counterexample {
+            return fail(format!(
+                "--llm random proposes random valid inputs and works only for counterexample tasks; `{}` is a {} task",
+                task.name, task.kind
+            ));
+        }
+        if self.budgets == Budgets::default() {
+            return fail("no budget set: give at least one of --budget-evals, --budget-calls, --budget-tokens, --budget-usd or --budget-time".into());
+        }
+        Ok(())
+    }
+}
