@@ -83,6 +83,16 @@ fn check_bundled(name: &str, expected_outcome: &str) -> (Task, Evaluation) {
         "{name}: the prompt shows the correct solution"
     );
 
+    for seed in &task.seeds {
+        let evaluation = task.evaluate(seed);
+        assert_eq!(
+            evaluation.status,
+            EvalStatus::WrongAnswer,
+            "{name}: a seed must be valid and not refute: {}",
+            evaluation.feedback
+        );
+    }
+
     let known = known_counterexample(&dir);
     let verdict = task.evaluate(&known);
     assert_eq!(
@@ -141,8 +151,13 @@ fn check_bundled(name: &str, expected_outcome: &str) -> (Task, Evaluation) {
         }
     }
     println!(
-        "figures {name}: known counterexample {} ({expected_outcome}); random inputs refuting: {refuted}/{RANDOM_INPUTS}",
-        verdict.status
+        "figures {name}: known counterexample {} ({expected_outcome}, input {} bytes, correct fuel {}, wrong fuel {} of {}); \
+         random inputs refuting: {refuted}/{RANDOM_INPUTS}",
+        verdict.status,
+        metric(&verdict, "input_bytes"),
+        metric(&verdict, "correct_fuel"),
+        metric(&verdict, "wrong_fuel"),
+        metric(&verdict, "wrong_fuel_limit"),
     );
     assert!(
         refuted <= MAX_RANDOM_REFUTATIONS,
@@ -217,6 +232,34 @@ fn kth_smallest_quadratic_only_on_adversarial_input() {
 #[test]
 fn distinct_per_test_state_carried_over() {
     check_bundled("distinct-per-test", "refuted_wrong_answer");
+}
+
+/// The random-search baseline's refutation rate on each bundled problem over many seeds
+/// (a measurement, not a check): `cargo test -p hone-tasks --test all random_search_figures
+/// -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn random_search_figures() {
+    const SEEDS: u64 = 1000;
+    for name in [
+        "inversion-count",
+        "time-budget",
+        "largest-concatenation",
+        "substring-hash",
+        "longest-run",
+        "variance",
+        "kth-smallest",
+        "distinct-per-test",
+    ] {
+        let evaluator = CounterexampleEvaluator::load(&library(name), sandbox()).expect("task");
+        let refuted = (0..SEEDS)
+            .filter(|&seed| {
+                let candidate = evaluator.random_input(seed).expect("random input");
+                evaluator.evaluate(&candidate).status == EvalStatus::Ok
+            })
+            .count();
+        println!("random search {name}: {refuted}/{SEEDS} random inputs refute");
+    }
 }
 
 #[test]
