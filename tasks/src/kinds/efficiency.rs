@@ -33,7 +33,7 @@
 //! # Evaluation
 //! A candidate (`main.rs` or `main.c`, in an allowed language) runs on each visible test
 //! with fuel limit `max(fuel_factor x seed fuel, fuel_floor)`. It is valid iff every test
-//! passes; after [`judge::MAX_FAILURES`] failures the remaining tests are skipped, so a
+//! passes; after three failures the remaining tests are skipped, so a
 //! broken candidate costs little. Score = seed fuel / candidate fuel summed over the visible
 //! tests (1.0 for the seed itself), 0 when invalid. `evaluate_final` does the same on the
 //! hidden tests. Fuel is deterministic, so a candidate always gets the same score.

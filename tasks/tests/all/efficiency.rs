@@ -195,7 +195,7 @@ fn pair_count_tunable_constants_change_the_fuel() {
     let with = |brute: &str, cutoff: &str| {
         let source = seed
             .replace(
-                "#define BRUTE_FORCE_MAX_N 100000 //",
+                "#define BRUTE_FORCE_MAX_N 20000 //",
                 &format!("#define BRUTE_FORCE_MAX_N {brute} //"),
             )
             .replace(

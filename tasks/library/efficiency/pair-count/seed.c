@@ -2,7 +2,7 @@
 // Small arrays are checked pair by pair; large ones are sorted and scanned with two pointers.
 #include <stdio.h>
 
-#define BRUTE_FORCE_MAX_N 100000 // hone:tune 1..200000 log int
+#define BRUTE_FORCE_MAX_N 20000 // hone:tune 1..200000 log int
 #define INSERTION_CUTOFF 1 // hone:tune 1..64 int
 
 static long long a[200000];
