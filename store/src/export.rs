@@ -127,7 +127,8 @@ impl Store {
             source,
         };
         for line in &lines {
-            let text = serde_json::to_string(line).map_err(self.json_err("serialize an export line", Some(run)))?;
+            let text = serde_json::to_string(line)
+                .map_err(self.json_err("serialize an export line", Some(run)))?;
             out.write_all(text.as_bytes()).map_err(io)?;
             out.write_all(b"\n").map_err(io)?;
         }
@@ -216,7 +217,9 @@ fn dpo_lines(
     let replies = replies(tree, calls);
     let mut seen: HashSet<(i64, i64)> = HashSet::new();
     let mut lines = Vec::new();
-    let mut push = |chosen: &Reply<'_>, rejected: &Reply<'_>, lines: &mut Vec<serde_json::Value>| {
+    let mut push = |chosen: &Reply<'_>,
+                    rejected: &Reply<'_>,
+                    lines: &mut Vec<serde_json::Value>| {
         if seen.insert((chosen.call.id.0, rejected.call.id.0)) && chosen.reply != rejected.reply {
             lines.push(json!({
                 "prompt": prompt_messages(chosen.call),
@@ -269,12 +272,17 @@ fn dpo_lines(
             .push(reply);
     }
     for group in by_prompt.values() {
-        let best = group
-            .iter()
-            .filter(|r| r.works())
-            .max_by(|a, b| a.rank().unwrap_or(f64::NEG_INFINITY).total_cmp(&b.rank().unwrap_or(f64::NEG_INFINITY)));
+        let best = group.iter().filter(|r| r.works()).max_by(|a, b| {
+            a.rank()
+                .unwrap_or(f64::NEG_INFINITY)
+                .total_cmp(&b.rank().unwrap_or(f64::NEG_INFINITY))
+        });
         let Some(best) = best else { continue };
-        for rejected in group.iter().filter(|r| r.fails()).take(options.max_pairs_per_group) {
+        for rejected in group
+            .iter()
+            .filter(|r| r.fails())
+            .take(options.max_pairs_per_group)
+        {
             push(best, rejected, &mut lines);
         }
     }

@@ -46,7 +46,11 @@ impl Lineage {
         &self.path
     }
 
-    fn git_err(&self, run: Option<RunId>, context: impl Into<String>) -> impl Fn(git2::Error) -> Error + '_ {
+    fn git_err(
+        &self,
+        run: Option<RunId>,
+        context: impl Into<String>,
+    ) -> impl Fn(git2::Error) -> Error + '_ {
         let context = context.into();
         move |source| Error::Lineage {
             path: self.path.clone(),
@@ -72,7 +76,8 @@ impl Lineage {
             } else if self.read_only {
                 return Err(Error::ReadOnly {
                     store: self.path.display().to_string(),
-                    context: "the lineage repository does not exist and the store is read-only".into(),
+                    context: "the lineage repository does not exist and the store is read-only"
+                        .into(),
                 });
             } else {
                 Repository::init_bare(&self.path).map_err(self.git_err(run, "cannot create"))?
@@ -117,7 +122,12 @@ impl Lineage {
         })
     }
 
-    fn commit_one(&self, repo: &Repository, input: &CommitInput, parent: Option<&str>) -> Result<Oid> {
+    fn commit_one(
+        &self,
+        repo: &Repository,
+        input: &CommitInput,
+        parent: Option<&str>,
+    ) -> Result<Oid> {
         let node = &input.node;
         let err = self.git_err(Some(node.run), format!("cannot commit node {}", node.id));
         let mut entries: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -193,10 +203,12 @@ impl Lineage {
         if !self.path.exists() {
             return Ok(None);
         }
-        self.with_repo(Some(run), |repo| match repo.find_reference(&best_ref(run)) {
-            Ok(reference) => Ok(reference.target().map(|o| o.to_string())),
-            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
-            Err(e) => Err(self.git_err(Some(run), "cannot read the best ref")(e)),
+        self.with_repo(Some(run), |repo| {
+            match repo.find_reference(&best_ref(run)) {
+                Ok(reference) => Ok(reference.target().map(|o| o.to_string())),
+                Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+                Err(e) => Err(self.git_err(Some(run), "cannot read the best ref")(e)),
+            }
         })
     }
 }
@@ -369,7 +381,8 @@ impl Store {
         let node = self.get_node(best.node).await?;
         if let Some(commit) = node.lineage_commit {
             let lineage = lineage.clone();
-            self.blocking(move || lineage.set_best(run, &commit)).await?;
+            self.blocking(move || lineage.set_best(run, &commit))
+                .await?;
         }
         Ok(())
     }
@@ -409,7 +422,15 @@ mod tests {
     fn file_names_are_checked() {
         assert!(is_clean_relative("main.rs"));
         assert!(is_clean_relative("src/lib.rs"));
-        for bad in ["", "/etc/passwd", "../x", "a//b", "a/./b", ".git/config", "a\\b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a//b",
+            "a/./b",
+            ".git/config",
+            "a\\b",
+        ] {
             assert!(!is_clean_relative(bad), "{bad}");
         }
     }

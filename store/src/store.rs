@@ -14,10 +14,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{PgPool, Row, SqlitePool};
 
+use crate::RunId;
 use crate::error::{Error, Result};
 use crate::lineage::Lineage;
 use crate::schema::{self, SCHEMA_VERSION};
-use crate::RunId;
 
 /// Where the lineage repository lives.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -305,11 +305,16 @@ impl Store {
             Location::Sqlite(path) => {
                 let name = path.display().to_string();
                 let pool = open_sqlite(&path, &config, &name).await?;
-                let beside = path
-                    .parent()
-                    .map(|p| p.join("lineage.git"))
-                    .unwrap_or_else(|| PathBuf::from("lineage.git"));
-                (Db::Sqlite(pool), name, Some(beside))
+                let beside = if is_memory(&path) {
+                    None
+                } else {
+                    Some(
+                        path.parent()
+                            .map(|p| p.join("lineage.git"))
+                            .unwrap_or_else(|| PathBuf::from("lineage.git")),
+                    )
+                };
+                (Db::Sqlite(pool), name, beside)
             }
             Location::Postgres(url) => {
                 let name = redact(&url);
@@ -401,11 +406,13 @@ impl Store {
         let name = self.inner.name.clone();
         for migration in schema::migrations() {
             let version = migration.version;
-            let fail = |source: sqlx::Error| classify(&name, None, source, |source| Error::Migration {
-                store: name.clone(),
-                version,
-                source,
-            });
+            let fail = |source: sqlx::Error| {
+                classify(&name, None, source, |source| Error::Migration {
+                    store: name.clone(),
+                    version,
+                    source,
+                })
+            };
             // Each step re-reads the version under the write lock, so concurrent openers
             // apply each migration exactly once.
             on_db!(self, pool => {
@@ -543,10 +550,7 @@ fn classify(
 ) -> Error {
     if let Some(db) = source.as_database_error() {
         let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-        let sqlite_read_only = code
-            .parse::<i64>()
-            .map(|c| c & 0xff == 8)
-            .unwrap_or(false);
+        let sqlite_read_only = code.parse::<i64>().map(|c| c & 0xff == 8).unwrap_or(false);
         // 25006: read_only_sql_transaction; 42501: insufficient_privilege.
         let postgres_read_only = code == "25006" || code == "42501";
         if sqlite_read_only || postgres_read_only {
@@ -565,21 +569,37 @@ async fn open_sqlite(path: &Path, config: &StoreConfig, name: &str) -> Result<Sq
         .read_only(config.read_only)
         .create_if_missing(config.create_if_missing && !config.read_only)
         .busy_timeout(config.busy_timeout)
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // Let the SQLite worker thread run ahead of the reader: loading a large tree is
+        // dominated by per-row hand-offs otherwise.
+        .row_buffer_size(4096)
+        // A bigger page cache keeps a resume load and status queries off the disk.
+        .pragma("cache_size", "-65536");
     if !config.read_only {
-        options = options
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match config.durability {
-                Durability::Full => SqliteSynchronous::Full,
-                Durability::Normal => SqliteSynchronous::Normal,
-            });
+        options =
+            options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(match config.durability {
+                    Durability::Full => SqliteSynchronous::Full,
+                    Durability::Normal => SqliteSynchronous::Normal,
+                });
     }
     let directory = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    SqlitePoolOptions::new()
-        .max_connections(config.max_connections.max(1))
+    // An in-memory database lives as long as its one connection: keep exactly one, forever.
+    let memory = is_memory(path);
+    let pool_options = if memory {
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        SqlitePoolOptions::new().max_connections(config.max_connections.max(1))
+    };
+    pool_options
         .acquire_timeout(config.busy_timeout.max(Duration::from_secs(1)))
         .connect_with(options)
         .await
@@ -608,6 +628,12 @@ async fn open_sqlite(path: &Path, config: &StoreConfig, name: &str) -> Result<Sq
         })
 }
 
+/// `:memory:` (from `sqlite::memory:` or the bare path): a private in-memory database, for
+/// tests. It has one connection, so concurrent operations wait for each other.
+fn is_memory(path: &Path) -> bool {
+    path.as_os_str() == ":memory:"
+}
+
 /// Converts a score for storage: not-finite scores are stored as NULL.
 pub(crate) fn finite(score: f64) -> Option<f64> {
     score.is_finite().then_some(score)
@@ -619,11 +645,23 @@ mod tests {
 
     #[test]
     fn locations_parse() {
-        assert!(matches!(parse_location("a/b.db"), Ok(Location::Sqlite(p)) if p == Path::new("a/b.db")));
-        assert!(matches!(parse_location("sqlite://x.db"), Ok(Location::Sqlite(p)) if p == Path::new("x.db")));
-        assert!(matches!(parse_location("sqlite:x.db?mode=rwc"), Ok(Location::Sqlite(p)) if p == Path::new("x.db")));
-        assert!(matches!(parse_location("postgres://u@h/d"), Ok(Location::Postgres(_))));
-        assert!(matches!(parse_location("postgresql://u@h/d"), Ok(Location::Postgres(_))));
+        assert!(
+            matches!(parse_location("a/b.db"), Ok(Location::Sqlite(p)) if p == Path::new("a/b.db"))
+        );
+        assert!(
+            matches!(parse_location("sqlite://x.db"), Ok(Location::Sqlite(p)) if p == Path::new("x.db"))
+        );
+        assert!(
+            matches!(parse_location("sqlite:x.db?mode=rwc"), Ok(Location::Sqlite(p)) if p == Path::new("x.db"))
+        );
+        assert!(matches!(
+            parse_location("postgres://u@h/d"),
+            Ok(Location::Postgres(_))
+        ));
+        assert!(matches!(
+            parse_location("postgresql://u@h/d"),
+            Ok(Location::Postgres(_))
+        ));
         assert!(matches!(
             parse_location("mysql://u:p@h/d"),
             Err(Error::UnknownScheme { scheme, store }) if scheme == "mysql" && store == "mysql://u:***@h/d"
@@ -632,7 +670,10 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://me:secret@host:5432/db"), "postgres://me:***@host:5432/db");
+        assert_eq!(
+            redact("postgres://me:secret@host:5432/db"),
+            "postgres://me:***@host:5432/db"
+        );
         assert_eq!(redact("postgres://me@host/db"), "postgres://me@host/db");
         assert_eq!(redact("a/b.db"), "a/b.db");
     }

@@ -68,11 +68,14 @@ fn find_bin() -> Option<PathBuf> {
         )
     });
     candidates.push(PathBuf::from("/usr/local/pgsql/bin"));
-    candidates.into_iter().find(|dir| dir.join("initdb").is_file()).or_else(|| {
-        let output = Command::new("pg_config").arg("--bindir").output().ok()?;
-        let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-        dir.join("initdb").is_file().then_some(dir)
-    })
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("initdb").is_file())
+        .or_else(|| {
+            let output = Command::new("pg_config").arg("--bindir").output().ok()?;
+            let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+            dir.join("initdb").is_file().then_some(dir)
+        })
 }
 
 fn is_root() -> bool {
@@ -84,7 +87,8 @@ fn is_root() -> bool {
 }
 
 fn free_port() -> Result<u16, StartError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| fail(format!("no free port: {e}")))?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| fail(format!("no free port: {e}")))?;
     listener
         .local_addr()
         .map(|a| a.port())
@@ -103,7 +107,8 @@ impl PostgresServer {
             COUNTER.fetch_add(1, Ordering::SeqCst)
         ));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
         let mut server = PostgresServer {
             dir,
             bin,
@@ -118,7 +123,10 @@ impl PostgresServer {
                 .status()
                 .map_err(|e| fail(format!("chown: {e}")))?;
             if !status.success() {
-                return Err(fail(format!("cannot chown {} to {user}", server.dir.display())));
+                return Err(fail(format!(
+                    "cannot chown {} to {user}",
+                    server.dir.display()
+                )));
             }
         }
         let data = server.dir.join("data");
@@ -257,7 +265,14 @@ impl Drop for PostgresServer {
         let data = self.dir.join("data");
         let _ = self
             .command("pg_ctl")
-            .args(["-D", &data.to_string_lossy(), "-m", "immediate", "-w", "stop"])
+            .args([
+                "-D",
+                &data.to_string_lossy(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -158,7 +158,8 @@ impl Store {
         kind: &str,
         payload: &serde_json::Value,
     ) -> Result<EventId> {
-        let payload = serde_json::to_string(payload).map_err(self.json_err("serialize an event", Some(run)))?;
+        let payload = serde_json::to_string(payload)
+            .map_err(self.json_err("serialize an event", Some(run)))?;
         let id: Result<i64, sqlx::Error> = on_db!(self, pool => {
             sqlx::query_scalar(
                 "INSERT INTO events (run_id, at, kind, payload) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -260,7 +261,12 @@ impl Store {
         })
     }
 
-    async fn missing_run_or(&self, run: RunId, source: sqlx::Error, context: &'static str) -> Error {
+    async fn missing_run_or(
+        &self,
+        run: RunId,
+        source: sqlx::Error,
+        context: &'static str,
+    ) -> Error {
         match self.get_run(run).await {
             Err(not_found @ Error::RunNotFound { .. }) => not_found,
             _ => self.db_err(context, Some(run))(source),

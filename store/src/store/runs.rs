@@ -39,7 +39,8 @@ fn run_from_row(row: &impl RowExt) -> Result<RunRecord, RowError> {
 impl Store {
     /// Creates a run with status `running` and returns its id.
     pub async fn create_run(&self, run: &NewRun) -> Result<RunId> {
-        let config = serde_json::to_string(&run.config).map_err(self.json_err("serialize the run config", None))?;
+        let config = serde_json::to_string(&run.config)
+            .map_err(self.json_err("serialize the run config", None))?;
         let id: i64 = on_db!(self, pool => {
             sqlx::query_scalar(
                 "INSERT INTO runs (task_name, task_dir, task_hash, kind, config, seed, strategy, \
@@ -152,7 +153,11 @@ impl Store {
     /// sum. A kill loses at most the time since the last heartbeat; time while no process ran
     /// the run is never counted.
     pub async fn add_active_time(&self, run: RunId, seconds: f64, at: Timestamp) -> Result<()> {
-        let seconds = if seconds.is_finite() && seconds > 0.0 { seconds } else { 0.0 };
+        let seconds = if seconds.is_finite() && seconds > 0.0 {
+            seconds
+        } else {
+            0.0
+        };
         let affected = on_db!(self, pool => {
             sqlx::query(
                 "UPDATE runs SET active_seconds = active_seconds + $1, updated_at = $2 WHERE id = $3",

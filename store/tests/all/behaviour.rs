@@ -61,7 +61,9 @@ async fn runs_round_trip(target: Target) {
 
     ok(store.add_active_time(run, 12.5, t(2000)).await);
     ok(store.add_active_time(run, 7.5, t(3000)).await);
-    ok(store.set_run_status(run, "stopped", Some("budget: evaluations"), t(3000)).await);
+    ok(store
+        .set_run_status(run, "stopped", Some("budget: evaluations"), t(3000))
+        .await);
     let record = ok(store.get_run(run).await);
     assert_eq!(record.status, "stopped");
     assert_eq!(record.status_detail.as_deref(), Some("budget: evaluations"));
@@ -71,7 +73,10 @@ async fn runs_round_trip(target: Target) {
 
     let second = ok(store.create_run(&new_run(1)).await);
     let runs = ok(store.list_runs().await);
-    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![run, second]);
+    assert_eq!(
+        runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![run, second]
+    );
 
     // The wall-time account survives reopening.
     store.close().await;
@@ -85,7 +90,9 @@ async fn nodes_round_trip_and_resume(target: Target) {
     let seed = node(run, None, "h0", "fn main() {}");
     let seed_id = ok(store.insert_node(&seed, &eval(1.0, true)).await);
     let mut child = node(run, Some(seed_id), "h1", "fn main() { let x = 1; }");
-    child.files.insert("src/util.rs".into(), "pub fn f() {}".into());
+    child
+        .files
+        .insert("src/util.rs".into(), "pub fn f() {}".into());
     child.island = Some(2);
     child.depth = 1;
     let child_id = ok(store.insert_node(&child, &eval(f64::NAN, false)).await);
@@ -101,7 +108,10 @@ async fn nodes_round_trip_and_resume(target: Target) {
     assert_eq!(tree[1].parent, Some(seed_id));
     assert_eq!(tree[1].island, Some(2));
     assert_eq!(tree[1].files, child.files);
-    assert_eq!(tree[1].evaluation.score, None, "a NaN score is stored as NULL");
+    assert_eq!(
+        tree[1].evaluation.score, None,
+        "a NaN score is stored as NULL"
+    );
     assert!(!tree[1].evaluation.valid);
     assert_eq!(ok(store.get_node(child_id).await), tree[1]);
 
@@ -118,10 +128,17 @@ async fn model_calls_count_before_their_nodes(target: Target) {
     let store = target.open().await;
     let run = ok(store.create_run(&new_run(1)).await);
     // First ask: the reply does not parse; it still counts.
-    let first = ok(store.record_llm_call(&call(run, None, "write it", "no code here")).await);
-    ok(store.set_llm_call_parse_error(first, "no fenced code block").await);
+    let first = ok(store
+        .record_llm_call(&call(run, None, "write it", "no code here"))
+        .await);
+    ok(store
+        .set_llm_call_parse_error(first, "no fenced code block")
+        .await);
     let spend = ok(store.spend(run).await);
-    assert_eq!((spend.llm_calls, spend.tokens_in, spend.tokens_out), (1, 100, 20));
+    assert_eq!(
+        (spend.llm_calls, spend.tokens_in, spend.tokens_out),
+        (1, 100, 20)
+    );
     assert_eq!(spend.evaluations, 0);
     // A failed call (transport error) counts too.
     let mut failed = call(run, None, "write it", "");
@@ -130,7 +147,12 @@ async fn model_calls_count_before_their_nodes(target: Target) {
     failed.tokens_estimated = true;
     ok(store.record_llm_call(&failed).await);
     // The re-ask produces the node.
-    let mut second = call(run, None, "write it\n\nyour reply had no code", "```rust\nfn main(){}\n```");
+    let mut second = call(
+        run,
+        None,
+        "write it\n\nyour reply had no code",
+        "```rust\nfn main(){}\n```",
+    );
     second.attempt = 2;
     let second = ok(store.record_llm_call(&second).await);
     let mut n = node(run, None, "h0", "fn main(){}");
@@ -141,7 +163,10 @@ async fn model_calls_count_before_their_nodes(target: Target) {
     let calls = ok(store.llm_calls(run).await);
     assert_eq!(calls.len(), 3);
     assert_eq!(calls[0].node, Some(node_id));
-    assert_eq!(calls[0].parse_error.as_deref(), Some("no fenced code block"));
+    assert_eq!(
+        calls[0].parse_error.as_deref(),
+        Some("no fenced code block")
+    );
     assert_eq!(calls[1].node, None);
     assert_eq!(calls[1].error.as_deref(), Some("HTTP 503"));
     assert!(calls[1].tokens_estimated);
@@ -157,7 +182,9 @@ async fn model_calls_count_before_their_nodes(target: Target) {
     assert_eq!(spend.evaluations, 1);
 
     assert!(matches!(
-        store.attach_llm_call(hone_store::LlmCallId(9999), node_id).await,
+        store
+            .attach_llm_call(hone_store::LlmCallId(9999), node_id)
+            .await,
         Err(Error::LlmCallNotFound { .. })
     ));
 }
@@ -166,8 +193,12 @@ async fn duplicates_reuse_and_count(target: Target) {
     let store = target.open().await;
     let run = ok(store.create_run(&new_run(1)).await);
     let other_run = ok(store.create_run(&new_run(2)).await);
-    let original = ok(store.insert_node(&node(run, None, "same", "a"), &eval(2.0, true)).await);
-    ok(store.insert_node(&node(other_run, None, "same", "a"), &eval(3.0, true)).await);
+    let original = ok(store
+        .insert_node(&node(run, None, "same", "a"), &eval(2.0, true))
+        .await);
+    ok(store
+        .insert_node(&node(other_run, None, "same", "a"), &eval(3.0, true))
+        .await);
 
     let found = ok(store.find_by_content_hash(run, "same").await).map(|n| n.id);
     assert_eq!(found, Some(original), "lookup is within the run");
@@ -187,29 +218,49 @@ async fn duplicates_reuse_and_count(target: Target) {
         wall_ms: stored.evaluation.wall_ms,
     };
     let dup_id = ok(store.insert_node(&duplicate, &reused).await);
-    assert_eq!(ok(store.get_node(dup_id).await).duplicate_of, Some(original));
+    assert_eq!(
+        ok(store.get_node(dup_id).await).duplicate_of,
+        Some(original)
+    );
     let found = ok(store.find_by_content_hash(run, "same").await).map(|n| n.id);
     assert_eq!(found, Some(original), "the original, not the duplicate");
 
     let spend = ok(store.spend(run).await);
     assert_eq!((spend.evaluations, spend.duplicates), (1, 1));
-    assert_eq!(ok(store.best_node(run).await).map(|b| b.node), Some(original));
+    assert_eq!(
+        ok(store.best_node(run).await).map(|b| b.node),
+        Some(original)
+    );
 }
 
 async fn best_node_and_summary(target: Target) {
     let store = target.open().await;
     let run = ok(store.create_run(&new_run(1)).await);
     assert_eq!(ok(store.best_node(run).await), None);
-    let a = ok(store.insert_node(&node(run, None, "a", "a"), &eval(1.0, true)).await);
-    let b = ok(store.insert_node(&node(run, Some(a), "b", "b"), &eval(5.0, true)).await);
-    ok(store.insert_node(&node(run, Some(a), "c", "c"), &eval(9.0, false)).await);
-    ok(store.insert_node(&node(run, Some(b), "d", "d"), &eval(5.0, true)).await);
+    let a = ok(store
+        .insert_node(&node(run, None, "a", "a"), &eval(1.0, true))
+        .await);
+    let b = ok(store
+        .insert_node(&node(run, Some(a), "b", "b"), &eval(5.0, true))
+        .await);
+    ok(store
+        .insert_node(&node(run, Some(a), "c", "c"), &eval(9.0, false))
+        .await);
+    ok(store
+        .insert_node(&node(run, Some(b), "d", "d"), &eval(5.0, true))
+        .await);
     let mut compile = eval(f64::NEG_INFINITY, false);
     compile.status = "compile_error".into();
-    ok(store.insert_node(&node(run, Some(b), "e", "e"), &compile).await);
+    ok(store
+        .insert_node(&node(run, Some(b), "e", "e"), &compile)
+        .await);
 
     let best = ok(store.best_node(run).await);
-    assert_eq!(best.map(|b| (b.node, b.score)), Some((b, 5.0)), "invalid nodes never win; ties go to the older");
+    assert_eq!(
+        best.map(|b| (b.node, b.score)),
+        Some((b, 5.0)),
+        "invalid nodes never win; ties go to the older"
+    );
 
     let summary = ok(store.run_summary(run).await);
     assert_eq!(summary.nodes, 5);
@@ -226,9 +277,16 @@ async fn best_node_and_summary(target: Target) {
 async fn batch_insert_is_atomic(target: Target) {
     let store = target.open().await;
     let run = ok(store.create_run(&new_run(1)).await);
-    let seed = ok(store.insert_node(&node(run, None, "s", "s"), &eval(1.0, true)).await);
+    let seed = ok(store
+        .insert_node(&node(run, None, "s", "s"), &eval(1.0, true))
+        .await);
     let batch: Vec<_> = (0..50)
-        .map(|i| (node(run, Some(seed), &format!("h{i}"), &format!("code {i}")), eval(i as f64, true)))
+        .map(|i| {
+            (
+                node(run, Some(seed), &format!("h{i}"), &format!("code {i}")),
+                eval(i as f64, true),
+            )
+        })
         .collect();
     let ids = ok(store.insert_nodes(&batch).await);
     assert_eq!(ids.len(), 50);
@@ -247,10 +305,14 @@ async fn final_evaluations_and_events(target: Target) {
     let store = target.open().await;
     let run = ok(store.create_run(&new_run(1)).await);
     let other = ok(store.create_run(&new_run(2)).await);
-    let a = ok(store.insert_node(&node(run, None, "a", "a"), &eval(3.0, true)).await);
+    let a = ok(store
+        .insert_node(&node(run, None, "a", "a"), &eval(3.0, true))
+        .await);
     let mut hidden = eval(2.5, true);
     hidden.feedback = "hidden tests".into();
-    ok(store.record_final_evaluation(run, a, "hidden", &hidden, t(9000)).await);
+    ok(store
+        .record_final_evaluation(run, a, "hidden", &hidden, t(9000))
+        .await);
     let finals = ok(store.final_evaluations(run).await);
     assert_eq!(finals.len(), 1);
     assert_eq!(finals[0].node, a);
@@ -259,15 +321,22 @@ async fn final_evaluations_and_events(target: Target) {
     assert_eq!(finals[0].evaluation.feedback, "hidden tests");
     assert_eq!(ok(store.run_summary(run).await).final_evaluations, finals);
     assert!(matches!(
-        store.record_final_evaluation(other, a, "hidden", &hidden, t(9000)).await,
+        store
+            .record_final_evaluation(other, a, "hidden", &hidden, t(9000))
+            .await,
         Err(Error::NodeNotFound { .. })
     ));
 
     let payload = serde_json::json!({"parent": a, "operator": "improve"});
     let e1 = ok(store.record_event(run, t(10), "step", &payload).await);
-    let e2 = ok(store.record_event(run, t(20), "resume", &serde_json::json!(null)).await);
+    let e2 = ok(store
+        .record_event(run, t(20), "resume", &serde_json::json!(null))
+        .await);
     let events = ok(store.events(run).await);
-    assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), vec![e1, e2]);
+    assert_eq!(
+        events.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![e1, e2]
+    );
     assert_eq!(events[0].payload, payload);
     assert_eq!(events[1].kind, "resume");
     assert!(ok(store.events(other).await).is_empty());
@@ -289,11 +358,35 @@ async fn missing_runs_are_clear_errors(target: Target) {
     expect_missing(store.spend(missing).await.map(|_| ()), "spend");
     expect_missing(store.best_node(missing).await.map(|_| ()), "best_node");
     expect_missing(store.run_summary(missing).await.map(|_| ()), "run_summary");
-    expect_missing(store.set_run_status(missing, "x", None, t(0)).await, "set_run_status");
-    expect_missing(store.add_active_time(missing, 1.0, t(0)).await, "add_active_time");
-    expect_missing(store.insert_node(&node(missing, None, "h", "c"), &eval(1.0, true)).await.map(|_| ()), "insert_node");
-    expect_missing(store.record_llm_call(&call(missing, None, "p", "r")).await.map(|_| ()), "record_llm_call");
-    expect_missing(store.record_event(missing, t(0), "k", &serde_json::json!({})).await.map(|_| ()), "record_event");
+    expect_missing(
+        store.set_run_status(missing, "x", None, t(0)).await,
+        "set_run_status",
+    );
+    expect_missing(
+        store.add_active_time(missing, 1.0, t(0)).await,
+        "add_active_time",
+    );
+    expect_missing(
+        store
+            .insert_node(&node(missing, None, "h", "c"), &eval(1.0, true))
+            .await
+            .map(|_| ()),
+        "insert_node",
+    );
+    expect_missing(
+        store
+            .record_llm_call(&call(missing, None, "p", "r"))
+            .await
+            .map(|_| ()),
+        "record_llm_call",
+    );
+    expect_missing(
+        store
+            .record_event(missing, t(0), "k", &serde_json::json!({}))
+            .await
+            .map(|_| ()),
+        "record_event",
+    );
     match store.get_node(hone_store::NodeId(777)).await {
         Err(e @ Error::NodeNotFound { .. }) => assert!(e.to_string().contains("777")),
         other => panic!("expected NodeNotFound, got {other:?}"),
@@ -303,15 +396,15 @@ async fn missing_runs_are_clear_errors(target: Target) {
 async fn reader_works_while_a_writer_writes(target: Target) {
     let writer = target.open().await;
     let run = ok(writer.create_run(&new_run(1)).await);
-    let seed = ok(writer.insert_node(&node(run, None, "s", "s"), &eval(0.0, true)).await);
+    let seed = ok(writer
+        .insert_node(&node(run, None, "s", "s"), &eval(0.0, true))
+        .await);
     let handle = {
         let writer = writer.clone();
         tokio::spawn(async move {
             for i in 0..150 {
                 let n = node(run, Some(seed), &format!("w{i}"), &format!("code {i}"));
-                if let Err(e) = writer.insert_node(&n, &eval(i as f64, true)).await {
-                    return Err(e);
-                }
+                writer.insert_node(&n, &eval(i as f64, true)).await?;
             }
             Ok::<(), Error>(())
         })
@@ -336,7 +429,12 @@ async fn reader_works_while_a_writer_writes(target: Target) {
     ok(ok(handle.await));
     assert_eq!(ok(reader.run_summary(run).await).nodes, 151);
     if !target.url.starts_with("postgres") {
-        assert!(reader.create_run(&new_run(1)).await.is_err_and(|e| e.is_read_only()));
+        assert!(
+            reader
+                .create_run(&new_run(1))
+                .await
+                .is_err_and(|e| e.is_read_only())
+        );
     }
 }
 
@@ -344,15 +442,35 @@ async fn exports_read_back(target: Target) {
     let store = target.open().await;
     let run = ok(store.create_run(&new_run(1)).await);
     let (_, seed) = node_from_reply(&store, run, None, "draft it", "SEED", eval(1.0, true)).await;
-    let (_, a) = node_from_reply(&store, run, Some(seed), "improve seed", "A", eval(2.0, true)).await;
-    node_from_reply(&store, run, Some(seed), "improve seed", "B", eval(1.5, true)).await;
+    let (_, a) = node_from_reply(
+        &store,
+        run,
+        Some(seed),
+        "improve seed",
+        "A",
+        eval(2.0, true),
+    )
+    .await;
+    node_from_reply(
+        &store,
+        run,
+        Some(seed),
+        "improve seed",
+        "B",
+        eval(1.5, true),
+    )
+    .await;
     let mut compile = eval(f64::NAN, false);
     compile.status = "compile_error".into();
     node_from_reply(&store, run, Some(seed), "improve seed", "C", compile).await;
     node_from_reply(&store, run, Some(a), "improve a", "D", eval(1.9, true)).await;
     // A reply to the same prompt as A that did not parse.
-    let garbage = ok(store.record_llm_call(&call(run, Some(seed), "improve seed", "GARBAGE")).await);
-    ok(store.set_llm_call_parse_error(garbage, "no code block").await);
+    let garbage = ok(store
+        .record_llm_call(&call(run, Some(seed), "improve seed", "GARBAGE"))
+        .await);
+    ok(store
+        .set_llm_call_parse_error(garbage, "no code block")
+        .await);
 
     let dir = ok(tempfile::tempdir());
     let read = |name: &str| -> Vec<serde_json::Value> {
@@ -361,23 +479,53 @@ async fn exports_read_back(target: Target) {
     };
 
     // SFT: replies whose node beat its parent.
-    let stats = ok(store.export_to_path(run, ExportFormat::Sft, &ExportOptions::default(), dir.path().join("sft.jsonl")).await);
+    let stats = ok(store
+        .export_to_path(
+            run,
+            ExportFormat::Sft,
+            &ExportOptions::default(),
+            dir.path().join("sft.jsonl"),
+        )
+        .await);
     let sft = read("sft.jsonl");
     assert_eq!(stats.records, sft.len());
-    let replies: Vec<&str> = sft.iter().map(|l| l["messages"][2]["content"].as_str().unwrap_or("")).collect();
+    let replies: Vec<&str> = sft
+        .iter()
+        .map(|l| l["messages"][2]["content"].as_str().unwrap_or(""))
+        .collect();
     assert_eq!(replies, vec!["A", "B"]);
     for line in &sft {
-        let roles: Vec<&str> = line["messages"].as_array().map(|m| m.iter().map(|x| x["role"].as_str().unwrap_or("")).collect()).unwrap_or_default();
+        let roles: Vec<&str> = line["messages"]
+            .as_array()
+            .map(|m| m.iter().map(|x| x["role"].as_str().unwrap_or("")).collect())
+            .unwrap_or_default();
         assert_eq!(roles, vec!["system", "user", "assistant"]);
         assert_eq!(line["messages"][0]["content"], "You optimize programs.");
         assert_eq!(line["messages"][1]["content"], "improve seed");
     }
-    let options = ExportOptions { min_gain: 0.75, ..ExportOptions::default() };
-    ok(store.export_to_path(run, ExportFormat::Sft, &options, dir.path().join("sft2.jsonl")).await);
+    let options = ExportOptions {
+        min_gain: 0.75,
+        ..ExportOptions::default()
+    };
+    ok(store
+        .export_to_path(
+            run,
+            ExportFormat::Sft,
+            &options,
+            dir.path().join("sft2.jsonl"),
+        )
+        .await);
     assert_eq!(read("sft2.jsonl").len(), 1, "min_gain filters B (+0.5)");
 
     // DPO: siblings A>B, A>C, B>C, and A (works) vs GARBAGE (did not parse), same prompt.
-    ok(store.export_to_path(run, ExportFormat::Dpo, &ExportOptions::default(), dir.path().join("dpo.jsonl")).await);
+    ok(store
+        .export_to_path(
+            run,
+            ExportFormat::Dpo,
+            &ExportOptions::default(),
+            dir.path().join("dpo.jsonl"),
+        )
+        .await);
     let dpo = read("dpo.jsonl");
     let mut pairs: Vec<(String, String)> = dpo
         .iter()
@@ -388,7 +536,10 @@ async fn exports_read_back(target: Target) {
             assert_eq!(l["rejected"][0]["role"], "assistant");
             (
                 l["chosen"][0]["content"].as_str().unwrap_or("").to_string(),
-                l["rejected"][0]["content"].as_str().unwrap_or("").to_string(),
+                l["rejected"][0]["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
             )
         })
         .collect();
@@ -398,12 +549,33 @@ async fn exports_read_back(target: Target) {
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
     assert_eq!(pairs, expected);
-    let options = ExportOptions { min_gap: 1.0, ..ExportOptions::default() };
-    ok(store.export_to_path(run, ExportFormat::Dpo, &options, dir.path().join("dpo2.jsonl")).await);
-    assert_eq!(read("dpo2.jsonl").len(), 3, "min_gap drops A>B (0.5) but keeps valid-vs-invalid pairs");
+    let options = ExportOptions {
+        min_gap: 1.0,
+        ..ExportOptions::default()
+    };
+    ok(store
+        .export_to_path(
+            run,
+            ExportFormat::Dpo,
+            &options,
+            dir.path().join("dpo2.jsonl"),
+        )
+        .await);
+    assert_eq!(
+        read("dpo2.jsonl").len(),
+        3,
+        "min_gap drops A>B (0.5) but keeps valid-vs-invalid pairs"
+    );
 
     // Trajectories: one object per node, with its evaluation and calls.
-    ok(store.export_to_path(run, ExportFormat::Trajectories, &ExportOptions::default(), dir.path().join("traj.jsonl")).await);
+    ok(store
+        .export_to_path(
+            run,
+            ExportFormat::Trajectories,
+            &ExportOptions::default(),
+            dir.path().join("traj.jsonl"),
+        )
+        .await);
     let trajectories = read("traj.jsonl");
     assert_eq!(trajectories.len(), 5);
     assert_eq!(trajectories[1]["node"], serde_json::json!(a));
@@ -418,50 +590,156 @@ async fn exports_read_back(target: Target) {
 async fn lineage_follows_the_tree(target: Target) {
     let store = target.open().await;
     let run = ok(store.create_run(&new_run(1)).await);
-    let (_, seed) = node_from_reply(&store, run, None, "p", "fn main() { slow(); }", eval(1.0, true)).await;
-    let (_, a) = node_from_reply(&store, run, Some(seed), "p", "fn main() { faster(); }", eval(2.0, true)).await;
-    let (_, b) = node_from_reply(&store, run, Some(a), "p", "fn main() { fastest(); }", eval(3.0, true)).await;
-    let (_, bad) = node_from_reply(&store, run, Some(a), "p", "fn main() { broken( }", eval(f64::NAN, false)).await;
+    let (_, seed) = node_from_reply(
+        &store,
+        run,
+        None,
+        "p",
+        "fn main() { slow(); }",
+        eval(1.0, true),
+    )
+    .await;
+    let (_, a) = node_from_reply(
+        &store,
+        run,
+        Some(seed),
+        "p",
+        "fn main() { faster(); }",
+        eval(2.0, true),
+    )
+    .await;
+    let (_, b) = node_from_reply(
+        &store,
+        run,
+        Some(a),
+        "p",
+        "fn main() { fastest(); }",
+        eval(3.0, true),
+    )
+    .await;
+    let (_, bad) = node_from_reply(
+        &store,
+        run,
+        Some(a),
+        "p",
+        "fn main() { broken( }",
+        eval(f64::NAN, false),
+    )
+    .await;
     let mut commits = Vec::new();
     for id in [seed, a, b, bad] {
         commits.push(ok(store.record_lineage(id).await).unwrap_or_default());
     }
-    assert_eq!(ok(store.record_lineage(b).await).as_deref(), Some(commits[2].as_str()), "idempotent");
-    assert_eq!(ok(store.best_lineage_commit(run).await).as_deref(), Some(commits[2].as_str()));
+    assert_eq!(
+        ok(store.record_lineage(b).await).as_deref(),
+        Some(commits[2].as_str()),
+        "idempotent"
+    );
+    assert_eq!(
+        ok(store.best_lineage_commit(run).await).as_deref(),
+        Some(commits[2].as_str())
+    );
 
     let repo = ok(git2::Repository::open_bare(&target.lineage));
     let best = ok(repo.find_reference(&hone_store::best_ref(run)));
-    assert_eq!(best.target().map(|o| o.to_string()), Some(commits[2].clone()));
+    assert_eq!(
+        best.target().map(|o| o.to_string()),
+        Some(commits[2].clone())
+    );
     // git log best: best -> a -> seed.
     let mut walk = ok(repo.revwalk());
     ok(walk.push_ref(&hone_store::best_ref(run)));
     let path: Vec<String> = walk.map(|oid| ok(oid).to_string()).collect();
-    assert_eq!(path, vec![commits[2].clone(), commits[1].clone(), commits[0].clone()]);
+    assert_eq!(
+        path,
+        vec![commits[2].clone(), commits[1].clone(), commits[0].clone()]
+    );
     // The failing node is a sibling of b, parented on a.
     let bad_commit = ok(repo.find_commit(ok(git2::Oid::from_str(&commits[3]))));
-    assert_eq!(bad_commit.parent_id(0).map(|o| o.to_string()).ok(), Some(commits[1].clone()));
+    assert_eq!(
+        bad_commit.parent_id(0).map(|o| o.to_string()).ok(),
+        Some(commits[1].clone())
+    );
     // The tree holds the candidate and hone.json.
     let best_commit = ok(repo.find_commit(ok(git2::Oid::from_str(&commits[2]))));
     let tree = ok(best_commit.tree());
     let blob = ok(ok(tree.get_path(std::path::Path::new("main.rs"))).to_object(&repo));
-    assert_eq!(blob.as_blob().map(|b| b.content().to_vec()), Some(b"fn main() { fastest(); }".to_vec()));
-    let meta = ok(ok(tree.get_path(std::path::Path::new(hone_store::METADATA_FILE))).to_object(&repo));
-    let meta: serde_json::Value = ok(serde_json::from_slice(meta.as_blob().map(|b| b.content()).unwrap_or_default()));
+    assert_eq!(
+        blob.as_blob().map(|b| b.content().to_vec()),
+        Some(b"fn main() { fastest(); }".to_vec())
+    );
+    let meta =
+        ok(ok(tree.get_path(std::path::Path::new(hone_store::METADATA_FILE))).to_object(&repo));
+    let meta: serde_json::Value = ok(serde_json::from_slice(
+        meta.as_blob().map(|b| b.content()).unwrap_or_default(),
+    ));
     assert_eq!(meta["score"], 3.0);
     assert_eq!(meta["status"], "ok");
     assert_eq!(meta["operator"], "improve");
     assert_eq!(meta["model"], "test-model");
-    assert_eq!(best_commit.time().seconds(), t(1000).as_seconds(), "commit time from the run's clock");
+    assert_eq!(
+        best_commit.time().seconds(),
+        t(1000).as_seconds(),
+        "commit time from the run's clock"
+    );
     // git diff between two nodes.
     let old_tree = ok(ok(repo.find_commit(ok(git2::Oid::from_str(&commits[1])))).tree());
     let diff = ok(repo.diff_tree_to_tree(Some(&old_tree), Some(&tree), None));
-    let changed: Vec<String> = diff.deltas().filter_map(|d| d.new_file().path().map(|p| p.display().to_string())).collect();
-    assert_eq!(changed, vec!["hone.json".to_string(), "main.rs".to_string()]);
+    let changed: Vec<String> = diff
+        .deltas()
+        .filter_map(|d| d.new_file().path().map(|p| p.display().to_string()))
+        .collect();
+    assert_eq!(
+        changed,
+        vec!["hone.json".to_string(), "main.rs".to_string()]
+    );
+    // The same through the git command line, when there is one.
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(&target.lineage)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    if let Some(log) = git(&["log", "--format=%H", &hone_store::best_ref(run)]) {
+        assert_eq!(
+            log.lines().collect::<Vec<_>>(),
+            vec![
+                commits[2].as_str(),
+                commits[1].as_str(),
+                commits[0].as_str()
+            ]
+        );
+        let diff = git(&["diff", &commits[1], &commits[2], "--", "main.rs"]).unwrap_or_default();
+        assert!(
+            diff.contains("-fn main() { faster(); }") && diff.contains("+fn main() { fastest(); }"),
+            "{diff}"
+        );
+    }
 
     // Nodes stored but not committed (a crash between the two) are caught up by sync_lineage,
     // with the hashes they would have had; the stored ids of the chain are stable.
-    let (_, c) = node_from_reply(&store, run, Some(b), "p", "fn main() { best(); }", eval(4.0, true)).await;
-    let (_, d) = node_from_reply(&store, run, Some(c), "p", "fn main() { best2(); }", eval(5.0, true)).await;
+    let (_, c) = node_from_reply(
+        &store,
+        run,
+        Some(b),
+        "p",
+        "fn main() { best(); }",
+        eval(4.0, true),
+    )
+    .await;
+    let (_, d) = node_from_reply(
+        &store,
+        run,
+        Some(c),
+        "p",
+        "fn main() { best2(); }",
+        eval(5.0, true),
+    )
+    .await;
     assert_eq!(ok(store.sync_lineage(run).await), 2);
     assert_eq!(ok(store.sync_lineage(run).await), 0);
     let d_commit = ok(store.get_node(d).await).lineage_commit;
@@ -477,10 +755,20 @@ async fn lineage_follows_the_tree(target: Target) {
     let calls = ok(store.llm_calls(run).await);
     let mut map = std::collections::HashMap::new();
     for (n, c) in tree.iter().zip(calls.iter()) {
-        let mut new_call = call(run2, n.parent.and_then(|p| map.get(&p).copied()), &c.prompt, c.reply.as_deref().unwrap_or(""));
+        let mut new_call = call(
+            run2,
+            n.parent.and_then(|p| map.get(&p).copied()),
+            &c.prompt,
+            c.reply.as_deref().unwrap_or(""),
+        );
         new_call.created_at = c.created_at;
         let call_id = ok(other.record_llm_call(&new_call).await);
-        let mut new_node = node(run2, n.parent.and_then(|p| map.get(&p).copied()), &n.content_hash, "");
+        let mut new_node = node(
+            run2,
+            n.parent.and_then(|p| map.get(&p).copied()),
+            &n.content_hash,
+            "",
+        );
         new_node.files = n.files.clone();
         new_node.llm_call = Some(call_id);
         let e = &n.evaluation;

@@ -24,7 +24,10 @@ fn crash_writer_child() {
     let Ok(dir) = std::env::var(WRITER_ENV) else {
         return;
     };
-    let runtime = ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build());
+    let runtime = ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build());
     runtime.block_on(write_until_killed(std::path::PathBuf::from(dir)));
 }
 
@@ -58,11 +61,15 @@ async fn write_until_killed(dir: std::path::PathBuf) {
             next += ids.len();
             parent = ids.last().copied();
         } else {
-            let call_id = ok(store.record_llm_call(&call(run, parent, "improve", &format!("reply {next}"))).await);
+            let call_id = ok(store
+                .record_llm_call(&call(run, parent, "improve", &format!("reply {next}")))
+                .await);
             let mut n = node(run, parent, &format!("n{next}"), &format!("code {next}"));
             n.llm_call = Some(call_id);
             n.created_at = t(next as i64);
-            let id = ok(store.insert_node(&n, &eval(next as f64, next % 3 != 0)).await);
+            let id = ok(store
+                .insert_node(&n, &eval(next as f64, next % 3 != 0))
+                .await);
             println!("ACK {id}");
             next += 1;
             parent = Some(id);
@@ -84,7 +91,12 @@ async fn killed_writers_lose_nothing_acknowledged() {
     let mut rng = rand::rng();
     while kills < 25 && started.elapsed() < Duration::from_secs(22) {
         let mut child = ok(Command::new(&exe)
-            .args(["crash::crash_writer_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash::crash_writer_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(WRITER_ENV, dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -126,7 +138,10 @@ async fn killed_writers_lose_nothing_acknowledged() {
         started.elapsed()
     );
     assert!(kills >= 10, "only {kills} kills in the time allowed");
-    assert!(kills_after_acks >= 5, "the writer rarely got going before the kill");
+    assert!(
+        kills_after_acks >= 5,
+        "the writer rarely got going before the kill"
+    );
 
     // Lineage catches up: every node gets its commit, and the best ref follows the best node.
     let store = Target::sqlite(dir.path()).open().await;
@@ -135,15 +150,25 @@ async fn killed_writers_lose_nothing_acknowledged() {
     let tree = ok(store.load_tree(run).await);
     assert!(tree.iter().all(|n| n.lineage_commit.is_some()));
     let best = ok(store.best_node(run).await).map(|b| b.node);
-    let best_commit = tree.iter().find(|n| Some(n.id) == best).and_then(|n| n.lineage_commit.clone());
+    let best_commit = tree
+        .iter()
+        .find(|n| Some(n.id) == best)
+        .and_then(|n| n.lineage_commit.clone());
     assert_eq!(ok(store.best_lineage_commit(run).await), best_commit);
 }
 
 async fn check_store(target: &Target, acked: &[i64], kill: usize) {
     let store = target.open().await;
     let report = ok(store.check_integrity().await);
-    assert!(report.database_ok, "kill {kill}: integrity_check: {:?}", report.database_messages);
-    assert_eq!(report.nodes_without_evaluation, 0, "kill {kill}: a node without its evaluation");
+    assert!(
+        report.database_ok,
+        "kill {kill}: integrity_check: {:?}",
+        report.database_messages
+    );
+    assert_eq!(
+        report.nodes_without_evaluation, 0,
+        "kill {kill}: a node without its evaluation"
+    );
     let runs = ok(store.list_runs().await);
     if acked.is_empty() {
         return;
@@ -152,17 +177,31 @@ async fn check_store(target: &Target, acked: &[i64], kill: usize) {
     let tree = ok(store.load_tree(runs[0].id).await);
     let ids: HashSet<i64> = tree.iter().map(|n| n.id.0).collect();
     for id in acked {
-        assert!(ids.contains(id), "kill {kill}: acknowledged node {id} is missing");
+        assert!(
+            ids.contains(id),
+            "kill {kill}: acknowledged node {id} is missing"
+        );
     }
     let hashes: HashSet<&str> = tree.iter().map(|n| n.content_hash.as_str()).collect();
-    assert_eq!(hashes.len(), tree.len(), "kill {kill}: a node was written twice");
+    assert_eq!(
+        hashes.len(),
+        tree.len(),
+        "kill {kill}: a node was written twice"
+    );
     let unique_acks: HashSet<i64> = acked.iter().copied().collect();
-    assert_eq!(unique_acks.len(), acked.len(), "kill {kill}: an id was acknowledged twice");
+    assert_eq!(
+        unique_acks.len(),
+        acked.len(),
+        "kill {kill}: an id was acknowledged twice"
+    );
     // Every acknowledged model call's node is attached (same transaction as the node).
     let calls = ok(store.llm_calls(runs[0].id).await);
     for n in &tree {
         if let Some(c) = n.llm_call {
-            assert!(calls.iter().any(|x| x.id == c && x.node == Some(n.id)), "kill {kill}: call {c} not attached");
+            assert!(
+                calls.iter().any(|x| x.id == c && x.node == Some(n.id)),
+                "kill {kill}: call {c} not attached"
+            );
         }
     }
     store.close().await;

@@ -12,7 +12,10 @@ async fn unknown_scheme_names_the_store() {
     match err {
         Some(e @ Error::UnknownScheme { .. }) => {
             let message = e.to_string();
-            assert!(message.contains("mysql://root:***@localhost/hone"), "{message}");
+            assert!(
+                message.contains("mysql://root:***@localhost/hone"),
+                "{message}"
+            );
             assert!(message.contains("hint:"), "{message}");
             assert!(!message.contains("pw"), "passwords are redacted: {message}");
         }
@@ -42,7 +45,10 @@ async fn unreachable_postgres_is_a_clear_error() {
     match Store::open_with(config).await {
         Err(e @ Error::Unreachable { .. }) => {
             let message = e.to_string();
-            assert!(message.contains("postgres://hone:***@127.0.0.1:1/hone"), "{message}");
+            assert!(
+                message.contains("postgres://hone:***@127.0.0.1:1/hone"),
+                "{message}"
+            );
             assert!(message.contains("hint:"), "{message}");
         }
         other => panic!("expected Unreachable, got {other:?}"),
@@ -57,8 +63,11 @@ async fn newer_schema_is_refused() {
     store.close().await;
     {
         use sqlx::Connection;
-        let mut conn = ok(sqlx::SqliteConnection::connect(&format!("sqlite://{}", target.url)).await);
-        ok(sqlx::query("UPDATE hone_schema SET version = 99").execute(&mut conn).await);
+        let mut conn =
+            ok(sqlx::SqliteConnection::connect(&format!("sqlite://{}", target.url)).await);
+        ok(sqlx::query("UPDATE hone_schema SET version = 99")
+            .execute(&mut conn)
+            .await);
         ok(conn.close().await);
     }
     match Store::open_with(target.config()).await {
@@ -86,7 +95,9 @@ async fn read_only_store_refuses_writes_clearly() {
     for result in [
         reader.create_run(&new_run(2)).await.map(|_| ()),
         reader.check_writable().await,
-        reader.set_run_status(run, "x", None, crate::support::t(0)).await,
+        reader
+            .set_run_status(run, "x", None, crate::support::t(0))
+            .await,
     ] {
         match result {
             Err(e @ Error::ReadOnly { .. }) => {
@@ -113,11 +124,28 @@ async fn open_default_uses_dot_hone() {
     let dir = ok(tempfile::tempdir());
     let store = ok(Store::open_default(dir.path()).await);
     assert!(dir.path().join(".hone/hone.db").is_file());
-    assert_eq!(store.lineage_path(), Some(dir.path().join(".hone/lineage.git").as_path()));
+    assert_eq!(
+        store.lineage_path(),
+        Some(dir.path().join(".hone/lineage.git").as_path())
+    );
     assert_eq!(store.backend(), hone_store::Backend::Sqlite);
     // sqlite:// URLs open the same file.
     store.close().await;
     let url = format!("sqlite://{}", dir.path().join(".hone/hone.db").display());
     let again = ok(Store::open(&url).await);
     assert!(ok(again.list_runs().await).is_empty());
+}
+
+#[tokio::test]
+async fn in_memory_store_works_for_tests() {
+    let store = ok(Store::open("sqlite::memory:").await);
+    assert_eq!(store.lineage_path(), None);
+    let run = ok(store.create_run(&new_run(1)).await);
+    let clone = store.clone();
+    let node = crate::support::node(run, None, "h", "c");
+    ok(clone
+        .insert_node(&node, &crate::support::eval(1.0, true))
+        .await);
+    assert_eq!(ok(store.load_tree(run).await).len(), 1);
+    assert_eq!(ok(store.record_lineage(hone_store::NodeId(1)).await), None);
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use hone_store::testing::PostgresServer;
 use hone_store::{
-    Budgets, LineageLocation, LlmCallId, NewEvaluation, NewLlmCall, NewNode, NewRun, NodeId,
-    RunId, Store, StoreConfig, Timestamp,
+    Budgets, LineageLocation, LlmCallId, NewEvaluation, NewLlmCall, NewNode, NewRun, NodeId, RunId,
+    Store, StoreConfig, Timestamp,
 };
 
 /// A place to open stores: a SQLite file, or a database on a PostgreSQL server.
@@ -77,9 +77,14 @@ impl Postgres {
                     Err(e) => panic!("connect to HONE_TEST_POSTGRES_URL: {e}"),
                 };
                 let sql = format!("DROP DATABASE IF EXISTS {name}");
-                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await;
                 let sql = format!("CREATE DATABASE {name}");
-                if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await {
+                if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                {
                     panic!("create database {name}: {e}");
                 }
                 let (prefix, _) = base.rsplit_once('/').unwrap_or((base.as_str(), ""));
@@ -177,7 +182,9 @@ pub async fn node_from_reply(
     reply: &str,
     evaluation: NewEvaluation,
 ) -> (LlmCallId, NodeId) {
-    let call_id = ok(store.record_llm_call(&call(run, parent, prompt, reply)).await);
+    let call_id = ok(store
+        .record_llm_call(&call(run, parent, prompt, reply))
+        .await);
     let mut n = node(run, parent, &format!("hash-{reply}"), reply);
     n.llm_call = Some(call_id);
     let node_id = ok(store.insert_node(&n, &evaluation).await);
