@@ -42,6 +42,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum Command {
     /// Run one program in the sandbox.
     Sandbox {
@@ -182,10 +183,11 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
 /// Parses durations like `2s`, `500ms`, `3h`, `1h30m`, `90`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
-    if let Ok(seconds) = t.parse::<f64>() {
-        if seconds.is_finite() && seconds >= 0.0 {
-            return Ok(std::time::Duration::from_secs_f64(seconds));
-        }
+    if let Ok(seconds) = t.parse::<f64>()
+        && seconds.is_finite()
+        && seconds >= 0.0
+    {
+        return Ok(std::time::Duration::from_secs_f64(seconds));
     }
     let mut total = 0f64;
     let mut rest = t;

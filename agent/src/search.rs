@@ -123,15 +123,26 @@ pub enum StrategyConfig {
 }
 
 impl StrategyConfig {
-    pub const NAMES: [&'static str; 6] = ["greedy", "best-first", "mcts", "forest", "islands", "aide"];
+    pub const NAMES: [&'static str; 6] =
+        ["greedy", "best-first", "mcts", "forest", "islands", "aide"];
 
     /// The strategy with its default parameters.
     pub fn default_for(name: &str) -> Option<StrategyConfig> {
         Some(match name {
             "greedy" => StrategyConfig::Greedy,
-            "best-first" => StrategyConfig::BestFirst { depth_bonus: 0.0, expansions_per_node: 2 },
-            "mcts" => StrategyConfig::Mcts { exploration: std::f64::consts::SQRT_2, widening: 1.0 },
-            "forest" => StrategyConfig::Forest { trees: 3, directions: 2, exploration: std::f64::consts::SQRT_2 },
+            "best-first" => StrategyConfig::BestFirst {
+                depth_bonus: 0.0,
+                expansions_per_node: 2,
+            },
+            "mcts" => StrategyConfig::Mcts {
+                exploration: std::f64::consts::SQRT_2,
+                widening: 1.0,
+            },
+            "forest" => StrategyConfig::Forest {
+                trees: 3,
+                directions: 2,
+                exploration: std::f64::consts::SQRT_2,
+            },
             "islands" => StrategyConfig::Islands {
                 islands: 4,
                 temperature: 0.2,
@@ -139,7 +150,11 @@ impl StrategyConfig {
                 migration_interval: 20,
                 reset_interval: 60,
             },
-            "aide" => StrategyConfig::Aide { drafts: 3, debug_probability: 0.5, max_debug_depth: 3 },
+            "aide" => StrategyConfig::Aide {
+                drafts: 3,
+                debug_probability: 0.5,
+                max_debug_depth: 3,
+            },
             _ => return None,
         })
     }
@@ -162,25 +177,47 @@ impl StrategyConfig {
 
     pub fn build(&self) -> Box<dyn Strategy> {
         match *self {
-            StrategyConfig::Greedy => Box::new(Greedy::default()),
-            StrategyConfig::BestFirst { depth_bonus, expansions_per_node } => {
-                Box::new(BestFirst::new(depth_bonus, expansions_per_node))
-            }
-            StrategyConfig::Mcts { exploration, widening } => Box::new(Mcts::new(exploration, widening)),
-            StrategyConfig::Forest { trees, directions, exploration } => {
-                Box::new(Forest::new(trees, directions, exploration))
-            }
-            StrategyConfig::Islands { islands, temperature, crossover, migration_interval, reset_interval } => {
-                Box::new(Islands::new(islands, temperature, crossover, migration_interval, reset_interval))
-            }
-            StrategyConfig::Aide { drafts, debug_probability, max_debug_depth } => {
-                Box::new(Aide::new(drafts, debug_probability, max_debug_depth))
-            }
+            StrategyConfig::Greedy => Box::new(Greedy),
+            StrategyConfig::BestFirst {
+                depth_bonus,
+                expansions_per_node,
+            } => Box::new(BestFirst::new(depth_bonus, expansions_per_node)),
+            StrategyConfig::Mcts {
+                exploration,
+                widening,
+            } => Box::new(Mcts::new(exploration, widening)),
+            StrategyConfig::Forest {
+                trees,
+                directions,
+                exploration,
+            } => Box::new(Forest::new(trees, directions, exploration)),
+            StrategyConfig::Islands {
+                islands,
+                temperature,
+                crossover,
+                migration_interval,
+                reset_interval,
+            } => Box::new(Islands::new(
+                islands,
+                temperature,
+                crossover,
+                migration_interval,
+                reset_interval,
+            )),
+            StrategyConfig::Aide {
+                drafts,
+                debug_probability,
+                max_debug_depth,
+            } => Box::new(Aide::new(drafts, debug_probability, max_debug_depth)),
         }
     }
 }
 
 /// The operator to use on a parent: improve a valid one, debug an invalid one.
 pub(crate) fn refine_operator(node: &TreeNode) -> Operator {
-    if node.valid { Operator::Improve } else { Operator::Debug }
+    if node.valid {
+        Operator::Improve
+    } else {
+        Operator::Debug
+    }
 }

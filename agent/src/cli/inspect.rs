@@ -217,75 +217,81 @@ pub fn tree(cli: &super::Cli, args: &TreeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A text tree: one line per node with operator, status and score; the best path is marked
-/// with `*`. Past `limit` nodes, only the best path and the best children are kept.
+/// with `*`. Past `limit` nodes, the best path and the best-scoring branches are kept.
 pub fn render_tree(nodes: &[hone_store::NodeRecord], best: Option<NodeId>, limit: usize) -> String {
-    use std::collections::{BTreeMap, HashSet};
-    let mut children: BTreeMap<Option<i64>, Vec<usize>> = BTreeMap::new();
-    let by_id: std::collections::HashMap<i64, usize> =
-        nodes.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
-    for (i, n) in nodes.iter().enumerate() {
-        children.entry(n.parent.map(|p| p.0)).or_default().push(i);
+    let mut printer = TreePrinter::new(nodes, best, limit);
+    printer.walk(None, "");
+    if printer.hidden > 0 {
+        printer.out.push_str(&format!("[{} more nodes not shown; use --limit to see more]\n", printer.hidden));
     }
-    let mut on_best_path = HashSet::new();
-    let mut cursor = best.and_then(|b| by_id.get(&b.0).copied());
-    while let Some(i) = cursor {
-        on_best_path.insert(nodes[i].id.0);
-        cursor = nodes[i].parent.and_then(|p| by_id.get(&p.0).copied());
+    printer.out
+}
+
+struct TreePrinter<'a> {
+    nodes: &'a [hone_store::NodeRecord],
+    children: std::collections::BTreeMap<Option<i64>, Vec<usize>>,
+    on_best_path: std::collections::HashSet<i64>,
+    keep_all: bool,
+    limit: usize,
+    out: String,
+    shown: usize,
+    hidden: usize,
+}
+
+impl<'a> TreePrinter<'a> {
+    fn new(nodes: &'a [hone_store::NodeRecord], best: Option<NodeId>, limit: usize) -> TreePrinter<'a> {
+        let mut children: std::collections::BTreeMap<Option<i64>, Vec<usize>> = Default::default();
+        let by_id: std::collections::HashMap<i64, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
+        for (i, n) in nodes.iter().enumerate() {
+            children.entry(n.parent.map(|p| p.0)).or_default().push(i);
+        }
+        let mut on_best_path = std::collections::HashSet::new();
+        let mut cursor = best.and_then(|b| by_id.get(&b.0).copied());
+        while let Some(i) = cursor {
+            on_best_path.insert(nodes[i].id.0);
+            cursor = nodes[i].parent.and_then(|p| by_id.get(&p.0).copied());
+        }
+        TreePrinter {
+            nodes,
+            children,
+            on_best_path,
+            keep_all: nodes.len() <= limit,
+            limit,
+            out: String::new(),
+            shown: 0,
+            hidden: 0,
+        }
     }
-    let keep_all = nodes.len() <= limit;
-    let mut out = String::new();
-    let mut shown = 0usize;
-    let mut hidden = 0usize;
-    fn walk(
-        parent: Option<i64>,
-        prefix: &str,
-        nodes: &[hone_store::NodeRecord],
-        children: &BTreeMap<Option<i64>, Vec<usize>>,
-        on_best_path: &HashSet<i64>,
-        keep_all: bool,
-        limit: usize,
-        out: &mut String,
-        shown: &mut usize,
-        hidden: &mut usize,
-    ) {
-        let Some(list) = children.get(&parent) else {
-            return;
-        };
+
+    fn descendants(&self, id: i64) -> usize {
+        self.children
+            .get(&Some(id))
+            .map(|l| l.iter().map(|&i| 1 + self.descendants(self.nodes[i].id.0)).sum())
+            .unwrap_or(0)
+    }
+
+    fn walk(&mut self, parent: Option<i64>, prefix: &str) {
+        let Some(list) = self.children.get(&parent) else { return };
         let mut list = list.clone();
-        if !keep_all {
-            list.sort_by(|&a, &b| {
-                let key = |i: usize| {
-                    (
-                        on_best_path.contains(&nodes[i].id.0),
-                        nodes[i].rank_score().unwrap_or(f64::NEG_INFINITY),
-                    )
-                };
-                key(b)
-                    .partial_cmp(&key(a))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
+        if !self.keep_all {
+            let key = |i: usize| {
+                (self.on_best_path.contains(&self.nodes[i].id.0), self.nodes[i].rank_score().unwrap_or(f64::NEG_INFINITY))
+            };
+            list.sort_by(|&a, &b| key(b).partial_cmp(&key(a)).unwrap_or(std::cmp::Ordering::Equal));
         }
         let count = list.len();
         for (k, &i) in list.iter().enumerate() {
-            let n = &nodes[i];
-            let best_mark = on_best_path.contains(&n.id.0);
-            if !keep_all && !best_mark && *shown >= limit {
-                *hidden += 1 + count_descendants(n.id.0, children, nodes);
+            let n = &self.nodes[i];
+            let best_mark = self.on_best_path.contains(&n.id.0);
+            if !self.keep_all && !best_mark && self.shown >= self.limit {
+                self.hidden += 1 + self.descendants(n.id.0);
                 continue;
             }
-            *shown += 1;
+            self.shown += 1;
             let last = k + 1 == count;
-            let score = n
-                .evaluation
-                .score
-                .map(|s| format!("{s:.4}"))
-                .unwrap_or_else(|| "-".into());
-            let dup = if n.duplicate_of.is_some() {
-                " (duplicate)"
-            } else {
-                ""
-            };
-            out.push_str(&format!(
+            let score = n.evaluation.score.map(|s| format!("{s:.4}")).unwrap_or_else(|| "-".into());
+            let dup = if n.duplicate_of.is_some() { " (duplicate)" } else { "" };
+            self.out.push_str(&format!(
                 "{prefix}{}{} #{} {} {} score {}{}\n",
                 if last { "└─" } else { "├─" },
                 if best_mark { "*" } else { " " },
@@ -296,52 +302,9 @@ pub fn render_tree(nodes: &[hone_store::NodeRecord], best: Option<NodeId>, limit
                 dup
             ));
             let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
-            walk(
-                Some(n.id.0),
-                &child_prefix,
-                nodes,
-                children,
-                on_best_path,
-                keep_all,
-                limit,
-                out,
-                shown,
-                hidden,
-            );
+            self.walk(Some(n.id.0), &child_prefix);
         }
     }
-    fn count_descendants(
-        id: i64,
-        children: &BTreeMap<Option<i64>, Vec<usize>>,
-        nodes: &[hone_store::NodeRecord],
-    ) -> usize {
-        children
-            .get(&Some(id))
-            .map(|l| {
-                l.iter()
-                    .map(|&i| 1 + count_descendants(nodes[i].id.0, children, nodes))
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
-    walk(
-        None,
-        "",
-        nodes,
-        &children,
-        &on_best_path,
-        keep_all,
-        limit,
-        &mut out,
-        &mut shown,
-        &mut hidden,
-    );
-    if hidden > 0 {
-        out.push_str(&format!(
-            "[{hidden} more nodes not shown; use --limit to see more]\n"
-        ));
-    }
-    out
 }
 
 pub fn tasks(cli: &super::Cli, args: &TasksArgs) -> anyhow::Result<ExitCode> {

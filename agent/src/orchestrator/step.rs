@@ -26,7 +26,7 @@ pub fn settled(id: i64, evaluation: Evaluation) -> Arc<OnceCell<(i64, Evaluation
 
 /// What a step produced.
 pub enum StepResult {
-    Node(NodeRecord),
+    Node(Box<NodeRecord>),
     Directions {
         node: i64,
         directions: Vec<String>,
@@ -177,7 +177,7 @@ impl StepContext {
             tracing::warn!(error = %e, node = node_id.0, "lineage commit failed; `hone resume` syncs it later");
         }
         match self.store.get_node(node_id).await {
-            Ok(record) => StepResult::Node(record),
+            Ok(record) => StepResult::Node(Box::new(record)),
             Err(e) => StepResult::Fatal(e.to_string()),
         }
     }

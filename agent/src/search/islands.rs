@@ -136,7 +136,7 @@ impl Strategy for Islands {
 
     fn observe(&mut self, tree: &SearchTree, _node: NodeIndex) {
         self.observed += 1;
-        if self.observed % self.migration_interval == 0 {
+        if self.observed.is_multiple_of(self.migration_interval) {
             let bests: Vec<Option<NodeIndex>> =
                 (0..self.islands).map(|i| Self::best_of(tree, &self.population(tree, i))).collect();
             for (i, best) in bests.into_iter().enumerate() {
@@ -145,7 +145,7 @@ impl Strategy for Islands {
                 }
             }
         }
-        if self.observed % self.reset_interval == 0 && self.islands > 1 {
+        if self.observed.is_multiple_of(self.reset_interval) && self.islands > 1 {
             let mut ranked: Vec<(usize, Option<NodeIndex>)> =
                 (0..self.islands).map(|i| (i, Self::best_of(tree, &self.population(tree, i)))).collect();
             ranked.sort_by(|a, b| {
