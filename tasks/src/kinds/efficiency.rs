@@ -178,10 +178,24 @@ impl EfficiencyEvaluator {
             Ok(program) => judge::evaluate_suite(&self.judge, &program, suite, &self.limits),
             Err(mut evaluation) => {
                 evaluation.wall_ms = start.elapsed().as_secs_f64() * 1000.0;
-                evaluation.metrics.insert(
-                    "grpo_reward".into(),
-                    serde_json::json!(afterburner_reward(Some(1), None)),
-                );
+                let seed_fuel = suite.seed_fuel();
+                let metrics = [
+                    ("tests", serde_json::json!(suite.cases.len())),
+                    ("passed", serde_json::json!(0)),
+                    ("seed_fuel", serde_json::json!(seed_fuel)),
+                    ("speedup", serde_json::json!(0.0)),
+                    (
+                        "afterburner",
+                        serde_json::json!({ "passed": false, "speedup": 0.0, "memory_ratio": null }),
+                    ),
+                    (
+                        "grpo_reward",
+                        serde_json::json!(afterburner_reward(Some(seed_fuel), None)),
+                    ),
+                ];
+                for (name, value) in metrics {
+                    evaluation.metrics.insert(name.into(), value);
+                }
                 evaluation
             }
         }

@@ -662,6 +662,11 @@ fn a_candidate_that_does_not_compile() {
         evaluation.feedback
     );
     assert_eq!(evaluation.metrics["grpo_reward"], serde_json::json!(-1.0));
+    assert_eq!(
+        evaluation.metrics["afterburner"]["passed"],
+        serde_json::json!(false)
+    );
+    assert_eq!(evaluation.metrics["tests"], serde_json::json!(4));
 }
 
 #[test]
