@@ -33,7 +33,7 @@ pub use cassette::{CassetteEntry, CassetteRecorder, CassetteReplayer, ReplayOrde
 pub use error::LlmError;
 pub use openai::{ApiKey, OpenAiClient, OpenAiConfig, RetryPolicy};
 pub use price::{ModelPrice, PriceTable};
-pub use reask::{CallRecord, ProposeFailure, Proposal, propose_with_reask, reask_request};
+pub use reask::{CallRecord, Proposal, ProposeFailure, propose_with_reask, reask_request};
 pub use selector::{ModelSelector, SelectionRule};
 
 /// A boxed, sendable future (what [`ChatBackend`] returns, so backends can be `dyn`).
@@ -57,13 +57,22 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn system(content: impl Into<String>) -> ChatMessage {
-        ChatMessage { role: Role::System, content: content.into() }
+        ChatMessage {
+            role: Role::System,
+            content: content.into(),
+        }
     }
     pub fn user(content: impl Into<String>) -> ChatMessage {
-        ChatMessage { role: Role::User, content: content.into() }
+        ChatMessage {
+            role: Role::User,
+            content: content.into(),
+        }
     }
     pub fn assistant(content: impl Into<String>) -> ChatMessage {
-        ChatMessage { role: Role::Assistant, content: content.into() }
+        ChatMessage {
+            role: Role::Assistant,
+            content: content.into(),
+        }
     }
 }
 
@@ -83,7 +92,13 @@ pub struct ChatRequest {
 impl ChatRequest {
     /// A request with no sampling options.
     pub fn new(model: impl Into<String>, messages: Vec<ChatMessage>) -> ChatRequest {
-        ChatRequest { model: model.into(), messages, temperature: None, max_tokens: None, seed: None }
+        ChatRequest {
+            model: model.into(),
+            messages,
+            temperature: None,
+            max_tokens: None,
+            seed: None,
+        }
     }
 
     /// SHA-256 (hex) of the request's canonical JSON: model, messages, temperature,
@@ -95,7 +110,12 @@ impl ChatRequest {
 
     /// The content of the last user message (empty if there is none).
     pub fn last_user_message(&self) -> &str {
-        self.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str()).unwrap_or("")
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.content.as_str())
+            .unwrap_or("")
     }
 }
 
@@ -112,7 +132,11 @@ pub struct Usage {
 impl Usage {
     /// Estimated usage (about four characters per token) for a server that reports none.
     pub fn estimate(request: &ChatRequest, reply: &str) -> Usage {
-        let prompt_chars: usize = request.messages.iter().map(|m| m.content.chars().count() + 4).sum();
+        let prompt_chars: usize = request
+            .messages
+            .iter()
+            .map(|m| m.content.chars().count() + 4)
+            .sum();
         Usage {
             prompt_tokens: prompt_chars.div_ceil(4) as u64,
             completion_tokens: reply.chars().count().div_ceil(4) as u64,
@@ -154,11 +178,17 @@ pub struct Completion {
 /// A chat model, real or replayed. Implementations are thread-safe.
 pub trait ChatBackend: Send + Sync {
     /// Answers one request.
-    fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion, LlmError>>;
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<Completion, LlmError>>;
 }
 
 impl<T: ChatBackend + ?Sized> ChatBackend for Arc<T> {
-    fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion, LlmError>> {
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<Completion, LlmError>> {
         (**self).complete(request)
     }
 }
@@ -180,7 +210,9 @@ impl LlmSpec {
         let with_file = |prefix: &str| -> Option<Result<PathBuf, LlmError>> {
             let rest = text.strip_prefix(prefix)?;
             Some(if rest.is_empty() {
-                Err(LlmError::Config(format!("`{text}`: missing file name; write `{prefix}FILE`")))
+                Err(LlmError::Config(format!(
+                    "`{text}`: missing file name; write `{prefix}FILE`"
+                )))
             } else {
                 Ok(PathBuf::from(rest))
             })
@@ -215,7 +247,9 @@ impl LlmSpec {
                 Arc::new(CassetteRecorder::create(path, inner)?)
             }
             LlmSpec::Replay(path) => Arc::new(CassetteReplayer::open(path, ReplayOrder::ByHash)?),
-            LlmSpec::ReplaySequential(path) => Arc::new(CassetteReplayer::open(path, ReplayOrder::Sequential)?),
+            LlmSpec::ReplaySequential(path) => {
+                Arc::new(CassetteReplayer::open(path, ReplayOrder::Sequential)?)
+            }
             LlmSpec::Builtin => return Ok(None),
         };
         Ok(Some(backend))
@@ -224,7 +258,10 @@ impl LlmSpec {
 
 /// A short, single-line excerpt of `text` (at most `max` characters, with `...` if cut).
 pub(crate) fn excerpt(text: &str, max: usize) -> String {
-    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let flat = flat.trim();
     if flat.chars().count() <= max {
         flat.to_string()
@@ -252,10 +289,19 @@ mod tests {
     #[test]
     fn parse_llm_spec() {
         assert_eq!(LlmSpec::parse("openai").ok(), Some(LlmSpec::OpenAi));
-        assert_eq!(LlmSpec::parse("replay:a.jsonl").ok(), Some(LlmSpec::Replay("a.jsonl".into())));
-        assert_eq!(LlmSpec::parse("replay-seq:a.jsonl").ok(), Some(LlmSpec::ReplaySequential("a.jsonl".into())));
+        assert_eq!(
+            LlmSpec::parse("replay:a.jsonl").ok(),
+            Some(LlmSpec::Replay("a.jsonl".into()))
+        );
+        assert_eq!(
+            LlmSpec::parse("replay-seq:a.jsonl").ok(),
+            Some(LlmSpec::ReplaySequential("a.jsonl".into()))
+        );
         assert!(LlmSpec::parse("record:").is_err());
-        let err = LlmSpec::parse("gpt").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = LlmSpec::parse("gpt")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("accepted"), "{err}");
     }
 

@@ -24,17 +24,29 @@ use crate::reply::{INPUT_FILE, ReplyFormat};
 pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     ("system.j2", include_str!("../../prompts/system.j2")),
     ("draft.j2", include_str!("../../prompts/draft.j2")),
-    ("draft.params.j2", include_str!("../../prompts/draft.params.j2")),
+    (
+        "draft.params.j2",
+        include_str!("../../prompts/draft.params.j2"),
+    ),
     ("improve.j2", include_str!("../../prompts/improve.j2")),
-    ("improve.params.j2", include_str!("../../prompts/improve.params.j2")),
+    (
+        "improve.params.j2",
+        include_str!("../../prompts/improve.params.j2"),
+    ),
     ("debug.j2", include_str!("../../prompts/debug.j2")),
     ("crossover.j2", include_str!("../../prompts/crossover.j2")),
     ("scatter.j2", include_str!("../../prompts/scatter.j2")),
     ("scout.j2", include_str!("../../prompts/scout.j2")),
-    ("task_sections.j2", include_str!("../../prompts/task_sections.j2")),
+    (
+        "task_sections.j2",
+        include_str!("../../prompts/task_sections.j2"),
+    ),
     ("feedback.j2", include_str!("../../prompts/feedback.j2")),
     ("memory.j2", include_str!("../../prompts/memory.j2")),
-    ("reply_format.j2", include_str!("../../prompts/reply_format.j2")),
+    (
+        "reply_format.j2",
+        include_str!("../../prompts/reply_format.j2"),
+    ),
 ];
 
 /// How a child is asked for (DESIGN §2).
@@ -50,8 +62,14 @@ pub enum Operator {
 }
 
 impl Operator {
-    pub const ALL: [Operator; 6] =
-        [Operator::Draft, Operator::Improve, Operator::Debug, Operator::Crossover, Operator::Scatter, Operator::Scout];
+    pub const ALL: [Operator; 6] = [
+        Operator::Draft,
+        Operator::Improve,
+        Operator::Debug,
+        Operator::Crossover,
+        Operator::Scatter,
+        Operator::Scout,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -165,7 +183,12 @@ pub struct PromptContext<'a> {
 
 impl<'a> PromptContext<'a> {
     /// A context with no parent, memory or insights, and the operator's default reply format.
-    pub fn new(operator: Operator, kind: TaskKind, task: &'a PromptMaterial, languages: &'a [Language]) -> PromptContext<'a> {
+    pub fn new(
+        operator: Operator,
+        kind: TaskKind,
+        task: &'a PromptMaterial,
+        languages: &'a [Language],
+    ) -> PromptContext<'a> {
         PromptContext {
             operator,
             kind,
@@ -195,7 +218,10 @@ pub struct RenderedPrompt {
 
 impl RenderedPrompt {
     pub fn messages(&self) -> Vec<ChatMessage> {
-        vec![ChatMessage::system(&self.system), ChatMessage::user(&self.user)]
+        vec![
+            ChatMessage::system(&self.system),
+            ChatMessage::user(&self.user),
+        ]
     }
 
     /// A chat request for `model` with these messages.
@@ -230,25 +256,42 @@ pub struct Prompts {
 
 impl std::fmt::Debug for Prompts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prompts").field("templates", &self.names).field("budget", &self.budget).finish()
+        f.debug_struct("Prompts")
+            .field("templates", &self.names)
+            .field("budget", &self.budget)
+            .finish()
     }
 }
 
 impl Prompts {
     /// The embedded templates.
     pub fn embedded() -> Result<Prompts, PromptError> {
-        Prompts::build(EMBEDDED_TEMPLATES.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect())
+        Prompts::build(
+            EMBEDDED_TEMPLATES
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect(),
+        )
     }
 
     /// The embedded templates, with every `*.j2` file of `dir` replacing (or adding) the
     /// template of the same name.
     pub fn with_overrides(dir: &Path) -> Result<Prompts, PromptError> {
-        let mut sources: BTreeMap<String, String> =
-            EMBEDDED_TEMPLATES.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
-        let read = |path: &Path, source| PromptError::Read { path: path.to_path_buf(), source };
+        let mut sources: BTreeMap<String, String> = EMBEDDED_TEMPLATES
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .collect();
+        let read = |path: &Path, source| PromptError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
         for entry in std::fs::read_dir(dir).map_err(|e| read(dir, e))? {
             let path = entry.map_err(|e| read(dir, e))?.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()).filter(|n| n.ends_with(".j2")) else {
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .filter(|n| n.ends_with(".j2"))
+            else {
                 continue;
             };
             let name = name.to_string();
@@ -266,9 +309,16 @@ impl Prompts {
         let names: Vec<String> = sources.keys().cloned().collect();
         for (name, source) in sources {
             env.add_template_owned(name.clone(), source)
-                .map_err(|e| PromptError::Template { name: name.clone(), message: describe(&e) })?;
+                .map_err(|e| PromptError::Template {
+                    name: name.clone(),
+                    message: describe(&e),
+                })?;
         }
-        Ok(Prompts { env, names, budget: PromptBudget::default() })
+        Ok(Prompts {
+            env,
+            names,
+            budget: PromptBudget::default(),
+        })
     }
 
     pub fn with_budget(mut self, budget: PromptBudget) -> Prompts {
@@ -293,7 +343,10 @@ impl Prompts {
         } else if self.names.contains(&general) {
             Ok(general)
         } else {
-            Err(PromptError::Missing { operator: base.to_string(), tried: format!("{specific}, {general}") })
+            Err(PromptError::Missing {
+                operator: base.to_string(),
+                tried: format!("{specific}, {general}"),
+            })
         }
     }
 
@@ -303,13 +356,24 @@ impl Prompts {
         let system_name = self.pick("system", context.kind)?;
         let user_name = self.pick(context.operator.name(), context.kind)?;
         let render = |name: &str| -> Result<String, PromptError> {
-            let template =
-                self.env.get_template(name).map_err(|e| PromptError::Template { name: name.to_string(), message: describe(&e) })?;
-            let text =
-                template.render(&data).map_err(|e| PromptError::Template { name: name.to_string(), message: describe(&e) })?;
+            let template = self
+                .env
+                .get_template(name)
+                .map_err(|e| PromptError::Template {
+                    name: name.to_string(),
+                    message: describe(&e),
+                })?;
+            let text = template.render(&data).map_err(|e| PromptError::Template {
+                name: name.to_string(),
+                message: describe(&e),
+            })?;
             Ok(tidy(&text))
         };
-        Ok(RenderedPrompt { system: render(&system_name)?, user: render(&user_name)?, template: user_name })
+        Ok(RenderedPrompt {
+            system: render(&system_name)?,
+            user: render(&user_name)?,
+            template: user_name,
+        })
     }
 }
 
@@ -356,11 +420,16 @@ pub fn cut(text: &str, budget: usize, what: &str) -> String {
     let removed = total - head - tail;
     let start: String = text.chars().take(head).collect();
     let end: String = text.chars().skip(total - tail).collect();
-    format!("{start}\n[... hone cut {removed} characters of {what} here to fit the prompt budget ...]\n{end}")
+    format!(
+        "{start}\n[... hone cut {removed} characters of {what} here to fit the prompt budget ...]\n{end}"
+    )
 }
 
 /// `(float) omega=1.5` lines for the variables (values from `values`, else initial).
-pub fn variable_lines(specs: &[VariableSpec], values: &BTreeMap<String, serde_json::Value>) -> Vec<String> {
+pub fn variable_lines(
+    specs: &[VariableSpec],
+    values: &BTreeMap<String, serde_json::Value>,
+) -> Vec<String> {
     let mut lines: Vec<String> = specs
         .iter()
         .map(|spec| {
@@ -368,7 +437,10 @@ pub fn variable_lines(specs: &[VariableSpec], values: &BTreeMap<String, serde_js
                 VariableType::Float => "float",
                 VariableType::Int => "int",
             };
-            let value = values.get(&spec.name).map(value_text).unwrap_or_else(|| number_text(spec.initial, spec.kind));
+            let value = values
+                .get(&spec.name)
+                .map(value_text)
+                .unwrap_or_else(|| number_text(spec.initial, spec.kind));
             format!("({kind}) {}={value}", spec.name)
         })
         .collect();
@@ -421,7 +493,16 @@ fn code_entries(candidate: &Candidate, budget: usize) -> Vec<String> {
 }
 
 fn score_text(score: Option<f64>) -> Option<String> {
-    score.map(|s| if s.is_finite() { format!("{s:.6}").trim_end_matches('0').trim_end_matches('.').to_string() } else { s.to_string() })
+    score.map(|s| {
+        if s.is_finite() {
+            format!("{s:.6}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string()
+        } else {
+            s.to_string()
+        }
+    })
 }
 
 #[derive(Serialize)]
@@ -477,7 +558,10 @@ impl TemplateData {
             score: score_text(view.score),
             feedback: cut(view.feedback.trim(), budget.feedback_chars, "feedback"),
         };
-        let parent_values = context.parent.map(|p| p.candidate.values.clone()).unwrap_or_default();
+        let parent_values = context
+            .parent
+            .map(|p| p.candidate.values.clone())
+            .unwrap_or_default();
         let variables = if task.variables.is_empty() && parent_values.is_empty() {
             Vec::new()
         } else {
@@ -495,7 +579,11 @@ impl TemplateData {
                     hone_tasks::Scale::Linear => "",
                     hone_tasks::Scale::Log => ", log scale",
                 };
-                let description = if spec.description.is_empty() { String::new() } else { format!(": {}", spec.description) };
+                let description = if spec.description.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", spec.description)
+                };
                 format!(
                     "{}: {kind} in [{}, {}]{scale}{description}",
                     spec.name,
@@ -509,24 +597,42 @@ impl TemplateData {
             operator: context.operator.name(),
             kind: context.kind.name(),
             objective: task.objective.trim().to_string(),
-            statement: cut(task.statement.trim(), budget.statement_chars, "the statement"),
+            statement: cut(
+                task.statement.trim(),
+                budget.statement_chars,
+                "the statement",
+            ),
             documentation: task.documentation.trim().to_string(),
             constraints: task.constraints.trim().to_string(),
             inputs: task.inputs.trim().to_string(),
             outputs: task.outputs.trim().to_string(),
             languages: context.languages.iter().map(|l| l.name()).collect(),
-            first_language: context.languages.first().map(|l| l.name()).unwrap_or("text"),
+            first_language: context
+                .languages
+                .first()
+                .map(|l| l.name())
+                .unwrap_or("text"),
             variables,
             variable_names: task.variables.iter().map(|s| s.name.clone()).collect(),
             variable_bounds,
-            code: context.parent.map(|p| code_entries(p.candidate, budget.code_chars)).unwrap_or_default(),
-            second_code: context.second_parent.map(|p| code_entries(p.candidate, budget.code_chars)).unwrap_or_default(),
+            code: context
+                .parent
+                .map(|p| code_entries(p.candidate, budget.code_chars))
+                .unwrap_or_default(),
+            second_code: context
+                .second_parent
+                .map(|p| code_entries(p.candidate, budget.code_chars))
+                .unwrap_or_default(),
             parent: context.parent.as_ref().map(node),
             second_parent: context.second_parent.as_ref().map(node),
             notes: context.notes.to_vec(),
             memory,
             memory_note,
-            insights: cut(context.insights.trim(), budget.insights_chars, "the insights"),
+            insights: cut(
+                context.insights.trim(),
+                budget.insights_chars,
+                "the insights",
+            ),
             direction: context.direction.map(|d| d.trim().to_string()),
             k: context.k,
             allow_input_file: context.allow_input_file,
@@ -549,13 +655,19 @@ fn memory_data(memory: &[MemoryEntry], budget: &PromptBudget) -> (Vec<MemoryData
             feedback: cut(entry.feedback.trim(), per_entry, "feedback"),
         })
         .collect();
-    let size = |e: &MemoryData| e.variables.iter().map(|v| v.len() + 2).sum::<usize>() + e.feedback.len() + 40;
+    let size = |e: &MemoryData| {
+        e.variables.iter().map(|v| v.len() + 2).sum::<usize>() + e.feedback.len() + 40
+    };
     let mut dropped = skip;
     while entries.len() > 1 && entries.iter().map(size).sum::<usize>() > budget.memory_chars {
         entries.remove(0);
         dropped += 1;
     }
-    let note = if dropped > 0 { format!("[... hone left out {dropped} older attempt(s) to fit the prompt budget ...]") } else { String::new() };
+    let note = if dropped > 0 {
+        format!("[... hone left out {dropped} older attempt(s) to fit the prompt budget ...]")
+    } else {
+        String::new()
+    };
     (entries, note)
 }
 
@@ -567,7 +679,10 @@ mod tests {
     fn cut_keeps_head_and_tail_with_marker() {
         let text = "a".repeat(50) + &"b".repeat(50);
         let out = cut(&text, 30, "feedback");
-        assert!(out.starts_with(&"a".repeat(20)) && out.ends_with(&"b".repeat(10)), "{out}");
+        assert!(
+            out.starts_with(&"a".repeat(20)) && out.ends_with(&"b".repeat(10)),
+            "{out}"
+        );
         assert!(out.contains("cut 70 characters of feedback"), "{out}");
         assert_eq!(cut("short", 30, "x"), "short");
         // Multi-byte characters are never split.
@@ -580,12 +695,20 @@ mod tests {
             Ok(prompts) => prompts,
             Err(e) => panic!("{e}"),
         };
-        let material = PromptMaterial { objective: "Do it.".into(), ..PromptMaterial::default() };
+        let material = PromptMaterial {
+            objective: "Do it.".into(),
+            ..PromptMaterial::default()
+        };
         let parent = Candidate::from_file("main.c", "int main(){}\n");
         for kind in TaskKind::ALL {
             for operator in Operator::ALL {
                 let mut context = PromptContext::new(operator, kind, &material, &[Language::C]);
-                let view = NodeView { candidate: &parent, status: EvalStatus::Ok, score: Some(1.0), feedback: "fine" };
+                let view = NodeView {
+                    candidate: &parent,
+                    status: EvalStatus::Ok,
+                    score: Some(1.0),
+                    feedback: "fine",
+                };
                 if operator != Operator::Draft {
                     context.parent = Some(view);
                 }
@@ -602,13 +725,30 @@ mod tests {
     fn unknown_variable_names_the_template() {
         let dir = tempfile::tempdir();
         let Ok(dir) = dir else { return };
-        let written = std::fs::write(dir.path().join("draft.j2"), "#Instruction\n{{ objective }} {{ no_such_thing }}\n");
+        let written = std::fs::write(
+            dir.path().join("draft.j2"),
+            "#Instruction\n{{ objective }} {{ no_such_thing }}\n",
+        );
         assert!(written.is_ok());
         let prompts = Prompts::with_overrides(dir.path());
-        let Ok(prompts) = prompts else { panic!("override failed") };
+        let Ok(prompts) = prompts else {
+            panic!("override failed")
+        };
         let material = PromptMaterial::default();
-        let context = PromptContext::new(Operator::Draft, TaskKind::Efficiency, &material, &[Language::C]);
-        let err = prompts.render(&context).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("draft.j2") && err.contains("undefined"), "{err}");
+        let context = PromptContext::new(
+            Operator::Draft,
+            TaskKind::Efficiency,
+            &material,
+            &[Language::C],
+        );
+        let err = prompts
+            .render(&context)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("draft.j2") && err.contains("undefined"),
+            "{err}"
+        );
     }
 }

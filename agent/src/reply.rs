@@ -73,30 +73,46 @@ pub struct CandidateUpdate {
 pub enum ParsedReply {
     Candidate(CandidateUpdate),
     /// The model said nothing should change (TERMINATE, or an empty suggestion).
-    NoChange { reasoning: String },
+    NoChange {
+        reasoning: String,
+    },
     Directions(Vec<String>),
     Insights(String),
 }
 
 /// Parses a reply in the given format.
-pub fn parse_reply(text: &str, format: ReplyFormat, context: &ReplyContext<'_>) -> Result<ParsedReply, ReplyError> {
+pub fn parse_reply(
+    text: &str,
+    format: ReplyFormat,
+    context: &ReplyContext<'_>,
+) -> Result<ParsedReply, ReplyError> {
     match format {
         ReplyFormat::Params => parse_params_reply(text, context),
-        ReplyFormat::Code { edits } => parse_code_reply(text, edits, context).map(ParsedReply::Candidate),
+        ReplyFormat::Code { edits } => {
+            parse_code_reply(text, edits, context).map(ParsedReply::Candidate)
+        }
         ReplyFormat::Directions { k } => parse_directions(text, k).map(ParsedReply::Directions),
         ReplyFormat::Insights => parse_insights(text).map(ParsedReply::Insights),
     }
 }
 
 /// An OPTO reply applied over the parent's values.
-pub fn parse_params_reply(text: &str, context: &ReplyContext<'_>) -> Result<ParsedReply, ReplyError> {
+pub fn parse_params_reply(
+    text: &str,
+    context: &ReplyContext<'_>,
+) -> Result<ParsedReply, ReplyError> {
     let reply = parse_opto(text)?;
     let Some(suggestion) = reply.suggestion.filter(|s| !s.is_empty()) else {
-        return Ok(ParsedReply::NoChange { reasoning: reply.reasoning });
+        return Ok(ParsedReply::NoChange {
+            reasoning: reply.reasoning,
+        });
     };
     let base = context.parent.cloned().unwrap_or_default();
     let update = apply_suggestion(&suggestion, context.variables, &base.values)?;
-    let candidate = Candidate { files: base.files, values: update.values };
+    let candidate = Candidate {
+        files: base.files,
+        values: update.values,
+    };
     Ok(ParsedReply::Candidate(CandidateUpdate {
         candidate,
         reasoning: reply.reasoning,
@@ -115,7 +131,11 @@ fn allowed_names(context: &ReplyContext<'_>) -> (String, String) {
 }
 
 /// A code reply (full file or edits) applied to the parent.
-pub fn parse_code_reply(text: &str, allow_edits: bool, context: &ReplyContext<'_>) -> Result<CandidateUpdate, ReplyError> {
+pub fn parse_code_reply(
+    text: &str,
+    allow_edits: bool,
+    context: &ReplyContext<'_>,
+) -> Result<CandidateUpdate, ReplyError> {
     if text.trim().is_empty() {
         return Err(ReplyError::Empty);
     }
@@ -125,7 +145,9 @@ pub fn parse_code_reply(text: &str, allow_edits: bool, context: &ReplyContext<'_
     let blocks = code_blocks(text);
     let file_of = |block: &CodeBlock| -> Option<&'static str> {
         match target_of(&block.tag) {
-            BlockTarget::Language(language) if context.languages.contains(&language) => Some(language.file_name()),
+            BlockTarget::Language(language) if context.languages.contains(&language) => {
+                Some(language.file_name())
+            }
             BlockTarget::Input if context.allow_input_file => Some(INPUT_FILE),
             BlockTarget::Untagged => match context.languages {
                 [only] if !context.allow_input_file => Some(only.file_name()),
@@ -135,14 +157,23 @@ pub fn parse_code_reply(text: &str, allow_edits: bool, context: &ReplyContext<'_
             _ => None,
         }
     };
-    let chosen = blocks.iter().rev().find_map(|b| if b.complete { file_of(b).map(|f| (f, b)) } else { None });
+    let chosen = blocks.iter().rev().find_map(|b| {
+        if b.complete {
+            file_of(b).map(|f| (f, b))
+        } else {
+            None
+        }
+    });
     let Some((file, block)) = chosen else {
         let (allowed, first) = allowed_names(context);
         if blocks.last().is_some_and(|b| !b.complete) {
             return Err(ReplyError::UnclosedCodeBlock);
         }
         if let Some(other) = blocks.iter().rev().find(|b| !b.tag.is_empty()) {
-            return Err(ReplyError::LanguageNotAllowed { tag: other.tag.clone(), allowed });
+            return Err(ReplyError::LanguageNotAllowed {
+                tag: other.tag.clone(),
+                allowed,
+            });
         }
         return Err(ReplyError::NoCodeBlock { allowed, first });
     };
@@ -150,25 +181,53 @@ pub fn parse_code_reply(text: &str, allow_edits: bool, context: &ReplyContext<'_
     candidate.files.retain(|name, _| !is_candidate_file(name));
     candidate.files.insert(file.to_string(), block.body.clone());
     let mut notes = Vec::new();
-    if blocks.iter().filter(|b| b.complete && file_of(b).is_some()).count() > 1 {
-        notes.push(format!("the reply had several code blocks; the last one was used as {file}"));
+    if blocks
+        .iter()
+        .filter(|b| b.complete && file_of(b).is_some())
+        .count()
+        > 1
+    {
+        notes.push(format!(
+            "the reply had several code blocks; the last one was used as {file}"
+        ));
     }
-    Ok(CandidateUpdate { candidate, reasoning: String::new(), notes, clamps: Vec::new() })
+    Ok(CandidateUpdate {
+        candidate,
+        reasoning: String::new(),
+        notes,
+        clamps: Vec::new(),
+    })
 }
 
-fn apply_reply_edits(text: &str, context: &ReplyContext<'_>) -> Result<CandidateUpdate, ReplyError> {
+fn apply_reply_edits(
+    text: &str,
+    context: &ReplyContext<'_>,
+) -> Result<CandidateUpdate, ReplyError> {
     let edits = parse_edits(text)?;
     let Some(parent) = context.parent else {
-        return Err(ReplyError::NoEditTarget { detail: " (this is a first draft)".into() });
+        return Err(ReplyError::NoEditTarget {
+            detail: " (this is a first draft)".into(),
+        });
     };
-    let targets: Vec<(&String, &String)> = parent.files.iter().filter(|(name, _)| is_candidate_file(name)).collect();
+    let targets: Vec<(&String, &String)> = parent
+        .files
+        .iter()
+        .filter(|(name, _)| is_candidate_file(name))
+        .collect();
     let (name, source) = match targets.as_slice() {
-        [] => return Err(ReplyError::NoEditTarget { detail: " (the current candidate has no program file)".into() }),
+        [] => {
+            return Err(ReplyError::NoEditTarget {
+                detail: " (the current candidate has no program file)".into(),
+            });
+        }
         [only] => *only,
         several => {
             // Several files: the one the first edit matches.
             let first = edits.first().map(std::slice::from_ref).unwrap_or(&[]);
-            match several.iter().find(|(name, source)| apply_edits(source, first, name).is_ok()) {
+            match several
+                .iter()
+                .find(|(name, source)| apply_edits(source, first, name).is_ok())
+            {
                 Some(found) => *found,
                 None => several[0],
             }
@@ -177,8 +236,16 @@ fn apply_reply_edits(text: &str, context: &ReplyContext<'_>) -> Result<Candidate
     let edited = apply_edits(source, &edits, name)?;
     let mut candidate = parent.clone();
     candidate.files.insert(name.clone(), edited);
-    let notes = vec![format!("{} SEARCH/REPLACE edit(s) applied to {name}", edits.len())];
-    Ok(CandidateUpdate { candidate, reasoning: String::new(), notes, clamps: Vec::new() })
+    let notes = vec![format!(
+        "{} SEARCH/REPLACE edit(s) applied to {name}",
+        edits.len()
+    )];
+    Ok(CandidateUpdate {
+        candidate,
+        reasoning: String::new(),
+        notes,
+        clamps: Vec::new(),
+    })
 }
 
 /// A JSON list of directions (strings, or objects with a `direction`/`description`/`idea`
@@ -189,7 +256,8 @@ pub fn parse_directions(text: &str, k: usize) -> Result<Vec<String>, ReplyError>
     }
     let mut directions: Vec<String> = Vec::new();
     for (start, _) in text.match_indices('[').take(64) {
-        let mut stream = serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
+        let mut stream =
+            serde_json::Deserializer::from_str(&text[start..]).into_iter::<serde_json::Value>();
         if let Some(Ok(serde_json::Value::Array(items))) = stream.next() {
             for item in items {
                 let entry = match item {
@@ -199,7 +267,9 @@ pub fn parse_directions(text: &str, k: usize) -> Result<Vec<String>, ReplyError>
                         .find_map(|key| map.get(*key).and_then(|v| v.as_str()).map(str::to_string)),
                     _ => None,
                 };
-                if let Some(entry) = entry.map(|e| e.trim().to_string()).filter(|e| !e.is_empty())
+                if let Some(entry) = entry
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| !e.is_empty())
                     && !directions.contains(&entry)
                 {
                     directions.push(entry);
@@ -211,7 +281,10 @@ pub fn parse_directions(text: &str, k: usize) -> Result<Vec<String>, ReplyError>
         }
     }
     if directions.is_empty() {
-        return Err(ReplyError::NoDirections { k, detail: "; none was found in the reply".into() });
+        return Err(ReplyError::NoDirections {
+            k,
+            detail: "; none was found in the reply".into(),
+        });
     }
     directions.truncate(k.max(1));
     Ok(directions)
@@ -225,7 +298,11 @@ pub fn parse_insights(text: &str) -> Result<String, ReplyError> {
         _ => text.to_string(),
     };
     let body = body.trim();
-    if body.is_empty() { Err(ReplyError::NoInsights) } else { Ok(body.to_string()) }
+    if body.is_empty() {
+        Err(ReplyError::NoInsights)
+    } else {
+        Ok(body.to_string())
+    }
 }
 
 /// A JSON value shortened for an error message.
@@ -238,7 +315,13 @@ mod tests {
     use super::*;
 
     fn context<'a>(languages: &'a [Language], parent: Option<&'a Candidate>) -> ReplyContext<'a> {
-        ReplyContext { kind: TaskKind::Efficiency, languages, parent, variables: &[], allow_input_file: false }
+        ReplyContext {
+            kind: TaskKind::Efficiency,
+            languages,
+            parent,
+            variables: &[],
+            allow_input_file: false,
+        }
     }
 
     #[test]
@@ -255,32 +338,51 @@ mod tests {
         parent.files.insert("notes.md".into(), "keep".into());
         let reply = "```rust\nfn main() {}\n```";
         let languages = [Language::C, Language::Rust];
-        let files = parse_code_reply(reply, true, &context(&languages, Some(&parent))).map(|u| u.candidate.files).unwrap_or_default();
+        let files = parse_code_reply(reply, true, &context(&languages, Some(&parent)))
+            .map(|u| u.candidate.files)
+            .unwrap_or_default();
         assert_eq!(files.keys().collect::<Vec<_>>(), ["main.rs", "notes.md"]);
     }
 
     #[test]
     fn code_errors() {
         let c = [Language::C];
-        assert_eq!(parse_code_reply("```c\nint x;\n", true, &context(&c, None)), Err(ReplyError::UnclosedCodeBlock));
+        assert_eq!(
+            parse_code_reply("```c\nint x;\n", true, &context(&c, None)),
+            Err(ReplyError::UnclosedCodeBlock)
+        );
         assert!(matches!(
             parse_code_reply("```python\nx\n```", true, &context(&c, None)),
             Err(ReplyError::LanguageNotAllowed { .. })
         ));
-        assert!(matches!(parse_code_reply("I would use a heap.", true, &context(&c, None)), Err(ReplyError::NoCodeBlock { .. })));
+        assert!(matches!(
+            parse_code_reply("I would use a heap.", true, &context(&c, None)),
+            Err(ReplyError::NoCodeBlock { .. })
+        ));
         let edit = "<<<<<<< SEARCH\nint x;\n=======\nint y;\n>>>>>>> REPLACE\n";
-        assert!(matches!(parse_code_reply(edit, true, &context(&c, None)), Err(ReplyError::NoEditTarget { .. })));
+        assert!(matches!(
+            parse_code_reply(edit, true, &context(&c, None)),
+            Err(ReplyError::NoEditTarget { .. })
+        ));
         let parent = Candidate::from_file("main.c", "int x;\n");
-        let files = parse_code_reply(edit, true, &context(&c, Some(&parent))).map(|u| u.candidate.files).unwrap_or_default();
+        let files = parse_code_reply(edit, true, &context(&c, Some(&parent)))
+            .map(|u| u.candidate.files)
+            .unwrap_or_default();
         assert_eq!(files.get("main.c").map(String::as_str), Some("int y;\n"));
     }
 
     #[test]
     fn directions_and_insights() {
         let reply = "Ideas:\n```json\n[\"use a heap\", {\"direction\": \"memoize\"}, \"use a heap\", \"\"]\n```";
-        assert_eq!(parse_directions(reply, 3).ok(), Some(vec!["use a heap".to_string(), "memoize".to_string()]));
+        assert_eq!(
+            parse_directions(reply, 3).ok(),
+            Some(vec!["use a heap".to_string(), "memoize".to_string()])
+        );
         assert!(parse_directions("no list", 3).is_err());
-        assert_eq!(parse_insights("```\n- a\n- b\n```").ok().as_deref(), Some("- a\n- b"));
+        assert_eq!(
+            parse_insights("```\n- a\n- b\n```").ok().as_deref(),
+            Some("- a\n- b")
+        );
         assert_eq!(parse_insights("  "), Err(ReplyError::NoInsights));
     }
 }

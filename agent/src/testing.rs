@@ -52,8 +52,15 @@ impl MockResponse {
     }
 
     /// A 200 chat completion with the given usage.
-    pub fn completion_with_usage(text: &str, prompt_tokens: u64, completion_tokens: u64) -> MockResponse {
-        MockResponse::json(200, &completion_json(text, Some((prompt_tokens, completion_tokens))))
+    pub fn completion_with_usage(
+        text: &str,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+    ) -> MockResponse {
+        MockResponse::json(
+            200,
+            &completion_json(text, Some((prompt_tokens, completion_tokens))),
+        )
     }
 
     /// Any JSON body.
@@ -63,12 +70,20 @@ impl MockResponse {
 
     /// Any body, as is (for malformed replies).
     pub fn raw(status: u16, body: impl Into<Bytes>) -> MockResponse {
-        MockResponse { status, headers: Vec::new(), body: body.into(), delay: Duration::ZERO }
+        MockResponse {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
     }
 
     /// An OpenAI-style error body.
     pub fn error(status: u16, message: &str) -> MockResponse {
-        MockResponse::json(status, &serde_json::json!({"error": {"message": message, "type": "mock_error"}}))
+        MockResponse::json(
+            status,
+            &serde_json::json!({"error": {"message": message, "type": "mock_error"}}),
+        )
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> MockResponse {
@@ -91,7 +106,10 @@ pub fn completion_json(text: &str, usage: Option<(u64, u64)>) -> serde_json::Val
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
     });
     if let (Some((p, c)), Some(map)) = (usage, value.as_object_mut()) {
-        map.insert("usage".into(), serde_json::json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}));
+        map.insert(
+            "usage".into(),
+            serde_json::json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}),
+        );
     }
     value
 }
@@ -109,7 +127,10 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> Option<serde_json::Value> {
@@ -155,7 +176,9 @@ impl Drop for MockServer {
 
 impl MockServer {
     /// Serves the script in order; once it is exhausted, answers 500 "mock script exhausted".
-    pub async fn start(script: impl IntoIterator<Item = MockResponse>) -> std::io::Result<MockServer> {
+    pub async fn start(
+        script: impl IntoIterator<Item = MockResponse>,
+    ) -> std::io::Result<MockServer> {
         MockServer::launch(script.into_iter().collect(), None).await
     }
 
@@ -174,7 +197,10 @@ impl MockServer {
         MockServer::launch(script.into_iter().collect(), Some(Arc::new(rule))).await
     }
 
-    async fn launch(script: VecDeque<MockResponse>, rule: Option<Rule>) -> std::io::Result<MockServer> {
+    async fn launch(
+        script: VecDeque<MockResponse>,
+        rule: Option<Rule>,
+    ) -> std::io::Result<MockServer> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State {
@@ -194,12 +220,18 @@ impl MockServer {
                 let state = accept_state.clone();
                 connections.spawn(async move {
                     let service = service_fn(move |request| handle(state.clone(), request));
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
                 while connections.try_join_next().is_some() {}
             }
         });
-        Ok(MockServer { addr, state, accept })
+        Ok(MockServer {
+            addr,
+            state,
+            accept,
+        })
     }
 
     /// `http://127.0.0.1:PORT/v1`, to use as a client's base URL.
@@ -232,7 +264,9 @@ impl MockServer {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 struct InFlight(Arc<State>);
@@ -243,7 +277,10 @@ impl Drop for InFlight {
     }
 }
 
-async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let current = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     state.max_in_flight.fetch_max(current, Ordering::SeqCst);
     let _guard = InFlight(state.clone());
@@ -252,32 +289,45 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     let headers = request
         .headers()
         .iter()
-        .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(n, v)| {
+            (
+                n.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let body = match request.into_body().collect().await {
         Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
         Err(_) => String::new(),
     };
-    let recorded = RecordedRequest { method, path, headers, body };
-    lock(&state.requests).push(recorded.clone());
-    let response = if !(recorded.path == "/v1/chat/completions" || recorded.path == "/chat/completions") {
-        MockResponse::error(404, &format!("no route {}", recorded.path))
-    } else if let Some(scripted) = lock(&state.script).pop_front() {
-        scripted
-    } else if let Some(rule) = &state.rule {
-        rule(&recorded)
-    } else {
-        MockResponse::error(500, "mock script exhausted")
+    let recorded = RecordedRequest {
+        method,
+        path,
+        headers,
+        body,
     };
+    lock(&state.requests).push(recorded.clone());
+    let response =
+        if !(recorded.path == "/v1/chat/completions" || recorded.path == "/chat/completions") {
+            MockResponse::error(404, &format!("no route {}", recorded.path))
+        } else if let Some(scripted) = lock(&state.script).pop_front() {
+            scripted
+        } else if let Some(rule) = &state.rule {
+            rule(&recorded)
+        } else {
+            MockResponse::error(500, "mock script exhausted")
+        };
     if !response.delay.is_zero() {
         tokio::time::sleep(response.delay).await;
     }
     let mut built = Response::new(Full::new(response.body));
-    *built.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *built.status_mut() =
+        StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in &response.headers {
-        if let (Ok(name), Ok(value)) =
-            (hyper::header::HeaderName::from_bytes(name.as_bytes()), hyper::header::HeaderValue::from_str(value))
-        {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(value),
+        ) {
             built.headers_mut().append(name, value);
         }
     }

@@ -49,7 +49,11 @@ pub trait AskTell: Send {
 #[derive(Debug, thiserror::Error)]
 pub enum TunerError {
     #[error("{file}:{line}: bad `hone:tune` marker: {message}")]
-    Marker { file: String, line: usize, message: String },
+    Marker {
+        file: String,
+        line: usize,
+        message: String,
+    },
 
     #[error("the files hold {expected} tunable constant(s) but {got} value(s) were given")]
     Mismatch { expected: usize, got: usize },
@@ -75,7 +79,10 @@ pub struct Dimension {
 
 impl Dimension {
     pub fn from_variable(spec: &VariableSpec) -> Result<Dimension, TunerError> {
-        let error = |message: &str| TunerError::Variable { name: spec.name.clone(), message: message.to_string() };
+        let error = |message: &str| TunerError::Variable {
+            name: spec.name.clone(),
+            message: message.to_string(),
+        };
         if !(spec.lower.is_finite() && spec.upper.is_finite() && spec.lower < spec.upper) {
             return Err(error("bounds must be finite with lower < upper"));
         }
@@ -103,23 +110,41 @@ impl Dimension {
 
     /// The value's coordinate in [0,1].
     pub fn normalize(&self, value: f64) -> f64 {
-        let value = if value.is_finite() { value.clamp(self.lower, self.upper) } else { self.lower };
+        let value = if value.is_finite() {
+            value.clamp(self.lower, self.upper)
+        } else {
+            self.lower
+        };
         let t = match self.scale {
             Scale::Linear => (value - self.lower) / (self.upper - self.lower),
             Scale::Log => (value.ln() - self.lower.ln()) / (self.upper.ln() - self.lower.ln()),
         };
-        if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 }
+        if t.is_finite() {
+            t.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
     }
 
     /// The value at coordinate `t` (clamped to [0,1]; rounded for ints).
     pub fn denormalize(&self, t: f64) -> f64 {
-        let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+        let t = if t.is_finite() {
+            t.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let value = match self.scale {
             Scale::Linear => self.lower + t * (self.upper - self.lower),
             Scale::Log => (self.lower.ln() + t * (self.upper.ln() - self.lower.ln())).exp(),
         };
         let value = value.clamp(self.lower, self.upper);
-        if self.int { value.round().clamp(self.lower.ceil(), self.upper.floor().max(self.lower.ceil())) } else { value }
+        if self.int {
+            value
+                .round()
+                .clamp(self.lower.ceil(), self.upper.floor().max(self.lower.ceil()))
+        } else {
+            value
+        }
     }
 }
 
@@ -129,11 +154,23 @@ mod tests {
 
     #[test]
     fn log_dimension_round_trips() {
-        let d = Dimension { name: "eps".into(), lower: 1e-6, upper: 1e-2, scale: Scale::Log, int: false };
+        let d = Dimension {
+            name: "eps".into(),
+            lower: 1e-6,
+            upper: 1e-2,
+            scale: Scale::Log,
+            int: false,
+        };
         assert!((d.normalize(1e-4) - 0.5).abs() < 1e-12);
         assert!((d.denormalize(0.5) - 1e-4).abs() < 1e-15);
         assert_eq!(d.denormalize(7.0), 1e-2);
-        let i = Dimension { name: "n".into(), lower: 1.0, upper: 10.0, scale: Scale::Linear, int: true };
+        let i = Dimension {
+            name: "n".into(),
+            lower: 1.0,
+            upper: 10.0,
+            scale: Scale::Linear,
+            int: true,
+        };
         assert_eq!(i.denormalize(0.51), 6.0);
     }
 }

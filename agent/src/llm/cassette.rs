@@ -39,23 +39,46 @@ pub struct CassetteRecorder {
 
 impl CassetteRecorder {
     /// Opens `path` for appending (creating it and its folder if needed).
-    pub fn create(path: &Path, inner: std::sync::Arc<dyn ChatBackend>) -> Result<CassetteRecorder, LlmError> {
-        let io = |source| LlmError::CassetteIo { path: path.to_path_buf(), source };
+    pub fn create(
+        path: &Path,
+        inner: std::sync::Arc<dyn ChatBackend>,
+    ) -> Result<CassetteRecorder, LlmError> {
+        let io = |source| LlmError::CassetteIo {
+            path: path.to_path_buf(),
+            source,
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
-        Ok(CassetteRecorder { path: path.to_path_buf(), file: Mutex::new(file), inner })
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        Ok(CassetteRecorder {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            inner,
+        })
     }
 
     fn append(&self, entry: &CassetteEntry) -> Result<(), LlmError> {
-        let mut line = serde_json::to_string(entry)
-            .map_err(|e| LlmError::CassetteFormat { path: self.path.clone(), line: 0, message: e.to_string() })?;
+        let mut line = serde_json::to_string(entry).map_err(|e| LlmError::CassetteFormat {
+            path: self.path.clone(),
+            line: 0,
+            message: e.to_string(),
+        })?;
         line.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         file.write_all(line.as_bytes())
             .and_then(|()| file.flush())
-            .map_err(|source| LlmError::CassetteIo { path: self.path.clone(), source })
+            .map_err(|source| LlmError::CassetteIo {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     async fn record(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
@@ -74,7 +97,10 @@ impl CassetteRecorder {
 }
 
 impl ChatBackend for CassetteRecorder {
-    fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion, LlmError>> {
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<Completion, LlmError>> {
         Box::pin(self.record(request))
     }
 }
@@ -101,30 +127,44 @@ pub struct CassetteReplayer {
 impl CassetteReplayer {
     /// Loads a cassette; every line must be a valid entry.
     pub fn open(path: &Path, order: ReplayOrder) -> Result<CassetteReplayer, LlmError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LlmError::CassetteIo { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| LlmError::CassetteIo {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut entries = Vec::new();
         for (index, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let entry: CassetteEntry = serde_json::from_str(line).map_err(|e| LlmError::CassetteFormat {
-                path: path.to_path_buf(),
-                line: index + 1,
-                message: e.to_string(),
-            })?;
+            let entry: CassetteEntry =
+                serde_json::from_str(line).map_err(|e| LlmError::CassetteFormat {
+                    path: path.to_path_buf(),
+                    line: index + 1,
+                    message: e.to_string(),
+                })?;
             entries.push(entry);
         }
         Ok(CassetteReplayer::from_entries(path, order, entries))
     }
 
     /// A replayer over entries already in memory (`path` only names it in errors).
-    pub fn from_entries(path: &Path, order: ReplayOrder, entries: Vec<CassetteEntry>) -> CassetteReplayer {
+    pub fn from_entries(
+        path: &Path,
+        order: ReplayOrder,
+        entries: Vec<CassetteEntry>,
+    ) -> CassetteReplayer {
         let mut by_hash: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, entry) in entries.iter().enumerate() {
             // The hash is recomputed so a hand-edited request still matches what it says.
             by_hash.entry(entry.request.hash()).or_default().push(i);
         }
-        CassetteReplayer { path: path.to_path_buf(), order, entries, by_hash, served: Mutex::new(HashMap::new()) }
+        CassetteReplayer {
+            path: path.to_path_buf(),
+            order,
+            entries,
+            by_hash,
+            served: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -137,7 +177,10 @@ impl CassetteReplayer {
 
     /// The recorded reply for `request`.
     pub fn lookup(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
-        let mut served = self.served.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut served = self
+            .served
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let index = match self.order {
             ReplayOrder::Sequential => {
                 let next = served.entry(String::new()).or_insert(0);
@@ -163,7 +206,11 @@ impl CassetteReplayer {
                 };
                 let next = served.entry(hash.clone()).or_insert(0);
                 let Some(&index) = indices.get(*next) else {
-                    return Err(LlmError::CassetteExhausted { path: self.path.clone(), hash, recorded: indices.len() });
+                    return Err(LlmError::CassetteExhausted {
+                        path: self.path.clone(),
+                        hash,
+                        recorded: indices.len(),
+                    });
                 };
                 *next += 1;
                 index
@@ -171,7 +218,10 @@ impl CassetteReplayer {
         };
         let entry = &self.entries[index];
         if self.order == ReplayOrder::Sequential && entry.request.hash() != request.hash() {
-            tracing::debug!(entry = index, "replay-seq: the prompt differs from the recorded one");
+            tracing::debug!(
+                entry = index,
+                "replay-seq: the prompt differs from the recorded one"
+            );
         }
         Ok(Completion {
             text: entry.reply.clone(),
@@ -196,13 +246,26 @@ impl CassetteReplayer {
             .map(|entry| {
                 let recorded = entry.request.last_user_message();
                 let common = common_prefix_chars(wanted, recorded);
-                (common, entry.request.model == request.model, entry, recorded)
+                (
+                    common,
+                    entry.request.model == request.model,
+                    entry,
+                    recorded,
+                )
             })
             .max_by_key(|(common, same_model, _, _)| (*common, *same_model));
         let Some((common, _, entry, recorded)) = best else {
             return "; the cassette is empty".into();
         };
-        let at = |text: &str| excerpt(&text.chars().skip(common.saturating_sub(20)).collect::<String>(), 80);
+        let at = |text: &str| {
+            excerpt(
+                &text
+                    .chars()
+                    .skip(common.saturating_sub(20))
+                    .collect::<String>(),
+                80,
+            )
+        };
         format!(
             "\nclosest recorded request: {} (model `{}`), whose last user message shares the first {} of {} characters;\n  recorded:  `{}`\n  requested: `{}`",
             short_hash(&entry.hash),
@@ -220,7 +283,10 @@ fn common_prefix_chars(a: &str, b: &str) -> usize {
 }
 
 impl ChatBackend for CassetteReplayer {
-    fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion, LlmError>> {
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<Completion, LlmError>> {
         Box::pin(async move { self.lookup(request) })
     }
 }
@@ -253,7 +319,10 @@ mod tests {
         let a = ChatRequest::new("m", vec![ChatMessage::user("a")]);
         assert_eq!(replayer.lookup(&a).map(|c| c.text).ok(), Some("1".into()));
         assert_eq!(replayer.lookup(&a).map(|c| c.text).ok(), Some("3".into()));
-        assert!(matches!(replayer.lookup(&a), Err(LlmError::CassetteExhausted { recorded: 2, .. })));
+        assert!(matches!(
+            replayer.lookup(&a),
+            Err(LlmError::CassetteExhausted { recorded: 2, .. })
+        ));
     }
 
     #[test]
@@ -261,23 +330,45 @@ mod tests {
         let replayer = CassetteReplayer::from_entries(
             Path::new("c.jsonl"),
             ReplayOrder::ByHash,
-            vec![entry("improve the solver: score 1.0", "x"), entry("draft something", "y")],
+            vec![
+                entry("improve the solver: score 1.0", "x"),
+                entry("draft something", "y"),
+            ],
         );
-        let request = ChatRequest::new("m", vec![ChatMessage::user("improve the solver: score 2.0")]);
-        let message = replayer.lookup(&request).err().map(|e| e.to_string()).unwrap_or_default();
+        let request = ChatRequest::new(
+            "m",
+            vec![ChatMessage::user("improve the solver: score 2.0")],
+        );
+        let message = replayer
+            .lookup(&request)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         let closest = entry("improve the solver: score 1.0", "x").hash;
         assert!(message.contains(&closest[..12]), "{message}");
         assert!(message.contains("shares the first 26 of 29"), "{message}");
-        assert!(message.contains("score 1.0") && message.contains("score 2.0"), "{message}");
+        assert!(
+            message.contains("score 1.0") && message.contains("score 2.0"),
+            "{message}"
+        );
     }
 
     #[test]
     fn sequential_ignores_the_prompt() {
-        let replayer =
-            CassetteReplayer::from_entries(Path::new("c.jsonl"), ReplayOrder::Sequential, vec![entry("a", "1"), entry("b", "2")]);
+        let replayer = CassetteReplayer::from_entries(
+            Path::new("c.jsonl"),
+            ReplayOrder::Sequential,
+            vec![entry("a", "1"), entry("b", "2")],
+        );
         let other = ChatRequest::new("m", vec![ChatMessage::user("zzz")]);
-        assert_eq!(replayer.lookup(&other).map(|c| (c.text, c.replayed)).ok(), Some(("1".into(), true)));
-        assert_eq!(replayer.lookup(&other).map(|c| c.text).ok(), Some("2".into()));
+        assert_eq!(
+            replayer.lookup(&other).map(|c| (c.text, c.replayed)).ok(),
+            Some(("1".into(), true))
+        );
+        assert_eq!(
+            replayer.lookup(&other).map(|c| c.text).ok(),
+            Some("2".into())
+        );
         assert!(replayer.lookup(&other).is_err());
     }
 }

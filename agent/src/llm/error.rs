@@ -11,16 +11,33 @@ pub enum LlmError {
     Config(String),
 
     #[error("model `{model}`: HTTP {status} after {attempts} attempt(s): {body}")]
-    Http { model: String, status: u16, body: String, attempts: u32 },
+    Http {
+        model: String,
+        status: u16,
+        body: String,
+        attempts: u32,
+    },
 
     #[error("model `{model}`: no reply within {timeout:?} after {attempts} attempt(s)")]
-    Timeout { model: String, timeout: Duration, attempts: u32 },
+    Timeout {
+        model: String,
+        timeout: Duration,
+        attempts: u32,
+    },
 
     #[error("model `{model}`: connection failed after {attempts} attempt(s): {message}")]
-    Connect { model: String, message: String, attempts: u32 },
+    Connect {
+        model: String,
+        message: String,
+        attempts: u32,
+    },
 
     #[error("model `{model}`: the reply is not a chat completion: {message}; body starts: {body}")]
-    Decode { model: String, message: String, body: String },
+    Decode {
+        model: String,
+        message: String,
+        body: String,
+    },
 
     #[error("model `{model}`: the reply has no choices (empty `choices` or no message content)")]
     EmptyReply { model: String },
@@ -33,16 +50,29 @@ pub enum LlmError {
     },
 
     #[error("cassette {}: line {line}: {message}", .path.display())]
-    CassetteFormat { path: PathBuf, line: usize, message: String },
+    CassetteFormat {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
 
     #[error(
         "cassette {}: no recorded reply for request {} (model `{model}`){closest}\nhint: the prompt changed since recording; re-record with `record:FILE`, or replay in order with `replay-seq:FILE`",
         .path.display(), short_hash(.hash)
     )]
-    CassetteMiss { path: PathBuf, hash: String, model: String, closest: String },
+    CassetteMiss {
+        path: PathBuf,
+        hash: String,
+        model: String,
+        closest: String,
+    },
 
     #[error("cassette {}: all {recorded} recorded repl(ies) for request {} were already served", .path.display(), short_hash(.hash))]
-    CassetteExhausted { path: PathBuf, hash: String, recorded: usize },
+    CassetteExhausted {
+        path: PathBuf,
+        hash: String,
+        recorded: usize,
+    },
 }
 
 pub(crate) fn short_hash(hash: &str) -> &str {

@@ -8,7 +8,9 @@ use rand::Rng;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-use super::{BoxFuture, ChatBackend, ChatRequest, Completion, LlmError, PriceTable, Usage, excerpt};
+use super::{
+    BoxFuture, ChatBackend, ChatRequest, Completion, LlmError, PriceTable, Usage, excerpt,
+};
 
 /// An API key. Its `Debug` and `Display` print `***`, so it cannot leak into logs.
 #[derive(Clone, PartialEq, Eq)]
@@ -65,7 +67,10 @@ impl RetryPolicy {
     /// The wait before retry number `retry` (0-based), ignoring `Retry-After`.
     pub fn backoff(&self, retry: u32, rng: &mut impl Rng) -> Duration {
         let factor = 2u32.saturating_pow(retry.min(30));
-        let full = self.initial_backoff.saturating_mul(factor).min(self.max_backoff);
+        let full = self
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff);
         full.mul_f64(rng.random_range(0.5..=1.0))
     }
 }
@@ -116,14 +121,20 @@ struct Inner {
 
 impl fmt::Debug for OpenAiClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenAiClient").field("url", &self.inner.url).field("api_key", &self.inner.config.api_key).finish()
+        f.debug_struct("OpenAiClient")
+            .field("url", &self.inner.url)
+            .field("api_key", &self.inner.config.api_key)
+            .finish()
     }
 }
 
 /// What one HTTP attempt ended with.
 enum Attempt {
     Done(Completion),
-    Retry { error: LlmError, retry_after: Option<Duration> },
+    Retry {
+        error: LlmError,
+        retry_after: Option<Duration>,
+    },
     Fail(LlmError),
 }
 
@@ -144,7 +155,14 @@ impl OpenAiClient {
             .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
         let url = format!("{base}/chat/completions");
         let permits = Semaphore::new(config.concurrency);
-        Ok(OpenAiClient { inner: Arc::new(Inner { http, url, config, permits }) })
+        Ok(OpenAiClient {
+            inner: Arc::new(Inner {
+                http,
+                url,
+                config,
+                permits,
+            }),
+        })
     }
 
     pub fn config(&self) -> &OpenAiConfig {
@@ -159,7 +177,12 @@ impl OpenAiClient {
         loop {
             attempts += 1;
             let outcome = {
-                let _permit = self.inner.permits.acquire().await.map_err(|_| LlmError::Config("client closed".into()))?;
+                let _permit = self
+                    .inner
+                    .permits
+                    .acquire()
+                    .await
+                    .map_err(|_| LlmError::Config("client closed".into()))?;
                 self.attempt(request, attempts).await
             };
             match outcome {
@@ -194,7 +217,12 @@ impl OpenAiClient {
         tracing::debug!(model = %model, attempt = attempts, url = %self.inner.url, "model call");
         let response = match builder.send().await {
             Ok(response) => response,
-            Err(e) => return Attempt::Retry { error: self.transport_error(&model, &e, attempts), retry_after: None },
+            Err(e) => {
+                return Attempt::Retry {
+                    error: self.transport_error(&model, &e, attempts),
+                    retry_after: None,
+                };
+            }
         };
         let status = response.status().as_u16();
         let retry_after = response
@@ -206,12 +234,26 @@ impl OpenAiClient {
             .map(Duration::from_secs_f64);
         let body = match response.bytes().await {
             Ok(body) => body,
-            Err(e) => return Attempt::Retry { error: self.transport_error(&model, &e, attempts), retry_after: None },
+            Err(e) => {
+                return Attempt::Retry {
+                    error: self.transport_error(&model, &e, attempts),
+                    retry_after: None,
+                };
+            }
         };
         let body = String::from_utf8_lossy(&body);
         if !(200..300).contains(&status) {
-            let error = LlmError::Http { model, status, body: self.scrub(&excerpt(&body, 400)), attempts };
-            return if error.is_transient() { Attempt::Retry { error, retry_after } } else { Attempt::Fail(error) };
+            let error = LlmError::Http {
+                model,
+                status,
+                body: self.scrub(&excerpt(&body, 400)),
+                attempts,
+            };
+            return if error.is_transient() {
+                Attempt::Retry { error, retry_after }
+            } else {
+                Attempt::Fail(error)
+            };
         }
         match self.decode(request, &body) {
             Ok(completion) => Attempt::Done(completion),
@@ -226,12 +268,28 @@ impl OpenAiClient {
             message: e.to_string(),
             body: self.scrub(&excerpt(body, 200)),
         })?;
-        let choice = wire.choices.into_iter().next().ok_or_else(|| LlmError::EmptyReply { model: model.clone() })?;
-        let text = choice.message.and_then(|m| m.content).ok_or_else(|| LlmError::EmptyReply { model: model.clone() })?;
+        let choice = wire
+            .choices
+            .into_iter()
+            .next()
+            .ok_or_else(|| LlmError::EmptyReply {
+                model: model.clone(),
+            })?;
+        let text = choice
+            .message
+            .and_then(|m| m.content)
+            .ok_or_else(|| LlmError::EmptyReply {
+                model: model.clone(),
+            })?;
         let usage = match wire.usage {
-            Some(WireUsage { prompt_tokens: Some(p), completion_tokens: Some(c) }) => {
-                Usage { prompt_tokens: p, completion_tokens: c, estimated: false }
-            }
+            Some(WireUsage {
+                prompt_tokens: Some(p),
+                completion_tokens: Some(c),
+            }) => Usage {
+                prompt_tokens: p,
+                completion_tokens: c,
+                estimated: false,
+            },
             _ => Usage::estimate(request, &text),
         };
         let answered_by = wire.model.filter(|m| !m.is_empty()).unwrap_or(model);
@@ -251,7 +309,11 @@ impl OpenAiClient {
 
     fn transport_error(&self, model: &str, error: &reqwest::Error, attempts: u32) -> LlmError {
         if error.is_timeout() {
-            LlmError::Timeout { model: model.to_string(), timeout: self.inner.config.timeout, attempts }
+            LlmError::Timeout {
+                model: model.to_string(),
+                timeout: self.inner.config.timeout,
+                attempts,
+            }
         } else {
             let mut message = error.to_string();
             let mut source = std::error::Error::source(error);
@@ -260,7 +322,11 @@ impl OpenAiClient {
                 message.push_str(&s.to_string());
                 source = s.source();
             }
-            LlmError::Connect { model: model.to_string(), message: self.scrub(&message), attempts }
+            LlmError::Connect {
+                model: model.to_string(),
+                message: self.scrub(&message),
+                attempts,
+            }
         }
     }
 
@@ -274,7 +340,10 @@ impl OpenAiClient {
 }
 
 impl ChatBackend for OpenAiClient {
-    fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<Completion, LlmError>> {
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<Completion, LlmError>> {
         Box::pin(self.chat(request))
     }
 }
@@ -325,7 +394,8 @@ mod tests {
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         for retry in 0..10 {
-            let full = Duration::from_millis(100 * 2u64.pow(retry)).min(Duration::from_millis(1000));
+            let full =
+                Duration::from_millis(100 * 2u64.pow(retry)).min(Duration::from_millis(1000));
             let wait = policy.backoff(retry, &mut rng);
             assert!(wait >= full / 2 && wait <= full, "{retry}: {wait:?}");
         }
@@ -333,7 +403,10 @@ mod tests {
 
     #[test]
     fn key_is_hidden_in_debug() {
-        let config = OpenAiConfig { api_key: Some(ApiKey::new("sk-secret-123")), ..OpenAiConfig::default() };
+        let config = OpenAiConfig {
+            api_key: Some(ApiKey::new("sk-secret-123")),
+            ..OpenAiConfig::default()
+        };
         assert!(!format!("{config:?}").contains("sk-secret"));
         let client = OpenAiClient::new(config);
         assert!(!format!("{client:?}").contains("sk-secret"));
@@ -341,7 +414,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_base_url() {
-        let config = OpenAiConfig { base_url: "localhost:8000".into(), ..OpenAiConfig::default() };
-        assert!(matches!(OpenAiClient::new(config), Err(LlmError::Config(_))));
+        let config = OpenAiConfig {
+            base_url: "localhost:8000".into(),
+            ..OpenAiConfig::default()
+        };
+        assert!(matches!(
+            OpenAiClient::new(config),
+            Err(LlmError::Config(_))
+        ));
     }
 }

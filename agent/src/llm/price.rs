@@ -19,7 +19,8 @@ pub struct ModelPrice {
 impl ModelPrice {
     /// Dollars for the given usage.
     pub fn cost(&self, usage: &Usage) -> f64 {
-        (usage.prompt_tokens as f64 * self.input + usage.completion_tokens as f64 * self.output) / 1e6
+        (usage.prompt_tokens as f64 * self.input + usage.completion_tokens as f64 * self.output)
+            / 1e6
     }
 }
 
@@ -73,13 +74,22 @@ impl PriceTable {
 
     /// An empty table: every model is unpriced.
     pub fn empty() -> PriceTable {
-        PriceTable { prices: BTreeMap::new() }
+        PriceTable {
+            prices: BTreeMap::new(),
+        }
     }
 
     /// This table with `overrides` merged in (an override replaces the entry of the same name).
-    pub fn with_overrides(mut self, overrides: BTreeMap<String, ModelPrice>) -> Result<PriceTable, LlmError> {
+    pub fn with_overrides(
+        mut self,
+        overrides: BTreeMap<String, ModelPrice>,
+    ) -> Result<PriceTable, LlmError> {
         for (name, price) in overrides {
-            if !(price.input.is_finite() && price.output.is_finite() && price.input >= 0.0 && price.output >= 0.0) {
+            if !(price.input.is_finite()
+                && price.output.is_finite()
+                && price.input >= 0.0
+                && price.output >= 0.0)
+            {
                 return Err(LlmError::Config(format!(
                     "prices.\"{name}\": prices must be finite and non-negative dollars per million tokens"
                 )));
@@ -94,7 +104,9 @@ impl PriceTable {
     pub fn with_toml_overrides(self, table: &toml::Table) -> Result<PriceTable, LlmError> {
         let overrides: BTreeMap<String, ModelPrice> = toml::Value::Table(table.clone())
             .try_into()
-            .map_err(|e: toml::de::Error| LlmError::Config(format!("prices: {}", e.message().trim())))?;
+            .map_err(|e: toml::de::Error| {
+                LlmError::Config(format!("prices: {}", e.message().trim()))
+            })?;
         self.with_overrides(overrides)
     }
 
@@ -112,7 +124,11 @@ impl PriceTable {
         if let Some(price) = self.prices.get(bare) {
             return Some(*price);
         }
-        self.prices.iter().filter(|(key, _)| bare.starts_with(key.as_str())).max_by_key(|(key, _)| key.len()).map(|(_, p)| *p)
+        self.prices
+            .iter()
+            .filter(|(key, _)| bare.starts_with(key.as_str()))
+            .max_by_key(|(key, _)| key.len())
+            .map(|(_, p)| *p)
     }
 
     /// Dollars for a call, and whether the model was priced.
@@ -131,25 +147,49 @@ mod tests {
     #[test]
     fn longest_prefix_wins() {
         let t = PriceTable::defaults();
-        assert_eq!(t.lookup("gpt-4o-mini-2024-07-18").map(|p| p.input), Some(0.15));
+        assert_eq!(
+            t.lookup("gpt-4o-mini-2024-07-18").map(|p| p.input),
+            Some(0.15)
+        );
         assert_eq!(t.lookup("gpt-4o-2024-08-06").map(|p| p.input), Some(2.50));
-        assert_eq!(t.lookup("openai/gpt-4.1-mini").map(|p| p.output), Some(1.60));
+        assert_eq!(
+            t.lookup("openai/gpt-4.1-mini").map(|p| p.output),
+            Some(1.60)
+        );
         assert_eq!(t.lookup("qwen2.5-coder:7b"), None);
     }
 
     #[test]
     fn overrides_merge() {
-        let table: toml::Table = toml::from_str("[\"qwen2.5-coder\"]\ninput = 0.0\noutput = 0.0\n[gpt-4o]\ninput = 1.0\noutput = 2.0\n")
-            .unwrap_or_default();
+        let table: toml::Table = toml::from_str(
+            "[\"qwen2.5-coder\"]\ninput = 0.0\noutput = 0.0\n[gpt-4o]\ninput = 1.0\noutput = 2.0\n",
+        )
+        .unwrap_or_default();
         let t = PriceTable::defaults().with_toml_overrides(&table);
         let t = t.ok().unwrap_or_else(PriceTable::empty);
-        assert_eq!(t.lookup("gpt-4o"), Some(ModelPrice { input: 1.0, output: 2.0 }));
+        assert_eq!(
+            t.lookup("gpt-4o"),
+            Some(ModelPrice {
+                input: 1.0,
+                output: 2.0
+            })
+        );
         assert!(t.lookup("qwen2.5-coder:7b").is_some());
-        let usage = Usage { prompt_tokens: 1_000_000, completion_tokens: 500_000, estimated: false };
+        let usage = Usage {
+            prompt_tokens: 1_000_000,
+            completion_tokens: 500_000,
+            estimated: false,
+        };
         assert_eq!(t.cost("gpt-4o", &usage), (2.0, true));
-        let bad: toml::Table = toml::from_str("[m]\ninput = -1.0\noutput = 0.0\n").unwrap_or_default();
+        let bad: toml::Table =
+            toml::from_str("[m]\ninput = -1.0\noutput = 0.0\n").unwrap_or_default();
         assert!(PriceTable::defaults().with_toml_overrides(&bad).is_err());
-        let unknown_field: toml::Table = toml::from_str("[m]\ninput = 1.0\noutptu = 0.0\n").unwrap_or_default();
-        assert!(PriceTable::defaults().with_toml_overrides(&unknown_field).is_err());
+        let unknown_field: toml::Table =
+            toml::from_str("[m]\ninput = 1.0\noutptu = 0.0\n").unwrap_or_default();
+        assert!(
+            PriceTable::defaults()
+                .with_toml_overrides(&unknown_field)
+                .is_err()
+        );
     }
 }

@@ -56,19 +56,31 @@ pub async fn propose_with_reask<T, E: Display>(
     let parsed = parse(&first.text);
     let error = match parsed {
         Ok(value) => {
-            calls.push(CallRecord { request, completion: first });
-            return Ok(Proposal { calls, parsed: Ok(value) });
+            calls.push(CallRecord {
+                request,
+                completion: first,
+            });
+            return Ok(Proposal {
+                calls,
+                parsed: Ok(value),
+            });
         }
         Err(error) => error,
     };
     tracing::debug!(model = %request.model, error = %error, "reply unusable; re-asking once");
     let follow_up = reask_request(&request, &first.text, &error);
-    calls.push(CallRecord { request, completion: first });
+    calls.push(CallRecord {
+        request,
+        completion: first,
+    });
     let second = match backend.complete(&follow_up).await {
         Ok(completion) => completion,
         Err(error) => return Err(ProposeFailure { calls, error }),
     };
     let parsed = parse(&second.text);
-    calls.push(CallRecord { request: follow_up, completion: second });
+    calls.push(CallRecord {
+        request: follow_up,
+        completion: second,
+    });
     Ok(Proposal { calls, parsed })
 }

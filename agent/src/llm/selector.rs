@@ -44,12 +44,22 @@ impl ModelSelector {
         }
         for (name, weight) in &models {
             if rule == SelectionRule::Fixed && !(weight.is_finite() && *weight > 0.0) {
-                return Err(LlmError::Config(format!("model `{name}`: weight {weight} must be a positive number")));
+                return Err(LlmError::Config(format!(
+                    "model `{name}`: weight {weight} must be a positive number"
+                )));
             }
         }
         let arms = models
             .into_iter()
-            .map(|(model, weight)| Arm { model, weight, pulls: 0, pending: 0, reward_sum: 0.0, gain_sum: 0.0, dollars_sum: 0.0 })
+            .map(|(model, weight)| Arm {
+                model,
+                weight,
+                pulls: 0,
+                pending: 0,
+                reward_sum: 0.0,
+                gain_sum: 0.0,
+                dollars_sum: 0.0,
+            })
             .collect();
         Ok(ModelSelector { arms, rule })
     }
@@ -93,18 +103,35 @@ impl ModelSelector {
             SelectionRule::CostAwareUcb { exploration, .. } => {
                 // Untried arms first (counting calls still in flight, so K concurrent
                 // choices spread over the untried models).
-                if let Some(i) = (0..self.arms.len()).min_by_key(|&i| self.arms[i].pulls + self.arms[i].pending)
+                if let Some(i) =
+                    (0..self.arms.len()).min_by_key(|&i| self.arms[i].pulls + self.arms[i].pending)
                     && self.arms[i].pulls + self.arms[i].pending == 0
                 {
                     i
                 } else {
-                    let best_mean = self.arms.iter().filter(|a| a.pulls > 0).map(|a| a.reward_sum / a.pulls as f64).fold(0.0, f64::max);
-                    let total: f64 = self.arms.iter().map(|a| (a.pulls + a.pending) as f64).sum::<f64>().max(1.0);
+                    let best_mean = self
+                        .arms
+                        .iter()
+                        .filter(|a| a.pulls > 0)
+                        .map(|a| a.reward_sum / a.pulls as f64)
+                        .fold(0.0, f64::max);
+                    let total: f64 = self
+                        .arms
+                        .iter()
+                        .map(|a| (a.pulls + a.pending) as f64)
+                        .sum::<f64>()
+                        .max(1.0);
                     let mut best = (f64::NEG_INFINITY, 0usize);
                     for (i, arm) in self.arms.iter().enumerate() {
                         let n = (arm.pulls + arm.pending).max(1) as f64;
-                        let mean = if arm.pulls == 0 || best_mean <= 0.0 { 0.0 } else { arm.reward_sum / arm.pulls as f64 / best_mean };
-                        let ucb = mean + exploration * (total.ln() / n).sqrt() + rng.random::<f64>() * 1e-9;
+                        let mean = if arm.pulls == 0 || best_mean <= 0.0 {
+                            0.0
+                        } else {
+                            arm.reward_sum / arm.pulls as f64 / best_mean
+                        };
+                        let ucb = mean
+                            + exploration * (total.ln() / n).sqrt()
+                            + rng.random::<f64>() * 1e-9;
                         if ucb > best.0 {
                             best = (ucb, i);
                         }
@@ -128,7 +155,11 @@ impl ModelSelector {
             return;
         };
         let gain = if gain.is_finite() { gain.max(0.0) } else { 0.0 };
-        let dollars = if dollars.is_finite() { dollars.max(0.0) } else { 0.0 };
+        let dollars = if dollars.is_finite() {
+            dollars.max(0.0)
+        } else {
+            0.0
+        };
         arm.pending = arm.pending.saturating_sub(1);
         arm.pulls += 1;
         arm.gain_sum += gain;
@@ -138,7 +169,10 @@ impl ModelSelector {
 
     /// (model, calls observed, total gain, total dollars), for reports.
     pub fn stats(&self) -> Vec<(String, u64, f64, f64)> {
-        self.arms.iter().map(|a| (a.model.clone(), a.pulls, a.gain_sum, a.dollars_sum)).collect()
+        self.arms
+            .iter()
+            .map(|a| (a.model.clone(), a.pulls, a.gain_sum, a.dollars_sum))
+            .collect()
     }
 }
 
@@ -149,7 +183,11 @@ mod tests {
 
     #[test]
     fn fixed_weights_are_respected() {
-        let mut s = ModelSelector::new(vec![("a".into(), 3.0), ("b".into(), 1.0)], SelectionRule::Fixed).unwrap_or_else(|_| ModelSelector::single("x"));
+        let mut s = ModelSelector::new(
+            vec![("a".into(), 3.0), ("b".into(), 1.0)],
+            SelectionRule::Fixed,
+        )
+        .unwrap_or_else(|_| ModelSelector::single("x"));
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let a = (0..4000).filter(|_| s.choose(&mut rng) == "a").count();
         assert!((2800..3200).contains(&a), "{a}");
@@ -158,14 +196,22 @@ mod tests {
 
     #[test]
     fn ucb_prefers_gain_per_dollar() {
-        let rule = SelectionRule::CostAwareUcb { exploration: 0.5, min_cost: 1e-4 };
-        let mut s = ModelSelector::new(vec![("cheap".into(), 1.0), ("dear".into(), 1.0)], rule).unwrap_or_else(|_| ModelSelector::single("x"));
+        let rule = SelectionRule::CostAwareUcb {
+            exploration: 0.5,
+            min_cost: 1e-4,
+        };
+        let mut s = ModelSelector::new(vec![("cheap".into(), 1.0), ("dear".into(), 1.0)], rule)
+            .unwrap_or_else(|_| ModelSelector::single("x"));
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let mut counts = [0usize; 2];
         for _ in 0..400 {
             let model = s.choose(&mut rng);
             // Same gain, but `dear` costs 20x more.
-            let (i, dollars) = if model == "cheap" { (0, 0.001) } else { (1, 0.02) };
+            let (i, dollars) = if model == "cheap" {
+                (0, 0.001)
+            } else {
+                (1, 0.02)
+            };
             counts[i] += 1;
             s.observe(&model, 1.0, dollars);
         }

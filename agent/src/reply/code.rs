@@ -23,15 +23,23 @@ pub fn code_blocks(text: &str) -> Vec<CodeBlock> {
             None => {
                 if let Some((fence, count)) = fence_of(trimmed) {
                     let info = trimmed[count * fence.len_utf8()..].trim();
-                    let tag = info.split(|c: char| c.is_whitespace() || c == '{' || c == ',').next().unwrap_or("");
+                    let tag = info
+                        .split(|c: char| c.is_whitespace() || c == '{' || c == ',')
+                        .next()
+                        .unwrap_or("");
                     open = Some((fence, count, tag.to_ascii_lowercase(), Vec::new()));
                 }
             }
             Some((fence, count, tag, body)) => {
-                let closes = fence_of(trimmed)
-                    .is_some_and(|(f, n)| f == *fence && n >= *count && trimmed.trim_end().chars().all(|c| c == f));
+                let closes = fence_of(trimmed).is_some_and(|(f, n)| {
+                    f == *fence && n >= *count && trimmed.trim_end().chars().all(|c| c == f)
+                });
                 if closes {
-                    blocks.push(CodeBlock { tag: std::mem::take(tag), body: join(body), complete: true });
+                    blocks.push(CodeBlock {
+                        tag: std::mem::take(tag),
+                        body: join(body),
+                        complete: true,
+                    });
                     open = None;
                 } else {
                     body.push(line);
@@ -40,7 +48,11 @@ pub fn code_blocks(text: &str) -> Vec<CodeBlock> {
         }
     }
     if let Some((_, _, tag, body)) = open {
-        blocks.push(CodeBlock { tag, body: join(&body), complete: false });
+        blocks.push(CodeBlock {
+            tag,
+            body: join(&body),
+            complete: false,
+        });
     }
     blocks
 }
@@ -99,7 +111,14 @@ mod tests {
         let text = "intro\n```rust\nfn main() {}\n```\ntext\n````c\nint main() { /* ``` */ }\n````\n```\nraw\n";
         let blocks = code_blocks(text);
         assert_eq!(blocks.len(), 3);
-        assert_eq!((blocks[0].tag.as_str(), blocks[0].body.as_str(), blocks[0].complete), ("rust", "fn main() {}\n", true));
+        assert_eq!(
+            (
+                blocks[0].tag.as_str(),
+                blocks[0].body.as_str(),
+                blocks[0].complete
+            ),
+            ("rust", "fn main() {}\n", true)
+        );
         assert_eq!(blocks[1].tag, "c");
         assert!(blocks[1].complete);
         assert_eq!((blocks[2].tag.as_str(), blocks[2].complete), ("", false));

@@ -13,7 +13,12 @@ pub struct Edit {
 impl Edit {
     /// The first non-blank SEARCH line, shortened, to name the block in errors.
     pub fn first_line(&self) -> String {
-        let line = self.search.iter().find(|l| !l.trim().is_empty()).map(|l| l.trim()).unwrap_or("");
+        let line = self
+            .search
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim())
+            .unwrap_or("");
         crate::llm::excerpt(line, 80)
     }
 }
@@ -55,18 +60,28 @@ pub fn parse_edits(text: &str) -> Result<Vec<Edit>, ReplyError> {
             State::Outside => State::Outside,
             State::Search(search) if is_divider(line) => State::Replace(search, Vec::new()),
             State::Search(_) if is_search(line) || is_replace(line) => {
-                return Err(ReplyError::MalformedEdit { block, reason: "the `=======` line is missing".into() });
+                return Err(ReplyError::MalformedEdit {
+                    block,
+                    reason: "the `=======` line is missing".into(),
+                });
             }
             State::Search(mut search) => {
                 search.push(line.to_string());
                 State::Search(search)
             }
             State::Replace(search, replace) if is_replace(line) => {
-                edits.push(Edit { block, search, replace });
+                edits.push(Edit {
+                    block,
+                    search,
+                    replace,
+                });
                 State::Outside
             }
             State::Replace(..) if is_search(line) => {
-                return Err(ReplyError::MalformedEdit { block, reason: "the `>>>>>>> REPLACE` line is missing".into() });
+                return Err(ReplyError::MalformedEdit {
+                    block,
+                    reason: "the `>>>>>>> REPLACE` line is missing".into(),
+                });
             }
             State::Replace(search, mut replace) => {
                 replace.push(line.to_string());
@@ -77,10 +92,14 @@ pub fn parse_edits(text: &str) -> Result<Vec<Edit>, ReplyError> {
     let block = edits.len() + 1;
     match state {
         State::Outside => Ok(edits),
-        State::Search(_) => Err(ReplyError::MalformedEdit { block, reason: "the reply ends before `=======`".into() }),
-        State::Replace(..) => {
-            Err(ReplyError::MalformedEdit { block, reason: "the reply ends before `>>>>>>> REPLACE`".into() })
-        }
+        State::Search(_) => Err(ReplyError::MalformedEdit {
+            block,
+            reason: "the reply ends before `=======`".into(),
+        }),
+        State::Replace(..) => Err(ReplyError::MalformedEdit {
+            block,
+            reason: "the reply ends before `>>>>>>> REPLACE`".into(),
+        }),
     }
 }
 
@@ -94,7 +113,12 @@ fn find(lines: &[&str], search: &[&str], same: impl Fn(&str, &str) -> bool) -> V
         return Vec::new();
     }
     (0..=lines.len() - search.len())
-        .filter(|&start| search.iter().enumerate().all(|(j, s)| same(lines[start + j], s)))
+        .filter(|&start| {
+            search
+                .iter()
+                .enumerate()
+                .all(|(j, s)| same(lines[start + j], s))
+        })
         .collect()
 }
 
@@ -113,15 +137,28 @@ fn apply_one(source: &str, edit: &Edit, file: &str) -> Result<String, ReplyError
     // Blank lines around the SEARCH text are not significant.
     let search: Vec<&str> = {
         let all: Vec<&str> = edit.search.iter().map(|s| s.as_str()).collect();
-        let start = all.iter().position(|l| !l.trim().is_empty()).unwrap_or(all.len());
-        let end = all.iter().rposition(|l| !l.trim().is_empty()).map(|e| e + 1).unwrap_or(start);
+        let start = all
+            .iter()
+            .position(|l| !l.trim().is_empty())
+            .unwrap_or(all.len());
+        let end = all
+            .iter()
+            .rposition(|l| !l.trim().is_empty())
+            .map(|e| e + 1)
+            .unwrap_or(start);
         all[start..end].to_vec()
     };
     let trailing_newline = source.ends_with('\n');
-    let lines: Vec<&str> = source.lines().map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    let lines: Vec<&str> = source
+        .lines()
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
     if search.is_empty() {
         if source.trim().is_empty() {
-            return Ok(join(&edit.replace.iter().map(|s| s.as_str()).collect::<Vec<_>>(), true));
+            return Ok(join(
+                &edit.replace.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                true,
+            ));
         }
         return Err(ReplyError::MalformedEdit {
             block: edit.block,
@@ -139,7 +176,11 @@ fn apply_one(source: &str, edit: &Edit, file: &str) -> Result<String, ReplyError
             out.extend_from_slice(&lines[start + search.len()..]);
             Ok(join(&out, trailing_newline))
         }
-        [] => Err(ReplyError::EditNotFound { block: edit.block, first_line: edit.first_line(), file: file.to_string() }),
+        [] => Err(ReplyError::EditNotFound {
+            block: edit.block,
+            first_line: edit.first_line(),
+            file: file.to_string(),
+        }),
         several => Err(ReplyError::EditAmbiguous {
             block: edit.block,
             first_line: edit.first_line(),
@@ -161,7 +202,8 @@ fn join(lines: &[&str], trailing_newline: bool) -> String {
 mod tests {
     use super::*;
 
-    const SOURCE: &str = "fn main() {\n    let x = 1;\n    let y = 2;\n    println!(\"{}\", x + y);\n}\n";
+    const SOURCE: &str =
+        "fn main() {\n    let x = 1;\n    let y = 2;\n    println!(\"{}\", x + y);\n}\n";
 
     fn edit(search: &str, replace: &str) -> String {
         format!("<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE\n")
@@ -169,12 +211,22 @@ mod tests {
 
     #[test]
     fn exact_then_tolerant() {
-        let reply = format!("Here:\n```rust\n{}```\n", edit("    let x = 1;", "    let x = 10;"));
+        let reply = format!(
+            "Here:\n```rust\n{}```\n",
+            edit("    let x = 1;", "    let x = 10;")
+        );
         let edits = parse_edits(&reply).unwrap_or_default();
         assert_eq!(edits.len(), 1);
         let out = apply_edits(SOURCE, &edits, "main.rs");
-        assert_eq!(out.as_deref().ok(), Some(SOURCE.replace("x = 1;", "x = 10;").as_str()));
-        let loose = parse_edits(&edit("let  y = 2;\n  println!(\"{}\", x + y);", "    let y = 3;")).unwrap_or_default();
+        assert_eq!(
+            out.as_deref().ok(),
+            Some(SOURCE.replace("x = 1;", "x = 10;").as_str())
+        );
+        let loose = parse_edits(&edit(
+            "let  y = 2;\n  println!(\"{}\", x + y);",
+            "    let y = 3;",
+        ))
+        .unwrap_or_default();
         let out = apply_edits(SOURCE, &loose, "main.rs").unwrap_or_default();
         assert_eq!(out, "fn main() {\n    let x = 1;\n    let y = 3;\n}\n");
     }
@@ -183,15 +235,33 @@ mod tests {
     fn errors_name_the_block() {
         let reply = edit("    let x = 1;", "    let x = 5;") + &edit("let z = 3;", "");
         let edits = parse_edits(&reply).unwrap_or_default();
-        let err = apply_edits(SOURCE, &edits, "main.rs").err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("block 2") && err.contains("`let z = 3;`") && err.contains("matches nothing"), "{err}");
+        let err = apply_edits(SOURCE, &edits, "main.rs")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("block 2")
+                && err.contains("`let z = 3;`")
+                && err.contains("matches nothing"),
+            "{err}"
+        );
         let dup = "a\nb\na\n";
         let edits = parse_edits(&edit("a", "c")).unwrap_or_default();
-        assert!(matches!(apply_edits(dup, &edits, "main.c"), Err(ReplyError::EditAmbiguous { count: 2, block: 1, .. })));
+        assert!(matches!(
+            apply_edits(dup, &edits, "main.c"),
+            Err(ReplyError::EditAmbiguous {
+                count: 2,
+                block: 1,
+                ..
+            })
+        ));
         assert!(matches!(
             parse_edits("<<<<<<< SEARCH\nx\n>>>>>>> REPLACE\n"),
             Err(ReplyError::MalformedEdit { block: 1, .. })
         ));
-        assert!(matches!(parse_edits("<<<<<<< SEARCH\nx\n=======\ny\n"), Err(ReplyError::MalformedEdit { .. })));
+        assert!(matches!(
+            parse_edits("<<<<<<< SEARCH\nx\n=======\ny\n"),
+            Err(ReplyError::MalformedEdit { .. })
+        ));
     }
 }

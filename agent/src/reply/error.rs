@@ -12,10 +12,14 @@ pub enum ReplyError {
     )]
     NoJson,
 
-    #[error("the JSON is invalid ({message}). Answer with one valid JSON object {{\"reasoning\": \"...\", \"suggestion\": {{...}}}}.")]
+    #[error(
+        "the JSON is invalid ({message}). Answer with one valid JSON object {{\"reasoning\": \"...\", \"suggestion\": {{...}}}}."
+    )]
     InvalidJson { message: String },
 
-    #[error("the JSON object has no `suggestion` field. Put the new values in \"suggestion\": {{\"name\": value}}.")]
+    #[error(
+        "the JSON object has no `suggestion` field. Put the new values in \"suggestion\": {{\"name\": value}}."
+    )]
     MissingSuggestion,
 
     #[error("`suggestion` must be an object mapping variable names to values, not {found}.")]
@@ -27,25 +31,46 @@ pub enum ReplyError {
     #[error("`{name}` must be a number, but the suggestion gives {value}.")]
     NotANumber { name: String, value: String },
 
-    #[error("no complete code block in {allowed} was found. Answer with the full program in one fenced block (```{first}), or with SEARCH/REPLACE blocks.")]
+    #[error(
+        "no complete code block in {allowed} was found. Answer with the full program in one fenced block (```{first}), or with SEARCH/REPLACE blocks."
+    )]
     NoCodeBlock { allowed: String, first: String },
 
-    #[error("the reply ends inside an unclosed ``` block (it may have been cut off). Send the complete program, or smaller SEARCH/REPLACE edits, and close every block with ```.")]
+    #[error(
+        "the reply ends inside an unclosed ``` block (it may have been cut off). Send the complete program, or smaller SEARCH/REPLACE edits, and close every block with ```."
+    )]
     UnclosedCodeBlock,
 
     #[error("the code block is in `{tag}`, which this task does not accept; accepted: {allowed}.")]
     LanguageNotAllowed { tag: String, allowed: String },
 
-    #[error("SEARCH/REPLACE block {block} is malformed: {reason}. Each edit is `<<<<<<< SEARCH`, the exact lines to find, `=======`, the new lines, `>>>>>>> REPLACE`.")]
+    #[error(
+        "SEARCH/REPLACE block {block} is malformed: {reason}. Each edit is `<<<<<<< SEARCH`, the exact lines to find, `=======`, the new lines, `>>>>>>> REPLACE`."
+    )]
     MalformedEdit { block: usize, reason: String },
 
-    #[error("SEARCH/REPLACE block {block} (starting `{first_line}`) matches nothing in {file}. Copy the SEARCH lines exactly from the current code, or send the full file.")]
-    EditNotFound { block: usize, first_line: String, file: String },
+    #[error(
+        "SEARCH/REPLACE block {block} (starting `{first_line}`) matches nothing in {file}. Copy the SEARCH lines exactly from the current code, or send the full file."
+    )]
+    EditNotFound {
+        block: usize,
+        first_line: String,
+        file: String,
+    },
 
-    #[error("SEARCH/REPLACE block {block} (starting `{first_line}`) matches {count} places in {file}. Include more surrounding lines so it matches exactly one.")]
-    EditAmbiguous { block: usize, first_line: String, file: String, count: usize },
+    #[error(
+        "SEARCH/REPLACE block {block} (starting `{first_line}`) matches {count} places in {file}. Include more surrounding lines so it matches exactly one."
+    )]
+    EditAmbiguous {
+        block: usize,
+        first_line: String,
+        file: String,
+        count: usize,
+    },
 
-    #[error("there is no current file to apply SEARCH/REPLACE edits to{detail}. Send the full program in one fenced code block.")]
+    #[error(
+        "there is no current file to apply SEARCH/REPLACE edits to{detail}. Send the full program in one fenced code block."
+    )]
     NoEditTarget { detail: String },
 
     #[error("expected a JSON list of {k} distinct improvement directions (strings){detail}.")]

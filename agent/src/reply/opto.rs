@@ -22,15 +22,25 @@ pub fn parse_opto(text: &str) -> Result<OptoReply, ReplyError> {
     if trimmed.is_empty() {
         return Err(ReplyError::Empty);
     }
-    if trimmed.trim_matches(|c: char| c == '`' || c == '"' || c == '.' || c.is_whitespace()) == "TERMINATE" {
-        return Ok(OptoReply { reasoning: String::new(), suggestion: None });
+    if trimmed.trim_matches(|c: char| c == '`' || c == '"' || c == '.' || c.is_whitespace())
+        == "TERMINATE"
+    {
+        return Ok(OptoReply {
+            reasoning: String::new(),
+            suggestion: None,
+        });
     }
     let mut first_error: Option<String> = None;
     let mut found_object = false;
     for repaired in [false, true] {
-        let source = if repaired { remove_trailing_commas(text) } else { text.to_string() };
+        let source = if repaired {
+            remove_trailing_commas(text)
+        } else {
+            text.to_string()
+        };
         for (start, _) in source.match_indices('{').take(MAX_OBJECT_STARTS) {
-            let mut stream = serde_json::Deserializer::from_str(&source[start..]).into_iter::<Value>();
+            let mut stream =
+                serde_json::Deserializer::from_str(&source[start..]).into_iter::<Value>();
             match stream.next() {
                 Some(Ok(Value::Object(object))) => {
                     found_object = true;
@@ -47,7 +57,10 @@ pub fn parse_opto(text: &str) -> Result<OptoReply, ReplyError> {
         return Err(ReplyError::MissingSuggestion);
     }
     if trimmed.contains("TERMINATE") {
-        return Ok(OptoReply { reasoning: trimmed.replace("TERMINATE", "").trim().to_string(), suggestion: None });
+        return Ok(OptoReply {
+            reasoning: trimmed.replace("TERMINATE", "").trim().to_string(),
+            suggestion: None,
+        });
     }
     match first_error {
         Some(message) => Err(ReplyError::InvalidJson { message }),
@@ -66,10 +79,21 @@ fn from_object(object: &Map<String, Value>) -> Result<Option<OptoReply>, ReplyEr
         None => String::new(),
     };
     match suggestion {
-        Value::Object(map) => Ok(Some(OptoReply { reasoning, suggestion: Some(map.clone()) })),
-        Value::String(s) if s.trim() == "TERMINATE" => Ok(Some(OptoReply { reasoning, suggestion: None })),
-        Value::Null => Ok(Some(OptoReply { reasoning, suggestion: None })),
-        other => Err(ReplyError::SuggestionNotObject { found: super::short_json(other) }),
+        Value::Object(map) => Ok(Some(OptoReply {
+            reasoning,
+            suggestion: Some(map.clone()),
+        })),
+        Value::String(s) if s.trim() == "TERMINATE" => Ok(Some(OptoReply {
+            reasoning,
+            suggestion: None,
+        })),
+        Value::Null => Ok(Some(OptoReply {
+            reasoning,
+            suggestion: None,
+        })),
+        other => Err(ReplyError::SuggestionNotObject {
+            found: super::short_json(other),
+        }),
     }
 }
 
@@ -112,26 +136,63 @@ mod tests {
     #[test]
     fn plain_fenced_and_chatty() {
         let plain = r#"{"reasoning": "r", "suggestion": {"omega": 1.5}}"#;
-        assert_eq!(parse_opto(plain).ok().and_then(|r| r.suggestion).map(|s| s.len()), Some(1));
+        assert_eq!(
+            parse_opto(plain)
+                .ok()
+                .and_then(|r| r.suggestion)
+                .map(|s| s.len()),
+            Some(1)
+        );
         let fenced = "Sure!\n```json\n{\"reasoning\": \"because\", \"suggestion\": {\"omega\": 1.7,}}\n```\nHope this helps {not json}";
         let reply = parse_opto(fenced);
-        assert_eq!(reply.as_ref().map(|r| r.reasoning.as_str()).ok(), Some("because"));
-        assert_eq!(reply.ok().and_then(|r| r.suggestion).and_then(|s| s.get("omega").cloned()), Some(serde_json::json!(1.7)));
+        assert_eq!(
+            reply.as_ref().map(|r| r.reasoning.as_str()).ok(),
+            Some("because")
+        );
+        assert_eq!(
+            reply
+                .ok()
+                .and_then(|r| r.suggestion)
+                .and_then(|s| s.get("omega").cloned()),
+            Some(serde_json::json!(1.7))
+        );
     }
 
     #[test]
     fn terminate_forms() {
-        assert_eq!(parse_opto("TERMINATE").ok().map(|r| r.suggestion), Some(None));
-        assert_eq!(parse_opto(r#"{"reasoning": "done", "suggestion": "TERMINATE"}"#).ok().map(|r| r.suggestion), Some(None));
-        assert_eq!(parse_opto("I think we are done. TERMINATE").ok().map(|r| r.suggestion), Some(None));
+        assert_eq!(
+            parse_opto("TERMINATE").ok().map(|r| r.suggestion),
+            Some(None)
+        );
+        assert_eq!(
+            parse_opto(r#"{"reasoning": "done", "suggestion": "TERMINATE"}"#)
+                .ok()
+                .map(|r| r.suggestion),
+            Some(None)
+        );
+        assert_eq!(
+            parse_opto("I think we are done. TERMINATE")
+                .ok()
+                .map(|r| r.suggestion),
+            Some(None)
+        );
     }
 
     #[test]
     fn errors() {
         assert_eq!(parse_opto("  "), Err(ReplyError::Empty));
         assert_eq!(parse_opto("no idea"), Err(ReplyError::NoJson));
-        assert_eq!(parse_opto(r#"{"reasoning": "x"}"#), Err(ReplyError::MissingSuggestion));
-        assert!(matches!(parse_opto(r#"{"suggestion": {"a": 1"#), Err(ReplyError::InvalidJson { .. })));
-        assert!(matches!(parse_opto(r#"{"suggestion": [1]}"#), Err(ReplyError::SuggestionNotObject { .. })));
+        assert_eq!(
+            parse_opto(r#"{"reasoning": "x"}"#),
+            Err(ReplyError::MissingSuggestion)
+        );
+        assert!(matches!(
+            parse_opto(r#"{"suggestion": {"a": 1"#),
+            Err(ReplyError::InvalidJson { .. })
+        ));
+        assert!(matches!(
+            parse_opto(r#"{"suggestion": [1]}"#),
+            Err(ReplyError::SuggestionNotObject { .. })
+        ));
     }
 }

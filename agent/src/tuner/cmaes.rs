@@ -43,7 +43,9 @@ impl CmaEs {
     /// 4 + 3 ln n.
     pub fn new(mean: Vec<f64>, sigma: f64, population: Option<usize>, seed: u64) -> CmaEs {
         let n = mean.len().max(1);
-        let lambda = population.unwrap_or(4 + (3.0 * (n as f64).ln()).floor() as usize).max(4);
+        let lambda = population
+            .unwrap_or(4 + (3.0 * (n as f64).ln()).floor() as usize)
+            .max(4);
         let mut cma = CmaEs {
             n,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -86,7 +88,9 @@ impl CmaEs {
         let n = self.n as f64;
         self.lambda = lambda;
         self.mu = lambda / 2;
-        let raw: Vec<f64> = (1..=self.mu).map(|i| (self.mu as f64 + 0.5).ln() - (i as f64).ln()).collect();
+        let raw: Vec<f64> = (1..=self.mu)
+            .map(|i| (self.mu as f64 + 0.5).ln() - (i as f64).ln())
+            .collect();
         let total: f64 = raw.iter().sum();
         self.weights = raw.iter().map(|w| w / total).collect();
         self.mueff = 1.0 / self.weights.iter().map(|w| w * w).sum::<f64>();
@@ -94,7 +98,8 @@ impl CmaEs {
         self.cc = (4.0 + mueff / n) / (n + 4.0 + 2.0 * mueff / n);
         self.cs = (mueff + 2.0) / (n + mueff + 5.0);
         self.c1 = 2.0 / ((n + 1.3).powi(2) + mueff);
-        self.cmu = (1.0 - self.c1).min(2.0 * (mueff - 2.0 + 1.0 / mueff) / ((n + 2.0).powi(2) + mueff));
+        self.cmu =
+            (1.0 - self.c1).min(2.0 * (mueff - 2.0 + 1.0 / mueff) / ((n + 2.0).powi(2) + mueff));
         self.damps = 1.0 + 2.0 * (((mueff - 1.0) / (n + 1.0)).sqrt() - 1.0).max(0.0) + self.cs;
         self.chi_n = n.sqrt() * (1.0 - 1.0 / (4.0 * n) + 1.0 / (21.0 * n * n));
         self.mean = mean.into_iter().map(|m| m.clamp(0.0, 1.0)).collect();
@@ -124,8 +129,11 @@ impl CmaEs {
         let best_cost = told.first().map(|t| t.1).unwrap_or(0.0);
         let worst_cost = told.last().map(|t| t.1).unwrap_or(0.0);
         let old = self.mean.clone();
-        let ys: Vec<Vec<f64>> =
-            told.iter().take(self.mu).map(|(x, _)| (0..n).map(|i| (x[i] - old[i]) / self.sigma).collect()).collect();
+        let ys: Vec<Vec<f64>> = told
+            .iter()
+            .take(self.mu)
+            .map(|(x, _)| (0..n).map(|i| (x[i] - old[i]) / self.sigma).collect())
+            .collect();
         let mut yw = vec![0.0; n];
         for (w, y) in self.weights.iter().zip(&ys) {
             for i in 0..n {
@@ -136,24 +144,39 @@ impl CmaEs {
             self.mean[i] = (old[i] + self.sigma * yw[i]).clamp(0.0, 1.0);
         }
         // C^-1/2 yw = B D^-1 B^T yw
-        let bt_yw: Vec<f64> = (0..n).map(|j| (0..n).map(|i| self.basis[i][j] * yw[i]).sum::<f64>() / self.scales[j]).collect();
-        let inv_sqrt_yw: Vec<f64> = (0..n).map(|i| (0..n).map(|j| self.basis[i][j] * bt_yw[j]).sum()).collect();
+        let bt_yw: Vec<f64> = (0..n)
+            .map(|j| (0..n).map(|i| self.basis[i][j] * yw[i]).sum::<f64>() / self.scales[j])
+            .collect();
+        let inv_sqrt_yw: Vec<f64> = (0..n)
+            .map(|i| (0..n).map(|j| self.basis[i][j] * bt_yw[j]).sum())
+            .collect();
         let cs_factor = (self.cs * (2.0 - self.cs) * self.mueff).sqrt();
         for i in 0..n {
             self.ps[i] = (1.0 - self.cs) * self.ps[i] + cs_factor * inv_sqrt_yw[i];
         }
         self.generation += 1;
         let ps_norm = self.ps.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let hsig_denominator = (1.0 - (1.0 - self.cs).powi(2 * self.generation as i32)).sqrt().max(1e-12);
+        let hsig_denominator = (1.0 - (1.0 - self.cs).powi(2 * self.generation as i32))
+            .sqrt()
+            .max(1e-12);
         let hsig = ps_norm / hsig_denominator / self.chi_n < 1.4 + 2.0 / (n as f64 + 1.0);
         let cc_factor = (self.cc * (2.0 - self.cc) * self.mueff).sqrt();
         for i in 0..n {
             self.pc[i] = (1.0 - self.cc) * self.pc[i] + if hsig { cc_factor * yw[i] } else { 0.0 };
         }
-        let delta_hsig = if hsig { 0.0 } else { self.c1 * self.cc * (2.0 - self.cc) };
+        let delta_hsig = if hsig {
+            0.0
+        } else {
+            self.c1 * self.cc * (2.0 - self.cc)
+        };
         for i in 0..n {
             for j in 0..n {
-                let rank_mu: f64 = self.weights.iter().zip(&ys).map(|(w, y)| w * y[i] * y[j]).sum();
+                let rank_mu: f64 = self
+                    .weights
+                    .iter()
+                    .zip(&ys)
+                    .map(|(w, y)| w * y[i] * y[j])
+                    .sum();
                 self.cov[i][j] = (1.0 - self.c1 - self.cmu + delta_hsig) * self.cov[i][j]
                     + self.c1 * self.pc[i] * self.pc[j]
                     + self.cmu * rank_mu;
@@ -180,10 +203,14 @@ impl CmaEs {
 impl AskTell for CmaEs {
     fn ask(&mut self) -> Vec<f64> {
         let n = self.n;
-        let z: Vec<f64> = (0..n).map(|_| StandardNormal.sample(&mut self.rng)).collect();
+        let z: Vec<f64> = (0..n)
+            .map(|_| StandardNormal.sample(&mut self.rng))
+            .collect();
         (0..n)
             .map(|i| {
-                let y: f64 = (0..n).map(|j| self.basis[i][j] * self.scales[j] * z[j]).sum();
+                let y: f64 = (0..n)
+                    .map(|j| self.basis[i][j] * self.scales[j] * z[j])
+                    .sum();
                 (self.mean[i] + self.sigma * y).clamp(0.0, 1.0)
             })
             .collect()
@@ -193,10 +220,15 @@ impl AskTell for CmaEs {
         if x.len() != self.n {
             return;
         }
-        let cost = if score.is_nan() { f64::INFINITY } else { -score };
+        let cost = if score.is_nan() {
+            f64::INFINITY
+        } else {
+            -score
+        };
         // Infinite costs would poison nothing (only ranks are used), but keep them finite.
         let cost = if cost.is_finite() { cost } else { f64::MAX };
-        self.told.push((x.iter().map(|v| v.clamp(0.0, 1.0)).collect(), cost));
+        self.told
+            .push((x.iter().map(|v| v.clamp(0.0, 1.0)).collect(), cost));
         if self.told.len() >= self.lambda {
             self.update();
         }
@@ -204,17 +236,28 @@ impl AskTell for CmaEs {
 }
 
 fn identity(n: usize) -> Vec<Vec<f64>> {
-    (0..n).map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect()
+    (0..n)
+        .map(|i| (0..n).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect()
 }
 
 /// Eigen-decomposition of a symmetric matrix by cyclic Jacobi rotations: (eigenvalues,
 /// eigenvectors as columns). Fine for the small dimensions tuned here.
 pub fn jacobi_eigen(matrix: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
     let n = matrix.len();
-    let mut a: Vec<Vec<f64>> = (0..n).map(|i| (0..n).map(|j| 0.5 * (matrix[i][j] + matrix[j][i])).collect()).collect();
+    let mut a: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| 0.5 * (matrix[i][j] + matrix[j][i]))
+                .collect()
+        })
+        .collect();
     let mut v = identity(n);
     for _sweep in 0..100 {
-        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i][j] * a[i][j]).sum();
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i][j] * a[i][j])
+            .sum();
         if off < 1e-30 {
             break;
         }
@@ -258,11 +301,17 @@ mod tests {
 
     #[test]
     fn jacobi_reconstructs() {
-        let m = vec![vec![4.0, 1.0, 0.5], vec![1.0, 3.0, 0.2], vec![0.5, 0.2, 1.0]];
+        let m = vec![
+            vec![4.0, 1.0, 0.5],
+            vec![1.0, 3.0, 0.2],
+            vec![0.5, 0.2, 1.0],
+        ];
         let (values, vectors) = jacobi_eigen(&m);
         for i in 0..3 {
             for j in 0..3 {
-                let r: f64 = (0..3).map(|k| vectors[i][k] * values[k] * vectors[j][k]).sum();
+                let r: f64 = (0..3)
+                    .map(|k| vectors[i][k] * values[k] * vectors[j][k])
+                    .sum();
                 assert!((r - m[i][j]).abs() < 1e-9, "{i},{j}: {r}");
             }
         }
@@ -276,6 +325,10 @@ mod tests {
             let f: f64 = x.iter().map(|v| (v - 0.3) * (v - 0.3)).sum();
             cma.tell(&x, -f);
         }
-        assert!(cma.mean().iter().all(|m| (m - 0.3).abs() < 1e-3), "{:?}", cma.mean());
+        assert!(
+            cma.mean().iter().all(|m| (m - 0.3).abs() < 1e-3),
+            "{:?}",
+            cma.mean()
+        );
     }
 }

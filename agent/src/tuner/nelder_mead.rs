@@ -6,13 +6,22 @@ use super::AskTell;
 #[derive(Clone, Debug)]
 enum Phase {
     /// Evaluating vertex `index` of the initial simplex.
-    Init { index: usize },
+    Init {
+        index: usize,
+    },
     Reflect,
-    Expand { reflected: Vec<f64>, reflected_cost: f64 },
-    ContractOutside { reflected_cost: f64 },
+    Expand {
+        reflected: Vec<f64>,
+        reflected_cost: f64,
+    },
+    ContractOutside {
+        reflected_cost: f64,
+    },
     ContractInside,
     /// Evaluating the shrunk vertex `index` (1..=n).
-    Shrink { index: usize },
+    Shrink {
+        index: usize,
+    },
 }
 
 /// Nelder–Mead (reflection 1, expansion 2, contraction 0.5, shrink 0.5), points clamped to
@@ -34,7 +43,14 @@ impl NelderMead {
         let n = start.len().max(1);
         let mut start = start;
         start.resize(n, 0.5);
-        let mut nm = NelderMead { n, step, simplex: Vec::new(), phase: Phase::Init { index: 0 }, pending: None, centroid: vec![] };
+        let mut nm = NelderMead {
+            n,
+            step,
+            simplex: Vec::new(),
+            phase: Phase::Init { index: 0 },
+            pending: None,
+            centroid: vec![],
+        };
         nm.init_simplex(start.into_iter().map(|v| v.clamp(0.0, 1.0)).collect());
         nm
     }
@@ -45,7 +61,11 @@ impl NelderMead {
                 let mut x = start.clone();
                 if k > 0 {
                     let i = k - 1;
-                    x[i] = if x[i] + self.step <= 1.0 { x[i] + self.step } else { x[i] - self.step };
+                    x[i] = if x[i] + self.step <= 1.0 {
+                        x[i] + self.step
+                    } else {
+                        x[i] - self.step
+                    };
                 }
                 (x, f64::NAN)
             })
@@ -55,7 +75,11 @@ impl NelderMead {
 
     /// The best vertex so far and its score.
     pub fn best(&self) -> Option<(&[f64], f64)> {
-        self.simplex.iter().filter(|(_, c)| !c.is_nan()).min_by(|a, b| a.1.total_cmp(&b.1)).map(|(x, c)| (x.as_slice(), -c))
+        self.simplex
+            .iter()
+            .filter(|(_, c)| !c.is_nan())
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(x, c)| (x.as_slice(), -c))
     }
 
     fn sort(&mut self) {
@@ -63,7 +87,10 @@ impl NelderMead {
     }
 
     fn along(&self, from: &[f64], to: &[f64], t: f64) -> Vec<f64> {
-        from.iter().zip(to).map(|(a, b)| (a + t * (b - a)).clamp(0.0, 1.0)).collect()
+        from.iter()
+            .zip(to)
+            .map(|(a, b)| (a + t * (b - a)).clamp(0.0, 1.0))
+            .collect()
     }
 
     /// Starts a new iteration: sort, check for collapse, compute the reflection.
@@ -71,15 +98,26 @@ impl NelderMead {
         self.sort();
         let n = self.n;
         let best = self.simplex[0].0.clone();
-        let diameter =
-            self.simplex.iter().map(|(x, _)| x.iter().zip(&best).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)).fold(0.0, f64::max);
-        let flat = (self.simplex[n].1 - self.simplex[0].1).abs() <= 1e-12 * self.simplex[0].1.abs().max(1e-12);
+        let diameter = self
+            .simplex
+            .iter()
+            .map(|(x, _)| {
+                x.iter()
+                    .zip(&best)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max)
+            })
+            .fold(0.0, f64::max);
+        let flat = (self.simplex[n].1 - self.simplex[0].1).abs()
+            <= 1e-12 * self.simplex[0].1.abs().max(1e-12);
         if diameter < 1e-9 || flat {
             self.step = (self.step * 0.5).max(1e-3);
             self.init_simplex(best);
             return self.simplex[0].0.clone();
         }
-        self.centroid = (0..n).map(|i| self.simplex[..n].iter().map(|(x, _)| x[i]).sum::<f64>() / n as f64).collect();
+        self.centroid = (0..n)
+            .map(|i| self.simplex[..n].iter().map(|(x, _)| x[i]).sum::<f64>() / n as f64)
+            .collect();
         self.phase = Phase::Reflect;
         let worst = self.simplex[n].0.clone();
         // c + (c - worst)
@@ -138,12 +176,17 @@ impl NelderMead {
                 let worst = self.simplex[n].1;
                 if cost < best {
                     let expanded = self.along(&self.centroid, &x, 2.0);
-                    self.phase = Phase::Expand { reflected: x, reflected_cost: cost };
+                    self.phase = Phase::Expand {
+                        reflected: x,
+                        reflected_cost: cost,
+                    };
                     expanded
                 } else if cost < second_worst {
                     self.replace_worst(x, cost)
                 } else if cost < worst {
-                    self.phase = Phase::ContractOutside { reflected_cost: cost };
+                    self.phase = Phase::ContractOutside {
+                        reflected_cost: cost,
+                    };
                     self.along(&self.centroid, &x, 0.5)
                 } else {
                     self.phase = Phase::ContractInside;
@@ -151,14 +194,29 @@ impl NelderMead {
                     self.along(&self.centroid, &worst_x, 0.5)
                 }
             }
-            Phase::Expand { reflected, reflected_cost } => {
-                if cost < reflected_cost { self.replace_worst(x, cost) } else { self.replace_worst(reflected, reflected_cost) }
+            Phase::Expand {
+                reflected,
+                reflected_cost,
+            } => {
+                if cost < reflected_cost {
+                    self.replace_worst(x, cost)
+                } else {
+                    self.replace_worst(reflected, reflected_cost)
+                }
             }
             Phase::ContractOutside { reflected_cost } => {
-                if cost <= reflected_cost { self.replace_worst(x, cost) } else { self.shrink() }
+                if cost <= reflected_cost {
+                    self.replace_worst(x, cost)
+                } else {
+                    self.shrink()
+                }
             }
             Phase::ContractInside => {
-                if cost < self.simplex[n].1 { self.replace_worst(x, cost) } else { self.shrink() }
+                if cost < self.simplex[n].1 {
+                    self.replace_worst(x, cost)
+                } else {
+                    self.shrink()
+                }
             }
         }
     }
@@ -178,13 +236,18 @@ impl AskTell for NelderMead {
         let Some(pending) = self.pending.take() else {
             return;
         };
-        let same = pending.len() == x.len() && pending.iter().zip(x).all(|(a, b)| (a - b).abs() <= 1e-9);
+        let same =
+            pending.len() == x.len() && pending.iter().zip(x).all(|(a, b)| (a - b).abs() <= 1e-9);
         if !same {
             // A point the simplex did not ask for: keep waiting for ours.
             self.pending = Some(pending);
             return;
         }
-        let cost = if score.is_nan() { f64::MAX } else { (-score).min(f64::MAX) };
+        let cost = if score.is_nan() {
+            f64::MAX
+        } else {
+            (-score).min(f64::MAX)
+        };
         let next = self.advance(pending, cost);
         self.pending = Some(next);
     }

@@ -59,21 +59,34 @@ impl TunableSpace {
 
     /// The files with the marked literals rewritten to `values` (one per constant, in
     /// [`TunableSpace::from_code`] order; clamped to bounds, rounded for ints).
-    pub fn apply(files: &BTreeMap<String, String>, values: &[f64]) -> Result<BTreeMap<String, String>, TunerError> {
+    pub fn apply(
+        files: &BTreeMap<String, String>,
+        values: &[f64],
+    ) -> Result<BTreeMap<String, String>, TunerError> {
         let constants = TunableSpace::from_code(files)?;
         if constants.len() != values.len() {
-            return Err(TunerError::Mismatch { expected: constants.len(), got: values.len() });
+            return Err(TunerError::Mismatch {
+                expected: constants.len(),
+                got: values.len(),
+            });
         }
         let mut by_file: BTreeMap<&str, Vec<(&TunableConstant, f64)>> = BTreeMap::new();
         for (constant, value) in constants.iter().zip(values) {
-            by_file.entry(constant.file.as_str()).or_default().push((constant, *value));
+            by_file
+                .entry(constant.file.as_str())
+                .or_default()
+                .push((constant, *value));
         }
         let mut out = files.clone();
         for (file, edits) in by_file {
-            let Some(text) = files.get(file) else { continue };
+            let Some(text) = files.get(file) else {
+                continue;
+            };
             let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
             for (constant, value) in edits {
-                let Some(line) = lines.get_mut(constant.line - 1) else { continue };
+                let Some(line) = lines.get_mut(constant.line - 1) else {
+                    continue;
+                };
                 let replacement = format_literal(constant, value, line);
                 line.replace_range(constant.span.clone(), &replacement);
             }
@@ -84,26 +97,55 @@ impl TunableSpace {
 }
 
 fn marker_error(file: &str, line: usize, message: impl Into<String>) -> TunerError {
-    TunerError::Marker { file: file.to_string(), line, message: message.into() }
+    TunerError::Marker {
+        file: file.to_string(),
+        line,
+        message: message.into(),
+    }
 }
 
-fn parse_line(file: &str, number: usize, line: &str) -> Result<Option<TunableConstant>, TunerError> {
-    let Some(comment) = line.match_indices("//").find(|(i, _)| line[i + 2..].trim_start().starts_with(MARKER)).map(|(i, _)| i)
+fn parse_line(
+    file: &str,
+    number: usize,
+    line: &str,
+) -> Result<Option<TunableConstant>, TunerError> {
+    let Some(comment) = line
+        .match_indices("//")
+        .find(|(i, _)| line[i + 2..].trim_start().starts_with(MARKER))
+        .map(|(i, _)| i)
     else {
         return Ok(None);
     };
     let args = line[comment + 2..].trim_start()[MARKER.len()..].trim();
     let mut words = args.split_whitespace();
-    let range = words.next().ok_or_else(|| marker_error(file, number, "missing bounds; write `// hone:tune LO..HI [log] [int]`"))?;
-    let (lo, hi) = range
-        .split_once("..")
-        .ok_or_else(|| marker_error(file, number, format!("bounds `{range}` must be written LO..HI, e.g. 0.5..2.0")))?;
+    let range = words.next().ok_or_else(|| {
+        marker_error(
+            file,
+            number,
+            "missing bounds; write `// hone:tune LO..HI [log] [int]`",
+        )
+    })?;
+    let (lo, hi) = range.split_once("..").ok_or_else(|| {
+        marker_error(
+            file,
+            number,
+            format!("bounds `{range}` must be written LO..HI, e.g. 0.5..2.0"),
+        )
+    })?;
     let parse = |s: &str| s.trim().parse::<f64>().ok().filter(|v| v.is_finite());
     let (Some(lower), Some(upper)) = (parse(lo), parse(hi)) else {
-        return Err(marker_error(file, number, format!("bounds `{range}` must be two numbers, e.g. 0.5..2.0")));
+        return Err(marker_error(
+            file,
+            number,
+            format!("bounds `{range}` must be two numbers, e.g. 0.5..2.0"),
+        ));
     };
     if lower >= upper {
-        return Err(marker_error(file, number, format!("lower bound {lower} must be below upper bound {upper}")));
+        return Err(marker_error(
+            file,
+            number,
+            format!("lower bound {lower} must be below upper bound {upper}"),
+        ));
     }
     let mut scale = Scale::Linear;
     let mut int = false;
@@ -111,11 +153,21 @@ fn parse_line(file: &str, number: usize, line: &str) -> Result<Option<TunableCon
         match flag {
             "log" => scale = Scale::Log,
             "int" => int = true,
-            other => return Err(marker_error(file, number, format!("unknown flag `{other}`; accepted: log, int"))),
+            other => {
+                return Err(marker_error(
+                    file,
+                    number,
+                    format!("unknown flag `{other}`; accepted: log, int"),
+                ));
+            }
         }
     }
     if scale == Scale::Log && lower <= 0.0 {
-        return Err(marker_error(file, number, "a log-scale range must be positive"));
+        return Err(marker_error(
+            file,
+            number,
+            "a log-scale range must be positive",
+        ));
     }
     let code = &line[..comment];
     let literals = find_literals(code);
@@ -123,7 +175,10 @@ fn parse_line(file: &str, number: usize, line: &str) -> Result<Option<TunableCon
         return Err(marker_error(
             file,
             number,
-            format!("the line must hold exactly one numeric literal before the marker; found {}", literals.len()),
+            format!(
+                "the line must hold exactly one numeric literal before the marker; found {}",
+                literals.len()
+            ),
         ));
     };
     let value = literal.value;
@@ -175,7 +230,10 @@ fn find_literals(code: &str) -> Vec<Literal> {
             continue;
         }
         if c == b'/' && bytes.get(i + 1) == Some(&b'*') {
-            i = code[i + 2..].find("*/").map(|p| i + 2 + p + 2).unwrap_or(bytes.len());
+            i = code[i + 2..]
+                .find("*/")
+                .map(|p| i + 2 + p + 2)
+                .unwrap_or(bytes.len());
             continue;
         }
         if is_ident(c) && !c.is_ascii_digit() {
@@ -188,13 +246,20 @@ fn find_literals(code: &str) -> Vec<Literal> {
         if c.is_ascii_digit() || starts_with_dot {
             let prev = if i > 0 { Some(bytes[i - 1]) } else { None };
             // `t.0`, `x.1`: a field or tuple index, not a literal.
-            if c.is_ascii_digit() && prev == Some(b'.') && i >= 2 && (is_ident(bytes[i - 2]) || matches!(bytes[i - 2], b')' | b']')) {
+            if c.is_ascii_digit()
+                && prev == Some(b'.')
+                && i >= 2
+                && (is_ident(bytes[i - 2]) || matches!(bytes[i - 2], b')' | b']'))
+            {
                 while i < bytes.len() && bytes[i].is_ascii_digit() {
                     i += 1;
                 }
                 continue;
             }
-            if starts_with_dot && i > 0 && (is_ident(bytes[i - 1]) || matches!(bytes[i - 1], b')' | b']' | b'.')) {
+            if starts_with_dot
+                && i > 0
+                && (is_ident(bytes[i - 1]) || matches!(bytes[i - 1], b')' | b']' | b'.'))
+            {
                 i += 1;
                 continue;
             }
@@ -219,7 +284,13 @@ fn unary_minus(before: &str) -> bool {
     match trimmed.bytes().last() {
         None => true,
         Some(b) if b"=([,{;:+-*/%<>!&|^?".contains(&b) => true,
-        Some(_) => trimmed.ends_with("return") && !trimmed[..trimmed.len() - 6].bytes().last().is_some_and(is_ident),
+        Some(_) => {
+            trimmed.ends_with("return")
+                && !trimmed[..trimmed.len() - 6]
+                    .bytes()
+                    .last()
+                    .is_some_and(is_ident)
+        }
     }
 }
 
@@ -240,16 +311,33 @@ fn lex_number(code: &str, start: usize) -> (usize, Literal) {
     if radix != 10 {
         i += 2;
         let digits_start = i;
-        while i < bytes.len() && (bytes[i].is_ascii_hexdigit() && radix == 16 || bytes[i].is_ascii_digit() || bytes[i] == b'_') {
+        while i < bytes.len()
+            && (bytes[i].is_ascii_hexdigit() && radix == 16
+                || bytes[i].is_ascii_digit()
+                || bytes[i] == b'_')
+        {
             i += 1;
         }
-        let digits: String = code[digits_start..i].chars().filter(|&c| c != '_').collect();
-        let value = i64::from_str_radix(&digits, radix).map(|v| v as f64).unwrap_or(0.0);
+        let digits: String = code[digits_start..i]
+            .chars()
+            .filter(|&c| c != '_')
+            .collect();
+        let value = i64::from_str_radix(&digits, radix)
+            .map(|v| v as f64)
+            .unwrap_or(0.0);
         let suffix_start = i;
         while i < bytes.len() && is_ident(bytes[i]) {
             i += 1;
         }
-        return (i, Literal { span: start..i, value, float: false, suffix: code[suffix_start..i].to_string() });
+        return (
+            i,
+            Literal {
+                span: start..i,
+                value,
+                float: false,
+                suffix: code[suffix_start..i].to_string(),
+            },
+        );
     }
     let mut float = false;
     while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'_') {
@@ -259,7 +347,10 @@ fn lex_number(code: &str, start: usize) -> (usize, Literal) {
         let next = bytes.get(i + 1).copied();
         // `1..5` is a range and `1.max(2)` a method call; `1.` and `1.5` are floats.
         let is_range = next == Some(b'.');
-        let is_method = next.is_some_and(|b| (b.is_ascii_alphabetic() && b != b'e' && b != b'E' && b != b'f' && b != b'F') || b == b'_');
+        let is_method = next.is_some_and(|b| {
+            (b.is_ascii_alphabetic() && b != b'e' && b != b'E' && b != b'f' && b != b'F')
+                || b == b'_'
+        });
         if !is_range && !is_method {
             float = true;
             i += 1;
@@ -289,15 +380,30 @@ fn lex_number(code: &str, start: usize) -> (usize, Literal) {
     if suffix.starts_with(['f', 'F']) {
         float = true;
     }
-    let digits: String = code[start..number_end].chars().filter(|&c| c != '_').collect();
+    let digits: String = code[start..number_end]
+        .chars()
+        .filter(|&c| c != '_')
+        .collect();
     let value = digits.parse::<f64>().unwrap_or(0.0);
-    (i, Literal { span: start..i, value, float, suffix })
+    (
+        i,
+        Literal {
+            span: start..i,
+            value,
+            float,
+            suffix,
+        },
+    )
 }
 
 /// The literal text for `value` in the constant's style: `2.0` (never `2`) for float
 /// literals, the suffix kept, parentheses around a negative value right after `-`/`+`.
 fn format_literal(constant: &TunableConstant, value: f64, line: &str) -> String {
-    let value = if value.is_finite() { value.clamp(constant.lower, constant.upper) } else { constant.value };
+    let value = if value.is_finite() {
+        value.clamp(constant.lower, constant.upper)
+    } else {
+        constant.value
+    };
     let mut text = if constant.float_literal {
         let value = if constant.int { value.round() } else { value };
         format_float(value)
@@ -321,11 +427,17 @@ pub fn format_float(value: f64) -> String {
     let magnitude = rounded.abs();
     if (1e-4..1e15).contains(&magnitude) {
         let text = format!("{rounded}");
-        if text.contains('.') { text } else { text + ".0" }
+        if text.contains('.') {
+            text
+        } else {
+            text + ".0"
+        }
     } else {
         let text = format!("{rounded:e}");
         match text.split_once('e') {
-            Some((mantissa, exponent)) if !mantissa.contains('.') => format!("{mantissa}.0e{exponent}"),
+            Some((mantissa, exponent)) if !mantissa.contains('.') => {
+                format!("{mantissa}.0e{exponent}")
+            }
             _ => text,
         }
     }
@@ -344,26 +456,49 @@ mod tests {
         let c = "int main() {\n  double omega = 1.5; // hone:tune 1.0..2.0\n  int iters = 100; // hone:tune 10..1000 log int\n  float eps = 1e-6f; // hone:tune 1e-9..1e-3 log\n  return 0;\n}\n";
         let constants = TunableSpace::from_code(&files("main.c", c)).unwrap_or_default();
         assert_eq!(constants.len(), 3);
-        assert_eq!((constants[0].line, constants[0].literal.as_str(), constants[0].value), (2, "1.5", 1.5));
-        assert!(constants[1].int && constants[1].scale == Scale::Log && !constants[1].float_literal);
-        assert_eq!((constants[2].literal.as_str(), constants[2].suffix.as_str()), ("1e-6f", "f"));
-        let out = TunableSpace::apply(&files("main.c", c), &[2.0, 316.7, 2.5e-7]).unwrap_or_default();
+        assert_eq!(
+            (
+                constants[0].line,
+                constants[0].literal.as_str(),
+                constants[0].value
+            ),
+            (2, "1.5", 1.5)
+        );
+        assert!(
+            constants[1].int && constants[1].scale == Scale::Log && !constants[1].float_literal
+        );
+        assert_eq!(
+            (constants[2].literal.as_str(), constants[2].suffix.as_str()),
+            ("1e-6f", "f")
+        );
+        let out =
+            TunableSpace::apply(&files("main.c", c), &[2.0, 316.7, 2.5e-7]).unwrap_or_default();
         let text = out.get("main.c").cloned().unwrap_or_default();
         assert!(text.contains("double omega = 2.0; // hone:tune"), "{text}");
         assert!(text.contains("int iters = 317; //"), "{text}");
         assert!(text.contains("float eps = 2.5e-7f; //"), "{text}");
         // The rewritten file parses back to the written values.
         let again = TunableSpace::from_code(&out).unwrap_or_default();
-        assert_eq!(again.iter().map(|c| c.value).collect::<Vec<_>>(), [2.0, 317.0, 2.5e-7]);
+        assert_eq!(
+            again.iter().map(|c| c.value).collect::<Vec<_>>(),
+            [2.0, 317.0, 2.5e-7]
+        );
     }
 
     #[test]
     fn rust_suffixes_signs_and_ranges() {
         let rs = "const W: f64 = 2.0_f64; // hone:tune 0.5..4\nlet k = t.0 * -3; // hone:tune -5..5 int\nfor i in lo..5 {} // hone:tune 1..9 int\nx -= 1.0; // hone:tune 0..2\n";
         let constants = TunableSpace::from_code(&files("main.rs", rs)).unwrap_or_default();
-        assert_eq!(constants.iter().map(|c| c.literal.as_str()).collect::<Vec<_>>(), ["2.0_f64", "-3", "5", "1.0"]);
+        assert_eq!(
+            constants
+                .iter()
+                .map(|c| c.literal.as_str())
+                .collect::<Vec<_>>(),
+            ["2.0_f64", "-3", "5", "1.0"]
+        );
         assert_eq!(constants[1].value, -3.0);
-        let out = TunableSpace::apply(&files("main.rs", rs), &[1.0, 4.0, 7.2, 0.25]).unwrap_or_default();
+        let out =
+            TunableSpace::apply(&files("main.rs", rs), &[1.0, 4.0, 7.2, 0.25]).unwrap_or_default();
         let text = out.get("main.rs").cloned().unwrap_or_default();
         assert!(text.contains("const W: f64 = 1.0f64;"), "{text}");
         assert!(text.contains("t.0 * 4;"), "{text}");
@@ -374,20 +509,33 @@ mod tests {
     #[test]
     fn bad_markers_name_file_and_line() {
         let two = "x = 1 + 2; // hone:tune 0..5\n";
-        let err = TunableSpace::from_code(&files("main.c", two)).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = TunableSpace::from_code(&files("main.c", two))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("main.c:1") && err.contains("found 2"), "{err}");
         let bounds = "\nx = 1; // hone:tune 5..1\n";
-        let err = TunableSpace::from_code(&files("main.c", bounds)).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = TunableSpace::from_code(&files("main.c", bounds))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("main.c:2"), "{err}");
-        assert!(TunableSpace::from_code(&files("main.c", "x = 1; // hone:tune 0..1 fast\n")).is_err());
-        assert!(TunableSpace::from_code(&files("main.c", "x = 1; // hone:tune 0..1 log\n")).is_err());
+        assert!(
+            TunableSpace::from_code(&files("main.c", "x = 1; // hone:tune 0..1 fast\n")).is_err()
+        );
+        assert!(
+            TunableSpace::from_code(&files("main.c", "x = 1; // hone:tune 0..1 log\n")).is_err()
+        );
     }
 
     #[test]
     fn negative_after_binary_minus_is_parenthesised() {
         let c = "y = x -1.5; // hone:tune -3..3\n";
         let out = TunableSpace::apply(&files("main.c", c), &[-2.0]).unwrap_or_default();
-        assert_eq!(out.get("main.c").map(String::as_str), Some("y = x -(-2.0); // hone:tune -3..3\n"));
+        assert_eq!(
+            out.get("main.c").map(String::as_str),
+            Some("y = x -(-2.0); // hone:tune -3..3\n")
+        );
     }
 
     #[test]
