@@ -157,7 +157,8 @@ pub struct Completion {
     /// The model that answered (as the server names it, else as requested).
     pub model: String,
     pub usage: Usage,
-    /// Dollars spent, from the price table (0 for unpriced models and replays).
+    /// Dollars spent, from the price table (0 for unpriced models). Replays report the
+    /// recorded cost, so a replayed run meets its dollar budget at the same step.
     pub cost_usd: f64,
     /// False when the model is not in the price table (its cost counts as 0).
     pub priced: bool,
