@@ -67,6 +67,8 @@ CREATE TABLE llm_calls (
 );
 CREATE INDEX llm_calls_run ON llm_calls (run_id, id);
 CREATE INDEX llm_calls_node ON llm_calls (node_id);
+-- Covers the spend query, so counting a run's budgets never reads prompts and replies.
+CREATE INDEX llm_calls_spend ON llm_calls (run_id, tokens_in, tokens_out, cost_dollars);
 
 CREATE TABLE nodes (
     id {ID},
@@ -87,6 +89,8 @@ CREATE TABLE nodes (
 CREATE INDEX nodes_run ON nodes (run_id, id);
 CREATE INDEX nodes_content_hash ON nodes (run_id, content_hash);
 CREATE INDEX nodes_parent ON nodes (parent_id);
+-- Covers the evaluation/duplicate counts, so they never read candidate files.
+CREATE INDEX nodes_duplicates ON nodes (run_id, duplicate_of);
 
 CREATE TABLE evaluations (
     node_id BIGINT PRIMARY KEY REFERENCES nodes(id),
