@@ -119,8 +119,6 @@ pub struct TsallisInf {
     cumulative: Vec<f64>,
     probabilities: Vec<f64>,
     round: u64,
-    /// The arm chosen by the last `choose`, awaiting its `update`.
-    pending: Option<usize>,
     rng: rand_chacha::ChaCha8Rng,
 }
 
@@ -133,7 +131,6 @@ impl TsallisInf {
             probabilities: vec![1.0 / n as f64; arms.len()],
             arms,
             round: 0,
-            pending: None,
             rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
         }
     }
@@ -163,7 +160,6 @@ impl TsallisInf {
                 break;
             }
         }
-        self.pending = Some(chosen);
         chosen
     }
 
@@ -180,7 +176,6 @@ impl TsallisInf {
         };
         let p = self.probabilities[arm].max(1e-300);
         self.cumulative[arm] += loss / p;
-        self.pending = None;
     }
 }
 

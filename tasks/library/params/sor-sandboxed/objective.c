@@ -80,11 +80,13 @@ int main(void) {
         for (int k = 0; k < W * W; k++) bb += b[k] * b[k];
         double norm0 = sqrt(bb);
         int iterations = MAX_ITER, converged = 0;
+        double keep = 1.0 - omega;
+        double wd = omega / d;
         for (int it = 1; it <= MAX_ITER; it++) {
             for (int row = 1; row <= M; row++)
                 for (int k = row * W + 1; k < row * W + M + 1; k++) {
-                    double s = b[k] + x[k - 1] + x[k + 1] + x[k - W] + x[k + W];
-                    x[k] += omega * (s / d - x[k]);
+                    double rest = b[k] + x[k + 1] + x[k - W] + x[k + W];
+                    x[k] = keep * x[k] + wd * (rest + x[k - 1]);
                 }
             double rr = 0.0;
             for (int row = 1; row <= M; row++)
