@@ -11,7 +11,9 @@ pub mod initial;
 pub mod score;
 pub mod spectral;
 
-pub use darcy::{DarcyError, DarcyProblem, darcy_reference, solve_darcy};
+pub use darcy::{
+    DarcyError, DarcyProblem, cholesky_solve_lower, darcy_matrix, darcy_reference, solve_darcy,
+};
 pub use initial::{DarcyCoefficient, FourierInitial};
 pub use score::{convergence_rate, frame_errors, nrmse};
 pub use spectral::{PeriodicEquation, PeriodicSolver, periodic_reference};

@@ -87,7 +87,11 @@ fn with_plans<T>(f: impl FnOnce(&mut Plans) -> T) -> T {
 }
 
 fn log2_ceil(n: u64) -> u64 {
-    if n <= 1 { 1 } else { u64::from(64 - (n - 1).leading_zeros()) }
+    if n <= 1 {
+        1
+    } else {
+        u64::from(64 - (n - 1).leading_zeros())
+    }
 }
 
 fn count(n: i32) -> u64 {
@@ -95,12 +99,28 @@ fn count(n: i32) -> u64 {
 }
 
 fn non_negative(kernel: &'static str, what: &str, v: i32) -> wasmtime::Result<usize> {
-    if v < 0 { Err(fault(kernel, format!("{what} must not be negative, got {v}"))) } else { Ok(v as usize) }
+    if v < 0 {
+        Err(fault(
+            kernel,
+            format!("{what} must not be negative, got {v}"),
+        ))
+    } else {
+        Ok(v as usize)
+    }
 }
 
-fn read_i32s(memory: &[u8], kernel: &'static str, what: &str, ptr: i32, n: i32) -> wasmtime::Result<Vec<i32>> {
+fn read_i32s(
+    memory: &[u8],
+    kernel: &'static str,
+    what: &str,
+    ptr: i32,
+    n: i32,
+) -> wasmtime::Result<Vec<i32>> {
     let r = checked_range(memory.len(), kernel, what, ptr, n, 4)?;
-    Ok(memory[r].chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Ok(memory[r]
+        .chunks_exact(4)
+        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 fn to_i32(kernel: &'static str, what: &str, v: usize) -> wasmtime::Result<i32> {
@@ -109,7 +129,12 @@ fn to_i32(kernel: &'static str, what: &str, v: usize) -> wasmtime::Result<i32> {
 
 /// `fft_c2c`: in-place complex FFT of `n` interleaved (re, im) pairs; the inverse is scaled
 /// by 1/n (numpy's convention).
-fn fft_c2c(mut caller: Caller<'_, RunState>, data: i32, n: i32, inverse: i32) -> wasmtime::Result<i32> {
+fn fft_c2c(
+    mut caller: Caller<'_, RunState>,
+    data: i32,
+    n: i32,
+    inverse: i32,
+) -> wasmtime::Result<i32> {
     const K: &str = "fft_c2c";
     let len = non_negative(K, "n", n)?;
     charge(&mut caller, CALL_FUEL + 5 * count(n) * log2_ceil(count(n)))?;
@@ -118,24 +143,41 @@ fn fft_c2c(mut caller: Caller<'_, RunState>, data: i32, n: i32, inverse: i32) ->
     }
     let memory = guest_memory(&mut caller, K)?;
     let values = read_f64s(memory, K, "data", data, to_i32(K, "data", 2 * len)?)?;
-    let mut buffer: Vec<Complex64> = values.chunks_exact(2).map(|c| Complex64::new(c[0], c[1])).collect();
+    let mut buffer: Vec<Complex64> = values
+        .chunks_exact(2)
+        .map(|c| Complex64::new(c[0], c[1]))
+        .collect();
     let inverse = inverse != 0;
     let plan = with_plans(|p| {
         let planner = &mut p.complex;
         p.forward
             .entry((len, inverse))
-            .or_insert_with(|| if inverse { planner.plan_fft_inverse(len) } else { planner.plan_fft_forward(len) })
+            .or_insert_with(|| {
+                if inverse {
+                    planner.plan_fft_inverse(len)
+                } else {
+                    planner.plan_fft_forward(len)
+                }
+            })
             .clone()
     });
     plan.process(&mut buffer);
     let scale = if inverse { 1.0 / len as f64 } else { 1.0 };
-    let out: Vec<f64> = buffer.iter().flat_map(|c| [c.re * scale, c.im * scale]).collect();
+    let out: Vec<f64> = buffer
+        .iter()
+        .flat_map(|c| [c.re * scale, c.im * scale])
+        .collect();
     write_f64s(memory, K, "data", data, &out)?;
     Ok(0)
 }
 
 /// `rfft`: `n` reals at `input` -> `n/2 + 1` interleaved complex values at `output`.
-fn rfft(mut caller: Caller<'_, RunState>, input: i32, n: i32, output: i32) -> wasmtime::Result<i32> {
+fn rfft(
+    mut caller: Caller<'_, RunState>,
+    input: i32,
+    n: i32,
+    output: i32,
+) -> wasmtime::Result<i32> {
     const K: &str = "rfft";
     let len = non_negative(K, "n", n)?;
     charge(&mut caller, CALL_FUEL + 3 * count(n) * log2_ceil(count(n)))?;
@@ -144,13 +186,24 @@ fn rfft(mut caller: Caller<'_, RunState>, input: i32, n: i32, output: i32) -> wa
     }
     let memory = guest_memory(&mut caller, K)?;
     let mut values = read_f64s(memory, K, "input", input, n)?;
-    checked_range(memory.len(), K, "output", output, to_i32(K, "output", 2 * (len / 2 + 1))?, 8)?;
+    checked_range(
+        memory.len(),
+        K,
+        "output",
+        output,
+        to_i32(K, "output", 2 * (len / 2 + 1))?,
+        8,
+    )?;
     let plan = with_plans(|p| {
         let planner = &mut p.real;
-        p.real_forward.entry(len).or_insert_with(|| planner.plan_fft_forward(len)).clone()
+        p.real_forward
+            .entry(len)
+            .or_insert_with(|| planner.plan_fft_forward(len))
+            .clone()
     });
     let mut spectrum = plan.make_output_vec();
-    plan.process(&mut values, &mut spectrum).map_err(|e| fault(K, e.to_string()))?;
+    plan.process(&mut values, &mut spectrum)
+        .map_err(|e| fault(K, e.to_string()))?;
     let out: Vec<f64> = spectrum.iter().flat_map(|c| [c.re, c.im]).collect();
     write_f64s(memory, K, "output", output, &out)?;
     Ok(0)
@@ -158,7 +211,12 @@ fn rfft(mut caller: Caller<'_, RunState>, input: i32, n: i32, output: i32) -> wa
 
 /// `irfft`: `n/2 + 1` interleaved complex values at `input` -> `n` reals at `output`, scaled
 /// by 1/n; the imaginary parts of the zero (and, n even, Nyquist) modes are ignored.
-fn irfft(mut caller: Caller<'_, RunState>, input: i32, n: i32, output: i32) -> wasmtime::Result<i32> {
+fn irfft(
+    mut caller: Caller<'_, RunState>,
+    input: i32,
+    n: i32,
+    output: i32,
+) -> wasmtime::Result<i32> {
     const K: &str = "irfft";
     let len = non_negative(K, "n", n)?;
     charge(&mut caller, CALL_FUEL + 3 * count(n) * log2_ceil(count(n)))?;
@@ -169,17 +227,24 @@ fn irfft(mut caller: Caller<'_, RunState>, input: i32, n: i32, output: i32) -> w
     let half = len / 2 + 1;
     let values = read_f64s(memory, K, "input", input, to_i32(K, "input", 2 * half)?)?;
     checked_range(memory.len(), K, "output", output, n, 8)?;
-    let mut spectrum: Vec<Complex64> = values.chunks_exact(2).map(|c| Complex64::new(c[0], c[1])).collect();
+    let mut spectrum: Vec<Complex64> = values
+        .chunks_exact(2)
+        .map(|c| Complex64::new(c[0], c[1]))
+        .collect();
     spectrum[0].im = 0.0;
     if len % 2 == 0 {
         spectrum[half - 1].im = 0.0;
     }
     let plan = with_plans(|p| {
         let planner = &mut p.real;
-        p.real_inverse.entry(len).or_insert_with(|| planner.plan_fft_inverse(len)).clone()
+        p.real_inverse
+            .entry(len)
+            .or_insert_with(|| planner.plan_fft_inverse(len))
+            .clone()
     });
     let mut out = plan.make_output_vec();
-    plan.process(&mut spectrum, &mut out).map_err(|e| fault(K, e.to_string()))?;
+    plan.process(&mut spectrum, &mut out)
+        .map_err(|e| fault(K, e.to_string()))?;
     let scale = 1.0 / len as f64;
     out.iter_mut().for_each(|v| *v *= scale);
     write_f64s(memory, K, "output", output, &out)?;
@@ -247,13 +312,20 @@ fn tridiag(
     (lower, diag, upper, rhs, n): (i32, i32, i32, i32, i32),
 ) -> wasmtime::Result<i32> {
     non_negative(kernel, "n", n)?;
-    charge(&mut caller, CALL_FUEL + if cyclic { 16 } else { 8 } * count(n))?;
+    charge(
+        &mut caller,
+        CALL_FUEL + if cyclic { 16 } else { 8 } * count(n),
+    )?;
     let memory = guest_memory(&mut caller, kernel)?;
     let l = read_f64s(memory, kernel, "lower", lower, n)?;
     let d = read_f64s(memory, kernel, "diag", diag, n)?;
     let u = read_f64s(memory, kernel, "upper", upper, n)?;
     let b = read_f64s(memory, kernel, "rhs", rhs, n)?;
-    let solved = if cyclic { cyclic_thomas(&l, &d, &u, &b) } else { thomas(&l, &d, &u, &b) };
+    let solved = if cyclic {
+        cyclic_thomas(&l, &d, &u, &b)
+    } else {
+        thomas(&l, &d, &u, &b)
+    };
     match solved {
         Some(x) => {
             write_f64s(memory, kernel, "rhs", rhs, &x)?;
@@ -266,7 +338,14 @@ fn tridiag(
 /// Banded LU with partial pivoting. `band` is row-major `[n][kl+ku+1]` with
 /// `band[i][j - i + kl] = A[i][j]`; `rhs` holds `nrhs` right-hand sides of length n one after
 /// another and is overwritten with the solutions. `None` if singular.
-pub fn banded_lu_solve(band: &[f64], n: usize, kl: usize, ku: usize, rhs: &mut [f64], nrhs: usize) -> Option<()> {
+pub fn banded_lu_solve(
+    band: &[f64],
+    n: usize,
+    kl: usize,
+    ku: usize,
+    rhs: &mut [f64],
+    nrhs: usize,
+) -> Option<()> {
     // Working rows with room for the fill of pivoting: columns i-kl ..= i+kl+ku.
     let width = 2 * kl + ku + 1;
     let source = kl + ku + 1;
@@ -342,20 +421,42 @@ fn banded_solve(
     nrhs: i32,
 ) -> wasmtime::Result<i32> {
     const K: &str = "banded_solve";
-    let (nn, l, u, s) = (non_negative(K, "n", n)?, non_negative(K, "kl", kl)?, non_negative(K, "ku", ku)?, non_negative(K, "nrhs", nrhs)?);
+    let (nn, l, u, s) = (
+        non_negative(K, "n", n)?,
+        non_negative(K, "kl", kl)?,
+        non_negative(K, "ku", ku)?,
+        non_negative(K, "nrhs", nrhs)?,
+    );
     let (n64, l64, u64_, s64) = (nn as u64, l as u64, u as u64, s as u64);
     let fuel = CALL_FUEL
-        .saturating_add(2u64.saturating_mul(n64).saturating_mul(l64 + 1).saturating_mul(l64 + u64_ + 1))
-        .saturating_add(2u64.saturating_mul(n64).saturating_mul(2 * l64 + u64_ + 1).saturating_mul(s64));
+        .saturating_add(
+            2u64.saturating_mul(n64)
+                .saturating_mul(l64 + 1)
+                .saturating_mul(l64 + u64_ + 1),
+        )
+        .saturating_add(
+            2u64.saturating_mul(n64)
+                .saturating_mul(2 * l64 + u64_ + 1)
+                .saturating_mul(s64),
+        );
     charge(&mut caller, fuel)?;
     if nn == 0 {
         return Ok(0);
     }
     if l >= nn.max(1) || u >= nn.max(1) {
-        return Err(fault(K, format!("kl = {l} and ku = {u} must be below n = {nn}")));
+        return Err(fault(
+            K,
+            format!("kl = {l} and ku = {u} must be below n = {nn}"),
+        ));
     }
     let memory = guest_memory(&mut caller, K)?;
-    let band_values = read_f64s(memory, K, "band", band, to_i32(K, "band", nn * (l + u + 1))?)?;
+    let band_values = read_f64s(
+        memory,
+        K,
+        "band",
+        band,
+        to_i32(K, "band", nn * (l + u + 1))?,
+    )?;
     let mut b = read_f64s(memory, K, "rhs", rhs, to_i32(K, "rhs", nn * s)?)?;
     match banded_lu_solve(&band_values, nn, l, u, &mut b, s) {
         Some(()) => {
@@ -417,19 +518,36 @@ pub fn dense_lu(a: &mut [f64], n: usize, rhs: &mut [f64], nrhs: usize) -> Option
     Some(())
 }
 
-fn dense_lu_solve(mut caller: Caller<'_, RunState>, a: i32, n: i32, rhs: i32, nrhs: i32) -> wasmtime::Result<i32> {
+fn dense_lu_solve(
+    mut caller: Caller<'_, RunState>,
+    a: i32,
+    n: i32,
+    rhs: i32,
+    nrhs: i32,
+) -> wasmtime::Result<i32> {
     const K: &str = "dense_lu_solve";
     let (nn, s) = (non_negative(K, "n", n)?, non_negative(K, "nrhs", nrhs)?);
     let n64 = nn as u64;
     let fuel = CALL_FUEL
-        .saturating_add((2 * n64).saturating_mul(n64).saturating_mul(n64).div_ceil(3))
-        .saturating_add(2u64.saturating_mul(n64).saturating_mul(n64).saturating_mul(s as u64));
+        .saturating_add(
+            (2 * n64)
+                .saturating_mul(n64)
+                .saturating_mul(n64)
+                .div_ceil(3),
+        )
+        .saturating_add(
+            2u64.saturating_mul(n64)
+                .saturating_mul(n64)
+                .saturating_mul(s as u64),
+        );
     charge(&mut caller, fuel)?;
     if nn == 0 {
         return Ok(0);
     }
     let memory = guest_memory(&mut caller, K)?;
-    let count_a = nn.checked_mul(nn).ok_or_else(|| fault(K, "n × n overflows"))?;
+    let count_a = nn
+        .checked_mul(nn)
+        .ok_or_else(|| fault(K, "n × n overflows"))?;
     let mut matrix = read_f64s(memory, K, "a", a, to_i32(K, "a", count_a)?)?;
     let mut b = read_f64s(memory, K, "rhs", rhs, to_i32(K, "rhs", nn * s)?)?;
     match dense_lu(&mut matrix, nn, &mut b, s) {
@@ -449,16 +567,36 @@ struct Csr {
     values: Vec<f64>,
 }
 
-fn read_csr(memory: &[u8], kernel: &'static str, n: i32, row_ptr: i32, col_idx: i32, values: i32) -> wasmtime::Result<Csr> {
+fn read_csr(
+    memory: &[u8],
+    kernel: &'static str,
+    n: i32,
+    row_ptr: i32,
+    col_idx: i32,
+    values: i32,
+) -> wasmtime::Result<Csr> {
     let nn = non_negative(kernel, "n", n)?;
-    let ptr = read_i32s(memory, kernel, "row_ptr", row_ptr, to_i32(kernel, "row_ptr", nn + 1)?)?;
+    let ptr = read_i32s(
+        memory,
+        kernel,
+        "row_ptr",
+        row_ptr,
+        to_i32(kernel, "row_ptr", nn + 1)?,
+    )?;
     if ptr[0] != 0 || ptr.windows(2).any(|w| w[1] < w[0]) {
         return Err(fault(kernel, "row_ptr must start at 0 and never decrease"));
     }
     let nnz = ptr[nn];
     let cols = read_i32s(memory, kernel, "col_idx", col_idx, nnz)?;
-    if let Some((k, c)) = cols.iter().enumerate().find(|(_, c)| **c < 0 || **c as usize >= nn) {
-        return Err(fault(kernel, format!("col_idx[{k}] = {c} is outside 0..{nn}")));
+    if let Some((k, c)) = cols
+        .iter()
+        .enumerate()
+        .find(|(_, c)| **c < 0 || **c as usize >= nn)
+    {
+        return Err(fault(
+            kernel,
+            format!("col_idx[{k}] = {c} is outside 0..{nn}"),
+        ));
     }
     let vals = read_f64s(memory, kernel, "values", values, nnz)?;
     Ok(Csr {
@@ -508,14 +646,29 @@ fn sparse_cholesky_solve(
     if csr.n == 0 {
         return Ok(0);
     }
-    let Some(matrix) = csr.to_csc(|row, col| col <= row) else { return Err(fault(K, "could not build the matrix")) };
-    let symbolic = factorize_symbolic_cholesky(matrix.symbolic(), Side::Lower, Default::default(), Default::default())
-        .map_err(|e| fault(K, format!("symbolic factorization failed: {e:?}")))?;
+    let Some(matrix) = csr.to_csc(|row, col| col <= row) else {
+        return Err(fault(K, "could not build the matrix"));
+    };
+    let symbolic = factorize_symbolic_cholesky(
+        matrix.symbolic(),
+        Side::Lower,
+        Default::default(),
+        Default::default(),
+    )
+    .map_err(|e| fault(K, format!("symbolic factorization failed: {e:?}")))?;
     let factor_len = symbolic.len_val();
     if factor_len > FACTOR_LIMIT {
-        return Err(fault(K, format!("the factor would hold {factor_len} entries, above the limit of {FACTOR_LIMIT}")));
+        return Err(fault(
+            K,
+            format!(
+                "the factor would hold {factor_len} entries, above the limit of {FACTOR_LIMIT}"
+            ),
+        ));
     }
-    charge(&mut caller, (10 + 4 * s as u64).saturating_mul(factor_len as u64))?;
+    charge(
+        &mut caller,
+        (10 + 4 * s as u64).saturating_mul(factor_len as u64),
+    )?;
     let mut factor_values = vec![0.0f64; factor_len];
     let par = Par::Seq;
     let mut buffer = MemBuffer::try_new(StackReq::any_of(&[
@@ -540,7 +693,12 @@ fn sparse_cholesky_solve(
     }
     if s > 0 {
         let factor = LltRef::new(&symbolic, &factor_values);
-        factor.solve_in_place_with_conj(Conj::No, MatMut::from_column_major_slice_mut(&mut b, csr.n, s), par, stack);
+        factor.solve_in_place_with_conj(
+            Conj::No,
+            MatMut::from_column_major_slice_mut(&mut b, csr.n, s),
+            par,
+            stack,
+        );
     }
     let memory = guest_memory(&mut caller, K)?;
     write_f64s(memory, K, "rhs", rhs, &b)?;
@@ -550,9 +708,13 @@ fn sparse_cholesky_solve(
 /// nnz of the Cholesky factor of the pattern of AᵀA: with partial pivoting, L and U each fit
 /// in it (George & Ng). `Err` with the pattern size when it is too large to build.
 fn lu_fill_bound(csr: &Csr) -> Result<usize, String> {
-    let pairs: usize = (0..csr.n).map(|r| (csr.row_ptr[r + 1] - csr.row_ptr[r]).pow(2)).sum();
+    let pairs: usize = (0..csr.n)
+        .map(|r| (csr.row_ptr[r + 1] - csr.row_ptr[r]).pow(2))
+        .sum();
     if pairs > FACTOR_LIMIT {
-        return Err(format!("AᵀA would have up to {pairs} entries, above the limit of {FACTOR_LIMIT}"));
+        return Err(format!(
+            "AᵀA would have up to {pairs} entries, above the limit of {FACTOR_LIMIT}"
+        ));
     }
     let mut indices = Vec::with_capacity(pairs / 2 + csr.n);
     for i in 0..csr.n {
@@ -568,9 +730,15 @@ fn lu_fill_bound(csr: &Csr) -> Result<usize, String> {
             }
         }
     }
-    let (pattern, _) = SymbolicSparseColMat::<usize>::try_new_from_indices(csr.n, csr.n, &indices).map_err(|e| format!("{e:?}"))?;
-    let symbolic = factorize_symbolic_cholesky(pattern.as_ref(), Side::Lower, Default::default(), Default::default())
+    let (pattern, _) = SymbolicSparseColMat::<usize>::try_new_from_indices(csr.n, csr.n, &indices)
         .map_err(|e| format!("{e:?}"))?;
+    let symbolic = factorize_symbolic_cholesky(
+        pattern.as_ref(),
+        Side::Lower,
+        Default::default(),
+        Default::default(),
+    )
+    .map_err(|e| format!("{e:?}"))?;
     Ok(symbolic.len_val())
 }
 
@@ -589,19 +757,32 @@ fn sparse_lu_solve(
     let memory = guest_memory(&mut caller, K)?;
     let csr = read_csr(memory, K, n, row_ptr, col_idx, values)?;
     let mut b = read_f64s(memory, K, "rhs", rhs, to_i32(K, "rhs", csr.n * s)?)?;
-    let pairs: u64 = (0..csr.n).map(|r| ((csr.row_ptr[r + 1] - csr.row_ptr[r]) as u64).pow(2)).sum();
+    let pairs: u64 = (0..csr.n)
+        .map(|r| ((csr.row_ptr[r + 1] - csr.row_ptr[r]) as u64).pow(2))
+        .sum();
     charge(&mut caller, CALL_FUEL + 4 * csr.nnz() as u64 + pairs)?;
     if csr.n == 0 {
         return Ok(0);
     }
     let bound = lu_fill_bound(&csr).map_err(|m| fault(K, m))?;
     if 2 * bound > FACTOR_LIMIT {
-        return Err(fault(K, format!("the LU factors may hold {} entries, above the limit of {FACTOR_LIMIT}", 2 * bound)));
+        return Err(fault(
+            K,
+            format!(
+                "the LU factors may hold {} entries, above the limit of {FACTOR_LIMIT}",
+                2 * bound
+            ),
+        ));
     }
-    charge(&mut caller, (20 + 8 * s as u64).saturating_mul(bound as u64))?;
-    let Some(matrix) = csr.to_csc(|_, _| true) else { return Err(fault(K, "could not build the matrix")) };
-    let symbolic =
-        factorize_symbolic_lu(matrix.symbolic(), Default::default()).map_err(|e| fault(K, format!("symbolic factorization failed: {e:?}")))?;
+    charge(
+        &mut caller,
+        (20 + 8 * s as u64).saturating_mul(bound as u64),
+    )?;
+    let Some(matrix) = csr.to_csc(|_, _| true) else {
+        return Err(fault(K, "could not build the matrix"));
+    };
+    let symbolic = factorize_symbolic_lu(matrix.symbolic(), Default::default())
+        .map_err(|e| fault(K, format!("symbolic factorization failed: {e:?}")))?;
     let par = Par::Seq;
     let mut numeric = NumericLu::<usize, f64>::new();
     let mut buffer = MemBuffer::try_new(StackReq::any_of(&[
@@ -610,12 +791,23 @@ fn sparse_lu_solve(
     ]))
     .map_err(|e| fault(K, format!("out of memory: {e:?}")))?;
     let stack = MemStack::new(&mut buffer);
-    let lu = match symbolic.factorize_numeric_lu(&mut numeric, matrix.as_ref(), par, stack, Default::default()) {
+    let lu = match symbolic.factorize_numeric_lu(
+        &mut numeric,
+        matrix.as_ref(),
+        par,
+        stack,
+        Default::default(),
+    ) {
         Ok(lu) => lu,
         Err(_) => return Ok(1),
     };
     if s > 0 {
-        lu.solve_in_place_with_conj(Conj::No, MatMut::from_column_major_slice_mut(&mut b, csr.n, s), par, stack);
+        lu.solve_in_place_with_conj(
+            Conj::No,
+            MatMut::from_column_major_slice_mut(&mut b, csr.n, s),
+            par,
+            stack,
+        );
     }
     if b.iter().any(|v| !v.is_finite()) {
         return Ok(1);
@@ -625,7 +817,13 @@ fn sparse_lu_solve(
     Ok(0)
 }
 
-fn axpy(mut caller: Caller<'_, RunState>, alpha: f64, x: i32, y: i32, n: i32) -> wasmtime::Result<()> {
+fn axpy(
+    mut caller: Caller<'_, RunState>,
+    alpha: f64,
+    x: i32,
+    y: i32,
+    n: i32,
+) -> wasmtime::Result<()> {
     const K: &str = "axpy";
     non_negative(K, "n", n)?;
     charge(&mut caller, CALL_FUEL + 2 * count(n))?;
@@ -643,12 +841,20 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
     linker.func_wrap(MODULE, "fft_c2c", fft_c2c)?;
     linker.func_wrap(MODULE, "rfft", rfft)?;
     linker.func_wrap(MODULE, "irfft", irfft)?;
-    linker.func_wrap(MODULE, "tridiag_solve", |c: Caller<'_, RunState>, l: i32, d: i32, u: i32, b: i32, n: i32| {
-        tridiag(c, "tridiag_solve", false, (l, d, u, b, n))
-    })?;
-    linker.func_wrap(MODULE, "cyclic_tridiag_solve", |c: Caller<'_, RunState>, l: i32, d: i32, u: i32, b: i32, n: i32| {
-        tridiag(c, "cyclic_tridiag_solve", true, (l, d, u, b, n))
-    })?;
+    linker.func_wrap(
+        MODULE,
+        "tridiag_solve",
+        |c: Caller<'_, RunState>, l: i32, d: i32, u: i32, b: i32, n: i32| {
+            tridiag(c, "tridiag_solve", false, (l, d, u, b, n))
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "cyclic_tridiag_solve",
+        |c: Caller<'_, RunState>, l: i32, d: i32, u: i32, b: i32, n: i32| {
+            tridiag(c, "cyclic_tridiag_solve", true, (l, d, u, b, n))
+        },
+    )?;
     linker.func_wrap(MODULE, "banded_solve", banded_solve)?;
     linker.func_wrap(MODULE, "dense_lu_solve", dense_lu_solve)?;
     linker.func_wrap(MODULE, "sparse_cholesky_solve", sparse_cholesky_solve)?;
@@ -666,11 +872,18 @@ mod tests {
         let n = 50;
         let (l, d, u) = (vec![-1.0; n], vec![2.5; n], vec![-1.0; n]);
         let x_true: Vec<f64> = (0..n).map(|i| (i as f64 * 0.3).sin()).collect();
-        let b: Vec<f64> =
-            (0..n).map(|i| 2.5 * x_true[i] - if i > 0 { x_true[i - 1] } else { 0.0 } - if i + 1 < n { x_true[i + 1] } else { 0.0 }).collect();
+        let b: Vec<f64> = (0..n)
+            .map(|i| {
+                2.5 * x_true[i]
+                    - if i > 0 { x_true[i - 1] } else { 0.0 }
+                    - if i + 1 < n { x_true[i + 1] } else { 0.0 }
+            })
+            .collect();
         let x = thomas(&l, &d, &u, &b).unwrap();
         assert!(x.iter().zip(&x_true).all(|(a, b)| (a - b).abs() < 1e-12));
-        let cb: Vec<f64> = (0..n).map(|i| 2.5 * x_true[i] - x_true[(i + n - 1) % n] - x_true[(i + 1) % n]).collect();
+        let cb: Vec<f64> = (0..n)
+            .map(|i| 2.5 * x_true[i] - x_true[(i + n - 1) % n] - x_true[(i + 1) % n])
+            .collect();
         let cx = cyclic_thomas(&l, &d, &u, &cb).unwrap();
         assert!(cx.iter().zip(&x_true).all(|(a, b)| (a - b).abs() < 1e-12));
         assert!(thomas(&[0.0, 1.0], &[0.0, 1.0], &[1.0, 0.0], &[1.0, 1.0]).is_none());
@@ -685,7 +898,11 @@ mod tests {
         for i in 0..n {
             for j in i.saturating_sub(kl)..=(i + ku).min(n - 1) {
                 // Small diagonal: pivoting is needed.
-                let v = if i == j { 0.1 + i as f64 * 0.01 } else { 1.0 + (i * 7 + j * 3) as f64 % 5.0 };
+                let v = if i == j {
+                    0.1 + i as f64 * 0.01
+                } else {
+                    1.0 + (i * 7 + j * 3) as f64 % 5.0
+                };
                 dense[i * n + j] = v;
                 band[i * (kl + ku + 1) + j + kl - i] = v;
             }
@@ -694,7 +911,10 @@ mod tests {
         let (mut x1, mut x2) = (b.clone(), b.clone());
         banded_lu_solve(&band, n, kl, ku, &mut x1, 2).unwrap();
         dense_lu(&mut dense.clone(), n, &mut x2, 2).unwrap();
-        assert!(x1.iter().zip(&x2).all(|(a, b)| (a - b).abs() < 1e-10), "{x1:?} {x2:?}");
+        assert!(
+            x1.iter().zip(&x2).all(|(a, b)| (a - b).abs() < 1e-10),
+            "{x1:?} {x2:?}"
+        );
         for s in 0..2 {
             for i in 0..n {
                 let ax: f64 = (0..n).map(|j| dense[i * n + j] * x1[s * n + j]).sum();

@@ -192,8 +192,17 @@ fn input(j: usize) -> f64 {
 fn run(language: Language, source: &str) -> (Vec<f64>, u64) {
     let p = program(language, source);
     let outcome = sandbox().run(&p, b"", &Limits::default()).unwrap();
-    assert_eq!(outcome.status, RunStatus::Ok, "{language}: {}", outcome.stderr);
-    let values = outcome.stdout.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect();
+    assert_eq!(
+        outcome.status,
+        RunStatus::Ok,
+        "{language}: {}",
+        outcome.stderr
+    );
+    let values = outcome
+        .stdout
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     (values, outcome.fuel_used)
 }
 
@@ -220,18 +229,34 @@ fn check_results(values: &[f64]) {
             re += z[2 * j] * angle.cos() - z[2 * j + 1] * angle.sin();
             im += z[2 * j] * angle.sin() + z[2 * j + 1] * angle.cos();
         }
-        assert!(close(fft[2 * k], re) && close(fft[2 * k + 1], im), "fft mode {k}");
+        assert!(
+            close(fft[2 * k], re) && close(fft[2 * k + 1], im),
+            "fft mode {k}"
+        );
     }
-    assert!(take(&mut v, 24).iter().zip(&z).all(|(a, b)| close(*a, *b)), "inverse fft");
+    assert!(
+        take(&mut v, 24).iter().zip(&z).all(|(a, b)| close(*a, *b)),
+        "inverse fft"
+    );
     // Real FFT and its inverse.
     let x: Vec<f64> = (0..16).map(|j| input(j + 3)).collect();
     let hat = take(&mut v, 18);
     for k in 0..9 {
-        let re: f64 = (0..16).map(|j| x[j] * (std::f64::consts::TAU * (j * k) as f64 / 16.0).cos()).sum();
-        let im: f64 = (0..16).map(|j| -x[j] * (std::f64::consts::TAU * (j * k) as f64 / 16.0).sin()).sum();
-        assert!(close(hat[2 * k], re) && close(hat[2 * k + 1], im), "rfft mode {k}");
+        let re: f64 = (0..16)
+            .map(|j| x[j] * (std::f64::consts::TAU * (j * k) as f64 / 16.0).cos())
+            .sum();
+        let im: f64 = (0..16)
+            .map(|j| -x[j] * (std::f64::consts::TAU * (j * k) as f64 / 16.0).sin())
+            .sum();
+        assert!(
+            close(hat[2 * k], re) && close(hat[2 * k + 1], im),
+            "rfft mode {k}"
+        );
     }
-    assert!(take(&mut v, 16).iter().zip(&x).all(|(a, b)| close(*a, *b)), "irfft");
+    assert!(
+        take(&mut v, 16).iter().zip(&x).all(|(a, b)| close(*a, *b)),
+        "irfft"
+    );
     // Tridiagonal and cyclic tridiagonal: residuals.
     let diag: Vec<f64> = (0..10).map(|j| 4.0 + j as f64 / 8.0).collect();
     for cyclic in [false, true] {
@@ -257,7 +282,11 @@ fn check_results(values: &[f64]) {
             for k in 0..4usize {
                 let j = i as i64 + k as i64 - 2;
                 if (0..8).contains(&j) {
-                    let a = if k == 2 { 0.125 } else { 1.0 + ((i * 3 + k) % 5) as f64 / 2.0 };
+                    let a = if k == 2 {
+                        0.125
+                    } else {
+                        1.0 + ((i * 3 + k) % 5) as f64 / 2.0
+                    };
                     ax += a * sol[s * 8 + j as usize];
                 }
             }
@@ -268,7 +297,9 @@ fn check_results(values: &[f64]) {
     assert_eq!(take(&mut v, 1)[0], 0.0);
     let sol = take(&mut v, 5);
     for i in 0..5 {
-        let ax: f64 = (0..5).map(|j| (input(i * 5 + j) + if (i * 5 + j) % 6 == 0 { 3.0 } else { 0.0 }) * sol[j]).sum();
+        let ax: f64 = (0..5)
+            .map(|j| (input(i * 5 + j) + if (i * 5 + j) % 6 == 0 { 3.0 } else { 0.0 }) * sol[j])
+            .sum();
         assert!(close(ax, input(i + 1)), "dense row {i}");
     }
     assert_eq!(take(&mut v, 1)[0], 1.0, "a singular dense matrix reports 1");
@@ -278,10 +309,18 @@ fn check_results(values: &[f64]) {
     for p in 0..16usize {
         let (i, j) = (p / 4, p % 4);
         let mut ax = 4.5 * sol[p];
-        if i > 0 { ax -= sol[p - 4]; }
-        if j > 0 { ax -= sol[p - 1]; }
-        if j < 3 { ax -= sol[p + 1]; }
-        if i < 3 { ax -= sol[p + 4]; }
+        if i > 0 {
+            ax -= sol[p - 4];
+        }
+        if j > 0 {
+            ax -= sol[p - 1];
+        }
+        if j < 3 {
+            ax -= sol[p + 1];
+        }
+        if i < 3 {
+            ax -= sol[p + 4];
+        }
         assert!(close(ax, input(p)), "cholesky row {p}");
     }
     assert_eq!(take(&mut v, 1)[0], 1.0, "an indefinite matrix reports 1");
@@ -291,7 +330,9 @@ fn check_results(values: &[f64]) {
     let ptr = [0, 2, 5, 7, 10, 12, 14];
     let col = [1, 3, 0, 1, 2, 2, 5, 0, 3, 4, 1, 4, 0, 5];
     for r in 0..6 {
-        let ax: f64 = (ptr[r]..ptr[r + 1]).map(|k| (1.0 + input(k)) * sol[col[k]]).sum();
+        let ax: f64 = (ptr[r]..ptr[r + 1])
+            .map(|k| (1.0 + input(k)) * sol[col[k]])
+            .sum();
         assert!(close(ax, input(r + 2)), "sparse lu row {r}");
     }
     // dot and axpy.
@@ -306,7 +347,10 @@ fn check_results(values: &[f64]) {
 fn c_and_rust_guests_get_the_native_results() {
     let (c_values, c_fuel) = run(Language::C, &format!("{C_HEADER}\n{C_GUEST}"));
     check_results(&c_values);
-    let (rust_values, _) = run(Language::Rust, &format!("mod hone {{\n{RUST_MODULE}\n}}\n{RUST_GUEST}"));
+    let (rust_values, _) = run(
+        Language::Rust,
+        &format!("mod hone {{\n{RUST_MODULE}\n}}\n{RUST_GUEST}"),
+    );
     assert_eq!(c_values.len(), rust_values.len());
     for (i, (a, b)) in c_values.iter().zip(&rust_values).enumerate() {
         assert_eq!(a.to_bits(), b.to_bits(), "value {i}: C {a} vs Rust {b}");
@@ -335,25 +379,93 @@ fn status_of(source: &str) -> (RunStatus, u64) {
 fn out_of_memory_arguments_are_clean_runtime_errors() {
     let far = "i32.const 0x7ffffff0";
     let cases = [
-        ("fft_c2c", "i32 i32 i32", "(result i32)", format!("{far} i32.const 16 i32.const 0")),
-        ("fft_c2c", "i32 i32 i32", "(result i32)", "i32.const 0 i32.const -4 i32.const 0".to_string()),
-        ("rfft", "i32 i32 i32", "(result i32)", format!("i32.const 0 i32.const 16 {far}")),
-        ("irfft", "i32 i32 i32", "(result i32)", "i32.const 0 i32.const 100000 i32.const 0".to_string()),
-        ("tridiag_solve", "i32 i32 i32 i32 i32", "(result i32)", format!("i32.const 0 i32.const 0 i32.const 0 {far} i32.const 4")),
-        ("cyclic_tridiag_solve", "i32 i32 i32 i32 i32", "(result i32)", format!("{far} i32.const 0 i32.const 0 i32.const 0 i32.const 4")),
-        ("banded_solve", "i32 i32 i32 i32 i32 i32", "(result i32)", format!("{far} i32.const 8 i32.const 1 i32.const 1 i32.const 0 i32.const 1")),
-        ("banded_solve", "i32 i32 i32 i32 i32 i32", "(result i32)", "i32.const 0 i32.const 8 i32.const 9 i32.const 1 i32.const 0 i32.const 1".to_string()),
-        ("dense_lu_solve", "i32 i32 i32 i32", "(result i32)", "i32.const 0 i32.const 200 i32.const 0 i32.const 1".to_string()),
-        ("sparse_cholesky_solve", "i32 i32 i32 i32 i32 i32", "(result i32)", format!("i32.const 4 {far} i32.const 0 i32.const 0 i32.const 0 i32.const 1")),
+        (
+            "fft_c2c",
+            "i32 i32 i32",
+            "(result i32)",
+            format!("{far} i32.const 16 i32.const 0"),
+        ),
+        (
+            "fft_c2c",
+            "i32 i32 i32",
+            "(result i32)",
+            "i32.const 0 i32.const -4 i32.const 0".to_string(),
+        ),
+        (
+            "rfft",
+            "i32 i32 i32",
+            "(result i32)",
+            format!("i32.const 0 i32.const 16 {far}"),
+        ),
+        (
+            "irfft",
+            "i32 i32 i32",
+            "(result i32)",
+            "i32.const 0 i32.const 100000 i32.const 0".to_string(),
+        ),
+        (
+            "tridiag_solve",
+            "i32 i32 i32 i32 i32",
+            "(result i32)",
+            format!("i32.const 0 i32.const 0 i32.const 0 {far} i32.const 4"),
+        ),
+        (
+            "cyclic_tridiag_solve",
+            "i32 i32 i32 i32 i32",
+            "(result i32)",
+            format!("{far} i32.const 0 i32.const 0 i32.const 0 i32.const 4"),
+        ),
+        (
+            "banded_solve",
+            "i32 i32 i32 i32 i32 i32",
+            "(result i32)",
+            format!("{far} i32.const 8 i32.const 1 i32.const 1 i32.const 0 i32.const 1"),
+        ),
+        (
+            "banded_solve",
+            "i32 i32 i32 i32 i32 i32",
+            "(result i32)",
+            "i32.const 0 i32.const 8 i32.const 9 i32.const 1 i32.const 0 i32.const 1".to_string(),
+        ),
+        (
+            "dense_lu_solve",
+            "i32 i32 i32 i32",
+            "(result i32)",
+            "i32.const 0 i32.const 200 i32.const 0 i32.const 1".to_string(),
+        ),
+        (
+            "sparse_cholesky_solve",
+            "i32 i32 i32 i32 i32 i32",
+            "(result i32)",
+            format!("i32.const 4 {far} i32.const 0 i32.const 0 i32.const 0 i32.const 1"),
+        ),
         // row_ptr = [0,0,0,0,0] but rhs far away.
-        ("sparse_lu_solve", "i32 i32 i32 i32 i32 i32", "(result i32)", format!("i32.const 4 i32.const 0 i32.const 0 i32.const 0 {far} i32.const 1")),
-        ("axpy", "f64 i32 i32 i32", "", format!("f64.const 2 i32.const 0 {far} i32.const 8")),
-        ("dot", "i32 i32 i32", "(result f64)", format!("i32.const 0 {far} i32.const 8")),
+        (
+            "sparse_lu_solve",
+            "i32 i32 i32 i32 i32 i32",
+            "(result i32)",
+            format!("i32.const 4 i32.const 0 i32.const 0 i32.const 0 {far} i32.const 1"),
+        ),
+        (
+            "axpy",
+            "f64 i32 i32 i32",
+            "",
+            format!("f64.const 2 i32.const 0 {far} i32.const 8"),
+        ),
+        (
+            "dot",
+            "i32 i32 i32",
+            "(result f64)",
+            format!("i32.const 0 {far} i32.const 8"),
+        ),
     ];
     for (kernel, params, results, args) in cases {
         let (status, _) = status_of(&wat_call(kernel, params, results, &args));
         match status {
-            RunStatus::RuntimeError { message, .. } => assert!(message.contains(&format!("hone.{kernel}")), "{kernel}: {message}"),
+            RunStatus::RuntimeError { message, .. } => assert!(
+                message.contains(&format!("hone.{kernel}")),
+                "{kernel}: {message}"
+            ),
             other => panic!("{kernel} {args}: expected a runtime error, got {other}"),
         }
     }
@@ -373,22 +485,60 @@ fn malformed_csr_is_a_runtime_error() {
         )
     };
     let (status, _) = status_of(&source(data));
-    assert!(matches!(&status, RunStatus::RuntimeError { message, .. } if message.contains("row_ptr")), "{status}");
+    assert!(
+        matches!(&status, RunStatus::RuntimeError { message, .. } if message.contains("row_ptr")),
+        "{status}"
+    );
     let data = r#"(data (i32.const 0) "\00\00\00\00\01\00\00\00\02\00\00\00") (data (i32.const 64) "\00\00\00\00\07\00\00\00")"#;
     let (status, _) = status_of(&source(data));
-    assert!(matches!(&status, RunStatus::RuntimeError { message, .. } if message.contains("col_idx")), "{status}");
+    assert!(
+        matches!(&status, RunStatus::RuntimeError { message, .. } if message.contains("col_idx")),
+        "{status}"
+    );
 }
 
 #[test]
 fn kernels_charge_fuel_for_their_work() {
-    let small = status_of(&wat_call("fft_c2c", "i32 i32 i32", "(result i32)", "i32.const 0 i32.const 16 i32.const 0"));
-    let large = status_of(&wat_call("fft_c2c", "i32 i32 i32", "(result i32)", "i32.const 0 i32.const 4096 i32.const 0"));
+    let small = status_of(&wat_call(
+        "fft_c2c",
+        "i32 i32 i32",
+        "(result i32)",
+        "i32.const 0 i32.const 16 i32.const 0",
+    ));
+    let large = status_of(&wat_call(
+        "fft_c2c",
+        "i32 i32 i32",
+        "(result i32)",
+        "i32.const 0 i32.const 4096 i32.const 0",
+    ));
     assert_eq!(small.0, RunStatus::Ok);
     assert_eq!(large.0, RunStatus::Ok);
     // 5 n log2 n: 5·4096·12 more than 5·16·4.
-    assert!(large.1 - small.1 >= 5 * 4096 * 12 - 5 * 16 * 4, "{} vs {}", large.1, small.1);
+    assert!(
+        large.1 - small.1 >= 5 * 4096 * 12 - 5 * 16 * 4,
+        "{} vs {}",
+        large.1,
+        small.1
+    );
     // Too little fuel for the work: the call is refused before it runs.
-    let p = program(Language::Wat, &wat_call("dense_lu_solve", "i32 i32 i32 i32", "(result i32)", "i32.const 0 i32.const 100 i32.const 0 i32.const 1"));
-    let outcome = sandbox().run(&p, b"", &Limits { fuel: Some(100_000), ..Limits::default() }).unwrap();
+    let p = program(
+        Language::Wat,
+        &wat_call(
+            "dense_lu_solve",
+            "i32 i32 i32 i32",
+            "(result i32)",
+            "i32.const 0 i32.const 100 i32.const 0 i32.const 1",
+        ),
+    );
+    let outcome = sandbox()
+        .run(
+            &p,
+            b"",
+            &Limits {
+                fuel: Some(100_000),
+                ..Limits::default()
+            },
+        )
+        .unwrap();
     assert_eq!(outcome.status, RunStatus::FuelExhausted);
 }

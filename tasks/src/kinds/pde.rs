@@ -155,6 +155,9 @@ pub fn kernel_documentation() -> String {
     )
 }
 
+/// One sample's input data and reference solution.
+type SampleData = (Vec<f64>, Vec<f64>);
+
 /// One batch of samples: the stdin bytes and the reference solution.
 struct Batch {
     stdin: Vec<u8>,
@@ -168,32 +171,26 @@ impl Batch {
     fn build(settings: &Settings, seed: u64, nx: usize, batch: usize) -> Result<Batch, String> {
         let times = &settings.times;
         let equation = settings.equation;
-        let per_sample: Vec<Result<(Vec<f64>, Vec<f64>), String>> =
-            parallel_map(batch, |b| match equation {
-                Equation::Periodic(p) => {
-                    let unit = matches!(p, crate::pde::PeriodicEquation::ReactionDiffusion { .. });
-                    let u0 = FourierInitial::random(
-                        seed,
-                        b,
-                        settings.modes,
-                        settings.max_wavenumber,
-                        unit,
-                    );
-                    // The convergence grids may exceed the task grid: keep the reference at least 2× finer.
-                    let fine = if nx >= settings.reference_grid {
-                        2 * nx
-                    } else {
-                        settings.reference_grid.div_ceil(nx) * nx
-                    };
-                    Ok((u0.sample(nx), periodic_reference(p, &u0, nx, fine, times)))
-                }
-                Equation::Darcy { low, high } => {
-                    let a = DarcyCoefficient::random(seed, b, low, high).cells(nx);
-                    let u = darcy_reference(nx, settings.reference_grid, &a)
-                        .map_err(|e| e.to_string())?;
-                    Ok((a, u))
-                }
-            });
+        let per_sample: Vec<Result<SampleData, String>> = parallel_map(batch, |b| match equation {
+            Equation::Periodic(p) => {
+                let unit = matches!(p, crate::pde::PeriodicEquation::ReactionDiffusion { .. });
+                let u0 =
+                    FourierInitial::random(seed, b, settings.modes, settings.max_wavenumber, unit);
+                // The convergence grids may exceed the task grid: keep the reference at least 2× finer.
+                let fine = if nx >= settings.reference_grid {
+                    2 * nx
+                } else {
+                    settings.reference_grid.div_ceil(nx) * nx
+                };
+                Ok((u0.sample(nx), periodic_reference(p, &u0, nx, fine, times)))
+            }
+            Equation::Darcy { low, high } => {
+                let a = DarcyCoefficient::random(seed, b, low, high).cells(nx);
+                let u =
+                    darcy_reference(nx, settings.reference_grid, &a).map_err(|e| e.to_string())?;
+                Ok((a, u))
+            }
+        });
         let mut data = Vec::new();
         let mut reference = Vec::new();
         for sample in per_sample {

@@ -51,7 +51,23 @@ pub fn solve_darcy(problem: &DarcyProblem<'_>) -> Result<Vec<f64>, DarcyError> {
     {
         return Err(DarcyError::Coefficient { cell, value });
     }
-    let a = problem.coefficient;
+    let matrix = darcy_matrix(n, problem.coefficient)?;
+    let mut x = problem.rhs.to_vec();
+    cholesky_solve_lower(&matrix, &mut x).map_err(DarcyError::Factorization)?;
+    Ok(x)
+}
+
+/// The finite-volume matrix for `n × n` cells (lower triangle, column-major), scaled so
+/// that row `p` reads `Σ_faces T_face (u_p − u_neighbour) = f_p`. The coefficient must be
+/// positive (checked by [`solve_darcy`]).
+pub fn darcy_matrix(n: usize, a: &[f64]) -> Result<SparseColMat<usize, f64>, DarcyError> {
+    let cells = n * n;
+    if a.len() != cells {
+        return Err(DarcyError::Shape {
+            expected: cells,
+            got: a.len(),
+        });
+    }
     let h2 = 1.0 / (n as f64 * n as f64);
     let harmonic = |p: f64, q: f64| 2.0 * p * q / (p + q);
     let mut triplets = Vec::with_capacity(cells * 3);
@@ -82,11 +98,8 @@ pub fn solve_darcy(problem: &DarcyProblem<'_>) -> Result<Vec<f64>, DarcyError> {
             triplets.push(Triplet::new(p, p, diagonal));
         }
     }
-    let matrix = SparseColMat::<usize, f64>::try_new_from_triplets(cells, cells, &triplets)
-        .map_err(|e| DarcyError::Factorization(format!("{e:?}")))?;
-    let mut x = problem.rhs.to_vec();
-    cholesky_solve_lower(&matrix, &mut x).map_err(DarcyError::Factorization)?;
-    Ok(x)
+    SparseColMat::<usize, f64>::try_new_from_triplets(cells, cells, &triplets)
+        .map_err(|e| DarcyError::Factorization(format!("{e:?}")))
 }
 
 /// Solves `A x = b` in place for a symmetric positive definite `A` given by its lower
@@ -161,7 +174,7 @@ pub fn darcy_reference(
     let mut out = Vec::with_capacity(n * n);
     for i in 0..n {
         for j in 0..n {
-            let value = if r % 2 == 0 {
+            let value = if r.is_multiple_of(2) {
                 let (fi, fj) = (i * r + r / 2, j * r + r / 2);
                 (u[(fi - 1) * m + fj - 1]
                     + u[(fi - 1) * m + fj]

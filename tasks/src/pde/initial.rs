@@ -8,7 +8,7 @@ use rand_distr::{Distribution, StandardNormal};
 /// The random generator of sample `sample` of a batch drawn from `seed`: every sample has
 /// its own stream, so growing a batch keeps its first samples unchanged.
 pub fn sample_rng(seed: u64, sample: usize) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(mix(seed) ^ mix(sample as u64 ^ 0x5eed_0f_5a3b1e))
+    ChaCha8Rng::seed_from_u64(mix(seed) ^ mix(sample as u64 ^ 0x5eed_0f5a_3b1e))
 }
 
 fn mix(mut z: u64) -> u64 {

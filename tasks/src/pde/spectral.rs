@@ -62,7 +62,7 @@ impl PeriodicSolver {
         );
         let keep = (0..half)
             .map(|i| {
-                let nyquist = m % 2 == 0 && i == m / 2;
+                let nyquist = m.is_multiple_of(2) && i == m / 2;
                 let cut = dealias && 3 * i > m;
                 if nyquist || cut { 0.0 } else { 1.0 }
             })
@@ -98,13 +98,15 @@ impl PeriodicSolver {
     /// Forward transform of `self.real` into `out`, with the 2/3 (and Nyquist) filter.
     fn forward_into(&mut self, out: &mut [Complex64]) {
         // Lengths match by construction; a mismatch would be a bug caught by the tests.
-        let _ = self.forward.process_with_scratch(&mut self.real, out, &mut self.scratch_forward);
+        let _ = self
+            .forward
+            .process_with_scratch(&mut self.real, out, &mut self.scratch_forward);
         for (c, &w) in out.iter_mut().zip(&self.keep) {
             *c *= w;
         }
     }
 
-    fn to_spectrum(&mut self, u: &[f64]) -> Vec<Complex64> {
+    fn spectrum_of(&mut self, u: &[f64]) -> Vec<Complex64> {
         self.real.copy_from_slice(u);
         let mut out = vec![Complex64::new(0.0, 0.0); self.k.len()];
         self.forward_into(&mut out);
@@ -119,14 +121,18 @@ impl PeriodicSolver {
         }
         // The DC and Nyquist imaginary parts must be zero for a real inverse.
         self.spectrum[0].im = 0.0;
-        if self.m % 2 == 0 {
+        if self.m.is_multiple_of(2) {
             let last = self.spectrum.len() - 1;
             self.spectrum[last].im = 0.0;
         }
-        let _ = self.inverse.process_with_scratch(&mut self.spectrum, &mut self.real, &mut self.scratch_inverse);
+        let _ = self.inverse.process_with_scratch(
+            &mut self.spectrum,
+            &mut self.real,
+            &mut self.scratch_inverse,
+        );
     }
 
-    fn to_real(&mut self, hat: &[Complex64]) -> Vec<f64> {
+    fn real_of(&mut self, hat: &[Complex64]) -> Vec<f64> {
         self.inverse_of(hat);
         self.real.clone()
     }
@@ -160,8 +166,9 @@ impl PeriodicSolver {
         }
     }
 
-    /// The largest internal time step for data `u`.
-    fn max_step(&self, u: &[f64]) -> f64 {
+    /// The largest internal time step for data `u` (infinite for linear problems, which are
+    /// advanced exactly).
+    pub fn max_step(&self, u: &[f64]) -> f64 {
         match self.equation {
             PeriodicEquation::Burgers { .. } => {
                 let peak = u.iter().fold(0.0f64, |a, v| a.max(v.abs())).max(1e-3);
@@ -178,7 +185,7 @@ impl PeriodicSolver {
         let linear = self.linear();
         let mut frames = Vec::with_capacity(times.len());
         frames.push(u0.to_vec());
-        let mut hat = self.to_spectrum(u0);
+        let mut hat = self.spectrum_of(u0);
         let dt_max = self.max_step(u0);
         let mut stages = Stages::new(hat.len());
         for pair in times.windows(2) {
@@ -196,13 +203,20 @@ impl PeriodicSolver {
                     self.if_rk4_step(&mut hat, dt, &half, &full, &mut stages);
                 }
             }
-            frames.push(self.to_real(&hat));
+            frames.push(self.real_of(&hat));
         }
         frames
     }
 
     /// Advances `hat` by one integrating-factor RK4 step in place.
-    fn if_rk4_step(&mut self, hat: &mut [Complex64], dt: f64, half: &[Complex64], full: &[Complex64], s: &mut Stages) {
+    fn if_rk4_step(
+        &mut self,
+        hat: &mut [Complex64],
+        dt: f64,
+        half: &[Complex64],
+        full: &[Complex64],
+        s: &mut Stages,
+    ) {
         let n = hat.len();
         self.nonlinear(hat, dt, &mut s.a);
         for i in 0..n {
@@ -218,7 +232,8 @@ impl PeriodicSolver {
         }
         self.nonlinear(&s.stage, dt, &mut s.d);
         for i in 0..n {
-            hat[i] = full[i] * hat[i] + (full[i] * s.a[i] + half[i] * (s.b[i] + s.c[i]) * 2.0 + s.d[i]) / 6.0;
+            hat[i] = full[i] * hat[i]
+                + (full[i] * s.a[i] + half[i] * (s.b[i] + s.c[i]) * 2.0 + s.d[i]) / 6.0;
         }
     }
 }
@@ -235,7 +250,13 @@ struct Stages {
 impl Stages {
     fn new(n: usize) -> Stages {
         let zero = || vec![Complex64::new(0.0, 0.0); n];
-        Stages { a: zero(), b: zero(), c: zero(), d: zero(), stage: zero() }
+        Stages {
+            a: zero(),
+            b: zero(),
+            c: zero(),
+            d: zero(),
+            stage: zero(),
+        }
     }
 }
 

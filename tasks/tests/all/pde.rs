@@ -500,14 +500,38 @@ fn convergence_check_measures_the_order() {
     let task = Task::load(dir.path(), sandbox()).unwrap_or_else(|e| panic!("{e}"));
     let evaluation = task.evaluate(&task.seeds[0]);
     assert!(evaluation.valid, "{}", evaluation.feedback);
-    let rate = evaluation.metrics["convergence_rate"].as_f64().expect("rate");
-    assert!((0.8..1.2).contains(&rate), "rate {rate}\n{}", evaluation.feedback);
-    assert!(evaluation.feedback.contains("convergence: grids [64, 128, 256, 512]"), "{}", evaluation.feedback);
+    let rate = evaluation.metrics["convergence_rate"]
+        .as_f64()
+        .expect("rate");
+    assert!(
+        (0.8..1.2).contains(&rate),
+        "rate {rate}\n{}",
+        evaluation.feedback
+    );
+    assert!(
+        evaluation
+            .feedback
+            .contains("convergence: grids [64, 128, 256, 512]"),
+        "{}",
+        evaluation.feedback
+    );
 
-    let dir = scratch_task_with(&section.replace("samples = 1", "samples = 1\nmin_rate = 1.5"), "advection/seed.c");
+    let dir = scratch_task_with(
+        &section.replace("samples = 1", "samples = 1\nmin_rate = 1.5"),
+        "advection/seed.c",
+    );
     let task = Task::load(dir.path(), sandbox()).unwrap_or_else(|e| panic!("{e}"));
     let evaluation = task.evaluate(&task.seeds[0]);
-    assert_eq!(evaluation.status, EvalStatus::WrongAnswer, "{}", evaluation.feedback);
+    assert_eq!(
+        evaluation.status,
+        EvalStatus::WrongAnswer,
+        "{}",
+        evaluation.feedback
+    );
     assert!(!evaluation.valid);
-    assert!(evaluation.feedback.contains("below the required 1.5"), "{}", evaluation.feedback);
+    assert!(
+        evaluation.feedback.contains("below the required 1.5"),
+        "{}",
+        evaluation.feedback
+    );
 }

@@ -325,7 +325,7 @@ impl Section {
                 }
                 let mut checked = Vec::new();
                 for (i, &g) in grids.iter().enumerate() {
-                    if g < 16 || g > 1 << 16 || (i > 0 && g <= grids[i - 1]) {
+                    if !(16..=1 << 16).contains(&g) || (i > 0 && g <= grids[i - 1]) {
                         return Err(TaskError::field(
                             path,
                             format!("pde.convergence.grids[{i}]"),
