@@ -91,6 +91,8 @@ pub struct Orchestrator {
     counters: BudgetCounters,
     step_number: u64,
     consecutive_failures: u32,
+    /// Steps in a row whose candidate was a duplicate.
+    consecutive_duplicates: u32,
     context: Arc<StepContext>,
     progress: Option<indicatif::ProgressBar>,
 }
@@ -104,6 +106,8 @@ impl Orchestrator {
     ) -> Result<Orchestrator, OrchestratorError> {
         let task = Task::load(&settings.task_dir, sandbox)?;
         settings.check(&task)?;
+        // The proposer first: a run that cannot propose is never stored.
+        let proposer = Proposer::build(&settings, &task, sandbox)?;
         let run = store
             .create_run(&NewRun {
                 task_name: task.name.clone(),
@@ -117,7 +121,7 @@ impl Orchestrator {
                 started_at: Timestamp::now(),
             })
             .await?;
-        Orchestrator::assemble(store, sandbox, task, settings, run, Vec::new(), Vec::new()).await
+        Orchestrator::assemble(store, task, settings, run, proposer, Vec::new(), Vec::new()).await
     }
 
     /// Reopens a stored run to continue it.
@@ -143,6 +147,7 @@ impl Orchestrator {
                 "the task folder changed since the run started; resuming with the current files"
             );
         }
+        let proposer = Proposer::build(&settings, &task, sandbox)?;
         let nodes = store.load_tree(run).await?;
         let events = store.events(run).await?;
         store
@@ -156,19 +161,18 @@ impl Orchestrator {
         store
             .set_run_status(run, "running", None, Timestamp::now())
             .await?;
-        Orchestrator::assemble(store, sandbox, task, settings, run, nodes, events).await
+        Orchestrator::assemble(store, task, settings, run, proposer, nodes, events).await
     }
 
     async fn assemble(
         store: Store,
-        sandbox: &Sandbox,
         task: Task,
         settings: RunSettings,
         run: RunId,
+        mut proposer: Proposer,
         nodes: Vec<NodeRecord>,
         events: Vec<hone_store::EventRecord>,
     ) -> Result<Orchestrator, OrchestratorError> {
-        let mut proposer = Proposer::build(&settings, &task, sandbox)?;
         let mut strategy = settings.strategy.build();
         let mut tree = SearchTree::new();
         let mut insights = String::new();
@@ -240,6 +244,7 @@ impl Orchestrator {
             insights,
             counters,
             consecutive_failures: 0,
+            consecutive_duplicates: 0,
             context,
             progress: None,
         })
@@ -321,6 +326,10 @@ impl Orchestrator {
                 }
                 if self.consecutive_failures >= self.settings.max_consecutive_failures {
                     stop = Some(StopReason::TooManyFailures(self.consecutive_failures));
+                    break;
+                }
+                if self.consecutive_duplicates >= self.settings.max_consecutive_failures {
+                    stop = Some(StopReason::NoProgress(self.consecutive_duplicates));
                     break;
                 }
                 let mut rng = step_rng(self.settings.seed, self.step_number);
@@ -473,6 +482,9 @@ impl Orchestrator {
                 self.consecutive_failures = 0;
                 if record.duplicate_of.is_none() {
                     self.counters.evaluations += 1;
+                    self.consecutive_duplicates = 0;
+                } else {
+                    self.consecutive_duplicates += 1;
                 }
                 let direction = plan.as_ref().and_then(|p| p.direction.clone());
                 let node = tree_node(&self.tree, &record, direction);

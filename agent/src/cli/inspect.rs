@@ -222,7 +222,10 @@ pub fn render_tree(nodes: &[hone_store::NodeRecord], best: Option<NodeId>, limit
     let mut printer = TreePrinter::new(nodes, best, limit);
     printer.walk(None, "");
     if printer.hidden > 0 {
-        printer.out.push_str(&format!("[{} more nodes not shown; use --limit to see more]\n", printer.hidden));
+        printer.out.push_str(&format!(
+            "[{} more nodes not shown; use --limit to see more]\n",
+            printer.hidden
+        ));
     }
     printer.out
 }
@@ -239,9 +242,14 @@ struct TreePrinter<'a> {
 }
 
 impl<'a> TreePrinter<'a> {
-    fn new(nodes: &'a [hone_store::NodeRecord], best: Option<NodeId>, limit: usize) -> TreePrinter<'a> {
+    fn new(
+        nodes: &'a [hone_store::NodeRecord],
+        best: Option<NodeId>,
+        limit: usize,
+    ) -> TreePrinter<'a> {
         let mut children: std::collections::BTreeMap<Option<i64>, Vec<usize>> = Default::default();
-        let by_id: std::collections::HashMap<i64, usize> = nodes.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
+        let by_id: std::collections::HashMap<i64, usize> =
+            nodes.iter().enumerate().map(|(i, n)| (n.id.0, i)).collect();
         for (i, n) in nodes.iter().enumerate() {
             children.entry(n.parent.map(|p| p.0)).or_default().push(i);
         }
@@ -266,18 +274,31 @@ impl<'a> TreePrinter<'a> {
     fn descendants(&self, id: i64) -> usize {
         self.children
             .get(&Some(id))
-            .map(|l| l.iter().map(|&i| 1 + self.descendants(self.nodes[i].id.0)).sum())
+            .map(|l| {
+                l.iter()
+                    .map(|&i| 1 + self.descendants(self.nodes[i].id.0))
+                    .sum()
+            })
             .unwrap_or(0)
     }
 
     fn walk(&mut self, parent: Option<i64>, prefix: &str) {
-        let Some(list) = self.children.get(&parent) else { return };
+        let Some(list) = self.children.get(&parent) else {
+            return;
+        };
         let mut list = list.clone();
         if !self.keep_all {
             let key = |i: usize| {
-                (self.on_best_path.contains(&self.nodes[i].id.0), self.nodes[i].rank_score().unwrap_or(f64::NEG_INFINITY))
+                (
+                    self.on_best_path.contains(&self.nodes[i].id.0),
+                    self.nodes[i].rank_score().unwrap_or(f64::NEG_INFINITY),
+                )
             };
-            list.sort_by(|&a, &b| key(b).partial_cmp(&key(a)).unwrap_or(std::cmp::Ordering::Equal));
+            list.sort_by(|&a, &b| {
+                key(b)
+                    .partial_cmp(&key(a))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
         }
         let count = list.len();
         for (k, &i) in list.iter().enumerate() {
@@ -289,8 +310,16 @@ impl<'a> TreePrinter<'a> {
             }
             self.shown += 1;
             let last = k + 1 == count;
-            let score = n.evaluation.score.map(|s| format!("{s:.4}")).unwrap_or_else(|| "-".into());
-            let dup = if n.duplicate_of.is_some() { " (duplicate)" } else { "" };
+            let score = n
+                .evaluation
+                .score
+                .map(|s| format!("{s:.4}"))
+                .unwrap_or_else(|| "-".into());
+            let dup = if n.duplicate_of.is_some() {
+                " (duplicate)"
+            } else {
+                ""
+            };
             self.out.push_str(&format!(
                 "{prefix}{}{} #{} {} {} score {}{}\n",
                 if last { "└─" } else { "├─" },
@@ -360,6 +389,8 @@ pub fn export(cli: &super::Cli, args: &ExportArgs) -> anyhow::Result<ExitCode> {
     };
     runtime()?.block_on(async {
         let store = open_store(cli).await?;
+        // An unknown run fails before the output file is created.
+        store.get_run(RunId(args.run)).await?;
         let options = ExportOptions {
             min_gain: args.min_gain,
             min_gap: args.min_gap,

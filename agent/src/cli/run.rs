@@ -180,9 +180,8 @@ fn settings(args: &RunArgs) -> anyhow::Result<RunSettings> {
         dollars: args.budget_usd.or(d.budget_usd),
         wall_seconds: budget_time,
     };
-    if budgets != Budgets::default() {
-        s.budgets = budgets;
-    }
+    // No default budget: a run without one is refused (RunSettings::check says how to set one).
+    s.budgets = budgets;
     if let Some(v) = args.concurrency.or(d.concurrency) {
         s.concurrency = v;
         s.llm.concurrency = s.llm.concurrency.max(v);

@@ -16,6 +16,9 @@ pub enum StopReason {
     Interrupted,
     /// Too many steps in a row failed (model unreachable, replies unusable).
     TooManyFailures(u32),
+    /// Too many steps in a row proposed a candidate already evaluated (duplicates cost no
+    /// evaluation, so without this an evaluation budget would never run out).
+    NoProgress(u32),
 }
 
 impl std::fmt::Display for StopReason {
@@ -31,6 +34,10 @@ impl std::fmt::Display for StopReason {
             StopReason::TooManyFailures(n) => write!(
                 f,
                 "{n} steps in a row failed (is the model reachable? see `hone status` and the run's model calls)"
+            ),
+            StopReason::NoProgress(n) => write!(
+                f,
+                "{n} steps in a row proposed only candidates already evaluated"
             ),
         }
     }

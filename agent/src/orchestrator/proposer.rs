@@ -45,13 +45,18 @@ impl Proposer {
         match settings.llm.spec.as_str() {
             "builtin" => {
                 let seed = task.seeds.first().cloned().unwrap_or_default();
-                let tuner = BuiltinProposer::for_task(&task.prompt, &seed, &TunerConfig::default(), settings.seed)
-                    .map_err(|e| {
-                        OrchestratorError::Settings(format!(
-                            "--llm builtin cannot tune task `{}`: {e}\nhint: mark numeric constants in the seed with `// hone:tune LO..HI`, or use a model",
-                            task.name
-                        ))
-                    })?;
+                let tuner = BuiltinProposer::for_task(
+                    &task.prompt,
+                    &seed,
+                    &TunerConfig::default(),
+                    settings.seed,
+                )
+                .map_err(|e| {
+                    OrchestratorError::Settings(format!(
+                        "--llm builtin cannot tune task `{}`: {e}",
+                        task.name
+                    ))
+                })?;
                 Ok(Proposer::Builtin(tuner))
             }
             "random" => Ok(Proposer::Random(RandomInputs::new(task, sandbox)?)),

@@ -115,7 +115,7 @@ impl RunSettings {
         }
         if self.llm.spec == "random" && task.kind != TaskKind::Counterexample {
             return fail(format!(
-                "--llm random proposes random valid inputs and works only for counterexample tasks; `{}` is a {} task",
+                "--llm random proposes random valid inputs and works only for counterexample tasks; task `{}` is of kind {}",
                 task.name, task.kind
             ));
         }

@@ -233,6 +233,12 @@ impl StepContext {
             let completion = match completion {
                 Ok(c) => c,
                 Err(error) => {
+                    // A failed call counts against the call budget like any other.
+                    costs.push(CallCost {
+                        model: request.model.clone(),
+                        tokens: 0,
+                        cost_dollars: 0.0,
+                    });
                     return StepOutput {
                         calls: costs,
                         result: StepResult::NoNode {

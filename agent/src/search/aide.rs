@@ -18,7 +18,12 @@ pub struct Aide {
 
 impl Aide {
     pub fn new(drafts: usize, debug_probability: f64, max_debug_depth: usize) -> Aide {
-        Aide { drafts, debug_probability: debug_probability.clamp(0.0, 1.0), max_debug_depth, drafts_planned: 0 }
+        Aide {
+            drafts,
+            debug_probability: debug_probability.clamp(0.0, 1.0),
+            max_debug_depth,
+            drafts_planned: 0,
+        }
     }
 
     /// Consecutive debug steps that led to this node.
@@ -50,7 +55,10 @@ impl Strategy for Aide {
         let buggy: Vec<NodeIndex> = (0..tree.len())
             .filter(|&i| {
                 let n = tree.node(i);
-                !n.valid && !n.duplicate && n.children.is_empty() && Self::debug_depth(tree, i) < self.max_debug_depth
+                !n.valid
+                    && !n.duplicate
+                    && n.children.is_empty()
+                    && Self::debug_depth(tree, i) < self.max_debug_depth
             })
             .collect();
         if !buggy.is_empty() && rng.random::<f64>() < self.debug_probability {
@@ -66,7 +74,11 @@ impl Strategy for Aide {
     fn observe(&mut self, tree: &SearchTree, node: NodeIndex) {
         // On resume, stored drafts count as planned.
         if tree.node(node).operator == "draft" && self.drafts_planned < self.drafts {
-            let stored = tree.nodes().iter().filter(|n| n.operator == "draft").count();
+            let stored = tree
+                .nodes()
+                .iter()
+                .filter(|n| n.operator == "draft")
+                .count();
             self.drafts_planned = self.drafts_planned.max(stored.min(self.drafts));
         }
     }
@@ -84,8 +96,14 @@ mod tests {
         let mut rng = ChaCha12Rng::seed_from_u64(5);
         let mut tree = SearchTree::new();
         let mut aide = Aide::new(2, 1.0, 2);
-        assert_eq!(aide.next(&tree, &mut rng).unwrap().operator, Operator::Draft);
-        assert_eq!(aide.next(&tree, &mut rng).unwrap().operator, Operator::Draft);
+        assert_eq!(
+            aide.next(&tree, &mut rng).unwrap().operator,
+            Operator::Draft
+        );
+        assert_eq!(
+            aide.next(&tree, &mut rng).unwrap().operator,
+            Operator::Draft
+        );
         let good = tree.push(node(1, None, true, 2.0));
         let bad = tree.push(node(2, None, false, 0.0));
         let plan = aide.next(&tree, &mut rng).unwrap();
@@ -98,6 +116,9 @@ mod tests {
         d2.operator = "debug".into();
         tree.push(d2);
         let plan = aide.next(&tree, &mut rng).unwrap();
-        assert_eq!((plan.operator, plan.parent), (Operator::Improve, Some(good)));
+        assert_eq!(
+            (plan.operator, plan.parent),
+            (Operator::Improve, Some(good))
+        );
     }
 }

@@ -18,7 +18,11 @@ pub struct BestFirst {
 
 impl BestFirst {
     pub fn new(depth_bonus: f64, expansions_per_node: usize) -> BestFirst {
-        BestFirst { depth_bonus, expansions_per_node: expansions_per_node.max(1), in_flight: HashMap::new() }
+        BestFirst {
+            depth_bonus,
+            expansions_per_node: expansions_per_node.max(1),
+            in_flight: HashMap::new(),
+        }
     }
 
     fn priority(&self, tree: &SearchTree, index: NodeIndex) -> f64 {
@@ -93,8 +97,16 @@ mod tests {
         let b = tree.push(node(2, Some(a), true, 5.0));
         let mut bf = BestFirst::new(0.0, 2);
         assert_eq!(bf.next(&tree, &mut rng).unwrap().parent, Some(b));
-        assert_eq!(bf.next(&tree, &mut rng).unwrap().parent, Some(b), "second expansion in flight");
-        assert_eq!(bf.next(&tree, &mut rng).unwrap().parent, Some(a), "b is full, a has one left");
+        assert_eq!(
+            bf.next(&tree, &mut rng).unwrap().parent,
+            Some(b),
+            "second expansion in flight"
+        );
+        assert_eq!(
+            bf.next(&tree, &mut rng).unwrap().parent,
+            Some(a),
+            "b is full, a has one left"
+        );
         let c = tree.push(node(3, Some(b), false, 0.0));
         bf.observe(&tree, c);
         let d = tree.push(node(4, Some(b), true, 2.0));

@@ -58,10 +58,16 @@ impl Forest {
             + self.children_in_flight.get(&index).copied().unwrap_or(0) as f64
     }
 
-    fn uct_pick(&self, tree: &SearchTree, parent_visits: f64, options: &[NodeIndex]) -> Option<NodeIndex> {
+    fn uct_pick(
+        &self,
+        tree: &SearchTree,
+        parent_visits: f64,
+        options: &[NodeIndex],
+    ) -> Option<NodeIndex> {
         let mut best: Option<(f64, NodeIndex)> = None;
         for &c in options {
-            let u = Self::value(tree, c) + self.exploration * (parent_visits.max(1.0).ln() / self.visits(c).max(1.0)).sqrt();
+            let u = Self::value(tree, c)
+                + self.exploration * (parent_visits.max(1.0).ln() / self.visits(c).max(1.0)).sqrt();
             if best.is_none_or(|(b, _)| u > b) {
                 best = Some((u, c));
             }
@@ -76,7 +82,14 @@ impl Forest {
         {
             slot.1 = true;
             *self.children_in_flight.entry(node).or_default() += 1;
-            let mut plan = Plan::new(if tree.node(node).valid { Operator::Improve } else { Operator::Debug }, Some(node));
+            let mut plan = Plan::new(
+                if tree.node(node).valid {
+                    Operator::Improve
+                } else {
+                    Operator::Debug
+                },
+                Some(node),
+            );
             plan.direction = Some(slot.0.clone());
             plan.tree = tree.node(node).tree;
             return Some(plan);
@@ -127,8 +140,13 @@ impl Strategy for Forest {
             if let Some(plan) = self.act_at(tree, current) {
                 return Some(plan);
             }
-            let children: Vec<NodeIndex> =
-                tree.node(current).children.iter().copied().filter(|&c| !tree.node(c).duplicate).collect();
+            let children: Vec<NodeIndex> = tree
+                .node(current)
+                .children
+                .iter()
+                .copied()
+                .filter(|&c| !tree.node(c).duplicate)
+                .collect();
             if children.is_empty() {
                 // Scattered, every direction taken, no child yet (all in flight): wait.
                 return None;
@@ -224,6 +242,9 @@ mod tests {
         let child = tree.push(child);
         forest.observe(&tree, child);
         let scout = forest.next(&tree, &mut rng).unwrap();
-        assert_eq!((scout.operator, scout.parent), (Operator::Scout, Some(child)));
+        assert_eq!(
+            (scout.operator, scout.parent),
+            (Operator::Scout, Some(child))
+        );
     }
 }

@@ -36,7 +36,10 @@ mod tests {
         let mut rng = ChaCha12Rng::seed_from_u64(0);
         let mut tree = SearchTree::new();
         let mut greedy = Greedy;
-        assert_eq!(greedy.next(&tree, &mut rng).unwrap().operator, Operator::Draft);
+        assert_eq!(
+            greedy.next(&tree, &mut rng).unwrap().operator,
+            Operator::Draft
+        );
         let a = tree.push(node(1, None, false, 0.0));
         let plan = greedy.next(&tree, &mut rng).unwrap();
         assert_eq!((plan.operator, plan.parent), (Operator::Debug, Some(a)));

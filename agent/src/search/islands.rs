@@ -81,7 +81,12 @@ impl Islands {
 
     /// Fitness-weighted choice: softmax of normalized scores over the temperature, divided
     /// by (1 + children) to spread effort.
-    fn sample(&self, tree: &SearchTree, members: &[NodeIndex], rng: &mut ChaCha12Rng) -> Option<NodeIndex> {
+    fn sample(
+        &self,
+        tree: &SearchTree,
+        members: &[NodeIndex],
+        rng: &mut ChaCha12Rng,
+    ) -> Option<NodeIndex> {
         if members.is_empty() {
             return None;
         }
@@ -89,7 +94,8 @@ impl Islands {
             .iter()
             .map(|&m| {
                 let fitness = tree.normalized(m);
-                ((fitness - 1.0) / self.temperature).exp() / (1.0 + tree.node(m).children.len() as f64)
+                ((fitness - 1.0) / self.temperature).exp()
+                    / (1.0 + tree.node(m).children.len() as f64)
             })
             .collect();
         let total: f64 = weights.iter().sum();
@@ -117,19 +123,25 @@ impl Strategy for Islands {
         self.planned += 1;
         let members = self.population(tree, island);
         let parent = self.sample(tree, &members, rng)?;
-        let mut plan = if tree.node(parent).valid && members.len() > 1 && rng.random::<f64>() < self.crossover {
-            let others: Vec<NodeIndex> = members.iter().copied().filter(|&m| m != parent && tree.node(m).valid).collect();
-            match self.sample(tree, &others, rng) {
-                Some(second) => {
-                    let mut plan = Plan::new(Operator::Crossover, Some(parent));
-                    plan.second_parent = Some(second);
-                    plan
+        let mut plan =
+            if tree.node(parent).valid && members.len() > 1 && rng.random::<f64>() < self.crossover
+            {
+                let others: Vec<NodeIndex> = members
+                    .iter()
+                    .copied()
+                    .filter(|&m| m != parent && tree.node(m).valid)
+                    .collect();
+                match self.sample(tree, &others, rng) {
+                    Some(second) => {
+                        let mut plan = Plan::new(Operator::Crossover, Some(parent));
+                        plan.second_parent = Some(second);
+                        plan
+                    }
+                    None => Plan::new(refine_operator(tree.node(parent)), Some(parent)),
                 }
-                None => Plan::new(refine_operator(tree.node(parent)), Some(parent)),
-            }
-        } else {
-            Plan::new(refine_operator(tree.node(parent)), Some(parent))
-        };
+            } else {
+                Plan::new(refine_operator(tree.node(parent)), Some(parent))
+            };
         plan.island = Some(island as i64);
         Some(plan)
     }
@@ -137,8 +149,9 @@ impl Strategy for Islands {
     fn observe(&mut self, tree: &SearchTree, _node: NodeIndex) {
         self.observed += 1;
         if self.observed.is_multiple_of(self.migration_interval) {
-            let bests: Vec<Option<NodeIndex>> =
-                (0..self.islands).map(|i| Self::best_of(tree, &self.population(tree, i))).collect();
+            let bests: Vec<Option<NodeIndex>> = (0..self.islands)
+                .map(|i| Self::best_of(tree, &self.population(tree, i)))
+                .collect();
             for (i, best) in bests.into_iter().enumerate() {
                 if let Some(best) = best {
                     self.migrants[(i + 1) % self.islands].push(best);
@@ -146,11 +159,16 @@ impl Strategy for Islands {
             }
         }
         if self.observed.is_multiple_of(self.reset_interval) && self.islands > 1 {
-            let mut ranked: Vec<(usize, Option<NodeIndex>)> =
-                (0..self.islands).map(|i| (i, Self::best_of(tree, &self.population(tree, i)))).collect();
+            let mut ranked: Vec<(usize, Option<NodeIndex>)> = (0..self.islands)
+                .map(|i| (i, Self::best_of(tree, &self.population(tree, i))))
+                .collect();
             ranked.sort_by(|a, b| {
-                let key = |x: &Option<NodeIndex>| x.map(|n| (tree.node(n).valid, tree.node(n).score));
-                key(&b.1).partial_cmp(&key(&a.1)).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0))
+                let key =
+                    |x: &Option<NodeIndex>| x.map(|n| (tree.node(n).valid, tree.node(n).score));
+                key(&b.1)
+                    .partial_cmp(&key(&a.1))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(a.0.cmp(&b.0))
             });
             let keep = self.islands.div_ceil(2);
             let founder = ranked.first().and_then(|(_, best)| *best);
@@ -183,7 +201,10 @@ mod tests {
         a.island = Some(0);
         let a = tree.push(a);
         islands.observe(&tree, a); // observed = 2: migration
-        assert!(islands.population(&tree, 1).contains(&a), "island 0's best migrated to island 1");
+        assert!(
+            islands.population(&tree, 1).contains(&a),
+            "island 0's best migrated to island 1"
+        );
         let mut b = node(3, Some(root), false, 0.0);
         b.island = Some(1);
         let b = tree.push(b);
@@ -193,7 +214,11 @@ mod tests {
         let c = tree.push(c);
         islands.observe(&tree, c); // observed = 4: reset of the worse half (island 1)
         let pop1 = islands.population(&tree, 1);
-        assert_eq!(pop1, vec![c], "island 1 restarts from the best island's best");
+        assert_eq!(
+            pop1,
+            vec![c],
+            "island 1 restarts from the best island's best"
+        );
     }
 
     #[test]

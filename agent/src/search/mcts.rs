@@ -86,8 +86,13 @@ impl Strategy for Mcts {
             if self.can_expand(tree, current) {
                 break;
             }
-            let children: Vec<NodeIndex> =
-                tree.node(current).children.iter().copied().filter(|&c| !tree.node(c).duplicate).collect();
+            let children: Vec<NodeIndex> = tree
+                .node(current)
+                .children
+                .iter()
+                .copied()
+                .filter(|&c| !tree.node(c).duplicate)
+                .collect();
             if children.is_empty() {
                 break;
             }
@@ -104,7 +109,10 @@ impl Strategy for Mcts {
         }
         self.pending_children[current] += 1;
         self.in_flight.push((current, path));
-        Some(Plan::new(refine_operator(tree.node(current)), Some(current)))
+        Some(Plan::new(
+            refine_operator(tree.node(current)),
+            Some(current),
+        ))
     }
 
     fn observe(&mut self, tree: &SearchTree, node: NodeIndex) {
@@ -127,7 +135,9 @@ impl Strategy for Mcts {
 impl Mcts {
     /// Ends the oldest in-flight step that expanded `parent`: its virtual visits go.
     fn release(&mut self, parent: NodeIndex) {
-        let Some(position) = self.in_flight.iter().position(|(p, _)| *p == parent) else { return };
+        let Some(position) = self.in_flight.iter().position(|(p, _)| *p == parent) else {
+            return;
+        };
         let (_, path) = self.in_flight.remove(position);
         self.pending_children[parent] = self.pending_children[parent].saturating_sub(1);
         for i in path {
@@ -177,7 +187,10 @@ mod tests {
             let child = tree.push(node(10 + i, plan.parent, true, 1.0));
             mcts.observe(&tree, child);
         }
-        assert!(parents.iter().filter(|p| **p == Some(good)).count() >= 2, "{parents:?}");
+        assert!(
+            parents.iter().filter(|p| **p == Some(good)).count() >= 2,
+            "{parents:?}"
+        );
     }
 
     #[test]

@@ -74,7 +74,14 @@ impl SearchTree {
     }
 
     fn rank(&self, rank: Rank) -> (bool, f64) {
-        (rank.valid, if rank.score.is_finite() { rank.score } else { f64::NEG_INFINITY })
+        (
+            rank.valid,
+            if rank.score.is_finite() {
+                rank.score
+            } else {
+                f64::NEG_INFINITY
+            },
+        )
     }
 
     pub fn len(&self) -> usize {
@@ -109,7 +116,11 @@ impl SearchTree {
 
     /// Roots (nodes without a parent), in order.
     pub fn roots(&self) -> impl Iterator<Item = NodeIndex> + '_ {
-        self.nodes.iter().enumerate().filter(|(_, n)| n.parent.is_none()).map(|(i, _)| i)
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.parent.is_none())
+            .map(|(i, _)| i)
     }
 
     /// Score range over valid nodes, for normalization.
@@ -156,7 +167,10 @@ impl TreeNode {
 }
 
 fn index_rank(node: &TreeNode) -> Rank {
-    Rank { valid: node.valid, score: node.score }
+    Rank {
+        valid: node.valid,
+        score: node.score,
+    }
 }
 
 #[cfg(test)]
@@ -169,11 +183,19 @@ pub(crate) mod tests {
             id,
             parent,
             children: Vec::new(),
-            operator: if parent.is_some() { "improve".into() } else { "seed".into() },
+            operator: if parent.is_some() {
+                "improve".into()
+            } else {
+                "seed".into()
+            },
             depth: 0,
             tree: None,
             island: None,
-            status: if valid { EvalStatus::Ok } else { EvalStatus::WrongAnswer },
+            status: if valid {
+                EvalStatus::Ok
+            } else {
+                EvalStatus::WrongAnswer
+            },
             valid,
             score,
             feedback: String::new(),

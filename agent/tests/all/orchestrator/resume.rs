@@ -1,0 +1,176 @@
+//! A run killed in the middle (SIGKILL, or Ctrl-C) and resumed ends like an uninterrupted
+//! one: the same number of evaluations, no node duplicated or lost.
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use hone_store::{RunId, Store};
+
+use super::{FIXTURE, MockModel, Work, assert_success, assert_tree_integrity, int, stderr, stdout};
+
+const EVALS: i64 = 10;
+
+fn args(model: &MockModel, strategy: &str) -> Vec<String> {
+    let mut args = vec!["run".to_string(), FIXTURE.to_string()];
+    args.extend(model.flags());
+    args.extend(
+        [
+            "--strategy",
+            strategy,
+            "--budget-evals",
+            &EVALS.to_string(),
+            "--concurrency",
+            "2",
+            "--seed",
+            "5",
+        ]
+        .map(String::from),
+    );
+    args
+}
+
+/// Nodes stored so far in run 1 (0 while the store is not there or busy).
+fn stored_nodes(work: &Work) -> usize {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(_) => return 0,
+    };
+    runtime.block_on(async {
+        if !work.store().exists() {
+            return 0;
+        }
+        let Ok(store) = Store::open(&work.store().display().to_string()).await else {
+            return 0;
+        };
+        let count = store
+            .load_tree(RunId(1))
+            .await
+            .map(|n| n.len())
+            .unwrap_or(0);
+        store.close().await;
+        count
+    })
+}
+
+/// Waits until run 1 has at least `nodes` nodes while `child` is still running.
+fn wait_for_nodes(work: &Work, child: &mut Child, nodes: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before it could be interrupted");
+        }
+        if stored_nodes(work) >= nodes {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run stored fewer than {nodes} nodes in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn finish_by_resume(work: &Work, run: i64) -> serde_json::Value {
+    let output = work.hone(&["resume", &run.to_string(), "--json"]);
+    assert_success(&output, "hone resume");
+    assert!(
+        stderr(&output).contains(&format!("resuming run {run}")),
+        "{}",
+        stderr(&output)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("resume JSON: {e}"))
+}
+
+#[test]
+fn sigkilled_run_resumes_to_the_same_evaluation_count() {
+    // The reference: the same run, uninterrupted.
+    let fast = MockModel::start(Duration::ZERO);
+    let whole = Work::new();
+    let reference = whole.run_json(&args(&fast, "forest")[2..]);
+    assert_eq!(int(&reference, "evaluations"), EVALS);
+    assert_tree_integrity(&whole, int(&reference, "run"));
+
+    // The same run on a slow model, killed with SIGKILL once a few nodes are stored.
+    let slow = MockModel::start(Duration::from_millis(200));
+    let work = Work::new();
+    let mut child = work.spawn(&args(&slow, "forest"));
+    wait_for_nodes(&work, &mut child, 4);
+    child.kill().unwrap_or_else(|e| panic!("kill: {e}"));
+    let _ = child.wait();
+    let before = work.nodes(1);
+    let evaluated_before = before.iter().filter(|n| n.duplicate_of.is_none()).count() as i64;
+    assert!(
+        evaluated_before < EVALS,
+        "the run was killed after it finished ({evaluated_before} evaluations)"
+    );
+    assert_tree_integrity(&work, 1);
+    assert_eq!(
+        work.summary(1).run.status,
+        "running",
+        "killed, not finished"
+    );
+
+    let outcome = finish_by_resume(&work, 1);
+    assert_eq!(outcome["status"], "finished", "{outcome:#}");
+    assert_eq!(int(&outcome, "evaluations"), EVALS, "{outcome:#}");
+    let after = assert_tree_integrity(&work, 1);
+    // What was stored before the kill is still there, unchanged.
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(
+            (old.id, &old.content_hash, &old.evaluation.status),
+            (new.id, &new.content_hash, &new.evaluation.status)
+        );
+    }
+    let summary = work.summary(1);
+    assert_eq!(summary.spend.evaluations, EVALS);
+    assert_eq!(summary.run.status, "finished");
+    // One seed: resume does not start the run over.
+    assert_eq!(after.iter().filter(|n| n.operator == "seed").count(), 1);
+    // Finished runs cannot be resumed again.
+    let again = work.hone(&["resume", "1"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already finished"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_resume_finishes() {
+    let slow = MockModel::start(Duration::from_millis(200));
+    let work = Work::new();
+    let mut all = args(&slow, "greedy");
+    all.push("--json".into());
+    let mut child = work.spawn(&all);
+    wait_for_nodes(&work, &mut child, 3);
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill -INT: {e}"));
+    assert!(sent.success());
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"));
+    assert_success(&output, "hone run, interrupted");
+    let outcome: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)));
+    assert_eq!(outcome["status"], "interrupted", "{outcome:#}");
+    assert_eq!(outcome["stop_reason"], "interrupted");
+    assert!(
+        stderr(&output).contains("stopping after the"),
+        "{}",
+        stderr(&output)
+    );
+    let interrupted = int(&outcome, "evaluations");
+    assert!(interrupted < EVALS, "{outcome:#}");
+    assert_eq!(work.summary(1).run.status, "interrupted");
+    assert_tree_integrity(&work, 1);
+
+    let resumed = finish_by_resume(&work, 1);
+    assert_eq!(int(&resumed, "evaluations"), EVALS, "{resumed:#}");
+    assert_tree_integrity(&work, 1);
+}
