@@ -1,12 +1,20 @@
 //! On-disk caches: source -> wasm, and wasm -> compiled artifact. Safe with several
-//! processes writing at once (write to a temporary file, then rename).
+//! processes writing at once (write to a temporary file in the same directory, then rename),
+//! and never trusting a damaged file: each entry carries a SHA-256 digest of its key and
+//! contents, checked on every read.
+//!
+//! Entry layout: `MAGIC` (8 bytes) | SHA-256(key length, key, payload) (32 bytes) | payload.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
 use crate::error::SandboxError;
+
+/// Identifies a hone cache entry and its layout version.
+const MAGIC: &[u8; 8] = b"honec\x00\x01\x00";
+const HEADER_LEN: usize = MAGIC.len() + 32;
 
 /// A directory of files keyed by hash.
 #[derive(Clone, Debug)]
@@ -23,20 +31,65 @@ impl DiskCache {
         self.dir.join(format!("{key}.{extension}"))
     }
 
+    /// The payload stored under `key`, if present and intact. A damaged entry (truncated,
+    /// altered, written by another layout version, or stored under another key) is removed
+    /// and reported as absent, so the caller rebuilds it.
     pub(crate) fn read(&self, key: &str, extension: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.path(key, extension)).ok()
+        let path = self.path(key, extension);
+        let mut bytes = std::fs::read(&path).ok()?;
+        let intact = bytes.len() >= HEADER_LEN
+            && &bytes[..MAGIC.len()] == MAGIC
+            && bytes[MAGIC.len()..HEADER_LEN] == digest(key, &bytes[HEADER_LEN..])[..];
+        if !intact {
+            tracing::warn!(path = %path.display(), "ignoring a damaged cache entry");
+            // Best effort: a concurrent writer may already have replaced it with a good one,
+            // in which case removing it only costs that writer's work.
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
+        bytes.drain(..HEADER_LEN);
+        Some(bytes)
     }
 
-    /// Writes atomically: a reader sees the whole file or none.
-    pub(crate) fn write(&self, key: &str, extension: &str, bytes: &[u8]) -> Result<PathBuf, SandboxError> {
-        let cache_error = |source| SandboxError::Cache { path: self.dir.clone(), source };
+    /// Writes atomically: a reader sees the whole previous entry, the whole new one, or none.
+    pub(crate) fn write(
+        &self,
+        key: &str,
+        extension: &str,
+        payload: &[u8],
+    ) -> Result<PathBuf, SandboxError> {
+        let cache_error = |source| SandboxError::Cache {
+            path: self.dir.clone(),
+            source,
+        };
         std::fs::create_dir_all(&self.dir).map_err(cache_error)?;
-        let mut temp = tempfile::NamedTempFile::new_in(&self.dir).map_err(cache_error)?;
-        temp.write_all(bytes).map_err(cache_error)?;
+        let mut temp = tempfile::Builder::new()
+            .prefix(".partial-")
+            .tempfile_in(&self.dir)
+            .map_err(cache_error)?;
+        temp.write_all(MAGIC).map_err(cache_error)?;
+        temp.write_all(&digest(key, payload)).map_err(cache_error)?;
+        temp.write_all(payload).map_err(cache_error)?;
         let path = self.path(key, extension);
         temp.persist(&path).map_err(|e| cache_error(e.error))?;
         Ok(path)
     }
+
+    /// Like [`DiskCache::write`], but a failure only logs a warning: a read-only or full
+    /// cache directory slows hone down, it does not stop it.
+    pub(crate) fn write_or_warn(&self, key: &str, extension: &str, payload: &[u8]) {
+        if let Err(error) = self.write(key, extension, payload) {
+            tracing::warn!(%error, "could not write a cache entry");
+        }
+    }
+}
+
+fn digest(key: &str, payload: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update((key.len() as u64).to_le_bytes());
+    hasher.update(key.as_bytes());
+    hasher.update(payload);
+    hasher.finalize().into()
 }
 
 /// Hex SHA-256 of the given parts, separated so that ("ab","c") != ("a","bc").
@@ -49,6 +102,66 @@ pub(crate) fn hash_parts(parts: &[&[u8]]) -> String {
     hex::encode(hasher.finalize())
 }
 
-pub(crate) fn exists(path: &Path) -> bool {
-    path.is_file()
+/// A [`std::hash::Hasher`] feeding SHA-256, so that values offering only `Hash` (like
+/// `Engine::precompile_compatibility_hash`) get a digest that is stable across processes
+/// and Rust releases.
+pub(crate) struct Sha256Hasher(pub(crate) Sha256);
+
+impl std::hash::Hasher for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let digest = self.0.clone().finalize();
+        u64::from_le_bytes([
+            digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_damage_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::new(dir.path().join("c"));
+        let path = cache.write("k1", "bin", b"payload bytes").unwrap();
+        assert_eq!(
+            cache.read("k1", "bin").as_deref(),
+            Some(&b"payload bytes"[..])
+        );
+
+        // Truncated.
+        let full = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &full[..full.len() - 3]).unwrap();
+        assert_eq!(cache.read("k1", "bin"), None);
+        assert!(!path.exists(), "a damaged entry is removed");
+
+        // One byte altered.
+        let path = cache.write("k1", "bin", b"payload bytes").unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(cache.read("k1", "bin"), None);
+
+        // An intact entry stored under another key's name.
+        let other = cache.write("k2", "bin", b"other").unwrap();
+        std::fs::rename(&other, cache.path("k3", "bin")).unwrap();
+        assert_eq!(cache.read("k3", "bin"), None);
+
+        // Empty and foreign files.
+        std::fs::write(cache.path("k4", "bin"), b"").unwrap();
+        assert_eq!(cache.read("k4", "bin"), None);
+        assert_eq!(cache.read("missing", "bin"), None);
+    }
+
+    #[test]
+    fn hash_parts_separates_parts() {
+        assert_ne!(hash_parts(&[b"ab", b"c"]), hash_parts(&[b"a", b"bc"]));
+        assert_eq!(hash_parts(&[b"x"]), hash_parts(&[b"x"]));
+    }
 }

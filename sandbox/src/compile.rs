@@ -79,6 +79,9 @@ pub struct CompilerConfig {
     pub timeout: Duration,
     /// Address-space limit of the compiler process, in bytes.
     pub memory_bytes: u64,
+    /// Where per-compile scratch directories are made (each removed after its compile).
+    /// `None`: the system temporary directory.
+    pub scratch_dir: Option<PathBuf>,
 }
 
 impl Default for CompilerConfig {
@@ -91,9 +94,13 @@ impl Default for CompilerConfig {
             bwrap: PathBuf::from("bwrap"),
             timeout: Duration::from_secs(60),
             memory_bytes: 4 << 30,
+            scratch_dir: None,
         }
     }
 }
+
+/// Environment variable naming the host scratch directory of the compile a process belongs to.
+pub const SCRATCH_ENV: &str = "HONE_COMPILE_SCRATCH";
 
 /// Flags that change the produced wasm; part of the cache key.
 pub(crate) fn flags(language: Language) -> &'static [&'static str] {
@@ -138,19 +145,36 @@ pub(crate) enum CompileResult {
 }
 
 fn command_output(program: &Path, args: &[&str]) -> Option<String> {
-    let output = Command::new(program).args(args).stdin(Stdio::null()).output().ok()?;
-    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 impl Toolchain {
     pub(crate) fn discover(config: &CompilerConfig) -> Toolchain {
-        let rust_sysroot = command_output(&config.rustc, &["--print", "sysroot"]).map(PathBuf::from);
-        let rust_binary = rust_sysroot.as_ref().map(|s| s.join("bin/rustc")).filter(|p| p.is_file());
+        let rust_sysroot =
+            command_output(&config.rustc, &["--print", "sysroot"]).map(PathBuf::from);
+        let rust_binary = rust_sysroot
+            .as_ref()
+            .map(|s| s.join("bin/rustc"))
+            .filter(|p| p.is_file());
         let rust_version = command_output(&config.rustc, &["--version"]).unwrap_or_default();
         let clang_version = command_output(&config.clang, &["--version"])
             .and_then(|v| v.lines().next().map(str::to_string))
             .unwrap_or_default();
-        Toolchain { config: config.clone(), rust_sysroot, rust_binary, rust_version, clang_version }
+        Toolchain {
+            config: config.clone(),
+            rust_sysroot,
+            rust_binary,
+            rust_version,
+            clang_version,
+        }
     }
 
     pub(crate) fn version(&self, language: Language) -> &str {
@@ -161,29 +185,59 @@ impl Toolchain {
         }
     }
 
-    /// Whether the rust target is installed (the sysroot has a wasm32-wasip1 std).
-    pub(crate) fn has_rust_wasm_target(&self) -> bool {
-        self.rust_sysroot.as_ref().is_some_and(|s| s.join("lib/rustlib/wasm32-wasip1/lib").is_dir())
+    /// The library root a language compiles against; part of the cache key.
+    pub(crate) fn sysroot(&self, language: Language) -> String {
+        match language {
+            Language::Rust => self
+                .rust_sysroot
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            Language::C => self.config.wasi_sysroot.display().to_string(),
+            Language::Wat => String::new(),
+        }
     }
 
-    pub(crate) fn compile(&self, language: Language, source: &str) -> Result<CompileResult, SandboxError> {
-        let scratch = tempfile::Builder::new()
-            .prefix("hone-compile-")
-            .tempdir()
-            .map_err(|source| SandboxError::Scratch { source })?;
+    /// Whether the rust target is installed (the sysroot has a wasm32-wasip1 std).
+    pub(crate) fn has_rust_wasm_target(&self) -> bool {
+        self.rust_sysroot
+            .as_ref()
+            .is_some_and(|s| s.join("lib/rustlib/wasm32-wasip1/lib").is_dir())
+    }
+
+    pub(crate) fn compile(
+        &self,
+        language: Language,
+        source: &str,
+    ) -> Result<CompileResult, SandboxError> {
+        let mut scratch = tempfile::Builder::new();
+        scratch.prefix("hone-compile-");
+        let scratch = match &self.config.scratch_dir {
+            Some(dir) => std::fs::create_dir_all(dir).and_then(|()| scratch.tempdir_in(dir)),
+            None => scratch.tempdir(),
+        }
+        .map_err(|source| SandboxError::Scratch { source })?;
         let file = language.file_name();
-        std::fs::write(scratch.path().join(file), source).map_err(|source| SandboxError::Scratch { source })?;
+        std::fs::write(scratch.path().join(file), source)
+            .map_err(|source| SandboxError::Scratch { source })?;
 
         let (program, mut args, mounts): (PathBuf, Vec<String>, Vec<PathBuf>) = match language {
             Language::Rust => {
-                let program = self.rust_binary.clone().unwrap_or_else(|| self.config.rustc.clone());
+                let program = self
+                    .rust_binary
+                    .clone()
+                    .unwrap_or_else(|| self.config.rustc.clone());
                 let args = flags(language).iter().map(|s| s.to_string()).collect();
                 (program, args, self.rust_sysroot.iter().cloned().collect())
             }
             Language::C => {
                 let mut args: Vec<String> = flags(language).iter().map(|s| s.to_string()).collect();
                 args.push(format!("--sysroot={}", self.config.wasi_sysroot.display()));
-                (self.config.clang.clone(), args, vec![self.config.wasi_sysroot.clone()])
+                (
+                    self.config.clang.clone(),
+                    args,
+                    vec![self.config.wasi_sysroot.clone()],
+                )
             }
             Language::Wat => unreachable!("wat is parsed in-process"),
         };
@@ -194,7 +248,11 @@ impl Toolchain {
             args.push("-lm".into());
         }
 
-        let build_dir = if self.config.confine { PathBuf::from("/build") } else { scratch.path().to_path_buf() };
+        let build_dir = if self.config.confine {
+            PathBuf::from("/build")
+        } else {
+            scratch.path().to_path_buf()
+        };
         let mut command = if self.config.confine {
             let mut c = Command::new(&self.config.bwrap);
             c.args(["--unshare-all", "--die-with-parent", "--new-session"]);
@@ -219,22 +277,49 @@ impl Toolchain {
             c.args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
             c.arg("--bind").arg(scratch.path()).arg("/build");
             c.args(["--chdir", "/build", "--clearenv"]);
-            c.args(["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/build", "--setenv", "TMPDIR", "/tmp"]);
+            c.args([
+                "--setenv",
+                "PATH",
+                "/usr/bin:/bin",
+                "--setenv",
+                "HOME",
+                "/build",
+                "--setenv",
+                "TMPDIR",
+                "/tmp",
+            ]);
+            // Names the compile a process belongs to (diagnosis, leak checks); not a path
+            // the compiler can reach.
+            c.arg("--setenv").arg(SCRATCH_ENV).arg(scratch.path());
             c.arg("--").arg(&program);
             c
         } else {
             let mut c = Command::new(&program);
-            c.current_dir(scratch.path()).env_clear().env("PATH", "/usr/bin:/bin").env("HOME", scratch.path());
+            c.current_dir(scratch.path())
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env("HOME", scratch.path())
+                .env(SCRATCH_ENV, scratch.path());
             c
         };
-        command.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let memory_bytes = self.config.memory_bytes;
         // SAFETY: only async-signal-safe calls (setrlimit, setpgid) run between fork and exec.
         unsafe {
             command.pre_exec(move || {
-                let limit = libc::rlimit { rlim_cur: memory_bytes, rlim_max: memory_bytes };
+                let limit = libc::rlimit {
+                    rlim_cur: memory_bytes,
+                    rlim_max: memory_bytes,
+                };
                 libc::setrlimit(libc::RLIMIT_AS, &limit);
-                let file_limit = libc::rlimit { rlim_cur: 256 << 20, rlim_max: 256 << 20 };
+                let file_limit = libc::rlimit {
+                    rlim_cur: 256 << 20,
+                    rlim_max: 256 << 20,
+                };
                 libc::setrlimit(libc::RLIMIT_FSIZE, &file_limit);
                 libc::setpgid(0, 0);
                 Ok(())
@@ -247,24 +332,36 @@ impl Toolchain {
                     message: format!("`{}` was not found", self.config.bwrap.display()),
                 }
             } else {
-                SandboxError::CompilerMissing { language: language_name, program: program.display().to_string(), source }
+                SandboxError::CompilerMissing {
+                    language: language_name,
+                    program: program.display().to_string(),
+                    source,
+                }
             }
         })?;
-        let mut stderr_pipe = child.stderr.take();
-        let mut stdout_pipe = child.stdout.take();
-        let reader = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Some(pipe) = stderr_pipe.as_mut() {
-                let _ = pipe.take(1 << 20).read_to_end(&mut text);
-                // Drain the rest so the compiler never blocks on a full pipe.
-                let _ = std::io::copy(pipe, &mut std::io::sink());
-            }
-            if let Some(pipe) = stdout_pipe.as_mut() {
-                let _ = pipe.take(1 << 20).read_to_end(&mut text);
-                let _ = std::io::copy(pipe, &mut std::io::sink());
-            }
-            text
-        });
+        // Drain both pipes at once so the compiler never blocks on a full one; keep 1 MiB of each.
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.by_ref().take(1 << 20).read_to_end(&mut text);
+                    let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+                }
+                text
+            })
+        };
+        let stderr_reader = drain(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stdout_reader = drain(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
         let started = Instant::now();
         let status = loop {
             match child.try_wait() {
@@ -282,25 +379,31 @@ impl Toolchain {
                 Err(_) => break None,
             }
         };
-        let diagnostics = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+        let mut output = stderr_reader.join().unwrap_or_default();
+        output.extend(stdout_reader.join().unwrap_or_default());
+        let diagnostics = String::from_utf8_lossy(&output).into_owned();
         let diagnostics = diagnostics.replace(&format!("{}/", build_dir.display()), "");
         match status {
             None => Ok(CompileResult::Rejected(format!(
-                "the {language_name} compiler did not finish within {:?} and was stopped",
-                self.config.timeout
+                "the {language_name} compiler did not finish within {:.1} s and was stopped (the source may expand without bound: macros, templates, constant evaluation or includes)",
+                self.config.timeout.as_secs_f64()
             ))),
-            Some(status) if status.success() => match std::fs::read(scratch.path().join("out.wasm")) {
-                Ok(wasm) => Ok(CompileResult::Wasm(wasm)),
-                Err(_) => Ok(CompileResult::Rejected(format!(
-                    "the {language_name} compiler reported success but wrote no module\n{}",
-                    trim_diagnostics(&diagnostics)
-                ))),
-            },
+            Some(status) if status.success() => {
+                match std::fs::read(scratch.path().join("out.wasm")) {
+                    Ok(wasm) => Ok(CompileResult::Wasm(wasm)),
+                    Err(_) => Ok(CompileResult::Rejected(format!(
+                        "the {language_name} compiler reported success but wrote no module\n{}",
+                        trim_diagnostics(&diagnostics)
+                    ))),
+                }
+            }
             Some(status) => {
                 let mut text = trim_diagnostics(&diagnostics);
                 if text.trim().is_empty() {
                     text = match status.code() {
-                        Some(code) => format!("the {language_name} compiler exited with code {code} and printed nothing"),
+                        Some(code) => format!(
+                            "the {language_name} compiler exited with code {code} and printed nothing"
+                        ),
                         None => format!(
                             "the {language_name} compiler was killed (it may have exceeded its memory limit of {} MiB)",
                             memory_bytes >> 20
@@ -333,7 +436,10 @@ pub fn trim_diagnostics(text: &str) -> String {
         kept += 1;
     }
     if kept < lines.len() {
-        out.push_str(&format!("[hone: {} more lines of diagnostics cut]\n", lines.len() - kept));
+        out.push_str(&format!(
+            "[hone: {} more lines of diagnostics cut]\n",
+            lines.len() - kept
+        ));
     }
     out
 }

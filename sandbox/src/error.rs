@@ -10,7 +10,9 @@ pub enum SandboxError {
     #[error("could not create the wasmtime engine: {message}")]
     Engine { message: String },
 
-    #[error("the {language} compiler `{program}` could not be started: {source}\nhint: run `hone doctor` to see which toolchains are missing and how to install them")]
+    #[error(
+        "the {language} compiler `{program}` could not be started: {source}\nhint: run `hone doctor` to see which toolchains are missing and how to install them"
+    )]
     CompilerMissing {
         language: &'static str,
         program: String,
@@ -18,7 +20,9 @@ pub enum SandboxError {
         source: std::io::Error,
     },
 
-    #[error("compiler confinement is unavailable: {message}\nhint: install bubblewrap (`apt-get install bubblewrap`), or run `hone doctor`")]
+    #[error(
+        "compiler confinement is unavailable: {message}\nhint: install bubblewrap (`apt-get install bubblewrap`), or run `hone doctor`"
+    )]
     ConfinementUnavailable { message: String },
 
     #[error("cache directory {path}: {source}")]

@@ -42,7 +42,7 @@ mod run;
 mod sandbox;
 mod wasi;
 
-pub use compile::{CompilerConfig, Language, trim_diagnostics};
+pub use compile::{CompilerConfig, Language, SCRATCH_ENV, trim_diagnostics};
 pub use error::SandboxError;
 pub use limits::Limits;
 pub use outcome::{Outcome, RunStatus};

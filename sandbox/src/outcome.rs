@@ -51,7 +51,9 @@ impl fmt::Display for RunStatus {
         match self {
             RunStatus::Ok => f.write_str("ok"),
             RunStatus::Exit { code } => write!(f, "exit({code})"),
-            RunStatus::RuntimeError { trap, message } => write!(f, "runtime_error({trap}): {message}"),
+            RunStatus::RuntimeError { trap, message } => {
+                write!(f, "runtime_error({trap}): {message}")
+            }
             RunStatus::FuelExhausted => f.write_str("fuel_exhausted"),
             RunStatus::Timeout => f.write_str("timeout"),
             RunStatus::MemoryExceeded => f.write_str("memory_exceeded"),

@@ -1,14 +1,19 @@
 //! The per-process sandbox handle: engine, linker, caches and the epoch ticker.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel, PoolingAllocationConfig};
+use sha2::{Digest, Sha256};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel,
+    PoolingAllocationConfig,
+};
 
-use crate::cache::{DiskCache, hash_parts};
+use crate::cache::{DiskCache, Sha256Hasher, hash_parts};
 use crate::compile::{CompileResult, CompilerConfig, Language, Toolchain, flags};
 use crate::error::SandboxError;
 use crate::limits::Limits;
@@ -27,10 +32,19 @@ pub struct SandboxConfig {
     pub compilers: CompilerConfig,
     /// Largest linear memory any run may be given; per-run limits go below it.
     pub max_memory_bytes: u64,
-    /// Wasm call-stack limit (host stack used by compiled wasm frames).
+    /// Wasm call-stack limit: host stack that compiled wasm frames may use. A run whose
+    /// calling thread has less stack left than this plus a headroom for host calls (see
+    /// [`Sandbox::run`]) moves to a helper thread with enough stack, so any thread may
+    /// call `run`. Between 64 KiB and 64 MiB.
     pub max_wasm_stack_bytes: usize,
-    /// Instances that may exist at once (the pooling allocator's slots).
+    /// Runs that may be in flight at once (the pooling allocator's instance slots). A run
+    /// started while every slot is busy waits for one to free up.
     pub max_concurrent_runs: u32,
+    /// Meter fuel (the cost metric). **For benchmarks only**: with `false`, runs are not
+    /// bounded by fuel (only by the deadline), `fuel_used` is always 0, host kernels charge
+    /// nothing and the virtual clocks advance only by one tick per read. It exists to
+    /// measure what metering costs.
+    pub meter_fuel: bool,
 }
 
 impl Default for SandboxConfig {
@@ -41,6 +55,7 @@ impl Default for SandboxConfig {
             max_memory_bytes: 4 << 30,
             max_wasm_stack_bytes: 1 << 20,
             max_concurrent_runs: 64,
+            meter_fuel: true,
         }
     }
 }
@@ -92,7 +107,9 @@ impl Program {
 
 impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Program").field("wasm_hash", &self.inner.wasm_hash).finish()
+        f.debug_struct("Program")
+            .field("wasm_hash", &self.inner.wasm_hash)
+            .finish()
     }
 }
 
@@ -113,6 +130,10 @@ struct SandboxInner {
     /// wasm hash -> program, for repeated loads within the process.
     programs: Mutex<HashMap<String, Program>>,
     stop_ticker: Arc<AtomicBool>,
+    slots: RunSlots,
+    max_memory_bytes: u64,
+    max_wasm_stack_bytes: usize,
+    meter_fuel: bool,
 }
 
 impl Drop for SandboxInner {
@@ -123,23 +144,98 @@ impl Drop for SandboxInner {
 
 const PROGRAM_MEMO_CAPACITY: usize = 512;
 
+/// Largest wasm module `load_wasm` accepts (bytes); a bigger one is rejected.
+pub const MAX_WASM_BYTES: usize = 64 << 20;
+
+/// Elements a table may have (initially or by growing).
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// A counting semaphore over the pooling allocator's instance slots.
+struct RunSlots {
+    free: Mutex<u32>,
+    released: Condvar,
+}
+
+/// One held slot; released on drop.
+pub(crate) struct RunSlot<'a> {
+    slots: &'a RunSlots,
+}
+
+impl RunSlots {
+    fn new(count: u32) -> RunSlots {
+        RunSlots {
+            free: Mutex::new(count),
+            released: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, u32> {
+        // The counter stays consistent even if a holder panicked: it is a plain integer.
+        self.free
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn acquire(&self) -> RunSlot<'_> {
+        let mut free = self.lock();
+        while *free == 0 {
+            free = self
+                .released
+                .wait(free)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *free -= 1;
+        RunSlot { slots: self }
+    }
+}
+
+impl Drop for RunSlot<'_> {
+    fn drop(&mut self) {
+        *self.slots.lock() += 1;
+        self.slots.released.notify_one();
+    }
+}
+
 impl Sandbox {
     pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        let engine_error = |e: wasmtime::Error| SandboxError::Engine { message: format!("{e:#}") };
+        let engine_error = |e: wasmtime::Error| SandboxError::Engine {
+            message: format!("{e:#}"),
+        };
+        if !(64 << 10..=64 << 20).contains(&config.max_wasm_stack_bytes) {
+            return Err(SandboxError::Engine {
+                message: format!(
+                    "max_wasm_stack_bytes must lie between 64 KiB and 64 MiB, not {}",
+                    config.max_wasm_stack_bytes
+                ),
+            });
+        }
+        if config.max_concurrent_runs == 0 {
+            return Err(SandboxError::Engine {
+                message: "max_concurrent_runs must be at least 1".into(),
+            });
+        }
+        // Wasm32 memories end at 4 GiB.
+        let max_memory_bytes = config.max_memory_bytes.min(4 << 30);
         let mut wasm_config = Config::new();
-        wasm_config.consume_fuel(true);
+        wasm_config.consume_fuel(config.meter_fuel);
         wasm_config.epoch_interruption(true);
         wasm_config.max_wasm_stack(config.max_wasm_stack_bytes);
         wasm_config.cranelift_opt_level(OptLevel::Speed);
+        // Relaxed SIMD may otherwise give hardware-dependent results.
+        wasm_config.relaxed_simd_deterministic(true);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(config.max_concurrent_runs);
         pool.total_memories(config.max_concurrent_runs);
         pool.total_tables(config.max_concurrent_runs);
         pool.max_memories_per_module(1);
         pool.max_tables_per_module(1);
-        pool.max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX));
-        pool.table_elements(100_000);
+        pool.max_memory_size(usize::try_from(max_memory_bytes).unwrap_or(usize::MAX));
+        pool.table_elements(MAX_TABLE_ELEMENTS);
         pool.max_core_instance_size(1 << 20);
+        // Reset the first pages of a reused slot with memset instead of madvise: cheaper
+        // for the small candidates that dominate.
+        pool.linear_memory_keep_resident(64 << 10);
+        pool.table_keep_resident(16 << 10);
         wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm_config).map_err(engine_error)?;
 
@@ -148,13 +244,18 @@ impl Sandbox {
         crate::kernels::add_to_linker(&mut linker).map_err(engine_error)?;
 
         let compat = {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            let mut hasher = Sha256Hasher(Sha256::new());
             engine.precompile_compatibility_hash().hash(&mut hasher);
-            format!("{:016x}", hasher.finish())
+            hex::encode(&hasher.0.finalize()[..12])
         };
-        let wasm_cache = config.cache_dir.as_ref().map(|d| DiskCache::new(d.join("wasm")));
-        let artifact_cache = config.cache_dir.as_ref().map(|d| DiskCache::new(d.join("artifacts").join(compat)));
+        let wasm_cache = config
+            .cache_dir
+            .as_ref()
+            .map(|d| DiskCache::new(d.join("wasm")));
+        let artifact_cache = config
+            .cache_dir
+            .as_ref()
+            .map(|d| DiskCache::new(d.join("artifacts").join(compat)));
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         {
@@ -168,7 +269,9 @@ impl Sandbox {
                         engine.increment_epoch();
                     }
                 })
-                .map_err(|e| SandboxError::Engine { message: format!("could not start the epoch ticker: {e}") })?;
+                .map_err(|e| SandboxError::Engine {
+                    message: format!("could not start the epoch ticker: {e}"),
+                })?;
         }
         Ok(Sandbox {
             inner: Arc::new(SandboxInner {
@@ -179,12 +282,33 @@ impl Sandbox {
                 artifact_cache,
                 programs: Mutex::new(HashMap::new()),
                 stop_ticker,
+                slots: RunSlots::new(config.max_concurrent_runs),
+                max_memory_bytes,
+                max_wasm_stack_bytes: config.max_wasm_stack_bytes,
+                meter_fuel: config.meter_fuel,
             }),
         })
     }
 
     pub(crate) fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// Waits for a free instance slot.
+    pub(crate) fn acquire_slot(&self) -> RunSlot<'_> {
+        self.inner.slots.acquire()
+    }
+
+    pub(crate) fn max_memory_bytes(&self) -> u64 {
+        self.inner.max_memory_bytes
+    }
+
+    pub(crate) fn max_wasm_stack_bytes(&self) -> usize {
+        self.inner.max_wasm_stack_bytes
+    }
+
+    pub(crate) fn meter_fuel(&self) -> bool {
+        self.inner.meter_fuel
     }
 
     /// Compiles a source in `language` (cached by language, source hash, flags and
@@ -202,15 +326,21 @@ impl Sandbox {
             source.as_bytes(),
             flags(language).join(" ").as_bytes(),
             toolchain.version(language).as_bytes(),
+            toolchain.sysroot(language).as_bytes(),
         ]);
-        if let Some(wasm) = self.inner.wasm_cache.as_ref().and_then(|c| c.read(&key, "wasm")) {
+        if let Some(wasm) = self
+            .inner
+            .wasm_cache
+            .as_ref()
+            .and_then(|c| c.read(&key, "wasm"))
+        {
             tracing::debug!(%language, key = &key[..12], "compile cache hit");
             return self.load_wasm(&wasm);
         }
         match toolchain.compile(language, source)? {
             CompileResult::Wasm(wasm) => {
                 if let Some(cache) = &self.inner.wasm_cache {
-                    cache.write(&key, "wasm", &wasm)?;
+                    cache.write_or_warn(&key, "wasm", &wasm);
                 }
                 self.load_wasm(&wasm)
             }
@@ -221,6 +351,12 @@ impl Sandbox {
     /// Loads a wasm module (binary, or text starting with `(`), validating and linking it.
     /// The machine-code artifact is cached on disk by module hash and engine compatibility.
     pub fn load_wasm(&self, bytes: &[u8]) -> Result<Compilation, SandboxError> {
+        if bytes.len() > MAX_WASM_BYTES {
+            return Ok(Compilation::Rejected(format!(
+                "the module is {} bytes; the sandbox accepts at most {MAX_WASM_BYTES}",
+                bytes.len()
+            )));
+        }
         let wasm_hash = hash_parts(&[bytes]);
         if let Ok(memo) = self.inner.programs.lock()
             && let Some(program) = memo.get(&wasm_hash)
@@ -229,13 +365,21 @@ impl Sandbox {
         }
         let engine = &self.inner.engine;
         let mut module = None;
-        if let Some(cache) = &self.inner.artifact_cache {
-            let path = cache.path(&wasm_hash, "cwasm");
-            if crate::cache::exists(&path) {
-                // SAFETY: the artifact was written by `Engine::precompile_module` of an engine
-                // with the same compatibility hash (part of the directory name), into a cache
-                // directory only hone writes, atomically.
-                module = unsafe { Module::deserialize_file(engine, &path) }.ok();
+        if let Some(artifact) = self
+            .inner
+            .artifact_cache
+            .as_ref()
+            .and_then(|c| c.read(&wasm_hash, "cwasm"))
+        {
+            // SAFETY: the artifact's digest (checked by `read`) proves it is, byte for byte,
+            // what `Module::serialize` of an engine with this compatibility hash (part of the
+            // directory name) wrote into hone's cache directory; wasmtime checks its header
+            // against this engine again, and an error here only means a recompile.
+            match unsafe { Module::deserialize(engine, &artifact) } {
+                Ok(m) => module = Some(m),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "recompiling a cached artifact wasmtime refused")
+                }
             }
         }
         let module = match module {
@@ -243,23 +387,31 @@ impl Sandbox {
             None => {
                 let module = match Module::new(engine, bytes) {
                     Ok(m) => m,
-                    Err(e) => return Ok(Compilation::Rejected(format!("invalid wasm module: {e:#}"))),
+                    Err(e) => {
+                        return Ok(Compilation::Rejected(format!("invalid wasm module: {e:#}")));
+                    }
                 };
                 if let Some(cache) = &self.inner.artifact_cache
                     && let Ok(artifact) = module.serialize()
                 {
-                    cache.write(&wasm_hash, "cwasm", &artifact)?;
+                    cache.write_or_warn(&wasm_hash, "cwasm", &artifact);
                 }
                 module
             }
         };
-        if module.get_export("_start").and_then(|e| e.func().cloned()).is_none() {
+        if module
+            .get_export("_start")
+            .and_then(|e| e.func().cloned())
+            .is_none()
+        {
             return Ok(Compilation::Rejected(
-                "the module exports no `_start` function: candidates must be WASI command modules".into(),
+                "the module exports no `_start` function: candidates must be WASI command modules"
+                    .into(),
             ));
         }
         for import in module.imports() {
-            let known = import.module() == crate::wasi::MODULE || import.module() == crate::kernels::MODULE;
+            let known =
+                import.module() == crate::wasi::MODULE || import.module() == crate::kernels::MODULE;
             if !known {
                 return Ok(Compilation::Rejected(format!(
                     "the module imports `{}.{}`, which the sandbox does not provide (only `{}` and host kernels from `{}`)",
@@ -270,15 +422,42 @@ impl Sandbox {
                 )));
             }
         }
+        let resources = module.resources_required();
+        if resources.num_memories > 1 || resources.num_tables > 1 {
+            return Ok(Compilation::Rejected(format!(
+                "the module defines {} memories and {} tables; the sandbox allows at most one of each",
+                resources.num_memories, resources.num_tables
+            )));
+        }
+        if resources
+            .max_initial_table_size
+            .is_some_and(|n| n > MAX_TABLE_ELEMENTS as u64)
+        {
+            return Ok(Compilation::Rejected(format!(
+                "the module's table starts with more than {MAX_TABLE_ELEMENTS} elements"
+            )));
+        }
         let mut linker = self.inner.linker.clone();
         if let Err(e) = crate::wasi::define_missing_as_nosys(&mut linker, &module) {
-            return Ok(Compilation::Rejected(format!("could not link the module: {e:#}")));
+            return Ok(Compilation::Rejected(format!(
+                "could not link the module: {e:#}"
+            )));
         }
         let pre = match linker.instantiate_pre(&module) {
             Ok(pre) => pre,
-            Err(e) => return Ok(Compilation::Rejected(format!("could not link the module: {e:#}"))),
+            Err(e) => {
+                return Ok(Compilation::Rejected(format!(
+                    "could not link the module: {e:#}"
+                )));
+            }
         };
-        let program = Program { inner: Arc::new(ProgramInner { pre, wasm_hash: wasm_hash.clone(), wasm_len: bytes.len() }) };
+        let program = Program {
+            inner: Arc::new(ProgramInner {
+                pre,
+                wasm_hash: wasm_hash.clone(),
+                wasm_len: bytes.len(),
+            }),
+        };
         if let Ok(mut memo) = self.inner.programs.lock() {
             if memo.len() >= PROGRAM_MEMO_CAPACITY {
                 memo.clear();
@@ -290,7 +469,18 @@ impl Sandbox {
 
     /// Runs a program once with `stdin` under `limits`. The candidate's failures are in
     /// the [`Outcome`]; an `Err` means the sandbox itself failed.
-    pub fn run(&self, program: &Program, stdin: &[u8], limits: &Limits) -> Result<Outcome, SandboxError> {
+    ///
+    /// Blocking; call it from any thread (on an async runtime, from a blocking pool). When
+    /// `max_concurrent_runs` runs are already in flight it waits for one to finish. When the
+    /// calling thread has less stack left than `max_wasm_stack_bytes` plus a headroom for
+    /// host calls, the run moves to a helper thread (a little slower, equally deterministic).
+    /// `limits.memory_bytes` is capped at `SandboxConfig::max_memory_bytes`.
+    pub fn run(
+        &self,
+        program: &Program,
+        stdin: &[u8],
+        limits: &Limits,
+    ) -> Result<Outcome, SandboxError> {
         crate::run::run(self, program, stdin, limits)
     }
 
@@ -311,4 +501,54 @@ pub struct ToolchainReport {
     pub rustc: Option<String>,
     pub rust_wasm_target: bool,
     pub clang: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        assert_send_sync::<Sandbox>();
+        assert_send_sync::<Program>();
+        assert_send_sync::<Compilation>();
+    }
+
+    #[test]
+    fn slots_block_until_released() {
+        let slots = Arc::new(RunSlots::new(1));
+        let first = slots.acquire();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let waiter = {
+            let slots = slots.clone();
+            std::thread::spawn(move || {
+                let _slot = slots.acquire();
+                sender.send(()).unwrap();
+            })
+        };
+        assert!(
+            receiver.recv_timeout(Duration::from_millis(100)).is_err(),
+            "second acquire must wait"
+        );
+        drop(first);
+        receiver.recv_timeout(Duration::from_secs(5)).unwrap();
+        waiter.join().unwrap();
+        assert_eq!(*slots.lock(), 1);
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let config = SandboxConfig {
+            max_wasm_stack_bytes: 1024,
+            ..SandboxConfig::default()
+        };
+        assert!(Sandbox::new(config).is_err());
+        let config = SandboxConfig {
+            max_concurrent_runs: 0,
+            ..SandboxConfig::default()
+        };
+        assert!(Sandbox::new(config).is_err());
+    }
 }

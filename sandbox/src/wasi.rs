@@ -1,10 +1,15 @@
-//! hone's own WASI preview-1 surface: stdin/stdout/stderr, args, virtual clocks, seeded
-//! random, `proc_exit`, and nothing else (no files, no environment, no sockets).
+//! hone's own WASI preview-1 surface: stdin/stdout/stderr, args, virtual clocks (and
+//! `poll_oneoff` sleeps on them), seeded random, `proc_exit`, and nothing else (no files,
+//! no environment, no sockets).
 //!
 //! It replaces `wasmtime-wasi` deliberately (see ARCHITECTURE.md): the clocks must advance
 //! with fuel, a full stdout must end the run, and a guest must see no filesystem at all.
 //! Any other preview-1 import a module has is answered with `ENOSYS` (see
 //! [`define_missing_as_nosys`]).
+//!
+//! Fuel: host work proportional to a guest-chosen size is charged like kernel work, one unit
+//! per [`BYTES_PER_FUEL`] bytes moved (`fd_read`, `fd_write`) or generated (`random_get`),
+//! so a guest cannot make the host work for free.
 
 use rand::RngCore;
 use wasmtime::{Caller, Extern, Linker, Memory, Module, Val, ValType};
@@ -31,9 +36,20 @@ const REALTIME_EPOCH_NS: u64 = 1_704_067_200_000_000_000;
 /// Nanoseconds the virtual clocks advance per unit of fuel consumed.
 pub const NANOS_PER_FUEL: u64 = 1;
 
+/// Bytes of host copying or random generation charged as one unit of fuel.
+pub const BYTES_PER_FUEL: u64 = 8;
+
+fn charge_bytes(caller: &mut Caller<'_, RunState>, bytes: u64) -> HostResult<()> {
+    crate::kernels::charge(caller, bytes.div_ceil(BYTES_PER_FUEL))
+}
+
 type HostResult<T> = wasmtime::Result<T>;
 
+/// The guest's exported memory (looked up once per run, after instantiation).
 pub(crate) fn memory(caller: &mut Caller<'_, RunState>) -> Option<Memory> {
+    if let Some(memory) = caller.data().memory {
+        return Some(memory);
+    }
     match caller.get_export("memory") {
         Some(Extern::Memory(memory)) => Some(memory),
         _ => None,
@@ -80,20 +96,144 @@ fn iovecs(data: &[u8], iovs: i32, count: i32) -> Result<Vec<(i32, u32)>, i32> {
     let raw = &data[r];
     Ok((0..count)
         .map(|i| {
-            let p = u32::from_le_bytes([raw[i * 8], raw[i * 8 + 1], raw[i * 8 + 2], raw[i * 8 + 3]]);
-            let l = u32::from_le_bytes([raw[i * 8 + 4], raw[i * 8 + 5], raw[i * 8 + 6], raw[i * 8 + 7]]);
+            let p =
+                u32::from_le_bytes([raw[i * 8], raw[i * 8 + 1], raw[i * 8 + 2], raw[i * 8 + 3]]);
+            let l = u32::from_le_bytes([
+                raw[i * 8 + 4],
+                raw[i * 8 + 5],
+                raw[i * 8 + 6],
+                raw[i * 8 + 7],
+            ]);
             (p as i32, l)
         })
         .collect())
 }
 
-/// The virtual time: it advances with fuel consumed (and by one tick per read, so two reads
-/// never return the same instant).
+/// The virtual time: it advances with fuel consumed, with virtual sleeps, and by one tick
+/// per read (so two reads never return the same instant). A pure function of the run's
+/// history, hence identical on every run.
 fn virtual_nanos(caller: &mut Caller<'_, RunState>) -> u64 {
-    let fuel_left = caller.get_fuel().unwrap_or(0);
+    let fuel_left = if caller.data().meter_fuel {
+        caller.get_fuel().unwrap_or(0)
+    } else {
+        0
+    };
     let state = caller.data_mut();
     state.clock_reads += 1;
-    state.fuel_given.saturating_sub(fuel_left).saturating_mul(NANOS_PER_FUEL) + state.clock_reads
+    state
+        .fuel_given
+        .saturating_sub(fuel_left)
+        .saturating_mul(NANOS_PER_FUEL)
+        .saturating_add(state.slept_nanos)
+        .saturating_add(state.clock_reads)
+}
+
+/// The value of clock `id` now, or `None` for an unknown clock.
+fn clock_now(caller: &mut Caller<'_, RunState>, id: u32) -> Option<u64> {
+    let base = match id {
+        CLOCK_REALTIME => REALTIME_EPOCH_NS,
+        1..=3 => 0,
+        _ => return None,
+    };
+    Some(base.saturating_add(virtual_nanos(caller)))
+}
+
+const CLOCK_REALTIME: u32 = 0;
+const EVENTTYPE_CLOCK: u8 = 0;
+const EVENTTYPE_FD_READ: u8 = 1;
+const EVENTTYPE_FD_WRITE: u8 = 2;
+const SUBCLOCKFLAG_ABSTIME: u16 = 1;
+const SUBSCRIPTION_BYTES: usize = 48;
+const EVENT_BYTES: usize = 32;
+
+/// `poll_oneoff`: stdin is always readable (to its end), stdout and stderr always writable;
+/// when nothing else is ready, the earliest clock subscription fires after advancing the
+/// virtual clocks to it. Nothing ever blocks.
+fn poll_oneoff(
+    caller: &mut Caller<'_, RunState>,
+    subscriptions: i32,
+    events: i32,
+    count: i32,
+    nevents: i32,
+) -> Result<(), i32> {
+    let count = usize::try_from(count).map_err(|_| ERRNO_INVAL)?;
+    if count == 0 || count > 1024 {
+        return Err(ERRNO_INVAL);
+    }
+    let memory = memory(caller).ok_or(ERRNO_FAULT)?;
+    let raw = {
+        let data = memory.data(&*caller);
+        let r = range(
+            data.len(),
+            subscriptions,
+            (count * SUBSCRIPTION_BYTES) as u64,
+        )
+        .ok_or(ERRNO_FAULT)?;
+        data[r].to_vec()
+    };
+    let u64_at =
+        |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
+    let u32_at =
+        |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap_or([0; 4]));
+    // (userdata, type, error, nbytes)
+    let mut ready: Vec<(u64, u8, u16, u64)> = Vec::new();
+    let mut earliest_clock: Option<(u64, u64, u16)> = None; // (wait nanos, userdata, error)
+    for sub in raw.chunks_exact(SUBSCRIPTION_BYTES) {
+        let userdata = u64_at(sub, 0);
+        match sub[8] {
+            EVENTTYPE_CLOCK => {
+                let id = u32_at(sub, 16);
+                let timeout = u64_at(sub, 24);
+                let flags = u16::from_le_bytes([sub[40], sub[41]]);
+                let (wait, error) = match clock_now(caller, id) {
+                    None => (0, ERRNO_INVAL as u16),
+                    Some(now) if flags & SUBCLOCKFLAG_ABSTIME != 0 => {
+                        (timeout.saturating_sub(now), 0)
+                    }
+                    Some(_) => (timeout, 0),
+                };
+                if earliest_clock.is_none_or(|(w, _, _)| wait < w) {
+                    earliest_clock = Some((wait, userdata, error));
+                }
+            }
+            kind @ (EVENTTYPE_FD_READ | EVENTTYPE_FD_WRITE) => {
+                let fd = u32_at(sub, 16);
+                let state = caller.data();
+                let event = match (kind, fd) {
+                    (EVENTTYPE_FD_READ, 0) => {
+                        (0, (state.stdin.len() - state.stdin_position) as u64)
+                    }
+                    (EVENTTYPE_FD_WRITE, 1) => (
+                        0,
+                        state.stdout_cap.saturating_sub(state.stdout.len()) as u64,
+                    ),
+                    (EVENTTYPE_FD_WRITE, 2) => (
+                        0,
+                        state.stderr_cap.saturating_sub(state.stderr.len()).max(1) as u64,
+                    ),
+                    _ => (ERRNO_BADF as u16, 0),
+                };
+                ready.push((userdata, kind, event.0, event.1));
+            }
+            _ => return Err(ERRNO_INVAL),
+        }
+    }
+    if ready.is_empty()
+        && let Some((wait, userdata, error)) = earliest_clock
+    {
+        let state = caller.data_mut();
+        state.slept_nanos = state.slept_nanos.saturating_add(wait);
+        ready.push((userdata, EVENTTYPE_CLOCK, error, 0));
+    }
+    let mut out = vec![0u8; ready.len() * EVENT_BYTES];
+    for (event, (userdata, kind, error, nbytes)) in out.chunks_exact_mut(EVENT_BYTES).zip(&ready) {
+        event[0..8].copy_from_slice(&userdata.to_le_bytes());
+        event[8..10].copy_from_slice(&error.to_le_bytes());
+        event[10] = *kind;
+        event[16..24].copy_from_slice(&nbytes.to_le_bytes());
+    }
+    write_bytes(caller, events, &out)?;
+    write_u32(caller, nevents, ready.len() as u32)
 }
 
 fn is_std_fd(fd: i32) -> bool {
@@ -110,6 +250,7 @@ const IMPLEMENTED: &[&str] = &[
     "clock_time_get",
     "random_get",
     "proc_exit",
+    "poll_oneoff",
     "sched_yield",
     "fd_close",
     "fd_prestat_get",
@@ -126,133 +267,225 @@ const IMPLEMENTED: &[&str] = &[
 ];
 
 pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
-    linker.func_wrap(MODULE, "args_sizes_get", |mut caller: Caller<'_, RunState>, argc: i32, size: i32| -> i32 {
-        errno(write_u32(&mut caller, argc, 1).and_then(|_| write_u32(&mut caller, size, ARGV0.len() as u32)))
-    })?;
-    linker.func_wrap(MODULE, "args_get", |mut caller: Caller<'_, RunState>, argv: i32, buf: i32| -> i32 {
-        errno(write_u32(&mut caller, argv, buf as u32).and_then(|_| write_bytes(&mut caller, buf, ARGV0)))
-    })?;
-    linker.func_wrap(MODULE, "environ_sizes_get", |mut caller: Caller<'_, RunState>, count: i32, size: i32| -> i32 {
-        errno(write_u32(&mut caller, count, 0).and_then(|_| write_u32(&mut caller, size, 0)))
-    })?;
-    linker.func_wrap(MODULE, "environ_get", |_: Caller<'_, RunState>, _environ: i32, _buf: i32| -> i32 {
-        ERRNO_SUCCESS
-    })?;
-    linker.func_wrap(MODULE, "clock_res_get", |mut caller: Caller<'_, RunState>, id: i32, res: i32| -> i32 {
-        if !(0..=3).contains(&id) {
-            return ERRNO_INVAL;
-        }
-        errno(write_u64(&mut caller, res, NANOS_PER_FUEL))
-    })?;
+    linker.func_wrap(
+        MODULE,
+        "args_sizes_get",
+        |mut caller: Caller<'_, RunState>, argc: i32, size: i32| -> i32 {
+            errno(
+                write_u32(&mut caller, argc, 1)
+                    .and_then(|_| write_u32(&mut caller, size, ARGV0.len() as u32)),
+            )
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "args_get",
+        |mut caller: Caller<'_, RunState>, argv: i32, buf: i32| -> i32 {
+            errno(
+                write_u32(&mut caller, argv, buf as u32)
+                    .and_then(|_| write_bytes(&mut caller, buf, ARGV0)),
+            )
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "environ_sizes_get",
+        |mut caller: Caller<'_, RunState>, count: i32, size: i32| -> i32 {
+            errno(write_u32(&mut caller, count, 0).and_then(|_| write_u32(&mut caller, size, 0)))
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "environ_get",
+        |_: Caller<'_, RunState>, _environ: i32, _buf: i32| -> i32 { ERRNO_SUCCESS },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "clock_res_get",
+        |mut caller: Caller<'_, RunState>, id: i32, res: i32| -> i32 {
+            if !(0..=3).contains(&id) {
+                return ERRNO_INVAL;
+            }
+            errno(write_u64(&mut caller, res, NANOS_PER_FUEL))
+        },
+    )?;
     linker.func_wrap(
         MODULE,
         "clock_time_get",
         |mut caller: Caller<'_, RunState>, id: i32, _precision: i64, time: i32| -> i32 {
-            let base = match id {
-                0 => REALTIME_EPOCH_NS,
-                1..=3 => 0,
-                _ => return ERRNO_INVAL,
-            };
-            let now = base + virtual_nanos(&mut caller);
-            errno(write_u64(&mut caller, time, now))
+            match clock_now(&mut caller, id as u32) {
+                Some(now) => errno(write_u64(&mut caller, time, now)),
+                None => ERRNO_INVAL,
+            }
         },
     )?;
-    linker.func_wrap(MODULE, "random_get", |mut caller: Caller<'_, RunState>, buf: i32, len: i32| -> i32 {
-        let Ok(len) = usize::try_from(len as u32) else { return ERRNO_INVAL };
-        let mut bytes = vec![0u8; len.min(1 << 20)];
-        if bytes.len() < len {
-            return ERRNO_INVAL;
-        }
-        caller.data_mut().rng.fill_bytes(&mut bytes);
-        errno(write_bytes(&mut caller, buf, &bytes))
+    linker.func_wrap(
+        MODULE,
+        "random_get",
+        |mut caller: Caller<'_, RunState>, buf: i32, len: i32| -> HostResult<i32> {
+            let Some(memory) = memory(&mut caller) else {
+                return Ok(ERRNO_FAULT);
+            };
+            if range(memory.data_size(&caller), buf, u64::from(len as u32)).is_none() {
+                return Ok(ERRNO_FAULT);
+            }
+            charge_bytes(&mut caller, u64::from(len as u32))?;
+            let (data, state) = memory.data_and_store_mut(&mut caller);
+            let Some(r) = range(data.len(), buf, u64::from(len as u32)) else {
+                return Ok(ERRNO_FAULT);
+            };
+            state.rng.fill_bytes(&mut data[r]);
+            Ok(ERRNO_SUCCESS)
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "poll_oneoff",
+        |mut caller: Caller<'_, RunState>,
+         subscriptions: i32,
+         events: i32,
+         count: i32,
+         nevents: i32|
+         -> i32 {
+            errno(poll_oneoff(
+                &mut caller,
+                subscriptions,
+                events,
+                count,
+                nevents,
+            ))
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "proc_exit",
+        |_: Caller<'_, RunState>, code: i32| -> HostResult<()> {
+            Err(wasmtime::Error::new(GuestExit(code)))
+        },
+    )?;
+    linker.func_wrap(MODULE, "sched_yield", |_: Caller<'_, RunState>| -> i32 {
+        ERRNO_SUCCESS
     })?;
-    linker.func_wrap(MODULE, "proc_exit", |_: Caller<'_, RunState>, code: i32| -> HostResult<()> {
-        Err(wasmtime::Error::new(GuestExit(code)))
-    })?;
-    linker.func_wrap(MODULE, "sched_yield", |_: Caller<'_, RunState>| -> i32 { ERRNO_SUCCESS })?;
-    linker.func_wrap(MODULE, "fd_close", |_: Caller<'_, RunState>, fd: i32| -> i32 {
-        if is_std_fd(fd) { ERRNO_SUCCESS } else { ERRNO_BADF }
-    })?;
-    linker.func_wrap(MODULE, "fd_prestat_get", |_: Caller<'_, RunState>, _fd: i32, _buf: i32| -> i32 {
-        // No preopened directories: libc stops asking at the first EBADF.
-        ERRNO_BADF
-    })?;
-    linker.func_wrap(MODULE, "fd_prestat_dir_name", |_: Caller<'_, RunState>, _fd: i32, _p: i32, _l: i32| -> i32 {
-        ERRNO_BADF
-    })?;
-    linker.func_wrap(MODULE, "fd_fdstat_get", |mut caller: Caller<'_, RunState>, fd: i32, buf: i32| -> i32 {
-        if !is_std_fd(fd) {
-            return ERRNO_BADF;
-        }
-        let mut stat = [0u8; 24];
-        stat[0] = FILETYPE_CHARACTER_DEVICE;
-        let rights: u64 = if fd == 0 { 1 << 1 } else { 1 << 6 }; // fd_read / fd_write
-        stat[8..16].copy_from_slice(&rights.to_le_bytes());
-        errno(write_bytes(&mut caller, buf, &stat))
-    })?;
-    linker.func_wrap(MODULE, "fd_fdstat_set_flags", |_: Caller<'_, RunState>, fd: i32, _flags: i32| -> i32 {
-        if is_std_fd(fd) { ERRNO_SUCCESS } else { ERRNO_BADF }
-    })?;
-    linker.func_wrap(MODULE, "fd_filestat_get", |mut caller: Caller<'_, RunState>, fd: i32, buf: i32| -> i32 {
-        if !is_std_fd(fd) {
-            return ERRNO_BADF;
-        }
-        let mut stat = [0u8; 64];
-        stat[16] = FILETYPE_CHARACTER_DEVICE;
-        errno(write_bytes(&mut caller, buf, &stat))
-    })?;
+    linker.func_wrap(
+        MODULE,
+        "fd_close",
+        |_: Caller<'_, RunState>, fd: i32| -> i32 {
+            if is_std_fd(fd) {
+                ERRNO_SUCCESS
+            } else {
+                ERRNO_BADF
+            }
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_prestat_get",
+        |_: Caller<'_, RunState>, _fd: i32, _buf: i32| -> i32 {
+            // No preopened directories: libc stops asking at the first EBADF.
+            ERRNO_BADF
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_prestat_dir_name",
+        |_: Caller<'_, RunState>, _fd: i32, _p: i32, _l: i32| -> i32 { ERRNO_BADF },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_fdstat_get",
+        |mut caller: Caller<'_, RunState>, fd: i32, buf: i32| -> i32 {
+            if !is_std_fd(fd) {
+                return ERRNO_BADF;
+            }
+            let mut stat = [0u8; 24];
+            stat[0] = FILETYPE_CHARACTER_DEVICE;
+            let rights: u64 = if fd == 0 { 1 << 1 } else { 1 << 6 }; // fd_read / fd_write
+            stat[8..16].copy_from_slice(&rights.to_le_bytes());
+            errno(write_bytes(&mut caller, buf, &stat))
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_fdstat_set_flags",
+        |_: Caller<'_, RunState>, fd: i32, _flags: i32| -> i32 {
+            if is_std_fd(fd) {
+                ERRNO_SUCCESS
+            } else {
+                ERRNO_BADF
+            }
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_filestat_get",
+        |mut caller: Caller<'_, RunState>, fd: i32, buf: i32| -> i32 {
+            if !is_std_fd(fd) {
+                return ERRNO_BADF;
+            }
+            let mut stat = [0u8; 64];
+            stat[16] = FILETYPE_CHARACTER_DEVICE;
+            errno(write_bytes(&mut caller, buf, &stat))
+        },
+    )?;
     linker.func_wrap(
         MODULE,
         "fd_seek",
         |_: Caller<'_, RunState>, fd: i32, _offset: i64, _whence: i32, _new: i32| -> i32 {
-            if is_std_fd(fd) { ERRNO_SPIPE } else { ERRNO_BADF }
+            if is_std_fd(fd) {
+                ERRNO_SPIPE
+            } else {
+                ERRNO_BADF
+            }
         },
     )?;
-    linker.func_wrap(MODULE, "fd_tell", |_: Caller<'_, RunState>, fd: i32, _offset: i32| -> i32 {
-        if is_std_fd(fd) { ERRNO_SPIPE } else { ERRNO_BADF }
-    })?;
-    linker.func_wrap(MODULE, "fd_sync", |_: Caller<'_, RunState>, fd: i32| -> i32 {
-        if is_std_fd(fd) { ERRNO_SUCCESS } else { ERRNO_BADF }
-    })?;
-    linker.func_wrap(MODULE, "fd_datasync", |_: Caller<'_, RunState>, fd: i32| -> i32 {
-        if is_std_fd(fd) { ERRNO_SUCCESS } else { ERRNO_BADF }
-    })?;
+    linker.func_wrap(
+        MODULE,
+        "fd_tell",
+        |_: Caller<'_, RunState>, fd: i32, _offset: i32| -> i32 {
+            if is_std_fd(fd) {
+                ERRNO_SPIPE
+            } else {
+                ERRNO_BADF
+            }
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_sync",
+        |_: Caller<'_, RunState>, fd: i32| -> i32 {
+            if is_std_fd(fd) {
+                ERRNO_SUCCESS
+            } else {
+                ERRNO_BADF
+            }
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_datasync",
+        |_: Caller<'_, RunState>, fd: i32| -> i32 {
+            if is_std_fd(fd) {
+                ERRNO_SUCCESS
+            } else {
+                ERRNO_BADF
+            }
+        },
+    )?;
     linker.func_wrap(
         MODULE,
         "fd_read",
-        |mut caller: Caller<'_, RunState>, fd: i32, iovs: i32, count: i32, nread: i32| -> i32 {
+        |mut caller: Caller<'_, RunState>,
+         fd: i32,
+         iovs: i32,
+         count: i32,
+         nread: i32|
+         -> HostResult<i32> {
             if fd != 0 {
-                return ERRNO_BADF;
-            }
-            let Some(memory) = memory(&mut caller) else { return ERRNO_FAULT };
-            let (data, state) = memory.data_and_store_mut(&mut caller);
-            let vecs = match iovecs(data, iovs, count) {
-                Ok(v) => v,
-                Err(e) => return e,
-            };
-            let mut total = 0usize;
-            for (ptr, len) in vecs {
-                let remaining = &state.stdin[state.stdin_position..];
-                let n = remaining.len().min(len as usize);
-                let Some(r) = range(data.len(), ptr, n as u64) else { return ERRNO_FAULT };
-                data[r].copy_from_slice(&remaining[..n]);
-                state.stdin_position += n;
-                total += n;
-                if n < len as usize {
-                    break;
-                }
-            }
-            errno(write_u32(&mut caller, nread, total as u32))
-        },
-    )?;
-    linker.func_wrap(
-        MODULE,
-        "fd_write",
-        |mut caller: Caller<'_, RunState>, fd: i32, iovs: i32, count: i32, nwritten: i32| -> HostResult<i32> {
-            if fd != 1 && fd != 2 {
                 return Ok(ERRNO_BADF);
             }
-            let Some(memory) = memory(&mut caller) else { return Ok(ERRNO_FAULT) };
+            let Some(memory) = memory(&mut caller) else {
+                return Ok(ERRNO_FAULT);
+            };
             let (data, state) = memory.data_and_store_mut(&mut caller);
             let vecs = match iovecs(data, iovs, count) {
                 Ok(v) => v,
@@ -260,7 +493,47 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
             };
             let mut total = 0usize;
             for (ptr, len) in vecs {
-                let Some(r) = range(data.len(), ptr, len as u64) else { return Ok(ERRNO_FAULT) };
+                let remaining = &state.stdin[state.stdin_position..];
+                let n = remaining.len().min(len as usize);
+                let Some(r) = range(data.len(), ptr, n as u64) else {
+                    return Ok(ERRNO_FAULT);
+                };
+                data[r].copy_from_slice(&remaining[..n]);
+                state.stdin_position += n;
+                total += n;
+                if n < len as usize {
+                    break;
+                }
+            }
+            charge_bytes(&mut caller, total as u64)?;
+            Ok(errno(write_u32(&mut caller, nread, total as u32)))
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_write",
+        |mut caller: Caller<'_, RunState>,
+         fd: i32,
+         iovs: i32,
+         count: i32,
+         nwritten: i32|
+         -> HostResult<i32> {
+            if fd != 1 && fd != 2 {
+                return Ok(ERRNO_BADF);
+            }
+            let Some(memory) = memory(&mut caller) else {
+                return Ok(ERRNO_FAULT);
+            };
+            let (data, state) = memory.data_and_store_mut(&mut caller);
+            let vecs = match iovecs(data, iovs, count) {
+                Ok(v) => v,
+                Err(e) => return Ok(e),
+            };
+            let mut total = 0usize;
+            for (ptr, len) in vecs {
+                let Some(r) = range(data.len(), ptr, len as u64) else {
+                    return Ok(ERRNO_FAULT);
+                };
                 let bytes = &data[r];
                 if fd == 1 {
                     if state.stdout.len() + bytes.len() > state.stdout_cap {
@@ -277,6 +550,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
                 }
                 total += bytes.len();
             }
+            charge_bytes(&mut caller, total as u64)?;
             Ok(errno(write_u32(&mut caller, nwritten, total as u32)))
         },
     )?;
@@ -286,16 +560,22 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
 /// Answers every preview-1 import of `module` that hone does not implement with `ENOSYS`,
 /// so that programs linking, say, `path_open` still instantiate and get a clean error if
 /// they call it.
-pub(crate) fn define_missing_as_nosys(linker: &mut Linker<RunState>, module: &Module) -> wasmtime::Result<()> {
+pub(crate) fn define_missing_as_nosys(
+    linker: &mut Linker<RunState>,
+    module: &Module,
+) -> wasmtime::Result<()> {
     for import in module.imports() {
         if import.module() != MODULE {
             continue;
         }
-        let Some(func_type) = import.ty().func().cloned() else { continue };
+        let Some(func_type) = import.ty().func().cloned() else {
+            continue;
+        };
         if IMPLEMENTED.contains(&import.name()) {
             continue;
         }
-        let returns_errno = func_type.results().len() == 1 && matches!(func_type.results().next(), Some(ValType::I32));
+        let returns_errno = func_type.results().len() == 1
+            && matches!(func_type.results().next(), Some(ValType::I32));
         linker.func_new(MODULE, import.name(), func_type, move |_, _, results| {
             if returns_errno {
                 results[0] = Val::I32(ERRNO_NOSYS);

@@ -1,5 +1,6 @@
 //! Integration tests of hone-sandbox through its public API.
 
-mod support;
+mod hostile;
 mod kernels;
 mod smoke;
+mod support;
