@@ -357,8 +357,9 @@ fn the_clock_is_virtual_and_repeatable() {
             .collect();
         let first = &runs[0];
         assert_eq!(first.status, RunStatus::Ok, "{language}: {}", first.stderr);
+        // Each clock read also advances the clock by a tick, so slightly less than 1e9 fuel.
         assert!(
-            (1_000_000_000..1_010_000_000).contains(&first.fuel_used),
+            (950_000_000..1_000_000_000).contains(&first.fuel_used),
             "{language}: {}",
             first.fuel_used
         );
