@@ -282,8 +282,12 @@ impl Orchestrator {
         let started = Instant::now();
         let mut last_heartbeat = Instant::now();
         let mut in_flight: JoinSet<StepOutput> = JoinSet::new();
-        let mut plans: HashMap<tokio::task::Id, Plan> = HashMap::new();
+        // Steps in flight: their plan and what they reserved (an evaluation, a model call).
+        let mut plans: HashMap<tokio::task::Id, (Plan, bool, bool)> = HashMap::new();
+        // Sticky reasons (Ctrl-C, failures, done); a budget is checked afresh each round,
+        // since a reservation of a step in flight may be released without spending.
         let mut stop: Option<StopReason> = None;
+        let mut budget_stop: Option<StopReason>;
         let mut interrupts = 0u32;
         let (signal_tx, mut signal_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let signal_task = tokio::spawn(async move {
@@ -311,17 +315,18 @@ impl Orchestrator {
                     0,
                 );
                 let handle = in_flight.spawn(job);
-                plans.insert(handle.id(), plan);
-                self.counters.reserve(false);
+                plans.insert(handle.id(), (plan, true, false));
+                self.counters.reserve(true, false);
             }
         }
 
         loop {
             // Plan while there is room.
+            budget_stop = None;
             while stop.is_none() && in_flight.len() < self.settings.concurrency {
                 let elapsed = self.counters.active_seconds + started.elapsed().as_secs_f64();
                 if let Some(reason) = self.counters.exhausted(&self.settings.budgets, elapsed) {
-                    stop = Some(reason);
+                    budget_stop = Some(reason);
                     break;
                 }
                 if self.consecutive_failures >= self.settings.max_consecutive_failures {
@@ -343,8 +348,9 @@ impl Orchestrator {
                 let uses_model = self.proposer.uses_model();
                 match self.launch(&plan, &mut rng, &mut in_flight) {
                     Ok(id) => {
-                        plans.insert(id, plan);
-                        self.counters.reserve(uses_model);
+                        let evaluation = reserves_evaluation(&plan);
+                        self.counters.reserve(evaluation, uses_model);
+                        plans.insert(id, (plan, evaluation, uses_model));
                     }
                     Err(message) => {
                         tracing::warn!(%message, "could not launch a step");
@@ -361,15 +367,17 @@ impl Orchestrator {
                     let Some(joined) = joined else { break };
                     match joined {
                         Ok((id, output)) => {
-                            let plan = plans.remove(&id);
+                            let plan = plans.remove(&id).map(|(plan, evaluation, call)| {
+                                self.counters.release(evaluation, call);
+                                plan
+                            });
                             self.absorb(plan, output).await?;
                         }
                         Err(error) => {
-                            let plan = plans.remove(&error.id());
-                            if let Some(plan) = plan {
+                            if let Some((plan, evaluation, call)) = plans.remove(&error.id()) {
+                                self.counters.release(evaluation, call);
                                 self.strategy.abandon(&plan);
                             }
-                            self.counters.release(true);
                             if !error.is_cancelled() {
                                 tracing::error!(%error, "a step panicked");
                                 self.consecutive_failures += 1;
@@ -406,7 +414,7 @@ impl Orchestrator {
         if let Some(bar) = &self.progress {
             bar.finish_and_clear();
         }
-        let stop = stop.unwrap_or(StopReason::StrategyDone);
+        let stop = stop.or(budget_stop).unwrap_or(StopReason::StrategyDone);
         self.finish(stop).await
     }
 
@@ -470,7 +478,6 @@ impl Orchestrator {
         plan: Option<Plan>,
         output: StepOutput,
     ) -> Result<(), OrchestratorError> {
-        self.counters.release(true);
         self.counters.add_calls(&output.calls);
         if let Proposer::Model(model) = &mut self.proposer {
             for call in &output.calls {
@@ -627,6 +634,11 @@ impl Orchestrator {
             replayed: self.proposer.is_replay(),
         })
     }
+}
+
+/// Whether a step of this plan may produce a node (and so holds an evaluation).
+fn reserves_evaluation(plan: &Plan) -> bool {
+    !matches!(plan.operator, Operator::Scatter | Operator::Scout)
 }
 
 /// The RNG of step `n`: derived from the run seed and the step number only, so a resumed

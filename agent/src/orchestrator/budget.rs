@@ -77,20 +77,17 @@ impl BudgetCounters {
         }
     }
 
-    /// A step was launched: it may use one evaluation and (with a model) one call.
-    pub fn reserve(&mut self, uses_model: bool) {
-        self.reserved_evaluations += 1;
-        if uses_model {
-            self.reserved_calls += 1;
-        }
+    /// A step was launched: it may use one evaluation (unless it is a meta step such as
+    /// scatter or scout) and, with a model, one call.
+    pub fn reserve(&mut self, evaluation: bool, call: bool) {
+        self.reserved_evaluations += i64::from(evaluation);
+        self.reserved_calls += i64::from(call);
     }
 
-    /// A step ended; its real spend is added separately.
-    pub fn release(&mut self, uses_model: bool) {
-        self.reserved_evaluations = (self.reserved_evaluations - 1).max(0);
-        if uses_model {
-            self.reserved_calls = (self.reserved_calls - 1).max(0);
-        }
+    /// A step ended: its reservation goes; its real spend is added separately.
+    pub fn release(&mut self, evaluation: bool, call: bool) {
+        self.reserved_evaluations = (self.reserved_evaluations - i64::from(evaluation)).max(0);
+        self.reserved_calls = (self.reserved_calls - i64::from(call)).max(0);
     }
 
     pub fn add_calls(&mut self, calls: &[CallCost]) {
@@ -145,10 +142,12 @@ mod tests {
         };
         let mut c = BudgetCounters::default();
         assert_eq!(c.exhausted(&budgets, 0.0), None);
-        c.reserve(true);
-        c.reserve(true);
+        c.reserve(true, true);
+        c.reserve(true, true);
         assert_eq!(c.exhausted(&budgets, 0.0), Some(StopReason::Evaluations(2)));
-        c.release(true);
+        c.release(true, true);
+        assert_eq!(c.exhausted(&budgets, 0.0), None);
+        c.reserve(false, true);
         assert_eq!(c.exhausted(&budgets, 0.0), None);
     }
 
