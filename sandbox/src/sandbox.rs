@@ -127,7 +127,7 @@ struct SandboxInner {
     toolchain: Toolchain,
     wasm_cache: Option<DiskCache>,
     artifact_cache: Option<DiskCache>,
-    /// wasm hash -> program, for repeated loads within the process.
+    /// Source key or wasm hash -> program, for repeated compiles and loads in the process.
     programs: Mutex<HashMap<String, Program>>,
     stop_ticker: Arc<AtomicBool>,
     slots: RunSlots,
@@ -314,12 +314,6 @@ impl Sandbox {
     /// Compiles a source in `language` (cached by language, source hash, flags and
     /// compiler version) and links it.
     pub fn compile(&self, language: Language, source: &str) -> Result<Compilation, SandboxError> {
-        if language == Language::Wat {
-            return match wat::parse_str(source) {
-                Ok(wasm) => self.load_wasm(&wasm),
-                Err(e) => Ok(Compilation::Rejected(format!("main.wat: {e}"))),
-            };
-        }
         let toolchain = &self.inner.toolchain;
         let key = hash_parts(&[
             language.name().as_bytes(),
@@ -328,23 +322,59 @@ impl Sandbox {
             toolchain.version(language).as_bytes(),
             toolchain.sysroot(language).as_bytes(),
         ]);
+        if let Some(program) = self.memo_get(&key) {
+            return Ok(Compilation::Ready(program));
+        }
+        let compilation = self.compile_uncached(language, source, &key)?;
+        if let Compilation::Ready(program) = &compilation {
+            self.memo_put(key, program.clone());
+        }
+        Ok(compilation)
+    }
+
+    fn compile_uncached(
+        &self,
+        language: Language,
+        source: &str,
+        key: &str,
+    ) -> Result<Compilation, SandboxError> {
+        if language == Language::Wat {
+            return match wat::parse_str(source) {
+                Ok(wasm) => self.load_wasm(&wasm),
+                Err(e) => Ok(Compilation::Rejected(format!("main.wat: {e}"))),
+            };
+        }
         if let Some(wasm) = self
             .inner
             .wasm_cache
             .as_ref()
-            .and_then(|c| c.read(&key, "wasm"))
+            .and_then(|c| c.read(key, "wasm"))
         {
             tracing::debug!(%language, key = &key[..12], "compile cache hit");
             return self.load_wasm(&wasm);
         }
-        match toolchain.compile(language, source)? {
+        match self.inner.toolchain.compile(language, source)? {
             CompileResult::Wasm(wasm) => {
                 if let Some(cache) = &self.inner.wasm_cache {
-                    cache.write_or_warn(&key, "wasm", &wasm);
+                    cache.write_or_warn(key, "wasm", &wasm);
                 }
                 self.load_wasm(&wasm)
             }
             CompileResult::Rejected(diagnostics) => Ok(Compilation::Rejected(diagnostics)),
+        }
+    }
+
+    /// A program loaded earlier in this process, by source key or wasm hash.
+    fn memo_get(&self, key: &str) -> Option<Program> {
+        self.inner.programs.lock().ok()?.get(key).cloned()
+    }
+
+    fn memo_put(&self, key: String, program: Program) {
+        if let Ok(mut memo) = self.inner.programs.lock() {
+            if memo.len() >= PROGRAM_MEMO_CAPACITY {
+                memo.clear();
+            }
+            memo.insert(key, program);
         }
     }
 
@@ -358,10 +388,8 @@ impl Sandbox {
             )));
         }
         let wasm_hash = hash_parts(&[bytes]);
-        if let Ok(memo) = self.inner.programs.lock()
-            && let Some(program) = memo.get(&wasm_hash)
-        {
-            return Ok(Compilation::Ready(program.clone()));
+        if let Some(program) = self.memo_get(&wasm_hash) {
+            return Ok(Compilation::Ready(program));
         }
         let engine = &self.inner.engine;
         let mut module = None;
@@ -458,12 +486,7 @@ impl Sandbox {
                 wasm_len: bytes.len(),
             }),
         };
-        if let Ok(mut memo) = self.inner.programs.lock() {
-            if memo.len() >= PROGRAM_MEMO_CAPACITY {
-                memo.clear();
-            }
-            memo.insert(wasm_hash, program.clone());
-        }
+        self.memo_put(wasm_hash, program.clone());
         Ok(Compilation::Ready(program))
     }
 
@@ -482,6 +505,15 @@ impl Sandbox {
         limits: &Limits,
     ) -> Result<Outcome, SandboxError> {
         crate::run::run(self, program, stdin, limits)
+    }
+
+    /// Forgets the programs loaded so far in this process (the disk caches stay), freeing
+    /// their machine code once no [`Program`] handle holds it. The next load of the same
+    /// module costs a disk-cache read and a deserialize, like a fresh process.
+    pub fn forget_programs(&self) {
+        if let Ok(mut memo) = self.inner.programs.lock() {
+            memo.clear();
+        }
     }
 
     /// Versions of the toolchains this sandbox found, for `hone doctor` and cache keys.
