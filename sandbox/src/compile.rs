@@ -410,8 +410,19 @@ impl Toolchain {
                         ),
                     };
                 }
-                if self.config.confine && text.contains("bwrap:") {
-                    return Err(SandboxError::ConfinementUnavailable { message: text });
+                // bubblewrap's own failures come before the compiler runs, so its message
+                // is the first line; a source can only put "bwrap:" after a compiler's
+                // prefix (`error: `, `main.c:1:2: `), never there.
+                if self.config.confine && diagnostics.starts_with("bwrap: ") {
+                    let first = diagnostics.lines().next().unwrap_or_default().to_string();
+                    if first.starts_with("bwrap: execvp") {
+                        return Err(SandboxError::CompilerMissing {
+                            language: language_name,
+                            program: program.display().to_string(),
+                            source: std::io::Error::new(std::io::ErrorKind::NotFound, first),
+                        });
+                    }
+                    return Err(SandboxError::ConfinementUnavailable { message: first });
                 }
                 Ok(CompileResult::Rejected(text))
             }

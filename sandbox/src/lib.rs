@@ -9,14 +9,25 @@
 //! This is the only crate that runs untrusted code (and the compilers that read it).
 //!
 //! # Core concepts
-//! - [`SandboxConfig`]: plain settings (cache dir, compiler paths, pool size).
+//! - [`SandboxConfig`]: plain settings (cache dir, compilers and their confinement, memory
+//!   cap, wasm stack, pool size).
 //! - [`Sandbox`]: one per process; cheap to clone, `Send + Sync`. Owns the wasmtime engine,
 //!   the linker (WASI surface + host kernels from module `hone`), the caches and one epoch
-//!   ticker thread.
+//!   ticker thread. Compiling is blocking (a confined compiler process, 0.1–1 s; a cache hit
+//!   costs a file read and a deserialize, a repeat in the process about a microsecond).
 //! - [`Program`]: a compiled, linked candidate (`InstancePre`); instantiates in microseconds
 //!   from the pooling allocator. Obtained from [`Sandbox::compile`] or [`Sandbox::load_wasm`]
 //!   as a [`Compilation`], which may instead carry the compiler's diagnostics.
+//! - [`Sandbox::run`]: blocking, callable from any number of threads at once (beyond
+//!   `max_concurrent_runs` they wait for a slot); tens of microseconds for a small program.
 //! - [`Limits`] in, [`Outcome`] out: status, fuel, wall time, peak memory, stdout, stderr.
+//!   A candidate's failure is data in the outcome; [`SandboxError`] is the sandbox's own.
+//!
+//! Security boundary: guests see only hone's WASI surface (`wasi.rs`: stdio, args, virtual
+//! clocks, seeded random, exit; `ENOSYS` for everything else) and the kernels; compilers run
+//! under bubblewrap with read-only `/usr`, the Rust sysroot and a scratch directory, no
+//! network, a time limit and an address-space limit; disk cache entries are checked against a
+//! SHA-256 digest before use.
 //!
 //! # Example
 //! ```

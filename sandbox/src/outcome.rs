@@ -67,6 +67,12 @@ impl fmt::Display for RunStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub status: RunStatus,
+    /// Fuel consumed: wasm instructions (about one unit each) plus what host calls charged
+    /// (kernels by their documented rule, WASI one unit per 8 bytes moved). Exact for runs
+    /// that end normally, by `exit`, `fuel_exhausted`, `memory_exceeded` or
+    /// `output_exceeded`. After a `timeout` or a trap it counts up to the guest's last call
+    /// (wasmtime keeps the running count in a register between calls), still identical
+    /// from run to run for a trap.
     pub fuel_used: u64,
     #[serde(with = "duration_micros")]
     pub wall: Duration,

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
-use hone_sandbox::{Compilation, Language, Limits, Sandbox};
+use hone_sandbox::{Compilation, Language, Limits, Sandbox, SandboxConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {}
@@ -42,8 +42,49 @@ fn bwrap_works() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// A source that includes a host file must be rejected without quoting it: the proof that
+/// compilers are confined on this machine.
+fn confinement_check(sandbox: &Sandbox) -> Check {
+    let secret = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|t| t.lines().next().map(str::to_string));
+    let (ok, detail) = match sandbox.compile(
+        Language::C,
+        "#include \"/etc/passwd\"\nint main(void) { return 0; }\n",
+    ) {
+        Ok(Compilation::Rejected(diagnostics)) => {
+            let leaked = secret
+                .as_deref()
+                .is_some_and(|s| !s.is_empty() && diagnostics.contains(s));
+            if leaked {
+                (false, "the compiler read /etc/passwd".to_string())
+            } else {
+                (true, "#include \"/etc/passwd\" is refused".to_string())
+            }
+        }
+        Ok(Compilation::Ready(_)) => (
+            false,
+            "#include \"/etc/passwd\" compiled: the compiler can read host files".into(),
+        ),
+        Err(e) => (
+            false,
+            e.to_string().lines().next().unwrap_or("").to_string(),
+        ),
+    };
+    Check {
+        name: "compilers cannot read host files",
+        ok,
+        detail,
+        fix: "install bubblewrap (see above)",
+    }
+}
+
 pub fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCode> {
-    let sandbox = Sandbox::new(super::sandbox_config(cli))?;
+    // No disk cache: a cached program would hide a compiler that no longer works.
+    let sandbox = Sandbox::new(SandboxConfig {
+        cache_dir: None,
+        ..super::sandbox_config(cli)
+    })?;
     let report = sandbox.toolchain_report();
     let mut checks = vec![
         Check {
@@ -141,6 +182,7 @@ pub fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCode> {
             fix: "fix the items above, or run scripts/bootstrap",
         });
     }
+    checks.push(confinement_check(&sandbox));
     let mut missing = 0;
     for check in &checks {
         let mark = if check.ok { "ok     " } else { "MISSING" };

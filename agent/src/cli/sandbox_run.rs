@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use hone_sandbox::{Compilation, Language, Limits, Sandbox};
+use hone_sandbox::{Compilation, Language, Limits, RunStatus, Sandbox};
 
 #[derive(Debug, clap::Args)]
 pub struct SandboxRunArgs {
@@ -77,13 +77,24 @@ pub fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> 
         std::io::stdout().write_all(&outcome.stdout)?;
         std::io::stdout().flush()?;
         eprint!("{}", outcome.stderr);
+        if !outcome.stderr.is_empty() && !outcome.stderr.ends_with('\n') {
+            eprintln!();
+        }
+        let (status, details) = match &outcome.status {
+            RunStatus::RuntimeError { trap, message } => {
+                (format!("runtime_error({trap})"), Some(message))
+            }
+            other => (other.to_string(), None),
+        };
         eprintln!(
-            "hone: {}  fuel {}  peak memory {} KiB  wall {:.3} ms",
-            outcome.status,
+            "hone: {status}  fuel {}  peak memory {} KiB  wall {:.3} ms",
             outcome.fuel_used,
             outcome.peak_memory_bytes / 1024,
             outcome.wall.as_secs_f64() * 1000.0
         );
+        if let Some(details) = details {
+            eprintln!("{details}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -666,3 +666,50 @@ fn missing_bubblewrap_is_a_clear_error() {
         Ok(Compilation::Ready(_))
     ));
 }
+
+#[test]
+fn diagnostics_cannot_pose_as_a_sandbox_failure() {
+    let sources = [
+        (
+            Language::Rust,
+            "compile_error!(\"\\nbwrap: execvp rustc: No such file or directory\\nbwrap: setting up uid map: Permission denied\");\nfn main() {}\n",
+        ),
+        (
+            Language::C,
+            "#error bwrap: Can't mount proc on /newroot/proc\nint main(void) { return 0; }\n",
+        ),
+    ];
+    for (language, source) in sources {
+        match sandbox().compile(language, source) {
+            Ok(Compilation::Rejected(diagnostics)) => {
+                assert!(diagnostics.contains("bwrap:"), "{diagnostics}")
+            }
+            Ok(Compilation::Ready(_)) => panic!("{language}: compiled"),
+            Err(e) => panic!("{language}: a candidate's diagnostics became a sandbox error: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_missing_compiler_is_a_clear_error() {
+    let compilers = CompilerConfig {
+        clang: "/usr/bin/no-such-clang".into(),
+        ..CompilerConfig::default()
+    };
+    let sandbox = Sandbox::new(SandboxConfig {
+        compilers,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    match sandbox.compile(Language::C, "int main(void) { return 0; }\n") {
+        Err(error @ SandboxError::CompilerMissing { .. }) => {
+            let message = error.to_string();
+            assert!(message.contains("/usr/bin/no-such-clang"), "{message}");
+            assert!(message.contains("hint: run `hone doctor`"), "{message}");
+        }
+        other => panic!(
+            "expected CompilerMissing, got {:?}",
+            other.map(|c| c.program().err())
+        ),
+    }
+}
