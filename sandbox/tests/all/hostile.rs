@@ -330,6 +330,14 @@ fn malformed_and_unfit_modules_are_rejected() {
         r#"(module (memory 1) (memory 1) (func (export "_start")))"#,
     );
     assert!(two_memories.contains("memories"), "{two_memories}");
+    // An instance too large for a pool slot (its globals alone exceed it) is rejected at
+    // load time, not a sandbox error at run time.
+    let globals = "(global (mut i64) (i64.const 0)) ".repeat(200_000);
+    let huge = rejected(
+        Language::Wat,
+        &format!("(module {globals} (memory (export \"memory\") 1) (func (export \"_start\")))"),
+    );
+    assert!(huge.contains("instance"), "{huge}");
     let syntax = rejected(Language::Wat, "(module (func (export \"_start\") (i32.add)");
     assert!(syntax.starts_with("main.wat:"), "{syntax}");
     // Unimplemented WASI imports link, and answer ENOSYS (52) when called.
@@ -505,6 +513,58 @@ fn compile_bombs_end_by_time_or_memory() {
             );
         }
     });
+    assert_nothing_left(&scratch);
+}
+
+#[test]
+fn compiles_that_eat_memory_end_by_the_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = dir.path().join("scratch");
+    let compilers = CompilerConfig {
+        timeout: Duration::from_secs(60),
+        memory_bytes: 1 << 30,
+        scratch_dir: Some(scratch.clone()),
+        ..CompilerConfig::default()
+    };
+    let sandbox = Sandbox::new(SandboxConfig {
+        compilers,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    // C: an initializer list that doubles 40 times (clang sizes /dev/zero as empty, so
+    // including it does not eat memory); Rust: include_bytes! of an endless file.
+    let mut c_initializer = String::from("#define B0 1,2,3,4,5,6,7,8,\n");
+    for i in 1..=40 {
+        c_initializer.push_str(&format!("#define B{i} B{0} B{0}\n", i - 1));
+    }
+    c_initializer.push_str("static const char z[] = { B40 };\nint main(void) { return z[7]; }\n");
+    let sources = [
+        (Language::C, c_initializer.as_str()),
+        (
+            Language::Rust,
+            "static Z: &[u8] = include_bytes!(\"/dev/zero\");\nfn main() { println!(\"{}\", Z[0]); }\n",
+        ),
+    ];
+    for (language, source) in sources {
+        let started = Instant::now();
+        match sandbox.compile(language, source) {
+            Ok(Compilation::Rejected(message)) => {
+                let lower = message.to_lowercase();
+                assert!(
+                    lower.contains("memory")
+                        || lower.contains("allocat")
+                        || lower.contains("killed"),
+                    "{language}: {message}"
+                );
+            }
+            Ok(Compilation::Ready(_)) => panic!("{language}: compiled"),
+            Err(e) => panic!("{language}: sandbox error {e}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(50),
+            "{language}: ended by the timeout, not memory"
+        );
+    }
     assert_nothing_left(&scratch);
 }
 
