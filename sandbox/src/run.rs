@@ -144,6 +144,11 @@ pub(crate) fn run(
     stdin: &[u8],
     limits: &Limits,
 ) -> Result<Outcome, SandboxError> {
+    if !wasmtime::Engine::same(program.instance_pre().module().engine(), sandbox.engine()) {
+        return Err(SandboxError::Instantiate {
+            message: "the program was compiled by another Sandbox; run it with the one that made it".into(),
+        });
+    }
     let needed = sandbox.max_wasm_stack_bytes() + HOST_STACK_HEADROOM;
     if stack_left().is_some_and(|left| left >= needed) {
         return run_on_this_thread(sandbox, program, stdin, limits);

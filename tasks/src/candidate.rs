@@ -22,19 +22,27 @@ impl Candidate {
     pub fn from_file(name: impl Into<String>, contents: impl Into<String>) -> Candidate {
         let mut files = BTreeMap::new();
         files.insert(name.into(), contents.into());
-        Candidate { files, values: BTreeMap::new() }
+        Candidate {
+            files,
+            values: BTreeMap::new(),
+        }
     }
 
     /// A candidate made of values only.
     pub fn from_values(values: BTreeMap<String, serde_json::Value>) -> Candidate {
-        Candidate { files: BTreeMap::new(), values }
+        Candidate {
+            files: BTreeMap::new(),
+            values,
+        }
     }
 
     /// The first file whose name has one of the given extensions, with its name.
     pub fn file_with_extension(&self, extensions: &[&str]) -> Option<(&str, &str)> {
         self.files.iter().find_map(|(name, text)| {
             let ext = name.rsplit_once('.').map(|(_, e)| e)?;
-            extensions.contains(&ext).then_some((name.as_str(), text.as_str()))
+            extensions
+                .contains(&ext)
+                .then_some((name.as_str(), text.as_str()))
         })
     }
 

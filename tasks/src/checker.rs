@@ -71,11 +71,17 @@ pub fn check_builtin(spec: &CheckerSpec, expected: &str, got: &str) -> Option<Ve
                 )));
             }
             (Some(e), Some(g)) => {
-                let same = if fold_case { e.eq_ignore_ascii_case(g) } else { e == g };
+                let same = if fold_case {
+                    e.eq_ignore_ascii_case(g)
+                } else {
+                    e == g
+                };
                 if same {
                     continue;
                 }
-                if let (Some(abs), Some(rel), Ok(ev), Ok(gv)) = (abs, rel, e.parse::<f64>(), g.parse::<f64>()) {
+                if let (Some(abs), Some(rel), Ok(ev), Ok(gv)) =
+                    (abs, rel, e.parse::<f64>(), g.parse::<f64>())
+                {
                     let diff = (ev - gv).abs();
                     if gv.is_finite() && (diff <= abs || diff <= rel * ev.abs()) {
                         continue;
@@ -107,7 +113,11 @@ pub fn checker_program_input(input: &[u8], expected: &[u8], got: &[u8]) -> Vec<u
 fn excerpt(token: &str) -> String {
     let mut chars = token.chars();
     let head: String = chars.by_ref().take(60).collect();
-    if chars.next().is_some() { format!("{head}...") } else { head }
+    if chars.next().is_some() {
+        format!("{head}...")
+    } else {
+        head
+    }
 }
 
 /// Cuts a text to about `max` bytes for feedback, keeping the head and saying how much
@@ -120,7 +130,11 @@ pub fn trim_for_feedback(text: &str, max: usize) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}[... {} more bytes cut by hone]", &text[..end], text.len() - end)
+    format!(
+        "{}[... {} more bytes cut by hone]",
+        &text[..end],
+        text.len() - end
+    )
 }
 
 #[cfg(test)]
@@ -129,25 +143,59 @@ mod tests {
 
     #[test]
     fn tokens_ignore_whitespace_layout() {
-        assert_eq!(check_builtin(&CheckerSpec::Tokens, "1 2\n3\n", "1\n2 3"), Some(Verdict::Accepted));
-        assert!(!check_builtin(&CheckerSpec::Tokens, "1 2 3", "1 2").unwrap().is_accepted());
-        assert!(!check_builtin(&CheckerSpec::Tokens, "1 2", "1 2 3").unwrap().is_accepted());
-        assert!(!check_builtin(&CheckerSpec::Tokens, "yes", "YES").unwrap().is_accepted());
+        assert_eq!(
+            check_builtin(&CheckerSpec::Tokens, "1 2\n3\n", "1\n2 3"),
+            Some(Verdict::Accepted)
+        );
+        assert!(
+            !check_builtin(&CheckerSpec::Tokens, "1 2 3", "1 2")
+                .unwrap()
+                .is_accepted()
+        );
+        assert!(
+            !check_builtin(&CheckerSpec::Tokens, "1 2", "1 2 3")
+                .unwrap()
+                .is_accepted()
+        );
+        assert!(
+            !check_builtin(&CheckerSpec::Tokens, "yes", "YES")
+                .unwrap()
+                .is_accepted()
+        );
     }
 
     #[test]
     fn float_tolerance() {
-        let spec = CheckerSpec::Float { abs: 1e-6, rel: 1e-6 };
-        assert!(check_builtin(&spec, "1.0000000", "1.0000001").unwrap().is_accepted());
+        let spec = CheckerSpec::Float {
+            abs: 1e-6,
+            rel: 1e-6,
+        };
+        assert!(
+            check_builtin(&spec, "1.0000000", "1.0000001")
+                .unwrap()
+                .is_accepted()
+        );
         assert!(!check_builtin(&spec, "1.0", "1.1").unwrap().is_accepted());
         assert!(!check_builtin(&spec, "1.0", "nan").unwrap().is_accepted());
-        assert!(check_builtin(&spec, "1e9", "1.0000000001e9").unwrap().is_accepted());
+        assert!(
+            check_builtin(&spec, "1e9", "1.0000000001e9")
+                .unwrap()
+                .is_accepted()
+        );
     }
 
     #[test]
     fn yes_no_folds_case() {
-        assert!(check_builtin(&CheckerSpec::YesNo, "YES\nNO", "yes no").unwrap().is_accepted());
-        assert!(!check_builtin(&CheckerSpec::YesNo, "YES", "NO").unwrap().is_accepted());
+        assert!(
+            check_builtin(&CheckerSpec::YesNo, "YES\nNO", "yes no")
+                .unwrap()
+                .is_accepted()
+        );
+        assert!(
+            !check_builtin(&CheckerSpec::YesNo, "YES", "NO")
+                .unwrap()
+                .is_accepted()
+        );
     }
 
     #[test]

@@ -18,7 +18,11 @@ pub enum TaskError {
     Parse { path: PathBuf, message: String },
 
     #[error("{path}: field `{field}`: {message}")]
-    Field { path: PathBuf, field: String, message: String },
+    Field {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
 
     #[error("{path}: the seed solution fails its own task: {message}")]
     SeedFails { path: PathBuf, message: String },
@@ -36,7 +40,15 @@ pub enum TaskError {
 
 impl TaskError {
     /// Shorthand for a field error.
-    pub fn field(path: impl Into<PathBuf>, field: impl Into<String>, message: impl Into<String>) -> TaskError {
-        TaskError::Field { path: path.into(), field: field.into(), message: message.into() }
+    pub fn field(
+        path: impl Into<PathBuf>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> TaskError {
+        TaskError::Field {
+            path: path.into(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }

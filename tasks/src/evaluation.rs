@@ -60,7 +60,9 @@ impl EvalStatus {
         use hone_sandbox::RunStatus;
         match status {
             RunStatus::Ok => None,
-            RunStatus::Exit { .. } | RunStatus::RuntimeError { .. } => Some(EvalStatus::RuntimeError),
+            RunStatus::Exit { .. } | RunStatus::RuntimeError { .. } => {
+                Some(EvalStatus::RuntimeError)
+            }
             RunStatus::FuelExhausted => Some(EvalStatus::FuelExhausted),
             RunStatus::Timeout => Some(EvalStatus::Timeout),
             RunStatus::MemoryExceeded => Some(EvalStatus::MemoryExceeded),

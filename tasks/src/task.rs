@@ -25,8 +25,13 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 5] =
-        [TaskKind::Efficiency, TaskKind::Counterexample, TaskKind::Pde, TaskKind::Heuristic, TaskKind::Params];
+    pub const ALL: [TaskKind; 5] = [
+        TaskKind::Efficiency,
+        TaskKind::Counterexample,
+        TaskKind::Pde,
+        TaskKind::Heuristic,
+        TaskKind::Params,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -127,7 +132,11 @@ pub struct Task {
 
 impl std::fmt::Debug for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Task").field("name", &self.name).field("kind", &self.kind).field("dir", &self.dir).finish()
+        f.debug_struct("Task")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("dir", &self.dir)
+            .finish()
     }
 }
 
@@ -137,18 +146,25 @@ impl Task {
     pub fn load(dir: &Path, sandbox: &Sandbox) -> Result<Task, TaskError> {
         let manifest_path = dir.join("task.toml");
         let text = read_to_string(&manifest_path)?;
-        let manifest: Manifest = toml::from_str(&text)
-            .map_err(|e| TaskError::Parse { path: manifest_path.clone(), message: toml_message(&e) })?;
+        let manifest: Manifest = toml::from_str(&text).map_err(|e| TaskError::Parse {
+            path: manifest_path.clone(),
+            message: toml_message(&e),
+        })?;
         let header = manifest.task;
         let name = header.name.clone().unwrap_or_else(|| {
-            dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "task".into())
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "task".into())
         });
         let statement_path = dir.join(&header.statement);
         let statement = read_to_string(&statement_path).map_err(|_| {
             TaskError::field(
                 &manifest_path,
                 "task.statement",
-                format!("file `{}` does not exist or cannot be read", header.statement),
+                format!(
+                    "file `{}` does not exist or cannot be read",
+                    header.statement
+                ),
             )
         })?;
         let mut languages = Vec::new();
@@ -168,7 +184,10 @@ impl Task {
                 return Err(TaskError::field(
                     &manifest_path,
                     key.as_str(),
-                    format!("unknown section for a {} task; accepted: [task], [{}]", header.kind, header.kind),
+                    format!(
+                        "unknown section for a {} task; accepted: [task], [{}]",
+                        header.kind, header.kind
+                    ),
                 ));
             }
         }
@@ -254,12 +273,17 @@ pub struct LoadContext {
 
 impl LoadContext {
     /// Deserializes the kind's section strictly, naming the section in errors.
-    pub fn parse_section<T: serde::de::DeserializeOwned>(&self, kind: TaskKind) -> Result<T, TaskError> {
-        toml::Value::Table(self.section.clone()).try_into().map_err(|e: toml::de::Error| TaskError::Field {
-            path: self.manifest_path.clone(),
-            field: kind.name().to_string(),
-            message: toml_message(&e),
-        })
+    pub fn parse_section<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: TaskKind,
+    ) -> Result<T, TaskError> {
+        toml::Value::Table(self.section.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| TaskError::Field {
+                path: self.manifest_path.clone(),
+                field: kind.name().to_string(),
+                message: toml_message(&e),
+            })
     }
 
     /// A path inside the task folder; an error naming `field` if it does not exist.
@@ -268,7 +292,11 @@ impl LoadContext {
         if path.exists() {
             Ok(path)
         } else {
-            Err(TaskError::field(&self.manifest_path, field, format!("`{relative}` does not exist in {}", self.dir.display())))
+            Err(TaskError::field(
+                &self.manifest_path,
+                field,
+                format!("`{relative}` does not exist in {}", self.dir.display()),
+            ))
         }
     }
 
@@ -280,15 +308,25 @@ impl LoadContext {
 
     /// Compiles a trusted task program (checker, validator, reference solution) from a
     /// file in the task folder; its language comes from the extension.
-    pub fn compile_task_program(&self, field: &str, relative: &str) -> Result<hone_sandbox::Program, TaskError> {
+    pub fn compile_task_program(
+        &self,
+        field: &str,
+        relative: &str,
+    ) -> Result<hone_sandbox::Program, TaskError> {
         let path = self.existing_path(field, relative)?;
         let language = Language::from_path(&path).ok_or_else(|| {
-            TaskError::field(&self.manifest_path, field, format!("`{relative}`: unknown language; use .rs, .c or .wat"))
+            TaskError::field(
+                &self.manifest_path,
+                field,
+                format!("`{relative}`: unknown language; use .rs, .c or .wat"),
+            )
         })?;
         let source = read_to_string(&path)?;
         match self.sandbox.compile(language, &source) {
             Ok(hone_sandbox::Compilation::Ready(program)) => Ok(program),
-            Ok(hone_sandbox::Compilation::Rejected(diagnostics)) => Err(TaskError::TaskProgram { path, diagnostics }),
+            Ok(hone_sandbox::Compilation::Rejected(diagnostics)) => {
+                Err(TaskError::TaskProgram { path, diagnostics })
+            }
             Err(source) => Err(TaskError::Sandbox { path, source }),
         }
     }
@@ -302,13 +340,19 @@ pub struct Loaded {
 }
 
 pub(crate) fn read_to_string(path: &Path) -> Result<String, TaskError> {
-    std::fs::read_to_string(path).map_err(|source| TaskError::Read { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| TaskError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// toml's message, on one or two lines, without its source excerpt noise.
 pub(crate) fn toml_message(error: &toml::de::Error) -> String {
     error.message().trim().to_string()
-        + &error.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default()
+        + &error
+            .span()
+            .map(|s| format!(" (at byte {})", s.start))
+            .unwrap_or_default()
 }
 
 /// SHA-256 over the folder's files, sorted by relative path (skipping `target/` and dot files).
@@ -318,8 +362,10 @@ pub fn hash_folder(dir: &Path) -> Result<String, TaskError> {
     files.sort();
     let mut hasher = Sha256::new();
     for relative in files {
-        let bytes = std::fs::read(dir.join(&relative))
-            .map_err(|source| TaskError::Read { path: dir.join(&relative), source })?;
+        let bytes = std::fs::read(dir.join(&relative)).map_err(|source| TaskError::Read {
+            path: dir.join(&relative),
+            source,
+        })?;
         hasher.update(relative.as_bytes());
         hasher.update([0]);
         hasher.update((bytes.len() as u64).to_le_bytes());
@@ -329,9 +375,15 @@ pub fn hash_folder(dir: &Path) -> Result<String, TaskError> {
 }
 
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), TaskError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| TaskError::Read { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| TaskError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|source| TaskError::Read { path: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| TaskError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || name == "target" {
             continue;

@@ -158,7 +158,10 @@ impl StepContext {
                 }
             }
         };
-        for call in calls {
+        // The last call is attached by `insert_node` (it is the node's `llm_call`); the
+        // earlier ones (an ask before its re-ask) are attached here.
+        let earlier = &calls[..calls.len().saturating_sub(1)];
+        for call in earlier {
             if let Err(e) = self.store.attach_llm_call(*call, node_id).await {
                 return StepResult::Fatal(e.to_string());
             }
