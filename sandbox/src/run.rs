@@ -146,7 +146,9 @@ pub(crate) fn run(
 ) -> Result<Outcome, SandboxError> {
     if !wasmtime::Engine::same(program.instance_pre().module().engine(), sandbox.engine()) {
         return Err(SandboxError::Instantiate {
-            message: "the program was compiled by another Sandbox; run it with the one that made it".into(),
+            message:
+                "the program was compiled by another Sandbox; run it with the one that made it"
+                    .into(),
         });
     }
     let needed = sandbox.max_wasm_stack_bytes() + HOST_STACK_HEADROOM;

@@ -170,7 +170,10 @@ fn without_fuel_metering_runs_are_bounded_by_the_deadline() {
 #[test]
 fn a_program_runs_only_in_the_sandbox_that_made_it() {
     let other = Sandbox::new(SandboxConfig::default()).unwrap();
-    let p = program(Language::Wat, r#"(module (memory (export "memory") 1) (func (export "_start")))"#);
+    let p = program(
+        Language::Wat,
+        r#"(module (memory (export "memory") 1) (func (export "_start")))"#,
+    );
     let error = other.run(&p, b"", &Limits::default()).unwrap_err();
     assert!(error.to_string().contains("another Sandbox"), "{error}");
 }
