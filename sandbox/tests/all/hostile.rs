@@ -602,6 +602,10 @@ fn include_attempts(secret_path: &str) -> Vec<(Language, String)> {
             Language::C,
             format!("static const char s[] = {{\n#include \"{path}\"\n}};\nint main(void) {{ return s[0]; }}\n"),
         ));
+        attempts.push((
+            Language::C,
+            format!("__asm__(\".section .data.leak,\\\"\\\",@\\n.incbin \\\"{path}\\\"\");\nint main(void) {{ return 0; }}\n"),
+        ));
     }
     attempts.push((
         Language::C,
