@@ -72,7 +72,17 @@ impl Lineage {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if guard.is_none() {
             let repo = if self.path.exists() {
-                Repository::open_bare(&self.path).map_err(self.git_err(run, "cannot open"))?
+                match Repository::open_bare(&self.path) {
+                    Ok(repo) => repo,
+                    // A process killed while creating the repository leaves a partial
+                    // folder; initializing again completes it (existing objects are kept).
+                    Err(e) if e.code() == git2::ErrorCode::NotFound && !self.read_only => {
+                        Repository::init_bare(&self.path).map_err(
+                            self.git_err(run, "cannot complete a partly created repository"),
+                        )?
+                    }
+                    Err(e) => return Err(self.git_err(run, "cannot open")(e)),
+                }
             } else if self.read_only {
                 return Err(Error::ReadOnly {
                     store: self.path.display().to_string(),
