@@ -222,9 +222,7 @@ async fn replay_store_work(source: &Store, run: RunId, config: StoreConfig) -> D
         calls.iter().map(|c| (c.id.0, c)).collect();
     let mut ids: std::collections::HashMap<i64, NodeId> = std::collections::HashMap::new();
     let started = Instant::now();
-    let mut parts = [Duration::ZERO; 4];
     for node in &nodes {
-        let t0 = Instant::now();
         let parent = node.parent.map(|p| ids[&p.0]);
         let call = match node.llm_call.and_then(|c| call_of.get(&c.0)) {
             Some(c) => Some(
@@ -252,8 +250,6 @@ async fn replay_store_work(source: &Store, run: RunId, config: StoreConfig) -> D
             ),
             None => None,
         };
-        parts[0] += t0.elapsed();
-        let t0 = Instant::now();
         let e = &node.evaluation;
         let id = store
             .insert_node(
@@ -284,17 +280,11 @@ async fn replay_store_work(source: &Store, run: RunId, config: StoreConfig) -> D
             )
             .await
             .unwrap_or_else(|e| fail(e));
-        parts[1] += t0.elapsed();
-        let t0 = Instant::now();
         store.record_lineage(id).await.unwrap_or_else(|e| fail(e));
-        parts[2] += t0.elapsed();
-        let t0 = Instant::now();
         store.get_node(id).await.unwrap_or_else(|e| fail(e));
-        parts[3] += t0.elapsed();
         ids.insert(node.id.0, id);
     }
     let took = started.elapsed();
-    eprintln!("parts {parts:?} nodes {}", nodes.len());
     store.close().await;
     took
 }
