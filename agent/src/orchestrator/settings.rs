@@ -119,6 +119,30 @@ impl RunSettings {
                 task.name, task.kind
             ));
         }
+        let b = &self.budgets;
+        for (flag, value) in [
+            ("--budget-evals", b.evaluations),
+            ("--budget-calls", b.llm_calls),
+            ("--budget-tokens", b.tokens),
+        ] {
+            if let Some(n) = value
+                && n < 1
+            {
+                return fail(format!("{flag} {n}: a budget must be at least 1"));
+            }
+        }
+        for (flag, value) in [
+            ("--budget-usd", b.dollars),
+            ("--budget-time", b.wall_seconds),
+        ] {
+            if let Some(x) = value
+                && !(x.is_finite() && x > 0.0)
+            {
+                return fail(format!(
+                    "{flag} {x}: a budget must be a positive finite number"
+                ));
+            }
+        }
         if self.budgets == Budgets::default() {
             return fail("no budget set: give at least one of --budget-evals, --budget-calls, --budget-tokens, --budget-usd or --budget-time".into());
         }

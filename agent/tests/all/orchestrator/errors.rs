@@ -104,6 +104,27 @@ fn bad_run_arguments() {
         &["--llm", "openai", "--selection", "best", evals[0], evals[1]],
         "unknown model selection `best`",
     );
+    // Budgets that cannot be spent, or never run out.
+    call(
+        &["--llm", "openai", "--budget-evals", "0"],
+        "--budget-evals 0",
+    );
+    call(
+        &["--llm", "openai", "--budget-calls", "0"],
+        "--budget-calls 0",
+    );
+    call(
+        &["--llm", "openai", "--budget-usd", "NaN"],
+        "--budget-usd NaN",
+    );
+    call(
+        &["--llm", "openai", "--budget-usd", "inf"],
+        "--budget-usd inf",
+    );
+    call(
+        &["--llm", "openai", "--budget-time", "0s"],
+        "--budget-time 0",
+    );
     no_runs(&work);
 }
 
