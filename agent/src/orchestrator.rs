@@ -212,9 +212,8 @@ impl Orchestrator {
             if let Some(list) = directions_of.remove(&record.id.0) {
                 strategy.observe_directions(index, list);
             }
-            if tree.node(index).parent.is_some() || record.operator != "seed" {
-                strategy.observe(&tree, index);
-            }
+            // Every node, seeds included, as the live loop observes them.
+            strategy.observe(&tree, index);
             proposer.observe(tree.node(index));
             if record.duplicate_of.is_none()
                 && let Ok(mut map) = dedupe.lock()
@@ -222,6 +221,9 @@ impl Orchestrator {
                 map.entry(record.content_hash.clone())
                     .or_insert_with(|| step::settled(record.id.0, evaluation_of(record)));
             }
+        }
+        if !nodes.is_empty() {
+            strategy.resumed();
         }
         let spend = store.spend(run).await?;
         let counters = BudgetCounters::from_spend(&spend);

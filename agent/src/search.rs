@@ -73,6 +73,10 @@ pub trait Strategy: Send {
 
     /// Forest: the model proposed these directions for `node`.
     fn observe_directions(&mut self, _node: NodeIndex, _directions: Vec<String>) {}
+
+    /// A resumed run's stored nodes have all been observed again: drop follow-up work that
+    /// observing scheduled but the first segment of the run already did.
+    fn resumed(&mut self) {}
 }
 
 /// Which strategy, with its parameters (stored in the run's config, so resume rebuilds it).

@@ -193,6 +193,12 @@ impl Strategy for Forest {
         }
     }
 
+    fn resumed(&mut self) {
+        // Each stored expansion was scouted before the run stopped (the latest insights are
+        // restored from the run's events); scouting them again would only spend calls.
+        self.scouts_due.clear();
+    }
+
     fn observe_directions(&mut self, node: NodeIndex, directions: Vec<String>) {
         release(&mut self.scatter_in_flight, node);
         let entry = self.directions_of.entry(node).or_default();
@@ -246,5 +252,22 @@ mod tests {
             (scout.operator, scout.parent),
             (Operator::Scout, Some(child))
         );
+    }
+
+    #[test]
+    fn a_resumed_forest_does_not_scout_stored_expansions_again() {
+        let mut rng = ChaCha12Rng::seed_from_u64(0);
+        let mut tree = SearchTree::new();
+        let mut forest = Forest::new(1, 2, std::f64::consts::SQRT_2);
+        let mut root = node(1, None, true, 1.0);
+        root.operator = "draft".into();
+        let root = tree.push(root);
+        forest.observe(&tree, root);
+        forest.observe_directions(root, vec!["a".into(), "b".into()]);
+        let child = tree.push(node(2, Some(root), true, 2.0));
+        forest.observe(&tree, child);
+        forest.resumed();
+        let plan = forest.next(&tree, &mut rng).unwrap();
+        assert_ne!(plan.operator, Operator::Scout);
     }
 }

@@ -97,7 +97,8 @@ fn sigkilled_run_resumes_to_the_same_evaluation_count() {
     let slow = MockModel::start(Duration::from_millis(200));
     let work = Work::new();
     let mut child = work.spawn(&args(&slow, "forest"));
-    wait_for_nodes(&work, &mut child, 4);
+    // Past the drafts: some expansions (and their scouts) happened before the kill.
+    wait_for_nodes(&work, &mut child, 7);
     child.kill().unwrap_or_else(|e| panic!("kill: {e}"));
     let _ = child.wait();
     let before = work.nodes(1);
@@ -129,6 +130,22 @@ fn sigkilled_run_resumes_to_the_same_evaluation_count() {
     assert_eq!(summary.run.status, "finished");
     // One seed: resume does not start the run over.
     assert_eq!(after.iter().filter(|n| n.operator == "seed").count(), 1);
+    // Meta steps are not redone: a node scouted or scattered before the kill is not
+    // scouted or scattered again after the resume.
+    for work in [&whole, &work] {
+        for operator in ["scout", "scatter"] {
+            let mut about: Vec<i64> = work
+                .calls(1)
+                .iter()
+                .filter(|c| c.operator == operator && c.attempt == 1)
+                .filter_map(|c| c.parent.map(|p| p.0))
+                .collect();
+            let count = about.len();
+            about.sort_unstable();
+            about.dedup();
+            assert_eq!(about.len(), count, "a node was {operator}ed twice");
+        }
+    }
     // Finished runs cannot be resumed again.
     let again = work.hone(&["resume", "1"]);
     assert!(!again.status.success());
