@@ -124,7 +124,8 @@ fn a_model_that_repeats_itself_stops_the_run() {
     let work = Work::new();
     let mut args = vec!["run".to_string(), FIXTURE.to_string()];
     args.extend(model.flags());
-    args.extend(["--budget-evals", "10"].map(String::from));
+    // Three steps in flight propose the same program at once: one is evaluated.
+    args.extend(["--budget-evals", "10", "--concurrency", "3"].map(String::from));
     let output = work.hone_within(&args, Duration::from_secs(60));
     assert_success(&output, "hone run");
     let printed = stdout(&output);
@@ -141,6 +142,14 @@ fn a_model_that_repeats_itself_stops_the_run() {
     let duplicates = int(&status["spend"], "duplicates");
     assert!((1..=25).contains(&duplicates), "{duplicates} duplicates");
     assert_eq!(status["run"]["status"], "finished");
+    let nodes = super::assert_tree_integrity(&work, 1);
+    assert!(
+        nodes
+            .iter()
+            .filter(|n| n.duplicate_of.is_some())
+            .all(|n| n.evaluation.status == "ok" && n.evaluation.valid),
+        "a duplicate carries its original's evaluation"
+    );
 }
 
 #[test]

@@ -191,3 +191,50 @@ fn ctrl_c_stops_cleanly_and_resume_finishes() {
     assert_eq!(int(&resumed, "evaluations"), EVALS, "{resumed:#}");
     assert_tree_integrity(&work, 1);
 }
+
+#[test]
+fn a_second_ctrl_c_abandons_the_steps_in_flight() {
+    // The model takes 5 s a reply: the second Ctrl-C must not wait for it.
+    let slow = MockModel::start(Duration::from_secs(5));
+    let work = Work::new();
+    let mut all = args(&slow, "greedy");
+    all.push("--json".into());
+    let mut child = work.spawn(&all);
+    wait_for_nodes(&work, &mut child, 1);
+    // The seed is stored; wait until the first model calls are in flight.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while slow.requests().is_empty() {
+        assert!(Instant::now() < deadline, "no model call was made");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let interrupt = || {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("kill -INT: {e}"));
+        assert!(sent.success());
+    };
+    interrupt();
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt();
+    let interrupted_at = Instant::now();
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"));
+    assert!(
+        interrupted_at.elapsed() < Duration::from_secs(3),
+        "the run waited {:?} for its steps in flight",
+        interrupted_at.elapsed()
+    );
+    assert_success(&output, "hone run, interrupted twice");
+    let outcome: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)));
+    assert_eq!(outcome["status"], "interrupted", "{outcome:#}");
+    assert_eq!(
+        int(&outcome, "evaluations"),
+        1,
+        "only the seed was evaluated"
+    );
+    assert_eq!(work.summary(1).run.status, "interrupted");
+    assert_tree_integrity(&work, 1);
+}
