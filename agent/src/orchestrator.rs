@@ -643,8 +643,10 @@ fn reserves_evaluation(plan: &Plan) -> bool {
     !matches!(plan.operator, Operator::Scatter | Operator::Scout)
 }
 
-/// The RNG of step `n`: derived from the run seed and the step number only, so a resumed
-/// run makes the same choices an uninterrupted one would have at that step.
+/// The RNG of step `n`: derived from the run seed and the step number only, so a run is
+/// reproducible at `--concurrency 1`. A resumed run numbers its steps past every stored node
+/// and model call (more than the steps planned before), so it never reuses a stream but
+/// does not repeat the exact choices an uninterrupted run would have made.
 fn step_rng(seed: u64, step: u64) -> ChaCha12Rng {
     let mut rng = ChaCha12Rng::seed_from_u64(seed);
     rng.set_stream(step);
