@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use git2::{Oid, Repository, Signature, Time};
 
 use crate::error::{Error, Result};
-use crate::{NodeId, NodeRecord, RunId, Store};
+use crate::{LlmCallId, NodeId, NodeRecord, RunId, Store};
 
 /// Name of the metadata file in each commit.
 pub const METADATA_FILE: &str = "hone.json";
@@ -296,9 +296,15 @@ impl Store {
     /// it on the node, and moves `refs/runs/<run>/best` if the run's best node has a commit.
     /// Idempotent. Returns the node's commit, or `None` if lineage is disabled.
     pub async fn record_lineage(&self, node: NodeId) -> Result<Option<String>> {
+        Ok(self.record_lineage_counted(node).await?.0)
+    }
+
+    /// [`record_lineage`](Store::record_lineage), also returning how many commits it wrote.
+    async fn record_lineage_counted(&self, node: NodeId) -> Result<(Option<String>, usize)> {
         let Some(lineage) = self.inner.lineage.clone() else {
-            return Ok(None);
+            return Ok((None, 0));
         };
+        let mut count = 0;
         let record = self.get_node(node).await?;
         let run = record.run;
         let commit = match record.lineage_commit.clone() {
@@ -319,14 +325,85 @@ impl Store {
                 }
                 chain.reverse();
                 let written = self.commit_records(&lineage, chain, parents).await?;
+                count = written.len();
                 match written.last() {
                     Some((_, commit)) => commit.clone(),
-                    None => return Ok(None),
+                    None => return Ok((None, 0)),
                 }
             }
         };
         self.update_best_ref(&lineage, run).await?;
-        Ok(Some(commit))
+        Ok((Some(commit), count))
+    }
+
+    /// [`record_lineage`](Store::record_lineage) for many nodes at once, as a background
+    /// writer batches them: one read of the nodes, one of their parents' commits, one
+    /// transaction recording the commits, one best-ref update per run. Nodes whose parent is
+    /// outside the batch and has no commit yet take the one-by-one path, which walks up.
+    /// Returns how many commits were written.
+    pub async fn record_lineage_batch(&self, nodes: &[NodeId]) -> Result<usize> {
+        let Some(lineage) = self.inner.lineage.clone() else {
+            return Ok(0);
+        };
+        let records = self.get_nodes(nodes).await?;
+        let in_batch: std::collections::HashSet<NodeId> = records.iter().map(|r| r.id).collect();
+        let mut runs: Vec<RunId> = records.iter().map(|r| r.run).collect();
+        runs.sort();
+        runs.dedup();
+        let mut parents = HashMap::new();
+        let mut missing = Vec::with_capacity(records.len());
+        for record in records {
+            match &record.lineage_commit {
+                Some(commit) => {
+                    parents.insert(record.id, commit.clone());
+                }
+                None => missing.push(record),
+            }
+        }
+        let outside: Vec<NodeId> = missing
+            .iter()
+            .filter_map(|r| r.parent)
+            .filter(|p| !in_batch.contains(p))
+            .collect();
+        let outside_commits = self.lineage_commits_of(&outside).await?;
+        let mut ready = Vec::with_capacity(missing.len());
+        let mut walk = Vec::new();
+        let mut walking: std::collections::HashSet<NodeId> = std::collections::HashSet::new();
+        for record in missing {
+            let parent_ok = match record.parent {
+                None => true,
+                Some(p) if walking.contains(&p) => false,
+                Some(p) if in_batch.contains(&p) => true,
+                Some(p) => match outside_commits.get(&p) {
+                    Some(Some(commit)) => {
+                        parents.insert(p, commit.clone());
+                        true
+                    }
+                    _ => false,
+                },
+            };
+            if parent_ok {
+                ready.push(record);
+            } else {
+                walking.insert(record.id);
+                walk.push(record.id);
+            }
+        }
+        let mut written = 0;
+        for run in &runs {
+            let of_run: Vec<NodeRecord> = ready.iter().filter(|r| r.run == *run).cloned().collect();
+            written += self
+                .commit_records(&lineage, of_run, parents.clone())
+                .await?
+                .len();
+        }
+        for node in walk {
+            written += self.record_lineage_counted(node).await?.1;
+        }
+        for run in runs {
+            self.update_best_ref(&lineage, run).await?;
+        }
+        Ok(written)
     }
 
     /// Writes the missing lineage commits of a run (after a crash between a node's
@@ -388,8 +465,8 @@ impl Store {
         let Some(best) = self.best_node(run).await? else {
             return Ok(());
         };
-        let node = self.get_node(best.node).await?;
-        if let Some(commit) = node.lineage_commit {
+        let commits = self.lineage_commits_of(&[best.node]).await?;
+        if let Some(Some(commit)) = commits.get(&best.node).cloned() {
             let lineage = lineage.clone();
             self.blocking(move || lineage.set_best(run, &commit))
                 .await?;
@@ -397,17 +474,14 @@ impl Store {
         Ok(())
     }
 
-    /// Model names of the nodes' calls, by call id.
+    /// Model names of the nodes' calls, by call id: only those calls are read.
     async fn models_of(&self, nodes: &[NodeRecord]) -> Result<HashMap<i64, String>> {
-        let mut models = HashMap::new();
-        if nodes.iter().all(|n| n.llm_call.is_none()) {
-            return Ok(models);
+        let calls: Vec<LlmCallId> = nodes.iter().filter_map(|n| n.llm_call).collect();
+        if calls.is_empty() {
+            return Ok(HashMap::new());
         }
-        let run = nodes[0].run;
-        for call in self.llm_calls(run).await? {
-            models.insert(call.id.0, call.model);
-        }
-        Ok(models)
+        let models = self.models_of_calls(&calls).await?;
+        Ok(models.into_iter().map(|(id, m)| (id.0, m)).collect())
     }
 
     /// Runs blocking work (git) off the async worker threads.

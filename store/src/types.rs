@@ -252,6 +252,39 @@ pub struct NodeRecord {
 }
 
 impl NodeRecord {
+    /// The record of a node just stored by [`Store::insert_node`](crate::Store::insert_node)
+    /// under `id`, built without reading it back: what the store holds for it (a score that
+    /// is not finite reads back as `None`, as does a wall time that is not finite). Its
+    /// lineage commit is not written yet.
+    pub fn from_new(id: NodeId, node: &NewNode, evaluation: &NewEvaluation) -> NodeRecord {
+        NodeRecord {
+            id,
+            run: node.run,
+            parent: node.parent,
+            operator: node.operator.clone(),
+            tree: node.tree,
+            island: node.island,
+            depth: node.depth,
+            files: node.files.clone(),
+            values: node.values.clone(),
+            content_hash: node.content_hash.clone(),
+            duplicate_of: node.duplicate_of,
+            llm_call: node.llm_call,
+            lineage_commit: None,
+            created_at: node.created_at,
+            evaluation: EvaluationRecord {
+                status: evaluation.status.clone(),
+                valid: evaluation.valid,
+                score: Some(evaluation.score).filter(|s| s.is_finite()),
+                metrics: evaluation.metrics.clone(),
+                feedback: evaluation.feedback.clone(),
+                trace: evaluation.trace.clone(),
+                fuel: evaluation.fuel,
+                wall_ms: evaluation.wall_ms.filter(|w| w.is_finite()),
+            },
+        }
+    }
+
     /// The score used to rank nodes: the score of a valid node, `None` otherwise.
     pub fn rank_score(&self) -> Option<f64> {
         if self.evaluation.valid {

@@ -150,6 +150,30 @@ impl Store {
         })
     }
 
+    /// The model names of some calls, by call id; ids that do not exist are left out.
+    pub(crate) async fn models_of_calls(
+        &self,
+        calls: &[LlmCallId],
+    ) -> Result<std::collections::HashMap<LlmCallId, String>> {
+        let mut models = std::collections::HashMap::with_capacity(calls.len());
+        for chunk in calls.chunks(super::nodes::IN_LIST_CHUNK) {
+            let sql = format!(
+                "SELECT id, model FROM llm_calls WHERE id IN ({})",
+                super::nodes::placeholders(chunk.len())
+            );
+            let rows: Vec<(i64, String)> = on_db!(self, pool => {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for call in chunk {
+                    query = query.bind(call.0);
+                }
+                query.fetch_all(pool).await
+            })
+            .map_err(self.db_err("read model names", None))?;
+            models.extend(rows.into_iter().map(|(id, m)| (LlmCallId(id), m)));
+        }
+        Ok(models)
+    }
+
     /// Records an event of a run (strategy decisions, budget stops, errors, resumes...).
     pub async fn record_event(
         &self,

@@ -1,6 +1,6 @@
 //! Nodes and their evaluations: transactional inserts, loading a tree, duplicate lookup.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, Result};
 use crate::store::{BeginWrite, RowError, RowExt, finite, on_db};
@@ -8,6 +8,17 @@ use crate::{
     EvaluationRecord, LlmCallId, NewEvaluation, NewNode, NodeId, NodeRecord, RunId, Store,
     Timestamp,
 };
+
+/// Ids bound in one `IN (...)` list: well under SQLite's and PostgreSQL's parameter limits.
+pub(crate) const IN_LIST_CHUNK: usize = 500;
+
+/// `$1, $2, ..., $n`.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub(crate) const NODE_SELECT: &str = "SELECT n.id, n.run_id, n.parent_id, n.operator, n.tree, \
     n.island, n.depth, n.files, n.param_values, n.content_hash, n.duplicate_of, n.llm_call_id, \
@@ -244,6 +255,59 @@ impl Store {
                 .transpose()
                 .map_err(self.row_err("look up a content hash", Some(run)))
         })
+    }
+
+    /// Several nodes with their evaluations, in id order; ids that do not exist are left out.
+    pub async fn get_nodes(&self, nodes: &[NodeId]) -> Result<Vec<NodeRecord>> {
+        let mut records = Vec::with_capacity(nodes.len());
+        for chunk in nodes.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "{NODE_SELECT} WHERE n.id IN ({}) ORDER BY n.id",
+                placeholders(chunk.len())
+            );
+            let part = on_db!(self, pool => {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for node in chunk {
+                    query = query.bind(node.0);
+                }
+                let rows = query
+                    .fetch_all(pool)
+                    .await
+                    .map_err(self.db_err("read nodes", None))?;
+                rows.iter()
+                    .map(node_from_row)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(self.row_err("read nodes", None))
+            })?;
+            records.extend(part);
+        }
+        records.sort_by_key(|r| r.id);
+        Ok(records)
+    }
+
+    /// The lineage commits of some nodes (`None` for a node without one yet); ids that do
+    /// not exist are left out.
+    pub(crate) async fn lineage_commits_of(
+        &self,
+        nodes: &[NodeId],
+    ) -> Result<HashMap<NodeId, Option<String>>> {
+        let mut commits = HashMap::with_capacity(nodes.len());
+        for chunk in nodes.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "SELECT id, lineage_commit FROM nodes WHERE id IN ({})",
+                placeholders(chunk.len())
+            );
+            let rows: Vec<(i64, Option<String>)> = on_db!(self, pool => {
+                let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                for node in chunk {
+                    query = query.bind(node.0);
+                }
+                query.fetch_all(pool).await
+            })
+            .map_err(self.db_err("read lineage commits", None))?;
+            commits.extend(rows.into_iter().map(|(id, c)| (NodeId(id), c)));
+        }
+        Ok(commits)
     }
 
     /// Records many nodes' lineage commits in one transaction.

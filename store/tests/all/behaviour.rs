@@ -44,6 +44,7 @@ cases!(
     reader_works_while_a_writer_writes,
     exports_read_back,
     lineage_follows_the_tree,
+    lineage_batches_match_one_by_one,
 );
 
 async fn runs_round_trip(target: Target) {
@@ -792,5 +793,72 @@ async fn lineage_follows_the_tree(target: Target) {
         assert_eq!(ok(other.record_lineage(d2).await), d_commit);
     } else {
         assert!(ok(other.record_lineage(d2).await).is_some());
+    }
+}
+
+/// Builds the same small tree in `store`: seed -> a -> b -> c, a -> d -> e (e the best).
+async fn lineage_tree(store: &Store) -> (hone_store::RunId, Vec<hone_store::NodeId>) {
+    let run = ok(store.create_run(&new_run(1)).await);
+    let mut ids = Vec::new();
+    let shape: [(Option<usize>, &str, f64); 6] = [
+        (None, "fn main() { seed(); }", 1.0),
+        (Some(0), "fn main() { a(); }", 2.0),
+        (Some(1), "fn main() { b(); }", 3.0),
+        (Some(2), "fn main() { c(); }", 2.5),
+        (Some(1), "fn main() { d(); }", 1.5),
+        (Some(4), "fn main() { e(); }", 9.0),
+    ];
+    for (parent, code, score) in shape {
+        let parent = parent.map(|p| ids[p]);
+        let (_, id) = node_from_reply(store, run, parent, "p", code, eval(score, true)).await;
+        ids.push(id);
+    }
+    (run, ids)
+}
+
+async fn lineage_batches_match_one_by_one(target: Target) {
+    // Batched: parents inside the batch in any order, a parent outside it already committed,
+    // and a parent outside it without a commit (the walk-up path).
+    let store = target.open().await;
+    let (run, ids) = lineage_tree(&store).await;
+    assert_eq!(
+        ok(store.record_lineage_batch(&[ids[2], ids[0], ids[1]]).await),
+        3
+    );
+    assert_eq!(ok(store.record_lineage_batch(&[ids[3]]).await), 1);
+    // e's parent d has no commit and is not in the batch: both get one.
+    assert_eq!(ok(store.record_lineage_batch(&[ids[5]]).await), 2);
+    assert_eq!(ok(store.record_lineage_batch(&ids).await), 0, "idempotent");
+    let batched: Vec<Option<String>> = ok(store.get_nodes(&ids).await)
+        .into_iter()
+        .map(|n| n.lineage_commit)
+        .collect();
+    assert!(batched.iter().all(Option::is_some), "{batched:?}");
+    assert_eq!(ok(store.best_lineage_commit(run).await), batched[5]);
+
+    // One by one in a fresh store: the same commits (ids match in fresh stores of one kind).
+    let dir = ok(tempfile::tempdir());
+    let other = Target::sqlite(dir.path()).open().await;
+    let (run2, ids2) = lineage_tree(&other).await;
+    let mut single = Vec::new();
+    for id in &ids2 {
+        single.push(ok(other.record_lineage(*id).await));
+    }
+    if run2 == run && ids2 == ids {
+        assert_eq!(batched, single);
+    }
+    // Either way, every commit's parent is its parent node's commit.
+    let repo = ok(git2::Repository::open_bare(&target.lineage));
+    let parent_of = [None, Some(0), Some(1), Some(2), Some(1), Some(4)];
+    for (i, parent) in parent_of.iter().enumerate() {
+        let commit = ok(repo.find_commit(ok(git2::Oid::from_str(
+            batched[i].as_deref().unwrap_or_default(),
+        ))));
+        let expected = parent.and_then(|p| batched[p].clone());
+        assert_eq!(
+            commit.parent_id(0).ok().map(|o| o.to_string()),
+            expected,
+            "node {i}"
+        );
     }
 }
