@@ -119,6 +119,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// The evaluation queue (`hone run --workers`, `hone worker`) needs PostgreSQL.
+    #[error(
+        "store `{store}` is SQLite: the evaluation queue ({context}) needs a PostgreSQL store\nhint: point --store at postgres://USER@HOST/DB, or run without --workers to evaluate in this process"
+    )]
+    QueueNeedsPostgres {
+        store: String,
+        context: &'static str,
+    },
+
     /// A blocking task (lineage work) panicked or was cancelled.
     #[error("store `{store}`: background task failed: {message}")]
     Background { store: String, message: String },

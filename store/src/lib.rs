@@ -23,6 +23,10 @@
 //! - Lineage: [`Store::record_lineage`] commits a node after its transaction;
 //!   [`Store::sync_lineage`] catches up after a crash. Commit hashes are reproducible.
 //! - Exports: [`Store::export`] writes SFT, DPO or trajectory JSONL ([`ExportFormat`]).
+//! - Evaluation queue (PostgreSQL only): [`Store::enqueue_job`], [`Store::claim_job`]
+//!   (`FOR UPDATE SKIP LOCKED`, a lease renewed with [`Store::renew_lease`]),
+//!   [`Store::complete_job`]; task folders by content hash ([`Store::put_task_folder`]);
+//!   workers ([`Store::register_worker`], [`Store::workers`]) and [`Store::queue_depth`].
 //! - [`Error`]: one enum; every variant names the store and, where known, the run.
 //!
 //! # Example
@@ -92,6 +96,10 @@ pub use error::{Error, Result};
 pub use export::{ExportFormat, ExportOptions, ExportStats};
 pub use lineage::{METADATA_FILE, best_ref};
 pub use schema::SCHEMA_VERSION;
+pub use store::queue::{
+    ClaimedJob, JOBS_CHANNEL, JobAttempt, JobId, JobOutcome, NewJob, QueueDepth, QueueListener,
+    RESULTS_CHANNEL, WorkerId, WorkerRecord,
+};
 pub use store::runs::IntegrityReport;
 pub use store::{Backend, Durability, LineageLocation, Store, StoreConfig};
 pub use types::{

@@ -14,7 +14,7 @@ pub(crate) struct Migration {
 }
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Created before anything else, in both databases.
 pub(crate) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hone_schema (\
@@ -133,17 +133,102 @@ CREATE TABLE events (
 CREATE INDEX events_run ON events (run_id, id);
 "#;
 
+/// Version 2: the evaluation queue of `hone run --workers` and `hone worker`. Only
+/// PostgreSQL uses it (claims need `FOR UPDATE SKIP LOCKED`), but the tables exist on SQLite
+/// too so both schemas stay the same.
+///
+/// - `task_folders` / `task_files`: a task folder by its content hash (`hash_folder`), one
+///   row per file; the folder row is written last in the same transaction, so its presence
+///   means every file is there.
+/// - `workers`: one row per `hone worker` process (host, pid, jobs done, last seen).
+/// - `eval_jobs`: one evaluation of one candidate of one run. `status` is `pending`,
+///   `leased`, `done`, `failed` or `cancelled`; `attempts` counts claims and is the lease
+///   token a completion must present.
+/// - `job_attempts`: one row per claim: who held the job, when, and how it ended.
+const V2_TABLES: &str = r#"
+CREATE TABLE task_folders (
+    hash TEXT PRIMARY KEY,
+    files BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE task_files (
+    hash TEXT NOT NULL,
+    path TEXT NOT NULL,
+    content {BLOB} NOT NULL,
+    PRIMARY KEY (hash, path)
+);
+
+CREATE TABLE workers (
+    id {ID},
+    host TEXT NOT NULL,
+    pid BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    current_job BIGINT,
+    jobs_done BIGINT NOT NULL DEFAULT 0,
+    started_at BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL
+);
+
+CREATE TABLE eval_jobs (
+    id {ID},
+    run_id BIGINT NOT NULL REFERENCES runs(id),
+    task_hash TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    candidate TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    worker_id BIGINT REFERENCES workers(id),
+    lease_expires_at BIGINT,
+    result TEXT,
+    error TEXT,
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT
+);
+CREATE INDEX eval_jobs_queue ON eval_jobs (status, id);
+CREATE INDEX eval_jobs_run ON eval_jobs (run_id, content_hash);
+
+CREATE TABLE job_attempts (
+    job_id BIGINT NOT NULL REFERENCES eval_jobs(id),
+    attempt BIGINT NOT NULL,
+    worker_id BIGINT NOT NULL REFERENCES workers(id),
+    claimed_at BIGINT NOT NULL,
+    finished_at BIGINT,
+    outcome TEXT,
+    PRIMARY KEY (job_id, attempt)
+);
+"#;
+
 /// All migrations, oldest first. Versions are consecutive from 1.
 pub(crate) fn migrations() -> Vec<Migration> {
-    vec![Migration {
-        version: 1,
-        sqlite: SQLITE_V1.get_or_init(|| V1_TABLES.replace("{ID}", "INTEGER PRIMARY KEY")),
-        postgres: POSTGRES_V1.get_or_init(|| V1_TABLES.replace("{ID}", "BIGSERIAL PRIMARY KEY")),
-    }]
+    vec![
+        Migration {
+            version: 1,
+            sqlite: SQLITE_V1.get_or_init(|| V1_TABLES.replace("{ID}", "INTEGER PRIMARY KEY")),
+            postgres: POSTGRES_V1
+                .get_or_init(|| V1_TABLES.replace("{ID}", "BIGSERIAL PRIMARY KEY")),
+        },
+        Migration {
+            version: 2,
+            sqlite: SQLITE_V2.get_or_init(|| {
+                V2_TABLES
+                    .replace("{ID}", "INTEGER PRIMARY KEY")
+                    .replace("{BLOB}", "BLOB")
+            }),
+            postgres: POSTGRES_V2.get_or_init(|| {
+                V2_TABLES
+                    .replace("{ID}", "BIGSERIAL PRIMARY KEY")
+                    .replace("{BLOB}", "BYTEA")
+            }),
+        },
+    ]
 }
 
 static SQLITE_V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 static POSTGRES_V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static SQLITE_V2: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static POSTGRES_V2: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 #[cfg(test)]
 mod tests {
@@ -156,6 +241,8 @@ mod tests {
             assert_eq!(m.version, i as i64 + 1);
             assert!(!m.sqlite.contains("{ID}"));
             assert!(!m.postgres.contains("{ID}"));
+            assert!(!m.sqlite.contains("{BLOB}"));
+            assert!(!m.postgres.contains("{BLOB}"));
         }
         assert_eq!(all.last().map(|m| m.version), Some(SCHEMA_VERSION));
     }

@@ -2,6 +2,7 @@
 
 mod calls;
 mod nodes;
+pub(crate) mod queue;
 pub(crate) mod runs;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,706 @@
+//! The evaluation queue on PostgreSQL: task folders by content hash, evaluation jobs claimed
+//! with `FOR UPDATE SKIP LOCKED` under a renewable lease, worker registrations, and the
+//! LISTEN/NOTIFY channels that wake idle workers and waiting orchestrators.
+//!
+//! Times that decide a lease (claim, expiry, renewal, last seen) come from the database's
+//! clock, so workers on machines whose clocks disagree still agree on who holds a job. A
+//! job's `attempts` counter is its lease token: each claim increments it under the row lock,
+//! and a completion, failure or renewal must present the attempt it claimed. A second
+//! completion of the same attempt, or a completion by a worker whose expired lease was
+//! claimed again, changes nothing and is reported as not accepted.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::{PgListener, PgPool};
+
+use crate::error::{Error, Result};
+use crate::store::{Db, RowExt, on_db};
+use crate::{RunId, Store, Timestamp};
+
+/// The channel `hone worker` listens on: a job was enqueued.
+pub const JOBS_CHANNEL: &str = "hone_jobs";
+/// The channel orchestrators listen on: a job was completed, failed or cancelled.
+pub const RESULTS_CHANNEL: &str = "hone_job_results";
+
+/// The database clock in Unix milliseconds (PostgreSQL).
+const NOW: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+
+/// An evaluation job's id, unique within one store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(pub i64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A worker's id, unique within one store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WorkerId(pub i64);
+
+impl std::fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A job to enqueue: one candidate of one run, on the task folder stored under `task_hash`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewJob {
+    pub run: RunId,
+    /// The task folder's content hash (see [`Store::put_task_folder`]).
+    pub task_hash: String,
+    /// The candidate's normalized content hash: a job of the same run, task and content that
+    /// is pending, leased or done is adopted instead of enqueueing another.
+    pub content_hash: String,
+    /// The candidate, as JSON (the store does not interpret it).
+    pub candidate: serde_json::Value,
+}
+
+/// A job a worker holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimedJob {
+    pub id: JobId,
+    pub run: RunId,
+    pub task_hash: String,
+    pub content_hash: String,
+    pub candidate: serde_json::Value,
+    /// This claim's number (1 for the first): the lease token.
+    pub attempt: i64,
+    /// When the lease ends unless renewed (database clock).
+    pub lease_expires_at: Timestamp,
+}
+
+/// Where a job stands, as its orchestrator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum JobOutcome {
+    /// Not finished: waiting for a worker, or held by one.
+    Waiting,
+    /// Finished; the worker's result (JSON, not interpreted by the store).
+    Done(serde_json::Value),
+    /// A worker could not evaluate it (the task did not load there, ...).
+    Failed(String),
+    Cancelled,
+}
+
+/// A registered worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerRecord {
+    pub id: WorkerId,
+    pub host: String,
+    pub pid: i64,
+    /// `idle`, `working`, or `stopped` (exited cleanly).
+    pub status: String,
+    pub current_job: Option<JobId>,
+    pub jobs_done: i64,
+    pub started_at: Timestamp,
+    pub last_seen: Timestamp,
+}
+
+/// Jobs by status.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueueDepth {
+    pub pending: i64,
+    pub leased: i64,
+    pub done: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+}
+
+/// One claim of one job: who held it, when, and how it ended (`done`, `failed`, `dropped`
+/// when the completion was not accepted, or `None` while held or if the worker vanished).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobAttempt {
+    pub job: JobId,
+    pub attempt: i64,
+    pub worker: WorkerId,
+    pub claimed_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub outcome: Option<String>,
+}
+
+/// A LISTEN connection on one channel. After a lost connection it reconnects on the next
+/// wait (notifications sent meanwhile are lost, which is why callers also poll).
+pub struct QueueListener {
+    listener: PgListener,
+}
+
+impl QueueListener {
+    /// Waits up to `timeout` for a notification; true if one arrived.
+    pub async fn wait(&mut self, timeout: Duration) -> bool {
+        let start = std::time::Instant::now();
+        match tokio::time::timeout(timeout, self.listener.try_recv()).await {
+            Ok(Ok(Some(_))) => true,
+            Ok(Ok(None)) => false,
+            Ok(Err(_)) => {
+                // The connection failed and cannot be re-established yet: do not spin.
+                tokio::time::sleep(timeout.saturating_sub(start.elapsed())).await;
+                false
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+fn job_outcome(status: &str, result: Option<String>, error: Option<String>) -> JobOutcome {
+    match status {
+        "done" => match result.map(|r| serde_json::from_str(&r)) {
+            Some(Ok(value)) => JobOutcome::Done(value),
+            Some(Err(e)) => JobOutcome::Failed(format!("the stored result is not JSON: {e}")),
+            None => JobOutcome::Failed("the job is done but holds no result".into()),
+        },
+        "failed" => JobOutcome::Failed(error.unwrap_or_else(|| "no reason given".into())),
+        "cancelled" => JobOutcome::Cancelled,
+        _ => JobOutcome::Waiting,
+    }
+}
+
+fn worker_from_row(row: &impl RowExt) -> Result<WorkerRecord, sqlx::Error> {
+    Ok(WorkerRecord {
+        id: WorkerId(row.i64("id")?),
+        host: row.string("host")?,
+        pid: row.i64("pid")?,
+        status: row.string("status")?,
+        current_job: row.opt_i64("current_job")?.map(JobId),
+        jobs_done: row.i64("jobs_done")?,
+        started_at: Timestamp(row.i64("started_at")?),
+        last_seen: Timestamp(row.i64("last_seen")?),
+    })
+}
+
+impl Store {
+    /// The PostgreSQL pool, or [`Error::QueueNeedsPostgres`] naming what needed it.
+    fn queue_pool(&self, context: &'static str) -> Result<&PgPool> {
+        match &self.inner.db {
+            Db::Postgres(pool) => Ok(pool),
+            Db::Sqlite(_) => Err(Error::QueueNeedsPostgres {
+                store: self.inner.name.clone(),
+                context,
+            }),
+        }
+    }
+
+    fn queue_writable(&self, context: &str) -> Result<()> {
+        if self.inner.read_only {
+            return Err(Error::ReadOnly {
+                store: self.inner.name.clone(),
+                context: context.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The database's clock (PostgreSQL), or this machine's (SQLite).
+    pub async fn database_now(&self) -> Result<Timestamp> {
+        match &self.inner.db {
+            Db::Sqlite(_) => Ok(Timestamp::now()),
+            Db::Postgres(pool) => {
+                let sql = format!("SELECT {NOW}");
+                let now: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(pool)
+                    .await
+                    .map_err(self.db_err("read the database clock", None))?;
+                Ok(Timestamp(now))
+            }
+        }
+    }
+
+    /// True if the task folder with this content hash is stored (with all its files).
+    pub async fn has_task_folder(&self, hash: &str) -> Result<bool> {
+        let count: i64 = on_db!(self, pool => {
+            sqlx::query_scalar("SELECT CAST(COUNT(*) AS BIGINT) FROM task_folders WHERE hash = $1")
+                .bind(hash)
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(self.db_err("look up a task folder", None))?;
+        Ok(count > 0)
+    }
+
+    /// Stores a task folder's files (relative path, bytes) under its content hash, all in
+    /// one transaction. Returns false if it was already stored (nothing is written).
+    pub async fn put_task_folder(&self, hash: &str, files: &[(String, Vec<u8>)]) -> Result<bool> {
+        self.queue_writable("store a task folder")?;
+        let bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+        let result: Result<bool, sqlx::Error> = on_db!(self, pool => async {
+            let mut tx = crate::store::BeginWrite::begin_write(pool).await?;
+            let exists: i64 = sqlx::query_scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM task_folders WHERE hash = $1",
+            )
+            .bind(hash)
+            .fetch_one(&mut *tx)
+            .await?;
+            if exists > 0 {
+                return Ok(false);
+            }
+            for (path, content) in files {
+                sqlx::query(
+                    "INSERT INTO task_files (hash, path, content) VALUES ($1, $2, $3) \
+                     ON CONFLICT (hash, path) DO NOTHING",
+                )
+                .bind(hash)
+                .bind(path)
+                .bind(content.as_slice())
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO task_folders (hash, files, bytes, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(hash)
+            .bind(files.len() as i64)
+            .bind(bytes as i64)
+            .bind(Timestamp::now().0)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(true)
+        }.await);
+        result.map_err(self.db_err("store a task folder", None))
+    }
+
+    /// A stored task folder's files, sorted by path; `None` if it is not (completely) stored.
+    pub async fn task_folder(&self, hash: &str) -> Result<Option<Vec<(String, Vec<u8>)>>> {
+        if !self.has_task_folder(hash).await? {
+            return Ok(None);
+        }
+        let rows: Vec<(String, Vec<u8>)> = on_db!(self, pool => {
+            sqlx::query_as("SELECT path, content FROM task_files WHERE hash = $1 ORDER BY path")
+                .bind(hash)
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(self.db_err("read a task folder", None))?;
+        Ok(Some(rows))
+    }
+
+    /// Enqueues an evaluation job, or adopts the run's job for the same task and content
+    /// that is pending, leased or done. Returns the job and whether it was adopted. Idle
+    /// workers are woken (NOTIFY) when the transaction commits.
+    pub async fn enqueue_job(&self, job: &NewJob) -> Result<(JobId, bool)> {
+        self.queue_writable("enqueue an evaluation job")?;
+        let pool = self.queue_pool("enqueue an evaluation job")?;
+        let candidate = serde_json::to_string(&job.candidate)
+            .map_err(self.json_err("serialize a candidate", Some(job.run)))?;
+        let result: Result<(i64, bool), sqlx::Error> = async {
+            let mut tx = pool.begin().await?;
+            let existing: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM eval_jobs WHERE run_id = $1 AND content_hash = $2 \
+                 AND task_hash = $3 AND status IN ('pending', 'leased', 'done') \
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(job.run.0)
+            .bind(&job.content_hash)
+            .bind(&job.task_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(id) = existing {
+                tx.commit().await?;
+                return Ok((id, true));
+            }
+            let sql = format!(
+                "INSERT INTO eval_jobs (run_id, task_hash, content_hash, candidate, status, \
+                 attempts, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, {NOW}) RETURNING id"
+            );
+            let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(job.run.0)
+                .bind(&job.task_hash)
+                .bind(&job.content_hash)
+                .bind(&candidate)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(JOBS_CHANNEL)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok((id, false))
+        }
+        .await;
+        match result {
+            Ok((id, adopted)) => Ok((JobId(id), adopted)),
+            Err(e) => {
+                let fk = e
+                    .as_database_error()
+                    .map(|d| d.is_foreign_key_violation())
+                    .unwrap_or(false);
+                if fk
+                    && let Err(not_found @ Error::RunNotFound { .. }) = self.get_run(job.run).await
+                {
+                    return Err(not_found);
+                }
+                Err(self.db_err("enqueue an evaluation job", Some(job.run))(e))
+            }
+        }
+    }
+
+    /// Where these jobs stand (jobs not in the store are left out).
+    pub async fn job_outcomes(&self, jobs: &[JobId]) -> Result<Vec<(JobId, JobOutcome)>> {
+        let pool = self.queue_pool("read job outcomes")?;
+        let ids: Vec<i64> = jobs.iter().map(|j| j.0).collect();
+        let rows: Vec<(i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT id, status, result, error FROM eval_jobs WHERE id = ANY($1) ORDER BY id",
+        )
+        .bind(&ids)
+        .fetch_all(pool)
+        .await
+        .map_err(self.db_err("read job outcomes", None))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, status, result, error)| (JobId(id), job_outcome(&status, result, error)))
+            .collect())
+    }
+
+    /// Cancels the run's jobs that are pending (and, with `leased_too`, those held by a
+    /// worker, whose completion will then not be accepted). Returns how many were cancelled.
+    pub async fn cancel_jobs(&self, run: RunId, leased_too: bool) -> Result<u64> {
+        self.queue_writable("cancel evaluation jobs")?;
+        let pool = self.queue_pool("cancel evaluation jobs")?;
+        let statuses: &[&str] = if leased_too {
+            &["pending", "leased"]
+        } else {
+            &["pending"]
+        };
+        let sql = format!(
+            "UPDATE eval_jobs SET status = 'cancelled', finished_at = {NOW}, \
+             lease_expires_at = NULL WHERE run_id = $1 AND status = ANY($2)"
+        );
+        let result: Result<u64, sqlx::Error> = async {
+            let mut tx = pool.begin().await?;
+            let affected = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(run.0)
+                .bind(statuses)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if affected > 0 {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(RESULTS_CHANNEL)
+                    .bind(run.0.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(affected)
+        }
+        .await;
+        result.map_err(self.db_err("cancel evaluation jobs", Some(run)))
+    }
+
+    /// Registers a worker process (status `idle`).
+    pub async fn register_worker(&self, host: &str, pid: i64) -> Result<WorkerId> {
+        self.queue_writable("register a worker")?;
+        let pool = self.queue_pool("register a worker")?;
+        let sql = format!(
+            "INSERT INTO workers (host, pid, status, jobs_done, started_at, last_seen) \
+             VALUES ($1, $2, 'idle', 0, {NOW}, {NOW}) RETURNING id"
+        );
+        let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(host)
+            .bind(pid)
+            .fetch_one(pool)
+            .await
+            .map_err(self.db_err("register a worker", None))?;
+        Ok(WorkerId(id))
+    }
+
+    /// Marks a worker as seen now, with its status (`idle`, `working`, `stopped`).
+    pub async fn worker_heartbeat(&self, worker: WorkerId, status: &str) -> Result<()> {
+        let pool = self.queue_pool("record a worker heartbeat")?;
+        let sql = format!(
+            "UPDATE workers SET status = $1, last_seen = {NOW}, \
+             current_job = CASE WHEN $1 = 'working' THEN current_job ELSE NULL END WHERE id = $2"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(status)
+            .bind(worker.0)
+            .execute(pool)
+            .await
+            .map_err(self.db_err("record a worker heartbeat", None))?;
+        Ok(())
+    }
+
+    /// Claims the oldest job that is pending or whose lease expired, for `lease`. Workers
+    /// claiming at once each get a different job (`FOR UPDATE SKIP LOCKED`).
+    pub async fn claim_job(&self, worker: WorkerId, lease: Duration) -> Result<Option<ClaimedJob>> {
+        self.queue_writable("claim an evaluation job")?;
+        let pool = self.queue_pool("claim an evaluation job")?;
+        let lease_ms = lease.as_millis().min(i64::MAX as u128) as i64;
+        let claim = format!(
+            "WITH next AS (SELECT id FROM eval_jobs WHERE status = 'pending' \
+               OR (status = 'leased' AND lease_expires_at < {NOW}) \
+               ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             UPDATE eval_jobs j SET status = 'leased', attempts = j.attempts + 1, \
+               worker_id = $1, lease_expires_at = {NOW} + $2 \
+             FROM next WHERE j.id = next.id \
+             RETURNING j.id, j.run_id, j.task_hash, j.content_hash, j.candidate, j.attempts, \
+               j.lease_expires_at"
+        );
+        let attempt_sql = format!(
+            "INSERT INTO job_attempts (job_id, attempt, worker_id, claimed_at) \
+             VALUES ($1, $2, $3, {NOW})"
+        );
+        let seen_sql = format!(
+            "UPDATE workers SET status = 'working', current_job = $1, last_seen = {NOW} \
+             WHERE id = $2"
+        );
+        type Claimed = (i64, i64, String, String, String, i64, i64);
+        let result: Result<Option<Claimed>, sqlx::Error> = async {
+            let mut tx = pool.begin().await?;
+            let row: Option<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(claim))
+                .bind(worker.0)
+                .bind(lease_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = &row {
+                sqlx::query(sqlx::AssertSqlSafe(attempt_sql))
+                    .bind(row.0)
+                    .bind(row.5)
+                    .bind(worker.0)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(sqlx::AssertSqlSafe(seen_sql))
+                    .bind(row.0)
+                    .bind(worker.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(row)
+        }
+        .await;
+        let Some((id, run, task_hash, content_hash, candidate, attempt, expires)) =
+            result.map_err(self.db_err("claim an evaluation job", None))?
+        else {
+            return Ok(None);
+        };
+        let candidate = serde_json::from_str(&candidate)
+            .map_err(self.json_err("read a job's candidate", Some(RunId(run))))?;
+        Ok(Some(ClaimedJob {
+            id: JobId(id),
+            run: RunId(run),
+            task_hash,
+            content_hash,
+            candidate,
+            attempt,
+            lease_expires_at: Timestamp(expires),
+        }))
+    }
+
+    /// Extends a held lease by `lease` from now. False if the lease is no longer this
+    /// worker's (it expired and was claimed again, or the job was cancelled).
+    pub async fn renew_lease(
+        &self,
+        job: JobId,
+        worker: WorkerId,
+        attempt: i64,
+        lease: Duration,
+    ) -> Result<bool> {
+        let pool = self.queue_pool("renew a lease")?;
+        let lease_ms = lease.as_millis().min(i64::MAX as u128) as i64;
+        let sql = format!(
+            "UPDATE eval_jobs SET lease_expires_at = {NOW} + $1 \
+             WHERE id = $2 AND status = 'leased' AND attempts = $3 AND worker_id = $4"
+        );
+        let seen = format!("UPDATE workers SET last_seen = {NOW} WHERE id = $1");
+        let result: Result<bool, sqlx::Error> = async {
+            let mut tx = pool.begin().await?;
+            let affected = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(lease_ms)
+                .bind(job.0)
+                .bind(attempt)
+                .bind(worker.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(sqlx::AssertSqlSafe(seen))
+                .bind(worker.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(affected == 1)
+        }
+        .await;
+        result.map_err(self.db_err("renew a lease", None))
+    }
+
+    /// Completes a held job with its result, in one transaction with the worker's count and
+    /// the attempt's record. True if accepted; false if this attempt no longer holds the job
+    /// (already completed, claimed again after its lease expired, or cancelled).
+    pub async fn complete_job(
+        &self,
+        job: JobId,
+        worker: WorkerId,
+        attempt: i64,
+        result: &serde_json::Value,
+    ) -> Result<bool> {
+        let text =
+            serde_json::to_string(result).map_err(self.json_err("serialize a result", None))?;
+        self.finish_job(job, worker, attempt, "done", Some(&text), None)
+            .await
+    }
+
+    /// Marks a held job failed (the worker could not evaluate it), like [`Store::complete_job`].
+    pub async fn fail_job(
+        &self,
+        job: JobId,
+        worker: WorkerId,
+        attempt: i64,
+        error: &str,
+    ) -> Result<bool> {
+        self.finish_job(job, worker, attempt, "failed", None, Some(error))
+            .await
+    }
+
+    async fn finish_job(
+        &self,
+        job: JobId,
+        worker: WorkerId,
+        attempt: i64,
+        status: &'static str,
+        result: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<bool> {
+        self.queue_writable("complete an evaluation job")?;
+        let pool = self.queue_pool("complete an evaluation job")?;
+        let finish = format!(
+            "UPDATE eval_jobs SET status = $1, result = $2, error = $3, finished_at = {NOW}, \
+             lease_expires_at = NULL \
+             WHERE id = $4 AND status = 'leased' AND attempts = $5 AND worker_id = $6 \
+             RETURNING run_id"
+        );
+        let record = format!(
+            "UPDATE job_attempts SET finished_at = {NOW}, outcome = $1 \
+             WHERE job_id = $2 AND attempt = $3 AND worker_id = $4 AND finished_at IS NULL"
+        );
+        let count = format!(
+            "UPDATE workers SET jobs_done = jobs_done + $1, status = 'idle', current_job = NULL, \
+             last_seen = {NOW} WHERE id = $2"
+        );
+        let outcome: Result<bool, sqlx::Error> = async {
+            let mut tx = pool.begin().await?;
+            let run: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(finish))
+                .bind(status)
+                .bind(result)
+                .bind(error)
+                .bind(job.0)
+                .bind(attempt)
+                .bind(worker.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let accepted = run.is_some();
+            sqlx::query(sqlx::AssertSqlSafe(record))
+                .bind(if accepted { status } else { "dropped" })
+                .bind(job.0)
+                .bind(attempt)
+                .bind(worker.0)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(count))
+                .bind(i64::from(accepted && status == "done"))
+                .bind(worker.0)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(run) = run {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(RESULTS_CHANNEL)
+                    .bind(run.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(accepted)
+        }
+        .await;
+        outcome.map_err(self.db_err("complete an evaluation job", None))
+    }
+
+    /// Jobs by status, for one run or the whole store (zero on SQLite, which has no queue).
+    pub async fn queue_depth(&self, run: Option<RunId>) -> Result<QueueDepth> {
+        let rows: Vec<(String, i64)> = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT status, CAST(COUNT(*) AS BIGINT) FROM eval_jobs \
+                 WHERE ($1 IS NULL OR run_id = $1) GROUP BY status",
+            )
+            .bind(run.map(|r| r.0))
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(self.db_err("count queued jobs", run))?;
+        let mut depth = QueueDepth::default();
+        for (status, n) in rows {
+            match status.as_str() {
+                "pending" => depth.pending = n,
+                "leased" => depth.leased = n,
+                "done" => depth.done = n,
+                "failed" => depth.failed = n,
+                "cancelled" => depth.cancelled = n,
+                _ => {}
+            }
+        }
+        Ok(depth)
+    }
+
+    /// Every registered worker, most recently seen first.
+    pub async fn workers(&self) -> Result<Vec<WorkerRecord>> {
+        let sql = "SELECT id, host, pid, status, current_job, jobs_done, started_at, last_seen \
+                   FROM workers ORDER BY last_seen DESC, id DESC";
+        on_db!(self, pool => {
+            let rows = sqlx::query(sql)
+                .fetch_all(pool)
+                .await
+                .map_err(self.db_err("list workers", None))?;
+            rows.iter()
+                .map(worker_from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.db_err("list workers", None))
+        })
+    }
+
+    /// Every claim of the run's jobs, by job and attempt.
+    pub async fn job_attempts(&self, run: RunId) -> Result<Vec<JobAttempt>> {
+        let rows: Vec<(i64, i64, i64, i64, Option<i64>, Option<String>)> = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT a.job_id, a.attempt, a.worker_id, a.claimed_at, a.finished_at, a.outcome \
+                 FROM job_attempts a JOIN eval_jobs j ON j.id = a.job_id \
+                 WHERE j.run_id = $1 ORDER BY a.job_id, a.attempt",
+            )
+            .bind(run.0)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(self.db_err("list job attempts", Some(run)))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(job, attempt, worker, claimed, finished, outcome)| JobAttempt {
+                    job: JobId(job),
+                    attempt,
+                    worker: WorkerId(worker),
+                    claimed_at: Timestamp(claimed),
+                    finished_at: finished.map(Timestamp),
+                    outcome,
+                },
+            )
+            .collect())
+    }
+
+    /// A LISTEN connection on `channel` ([`JOBS_CHANNEL`] or [`RESULTS_CHANNEL`]).
+    pub async fn listen(&self, channel: &str) -> Result<QueueListener> {
+        let pool = self.queue_pool("listen for queue notifications")?;
+        let mut listener = PgListener::connect_with(pool)
+            .await
+            .map_err(self.db_err("listen for queue notifications", None))?;
+        listener
+            .listen(channel)
+            .await
+            .map_err(self.db_err("listen for queue notifications", None))?;
+        Ok(QueueListener { listener })
+    }
+}
