@@ -4,6 +4,7 @@
 //! 2 bad usage (clap); 3 the candidate did not compile (`hone sandbox run`, `hone eval`).
 //! A candidate that ran and failed (trap, limit, wrong answer) is data on stdout, exit 0.
 
+mod bench;
 mod doctor;
 mod eval;
 pub mod inspect;
@@ -55,6 +56,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Start an optimization run on a task.
     Run(run::RunArgs),
+    /// Run a suite of tasks × strategies × proposers × seeds and tabulate the results.
+    Bench(bench::BenchArgs),
     /// Continue a stopped or killed run.
     Resume(run::ResumeArgs),
     /// Show all runs, or one run's progress, best score, spend and counts by status.
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&cli, args),
         Command::Run(args) => run::run(&cli, args),
         Command::Resume(args) => run::resume(&cli, args),
+        Command::Bench(args) => bench::run(&cli, args),
         Command::Status(args) => inspect::status(&cli, args),
         Command::Best(args) => inspect::best(&cli, args),
         Command::Tree(args) => inspect::tree(&cli, args),

@@ -4,6 +4,7 @@
 //! Only this crate knows the command line and the model wire format; it drives
 //! `hone-tasks` (scoring), `hone-sandbox` (running candidates) and `hone-store` (memory).
 
+pub mod bench;
 pub mod cli;
 pub mod llm;
 pub mod orchestrator;

@@ -24,7 +24,7 @@ use rand_chacha::ChaCha12Rng;
 use tokio::task::JoinSet;
 
 pub use budget::{BudgetCounters, StopReason};
-pub use proposer::Proposer;
+pub use proposer::{OFFLINE_SPECS, Proposer};
 pub use settings::{LlmSettings, RunSettings};
 pub use step::StepReport;
 
@@ -433,8 +433,11 @@ impl Orchestrator {
             .map(|p| self.tree.node(p).depth + 1)
             .unwrap_or(0);
         match &mut self.proposer {
-            Proposer::Builtin(tuner) => {
-                let candidate = tuner.propose();
+            Proposer::Builtin(_) | Proposer::Grid(_) | Proposer::Tsallis(_) => {
+                let candidate = self
+                    .proposer
+                    .propose_offline()
+                    .ok_or("the proposer has no candidate")?;
                 let job = self.context.clone().evaluate_and_store(
                     plan.clone(),
                     candidate,

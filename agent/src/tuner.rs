@@ -25,6 +25,7 @@
 //! coordinate to its variable (linear or log scale, clamped, rounded for ints). Higher
 //! scores are better; pass `f64::NEG_INFINITY` (or NaN) for invalid candidates.
 
+pub mod baselines;
 mod builtin;
 mod cmaes;
 mod nelder_mead;
@@ -32,6 +33,7 @@ mod tunable;
 
 use hone_tasks::{Scale, VariableSpec, VariableType};
 
+pub use baselines::{GridProposer, TsallisProposer};
 pub use builtin::{Algorithm, BuiltinProposer, TunerConfig};
 pub use cmaes::CmaEs;
 pub use nelder_mead::NelderMead;
@@ -62,6 +64,11 @@ pub enum TunerError {
         "nothing to tune: the task has no variables and its code marks no constant\nhint: mark a numeric literal with `// hone:tune LO..HI` at the end of its line, or use a model (--llm openai)"
     )]
     NothingToTune,
+
+    #[error(
+        "the task has no value variables: grid and Tsallis-INF search a params task's variables\nhint: use --llm builtin (it also tunes `hone:tune` constants in code) or a model"
+    )]
+    NoVariables,
 
     #[error("variable `{name}`: {message}")]
     Variable { name: String, message: String },

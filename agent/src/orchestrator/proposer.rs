@@ -1,5 +1,6 @@
 //! Where proposals come from: a chat model (live, recorded or replayed), the builtin
-//! tuner, or random valid inputs (counterexample tasks).
+//! tuner, the grid and Tsallis-INF baselines (params tasks), or random valid inputs
+//! (counterexample tasks).
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use crate::llm::{
 use crate::prompt::{NodeView, Operator, PromptContext, Prompts};
 use crate::reply::ReplyFormat;
 use crate::search::{Plan, SearchTree, TreeNode};
-use crate::tuner::{BuiltinProposer, TunerConfig};
+use crate::tuner::{Algorithm, BuiltinProposer, GridProposer, TsallisProposer, TunerConfig};
 
 /// Instruction preambles that diversify drafts (Scattered Forest Search's scattering; AIDE's drafts).
 pub const DRAFT_PREAMBLES: [&str; 6] = [
@@ -33,8 +34,25 @@ pub const DRAFT_PREAMBLES: [&str; 6] = [
 pub enum Proposer {
     Model(ModelProposer),
     Builtin(BuiltinProposer),
+    Grid(GridProposer),
+    Tsallis(TsallisProposer),
     Random(RandomInputs),
 }
+
+/// The `--llm` values that need no model.
+pub const OFFLINE_SPECS: [&str; 8] = [
+    "builtin",
+    "builtin:cma-es",
+    "builtin:cma_es",
+    "builtin:nelder-mead",
+    "builtin:nelder_mead",
+    "grid",
+    "tsallis",
+    "random",
+];
+
+/// What `--llm` accepts, for error messages.
+const ACCEPTED: &str = "openai, record:FILE, replay:FILE, replay-seq:FILE, builtin, builtin:cma-es, builtin:nelder-mead, grid, tsallis, random";
 
 impl Proposer {
     pub fn build(
@@ -42,25 +60,63 @@ impl Proposer {
         task: &Task,
         sandbox: &Sandbox,
     ) -> Result<Proposer, OrchestratorError> {
+        let seed_candidate = || task.seeds.first().cloned().unwrap_or_default();
+        // The evaluations a baseline gets: the budget less the task's seeds.
+        let points = settings
+            .budgets
+            .evaluations
+            .map(|n| (n.max(1) as usize).saturating_sub(task.seeds.len()).max(1))
+            .unwrap_or(crate::tuner::baselines::DEFAULT_POINTS);
+        let baseline_error = |flag: &str, e: crate::tuner::TunerError| {
+            OrchestratorError::Settings(format!(
+                "--llm {flag} cannot search task `{}` (kind {}): {e}",
+                task.name, task.kind
+            ))
+        };
         match settings.llm.spec.as_str() {
-            "builtin" => {
-                let seed = task.seeds.first().cloned().unwrap_or_default();
-                let tuner = BuiltinProposer::for_task(
-                    &task.prompt,
-                    &seed,
-                    &TunerConfig::default(),
+            "grid" => Ok(Proposer::Grid(
+                GridProposer::new(&task.prompt.variables, seed_candidate(), points)
+                    .map_err(|e| baseline_error("grid", e))?,
+            )),
+            "tsallis" => Ok(Proposer::Tsallis(
+                TsallisProposer::new(
+                    &task.prompt.variables,
+                    seed_candidate(),
+                    points,
                     settings.seed,
                 )
-                .map_err(|e| {
-                    OrchestratorError::Settings(format!(
-                        "--llm builtin cannot tune task `{}`: {e}",
-                        task.name
-                    ))
-                })?;
+                .map_err(|e| baseline_error("tsallis", e))?,
+            )),
+            spec @ ("builtin"
+            | "builtin:cma-es"
+            | "builtin:cma_es"
+            | "builtin:nelder-mead"
+            | "builtin:nelder_mead") => {
+                let seed = seed_candidate();
+                let config = TunerConfig {
+                    algorithm: if spec.contains("nelder") {
+                        Algorithm::NelderMead
+                    } else {
+                        Algorithm::CmaEs
+                    },
+                    ..TunerConfig::default()
+                };
+                let tuner = BuiltinProposer::for_task(&task.prompt, &seed, &config, settings.seed)
+                    .map_err(|e| {
+                        OrchestratorError::Settings(format!(
+                            "--llm builtin cannot tune task `{}`: {e}",
+                            task.name
+                        ))
+                    })?;
                 Ok(Proposer::Builtin(tuner))
             }
             "random" => Ok(Proposer::Random(RandomInputs::new(task, sandbox)?)),
             spec => {
+                if spec != "openai" && !spec.contains(':') {
+                    return Err(OrchestratorError::Settings(format!(
+                        "unknown --llm `{spec}`; accepted: {ACCEPTED}"
+                    )));
+                }
                 let spec = LlmSpec::parse(spec)?;
                 let mut prices = PriceTable::defaults();
                 if let Some(overrides) = &settings.price_overrides {
@@ -126,15 +182,35 @@ impl Proposer {
         matches!(self, Proposer::Model(m) if m.replayed)
     }
 
-    /// Tells the proposer a node's result (the builtin tuner learns from it).
+    /// Tells the proposer a node's result (the builtin tuner and the baselines learn from it).
     pub fn observe(&mut self, node: &TreeNode) {
-        if let Proposer::Builtin(tuner) = self {
-            let score = if node.valid && node.score.is_finite() {
-                node.score
-            } else {
-                INVALID_SCORE
-            };
-            tuner.observe(&node.candidate, score);
+        match self {
+            Proposer::Builtin(tuner) => {
+                let score = if node.valid && node.score.is_finite() {
+                    node.score
+                } else {
+                    INVALID_SCORE
+                };
+                tuner.observe(&node.candidate, score);
+            }
+            Proposer::Grid(grid) => grid.observe(&node.candidate),
+            Proposer::Tsallis(bandit) => bandit.observe(
+                &node.candidate,
+                (node.valid && node.score.is_finite()).then_some(node.score),
+                node.operator == "seed",
+            ),
+            Proposer::Model(_) | Proposer::Random(_) => {}
+        }
+    }
+
+    /// The next candidate of a proposer that needs no model and no randomness of the step
+    /// (builtin tuner, grid, Tsallis-INF); `None` for the others.
+    pub fn propose_offline(&mut self) -> Option<Candidate> {
+        match self {
+            Proposer::Builtin(tuner) => Some(tuner.propose()),
+            Proposer::Grid(grid) => Some(grid.propose()),
+            Proposer::Tsallis(bandit) => Some(bandit.propose()),
+            Proposer::Model(_) | Proposer::Random(_) => None,
         }
     }
 }

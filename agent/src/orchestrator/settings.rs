@@ -29,6 +29,13 @@ pub struct LlmSettings {
     pub concurrency: usize,
 }
 
+impl LlmSettings {
+    /// Whether the proposer needs no model (builtin tuner, grid, Tsallis-INF, random).
+    pub fn is_offline(&self) -> bool {
+        super::OFFLINE_SPECS.contains(&self.spec.as_str())
+    }
+}
+
 impl Default for LlmSettings {
     fn default() -> LlmSettings {
         LlmSettings {
@@ -68,6 +75,10 @@ pub struct RunSettings {
     /// Price overrides from the config file, as a TOML table (`[prices."model"]`).
     #[serde(default)]
     pub price_overrides: Option<toml::Table>,
+    /// A label naming the run's origin, e.g. `bench:<suite>:<row key>` for a `hone bench`
+    /// row (so an interrupted bench finds its rows' runs). Absent in older stored configs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 impl RunSettings {
@@ -89,6 +100,7 @@ impl RunSettings {
             max_consecutive_failures: 20,
             api_key: None,
             price_overrides: None,
+            label: None,
         }
     }
 
@@ -106,7 +118,7 @@ impl RunSettings {
         if self.concurrency == 0 {
             return fail("--concurrency must be at least 1".into());
         }
-        let offline = matches!(self.llm.spec.as_str(), "builtin" | "random");
+        let offline = self.llm.is_offline();
         if offline && self.strategy.needs_model() {
             return fail(format!(
                 "strategy `{}` needs a model for its scatter and scout steps; use --llm openai, record:FILE or replay:FILE\nhint: with --llm builtin use greedy, best-first, mcts, islands or aide",

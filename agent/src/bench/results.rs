@@ -1,0 +1,328 @@
+//! The results of a bench: one row per run, aggregates per entrant (strategy × proposer),
+//! rendered as markdown, CSV and JSON.
+//!
+//! Aggregates: for each entrant, the mean score per task over its seeds (public: the run's
+//! best score; private: the held-out score of that best, when the task has held-out data),
+//! and the mean rank across (task, seed) groups: within a group the entrants are ranked by
+//! public score, 1 = best, ties sharing the mean of their ranks, a row with no valid
+//! candidate ranked below every valid one.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// One finished (or stopped) row.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RowResult {
+    pub key: String,
+    pub task: String,
+    pub strategy: String,
+    pub proposer: String,
+    /// The `--llm` of the run, with the model for model proposers.
+    pub llm: String,
+    pub seed: u64,
+    pub run: i64,
+    pub status: String,
+    /// The held-out score of the best node (`None` when the task has no held-out data).
+    pub private_score: Option<f64>,
+    /// The best score of the run (`None` when no candidate was valid).
+    pub public_score: Option<f64>,
+    pub evaluations: i64,
+    pub llm_calls: i64,
+    pub tokens: i64,
+    pub dollars: f64,
+    pub wall_seconds: f64,
+}
+
+/// An entrant's aggregate.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Aggregate {
+    pub strategy: String,
+    pub proposer: String,
+    /// Per task: the mean public score over the entrant's rows with a valid best.
+    pub mean_public: BTreeMap<String, Option<f64>>,
+    /// Per task: the mean private score, where the task has held-out data.
+    pub mean_private: BTreeMap<String, Option<f64>>,
+    /// Mean rank over the (task, seed) groups it ran in.
+    pub mean_rank: f64,
+    pub rows: usize,
+}
+
+/// Ranks within each (task, seed) group and averages per entrant. Entrants keep the order of
+/// their first row.
+pub fn aggregate(rows: &[RowResult]) -> Vec<Aggregate> {
+    let mut entrants: Vec<(String, String)> = Vec::new();
+    for r in rows {
+        let e = (r.strategy.clone(), r.proposer.clone());
+        if !entrants.contains(&e) {
+            entrants.push(e);
+        }
+    }
+    let mut groups: BTreeMap<(String, u64), Vec<&RowResult>> = BTreeMap::new();
+    for r in rows {
+        groups.entry((r.task.clone(), r.seed)).or_default().push(r);
+    }
+    let mut ranks: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for members in groups.values() {
+        for (r, rank) in members.iter().zip(ranks_of(members)) {
+            ranks
+                .entry((r.strategy.clone(), r.proposer.clone()))
+                .or_default()
+                .push(rank);
+        }
+    }
+    let tasks: Vec<String> = {
+        let mut t: Vec<String> = Vec::new();
+        for r in rows {
+            if !t.contains(&r.task) {
+                t.push(r.task.clone());
+            }
+        }
+        t
+    };
+    entrants
+        .into_iter()
+        .map(|(strategy, proposer)| {
+            let mine: Vec<&RowResult> = rows
+                .iter()
+                .filter(|r| r.strategy == strategy && r.proposer == proposer)
+                .collect();
+            let per_task = |pick: fn(&RowResult) -> Option<f64>| {
+                tasks
+                    .iter()
+                    .filter(|t| mine.iter().any(|r| &r.task == *t))
+                    .map(|t| {
+                        let values: Vec<f64> = mine
+                            .iter()
+                            .filter(|r| &r.task == t)
+                            .filter_map(|r| pick(r))
+                            .collect();
+                        (t.clone(), mean(&values))
+                    })
+                    .collect()
+            };
+            let entrant_ranks = ranks
+                .get(&(strategy.clone(), proposer.clone()))
+                .cloned()
+                .unwrap_or_default();
+            Aggregate {
+                mean_public: per_task(|r| r.public_score),
+                mean_private: per_task(|r| r.private_score),
+                mean_rank: mean(&entrant_ranks).unwrap_or(f64::NAN),
+                rows: mine.len(),
+                strategy,
+                proposer,
+            }
+        })
+        .collect()
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Ranks (1 = best score) with ties averaged; `None` scores rank last (tied among themselves).
+fn ranks_of(members: &[&RowResult]) -> Vec<f64> {
+    let key = |r: &RowResult| r.public_score.unwrap_or(f64::NEG_INFINITY);
+    members
+        .iter()
+        .map(|r| {
+            let better = members.iter().filter(|o| key(o) > key(r)).count();
+            let equal = members.iter().filter(|o| key(o) == key(r)).count();
+            better as f64 + (equal as f64 + 1.0) / 2.0
+        })
+        .collect()
+}
+
+fn score(value: Option<f64>) -> String {
+    match value {
+        Some(v) => format_number(v),
+        None => "-".into(),
+    }
+}
+
+/// Integers without decimals, others with 6 significant digits.
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let digits = 6 - (v.abs().log10().floor() as i32 + 1);
+        format!("{v:.*}", digits.clamp(0, 10) as usize)
+    }
+}
+
+/// The markdown report: the rows, then the aggregates.
+pub fn markdown(suite: &str, description: &str, rows: &[RowResult], notes: &[String]) -> String {
+    let mut out = format!("## Bench `{suite}`\n\n");
+    if !description.is_empty() {
+        out.push_str(description);
+        out.push_str("\n\n");
+    }
+    for note in notes {
+        out.push_str(&format!("Note: {note}\n\n"));
+    }
+    out.push_str("| task | strategy | proposer | seed | private | public | evals | calls | tokens | $ | wall s | run | status |\n");
+    out.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.4} | {:.1} | {} | {} |\n",
+            r.task,
+            r.strategy,
+            r.proposer,
+            r.seed,
+            score(r.private_score),
+            score(r.public_score),
+            r.evaluations,
+            r.llm_calls,
+            r.tokens,
+            r.dollars,
+            r.wall_seconds,
+            r.run,
+            r.status
+        ));
+    }
+    let aggregates = aggregate(rows);
+    let tasks: Vec<String> = {
+        let mut t: Vec<String> = Vec::new();
+        for r in rows {
+            if !t.contains(&r.task) {
+                t.push(r.task.clone());
+            }
+        }
+        t
+    };
+    out.push_str(
+        "\n### Aggregates (mean public score per task; mean rank over task × seed, 1 = best)\n\n",
+    );
+    out.push_str("| strategy | proposer |");
+    for t in &tasks {
+        out.push_str(&format!(" {t} |"));
+    }
+    out.push_str(" mean rank |\n|---|---|");
+    out.push_str(&"---:|".repeat(tasks.len() + 1));
+    out.push('\n');
+    for a in &aggregates {
+        out.push_str(&format!("| {} | {} |", a.strategy, a.proposer));
+        for t in &tasks {
+            out.push_str(&format!(
+                " {} |",
+                score(a.mean_public.get(t).copied().flatten())
+            ));
+        }
+        out.push_str(&format!(" {:.2} |\n", a.mean_rank));
+    }
+    out
+}
+
+/// The CSV report: one line per row (the aggregates are in the markdown and JSON).
+pub fn csv(rows: &[RowResult]) -> String {
+    let mut out = String::from(
+        "key,task,strategy,proposer,llm,seed,run,status,private_score,public_score,evaluations,llm_calls,tokens,dollars,wall_seconds\n",
+    );
+    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    for r in rows {
+        let fields = [
+            r.key.clone(),
+            r.task.clone(),
+            r.strategy.clone(),
+            r.proposer.clone(),
+            r.llm.clone(),
+            r.seed.to_string(),
+            r.run.to_string(),
+            r.status.clone(),
+            opt(r.private_score),
+            opt(r.public_score),
+            r.evaluations.to_string(),
+            r.llm_calls.to_string(),
+            r.tokens.to_string(),
+            r.dollars.to_string(),
+            format!("{:.3}", r.wall_seconds),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// The JSON report.
+pub fn json(
+    suite: &str,
+    description: &str,
+    rows: &[RowResult],
+    notes: &[String],
+) -> serde_json::Value {
+    serde_json::json!({
+        "suite": suite,
+        "description": description,
+        "notes": notes,
+        "rows": rows,
+        "aggregates": aggregate(rows),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(task: &str, proposer: &str, seed: u64, score: Option<f64>) -> RowResult {
+        RowResult {
+            key: format!("{task}/greedy/{proposer}/{seed}"),
+            task: task.into(),
+            strategy: "greedy".into(),
+            proposer: proposer.into(),
+            llm: "grid".into(),
+            seed,
+            run: 1,
+            status: "finished".into(),
+            private_score: None,
+            public_score: score,
+            evaluations: 3,
+            llm_calls: 0,
+            tokens: 0,
+            dollars: 0.0,
+            wall_seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn ranks_average_ties_and_put_invalid_last() {
+        let rows = vec![
+            row("t", "a", 1, Some(-1.0)),
+            row("t", "b", 1, Some(-2.0)),
+            row("t", "c", 1, None),
+            row("t", "a", 2, Some(-5.0)),
+            row("t", "b", 2, Some(-5.0)),
+            row("t", "c", 2, Some(-1.0)),
+        ];
+        let a = aggregate(&rows);
+        let rank = |p: &str| a.iter().find(|x| x.proposer == p).map(|x| x.mean_rank);
+        assert_eq!(rank("a"), Some((1.0 + 2.5) / 2.0));
+        assert_eq!(rank("b"), Some((2.0 + 2.5) / 2.0));
+        assert_eq!(rank("c"), Some((3.0 + 1.0) / 2.0));
+        let mean_a = a[0].mean_public.get("t").copied().flatten();
+        assert_eq!(mean_a, Some(-3.0));
+        // c has one valid row of two: the mean is over valid ones.
+        assert_eq!(a[2].mean_public.get("t").copied().flatten(), Some(-1.0));
+    }
+
+    #[test]
+    fn csv_quotes_and_markdown_shows_dashes() {
+        let mut r = row("t,1", "a", 1, None);
+        r.key = "a\"b".into();
+        let text = csv(&[r.clone()]);
+        assert!(text.contains("\"a\"\"b\",\"t,1\""), "{text}");
+        let md = markdown("s", "", &[r], &[]);
+        assert!(md.contains("| - | - |"), "{md}");
+        assert_eq!(format_number(-20130.0), "-20130");
+        assert_eq!(format_number(0.123456789), "0.123457");
+    }
+}
