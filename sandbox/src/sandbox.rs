@@ -129,6 +129,7 @@ struct SandboxInner {
     artifact_cache: Option<DiskCache>,
     /// Source key or wasm hash -> program, for repeated compiles and loads in the process.
     programs: Mutex<HashMap<String, Program>>,
+    cache_dir: Option<PathBuf>,
     stop_ticker: Arc<AtomicBool>,
     slots: RunSlots,
     max_memory_bytes: u64,
@@ -281,6 +282,7 @@ impl Sandbox {
                 wasm_cache,
                 artifact_cache,
                 programs: Mutex::new(HashMap::new()),
+                cache_dir: config.cache_dir.clone(),
                 stop_ticker,
                 slots: RunSlots::new(config.max_concurrent_runs),
                 max_memory_bytes,
@@ -330,6 +332,50 @@ impl Sandbox {
             self.memo_put(key, program.clone());
         }
         Ok(compilation)
+    }
+
+    /// The disk cache directory this sandbox was configured with, if any (task kinds keep
+    /// their own derived files beside the sandbox's).
+    pub fn cache_dir(&self) -> Option<&std::path::Path> {
+        self.inner.cache_dir.as_deref()
+    }
+
+    /// The wasm module of a source, compiled like [`Sandbox::compile`] (same cache) but not
+    /// linked: `Ok(Ok(bytes))`, or `Ok(Err(diagnostics))` when the compiler rejects it. For
+    /// running a candidate in another process (`hone sandbox run FILE.wasm`).
+    pub fn compile_to_wasm(
+        &self,
+        language: Language,
+        source: &str,
+    ) -> Result<Result<Vec<u8>, String>, SandboxError> {
+        if language == Language::Wat {
+            return Ok(wat::parse_str(source).map_err(|e| format!("main.wat: {e}")));
+        }
+        let toolchain = &self.inner.toolchain;
+        let key = hash_parts(&[
+            language.name().as_bytes(),
+            source.as_bytes(),
+            flags(language).join(" ").as_bytes(),
+            toolchain.version(language).as_bytes(),
+            toolchain.sysroot(language).as_bytes(),
+        ]);
+        if let Some(wasm) = self
+            .inner
+            .wasm_cache
+            .as_ref()
+            .and_then(|c| c.read(&key, "wasm"))
+        {
+            return Ok(Ok(wasm));
+        }
+        match toolchain.compile(language, source)? {
+            CompileResult::Wasm(wasm) => {
+                if let Some(cache) = &self.inner.wasm_cache {
+                    cache.write_or_warn(&key, "wasm", &wasm);
+                }
+                Ok(Ok(wasm))
+            }
+            CompileResult::Rejected(diagnostics) => Ok(Err(diagnostics)),
+        }
     }
 
     fn compile_uncached(
