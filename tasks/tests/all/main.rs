@@ -2,5 +2,6 @@
 
 mod counterexample;
 mod efficiency;
+mod heuristic;
 mod params;
 mod pde;

@@ -1,0 +1,597 @@
+//! heuristic tasks: the bundled problems (seeds valid, better solutions score higher, tune
+//! constants move the score, bad outputs fail their case), scoring rules (relative,
+//! zero_on_failure, minimize against the seed), AHC tools folders, and bad task.toml input.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use hone_sandbox::{Sandbox, SandboxConfig};
+use hone_tasks::{Candidate, EvalStatus, Evaluation, Task, TaskError};
+
+fn sandbox() -> &'static Sandbox {
+    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+    SANDBOX.get_or_init(|| {
+        let config = SandboxConfig {
+            cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
+            ..SandboxConfig::default()
+        };
+        Sandbox::new(config).expect("sandbox")
+    })
+}
+
+fn library(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("library/heuristic")
+        .join(name)
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/heuristic")
+        .join(name)
+}
+
+fn bundled(name: &str) -> &'static Task {
+    static TASKS: OnceLock<Vec<(String, Task)>> = OnceLock::new();
+    let tasks = TASKS.get_or_init(|| {
+        ["ahc001", "tour", "grid-path"]
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    Task::load(&library(n), sandbox()).unwrap_or_else(|e| panic!("{n}: {e}")),
+                )
+            })
+            .collect()
+    });
+    &tasks
+        .iter()
+        .find(|(n, _)| n == name)
+        .expect("a bundled task")
+        .1
+}
+
+fn rust(source: &str) -> Candidate {
+    Candidate::from_file("main.rs", source)
+}
+
+fn fixture_candidate(name: &str) -> Candidate {
+    rust(&std::fs::read_to_string(fixture(name)).expect("fixture"))
+}
+
+fn metric(evaluation: &Evaluation, name: &str) -> i64 {
+    evaluation.metrics[name]
+        .as_i64()
+        .unwrap_or_else(|| panic!("metric {name}"))
+}
+
+/// A task folder in a temp dir: task.toml plus files.
+fn temp_task(toml: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("task.toml"), toml).expect("task.toml");
+    std::fs::write(dir.path().join("statement.md"), "A test problem.\n").expect("statement");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("file");
+    }
+    dir
+}
+
+fn load_error(toml: &str, files: &[(&str, &str)]) -> String {
+    let dir = temp_task(toml, files);
+    match Task::load(dir.path(), sandbox()) {
+        Ok(_) => panic!("loaded:\n{toml}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+const AHC_SEED: &str = include_str!("../../library/heuristic/ahc001/seed.rs");
+
+#[test]
+fn bundled_seeds_are_valid_and_score_above_zero() {
+    for name in ["ahc001", "tour", "grid-path"] {
+        let task = bundled(name);
+        let evaluation = task.evaluate(&task.seeds[0]);
+        assert!(evaluation.valid, "{name}: {}", evaluation.feedback);
+        assert_eq!(evaluation.status, EvalStatus::Ok);
+        assert!(evaluation.score > 0.0, "{name}: {}", evaluation.score);
+        assert_eq!(
+            metric(&evaluation, "failed"),
+            0,
+            "{name}: {}",
+            evaluation.feedback
+        );
+        assert_eq!(metric(&evaluation, "passed"), metric(&evaluation, "cases"));
+        assert!((10..=20).contains(&metric(&evaluation, "cases")), "{name}");
+        assert!(
+            evaluation.feedback.contains("Weakest cases:"),
+            "{}",
+            evaluation.feedback
+        );
+        let last = evaluation.trace.as_array().expect("trace").len();
+        assert_eq!(last as i64, metric(&evaluation, "cases"));
+        let final_evaluation = task.evaluate_final(&task.seeds[0]).expect("private seeds");
+        assert!(
+            final_evaluation.valid && final_evaluation.score > 0.0,
+            "{name}"
+        );
+        assert!(
+            (20..=50).contains(&metric(&final_evaluation, "cases")),
+            "{name}"
+        );
+    }
+    // The tour is minimized and scored against the seed: the seed scores exactly 1.
+    let tour = bundled("tour");
+    assert_eq!(tour.evaluate(&tour.seeds[0]).score, 1.0);
+}
+
+#[test]
+fn better_solutions_score_higher() {
+    for (name, better) in [
+        ("ahc001", "ahc001_better.rs"),
+        ("tour", "tour_better.rs"),
+        ("grid-path", "grid_better.rs"),
+    ] {
+        let task = bundled(name);
+        let seed = task.evaluate(&task.seeds[0]);
+        let improved = task.evaluate(&fixture_candidate(better));
+        assert!(improved.valid, "{name}: {}", improved.feedback);
+        assert!(
+            improved.score > seed.score * 1.2,
+            "{name}: better {} vs seed {}",
+            improved.score,
+            seed.score
+        );
+    }
+}
+
+#[test]
+fn tune_constants_move_the_score() {
+    let task = bundled("ahc001");
+    let with = |scale: &str, shrink: &str| {
+        let source = AHC_SEED
+            .replace(
+                "const SCALE: f64 = 0.3;",
+                &format!("const SCALE: f64 = {scale};"),
+            )
+            .replace(
+                "const SHRINK: f64 = 0.8;",
+                &format!("const SHRINK: f64 = {shrink};"),
+            );
+        assert_ne!(source, AHC_SEED, "the markers moved");
+        let evaluation = task.evaluate(&rust(&source));
+        assert!(evaluation.valid, "{}", evaluation.feedback);
+        evaluation.score
+    };
+    let seed = task.evaluate(&task.seeds[0]).score;
+    let wider = with("0.9", "0.8");
+    let finer = with("0.9", "0.93");
+    assert!(wider > seed * 1.5, "SCALE 0.9: {wider} vs {seed}");
+    assert_ne!(wider, finer);
+    // The tour's strip count matters too (STRIPS 3 -> 12).
+    let tour = bundled("tour");
+    let source =
+        tour.seeds[0].files["main.rs"].replace("const STRIPS: i64 = 3;", "const STRIPS: i64 = 12;");
+    let evaluation = tour.evaluate(&rust(&source));
+    assert!(evaluation.score > 1.2, "{}", evaluation.feedback);
+}
+
+/// Valid 1x1 squares when n is odd; `bad` (per line) when n is even.
+fn ahc_mixed(bad: &str) -> Candidate {
+    rust(&format!(
+        r#"use std::io::Read;
+fn main() {{
+    let mut t = String::new();
+    std::io::stdin().read_to_string(&mut t).unwrap();
+    let v: Vec<i64> = t.split_ascii_whitespace().map(|x| x.parse().unwrap()).collect();
+    let n = v[0] as usize;
+    for i in 0..n {{
+        let (x, y) = (v[1 + 3 * i], v[2 + 3 * i]);
+        if n % 2 == 1 {{ println!("{{}} {{}} {{}} {{}}", x, y, x + 1, y + 1); }} else {{ println!("{bad}"); }}
+    }}
+}}
+"#
+    ))
+}
+
+#[test]
+fn bad_outputs_fail_their_case_with_the_scorers_message() {
+    let task = bundled("ahc001");
+    let cases = task.evaluate(&task.seeds[0]).metrics["cases"]
+        .as_i64()
+        .expect("cases");
+    for (bad, status, words) in [
+        ("0 0 10000 10000", EvalStatus::WrongAnswer, "overlap"),
+        (
+            "0 0 10001 5",
+            EvalStatus::WrongAnswer,
+            "breaks 0 <= a < c <= 10000",
+        ),
+        (
+            "1 2 three 4",
+            EvalStatus::InvalidOutput,
+            "`three` is not an integer",
+        ),
+    ] {
+        let evaluation = task.evaluate(&ahc_mixed(bad));
+        let failed = metric(&evaluation, "failed");
+        let passed = metric(&evaluation, "passed");
+        assert!(failed > 0 && passed > 0, "{bad}: {}", evaluation.feedback);
+        assert_eq!(failed + passed, cases);
+        // Some cases failed, others still count: the evaluation is valid.
+        assert!(
+            evaluation.valid && evaluation.score > 0.0,
+            "{}",
+            evaluation.feedback
+        );
+        assert!(
+            evaluation.feedback.contains("Failed cases (score 0):"),
+            "{}",
+            evaluation.feedback
+        );
+        assert!(
+            evaluation.feedback.contains(status.as_str()),
+            "{}",
+            evaluation.feedback
+        );
+        assert!(
+            evaluation.feedback.contains(words),
+            "{}",
+            evaluation.feedback
+        );
+        let trace = evaluation.trace.as_array().expect("trace");
+        let bad_case = trace
+            .iter()
+            .find(|c| c["status"] == status.as_str())
+            .expect("a failed case");
+        assert_eq!(bad_case["score"], 0.0);
+        assert!(
+            bad_case["message"]
+                .as_str()
+                .expect("message")
+                .contains(words)
+        );
+        let seed_case = bad_case["seed"].as_u64().expect("seed");
+        assert!(evaluation.feedback.contains(&format!("seed {seed_case}:")));
+    }
+    // Every case wrong: invalid, with the cases' status.
+    let all_bad = task.evaluate(&rust("fn main() { println!(\"hello\"); }"));
+    assert!(!all_bad.valid && all_bad.score == 0.0);
+    assert_eq!(
+        all_bad.status,
+        EvalStatus::InvalidOutput,
+        "{}",
+        all_bad.feedback
+    );
+    // A program that does not compile.
+    let broken = task.evaluate(&rust("fn main() { let x: u32 = \"no\"; }"));
+    assert_eq!(broken.status, EvalStatus::CompileError);
+    let python = task.evaluate(&Candidate::from_file("main.py", "print(1)"));
+    assert_eq!(python.status, EvalStatus::CompileError);
+}
+
+const SMALL_AHC: &str = r#"
+[task]
+kind = "heuristic"
+languages = ["rust"]
+[heuristic]
+builtin = "ahc001"
+seed = "seed.rs"
+public_seeds = [1, 2, 3, 4, 5, 6]
+fuel = 300_000_000
+"#;
+
+#[test]
+fn relative_scores_zero_on_failure_and_limits() {
+    // Relative to best-known: the mean of score / best.
+    let best = "1 500000000\n2 500000000\n3 500000000\n4 500000000\n5 500000000\n6 500000000\n";
+    let toml = format!("{SMALL_AHC}best_known = \"best.txt\"\n");
+    let dir = temp_task(&toml, &[("seed.rs", AHC_SEED), ("best.txt", best)]);
+    let task = Task::load(dir.path(), sandbox()).expect("loads");
+    let evaluation = task.evaluate(&task.seeds[0]);
+    let total = metric(&evaluation, "total") as f64;
+    assert!(
+        (evaluation.score - total / 5e8 / 6.0).abs() < 1e-9,
+        "{}",
+        evaluation.feedback
+    );
+    assert_eq!(evaluation.metrics["relative"], evaluation.score);
+    assert!(
+        evaluation.feedback.contains("relative"),
+        "{}",
+        evaluation.feedback
+    );
+
+    // zero_on_failure: one failed case zeroes everything.
+    let toml = format!("{SMALL_AHC}zero_on_failure = true\n");
+    let dir = temp_task(&toml, &[("seed.rs", AHC_SEED)]);
+    let task = Task::load(dir.path(), sandbox()).expect("loads");
+    let mixed = task.evaluate(&ahc_mixed("0 0 10000 10000"));
+    assert!(
+        metric(&mixed, "passed") > 0 && metric(&mixed, "failed") > 0,
+        "{}",
+        mixed.feedback
+    );
+    assert!(!mixed.valid && mixed.score == 0.0);
+    assert_eq!(mixed.status, EvalStatus::WrongAnswer);
+    assert!(
+        mixed.feedback.contains("zero_on_failure"),
+        "{}",
+        mixed.feedback
+    );
+    assert!(task.evaluate(&task.seeds[0]).valid);
+    assert!(
+        task.evaluate_final(&task.seeds[0]).is_none(),
+        "no private seeds"
+    );
+
+    // A candidate that never stops runs out of fuel on every case.
+    let spin = task.evaluate(&rust(
+        "fn main() { let mut x = 1u64; loop { x = x.wrapping_mul(3); if x == 0 { break; } } }",
+    ));
+    assert_eq!(spin.status, EvalStatus::FuelExhausted, "{}", spin.feedback);
+    assert!(spin.feedback.contains("fuel_exhausted"));
+}
+
+#[test]
+fn minimize_scores_relative_to_the_seed_and_needs_a_passing_seed() {
+    let toml = r#"
+[task]
+kind = "heuristic"
+languages = ["rust"]
+[heuristic]
+builtin = "tour"
+seed = "seed.rs"
+public_seeds = "0..3"
+"#;
+    let seed = include_str!("../../library/heuristic/tour/seed.rs");
+    let dir = temp_task(toml, &[("seed.rs", seed)]);
+    let task = Task::load(dir.path(), sandbox()).expect("loads");
+    let better = task.evaluate(&fixture_candidate("tour_better.rs"));
+    assert!(better.score > 1.2, "{}", better.feedback);
+    let message = load_error(toml, &[("seed.rs", "fn main() { println!(\"0\"); }")]);
+    assert!(
+        message.contains("seed solution fails") && message.contains("seed 0"),
+        "{message}"
+    );
+}
+
+#[test]
+fn bad_task_toml_is_a_clear_error() {
+    let seed = [("seed.rs", AHC_SEED)];
+    let base = |extra: &str| {
+        format!(
+            "[task]\nkind = \"heuristic\"\nlanguages = [\"rust\"]\n[heuristic]\nseed = \"seed.rs\"\n{extra}"
+        )
+    };
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "builtin = \"ahc001\"\npublic_seeds = \"0..3\"\ncolour = 1\n",
+            &["heuristic", "colour"],
+        ),
+        (
+            "builtin = \"ahc002\"\npublic_seeds = \"0..3\"\n",
+            &["heuristic.builtin", "ahc002", "ahc001, tour, grid_path"],
+        ),
+        (
+            "public_seeds = \"0..3\"\n",
+            &["heuristic.builtin", "missing"],
+        ),
+        (
+            "builtin = \"ahc001\"\ntools = \"tools\"\npublic_seeds = \"0..3\"\n",
+            &["either"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = \"3..3\"\n",
+            &["heuristic.public_seeds", "no seed"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = \"a..b\"\n",
+            &["heuristic.public_seeds", "not a range"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = [1, -2]\n",
+            &["heuristic.public_seeds[1]", "non-negative"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = [1, 1]\n",
+            &["seed 1 appears twice"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = 5\n",
+            &["must be an array or a string range"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = \"0..3\"\nprivate_seeds = [2, 9]\n",
+            &["heuristic.private_seeds", "seed 2 is also public"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = \"0..3\"\nbest_known = { \"0\" = 1, \"1\" = 2 }\n",
+            &["heuristic.best_known", "seed 2"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = \"0..1\"\nbest_known = { \"0\" = -1 }\n",
+            &["positive"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = \"0..1\"\nbest_known = \"nope.txt\"\n",
+            &["heuristic.best_known", "nope.txt"],
+        ),
+        (
+            "builtin = \"ahc001\"\nobjective = \"minimize\"\npublic_seeds = \"0..3\"\n",
+            &["heuristic.objective", "contradicts"],
+        ),
+        (
+            "builtin = \"ahc001\"\nobjective = \"most\"\npublic_seeds = \"0..3\"\n",
+            &["heuristic", "most"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = \"0..3\"\nfuel = 0\n",
+            &["heuristic.fuel", "positive"],
+        ),
+        (
+            "builtin = \"ahc001\"\npublic_seeds = \"0..3\"\ninteractive = true\n",
+            &["heuristic.interactive"],
+        ),
+        (
+            "tools = \"no-such-dir\"\nobjective = \"maximize\"\npublic_seeds = \"0..3\"\n",
+            &["heuristic.tools", "no-such-dir"],
+        ),
+        (
+            "tools = \".\"\npublic_seeds = \"0..3\"\n",
+            &["heuristic.objective", "missing"],
+        ),
+        (
+            "tools = \".\"\nobjective = \"maximize\"\npublic_seeds = \"0..3\"\n",
+            &["heuristic.tools", "Cargo.toml"],
+        ),
+    ];
+    for (extra, words) in cases {
+        let message = load_error(&base(extra), &seed);
+        for word in *words {
+            assert!(
+                message.contains(word),
+                "`{extra}`: expected `{word}` in: {message}"
+            );
+        }
+    }
+    let bad_file = load_error(
+        &base("builtin = \"ahc001\"\npublic_seeds = \"0..1\"\nbest_known = \"best.txt\"\n"),
+        &[("seed.rs", AHC_SEED), ("best.txt", "0 12 extra\n")],
+    );
+    assert!(
+        bad_file.contains("best.txt") && bad_file.contains("line 1"),
+        "{bad_file}"
+    );
+    let no_section = load_error(
+        "[task]\nkind = \"heuristic\"\nlanguages = [\"rust\"]\n",
+        &seed,
+    );
+    assert!(no_section.contains("[heuristic]"), "{no_section}");
+    let c_seed = load_error(
+        &base("builtin = \"ahc001\"\npublic_seeds = \"0..1\"\n").replace("seed.rs", "seed.c"),
+        &[("seed.c", "int main(){}")],
+    );
+    assert!(
+        c_seed.contains("heuristic.seed") && c_seed.contains("task.languages"),
+        "{c_seed}"
+    );
+}
+
+fn tools_toml(folder: &str, extra: &str) -> String {
+    format!(
+        "[task]\nkind = \"heuristic\"\nlanguages = [\"rust\"]\n[heuristic]\ntools = \"{}\"\nobjective = \"maximize\"\nseed = \"seed.rs\"\npublic_seeds = [10, 11, 12, 13, 14]\nprivate_seeds = [20, 21]\n{extra}",
+        fixture(folder).display()
+    )
+}
+
+/// The batch tools fixture's task, loaded (and so built) once per test binary.
+fn batch_task() -> &'static Task {
+    static TASK: OnceLock<(tempfile::TempDir, Task)> = OnceLock::new();
+    let (_, task) = TASK.get_or_init(|| {
+        let seed = std::fs::read_to_string(fixture("subset_seed.rs")).expect("seed");
+        let dir = temp_task(&tools_toml("tools-batch", ""), &[("seed.rs", &seed)]);
+        let task = Task::load(dir.path(), sandbox()).unwrap_or_else(|e| panic!("{e}"));
+        (dir, task)
+    });
+    task
+}
+
+#[test]
+fn tools_folder_builds_generates_and_scores() {
+    let task = batch_task();
+    let evaluation = task.evaluate(&task.seeds[0]);
+    assert!(evaluation.valid, "{}", evaluation.feedback);
+    // gen fails on seed 13: that case is skipped and named, the others are scored.
+    assert_eq!(metric(&evaluation, "skipped"), 1);
+    assert_eq!(metric(&evaluation, "passed"), 4);
+    assert!(
+        evaluation.feedback.contains("seed 13 skipped")
+            && evaluation.feedback.contains("seed 13 is unlucky"),
+        "{}",
+        evaluation.feedback
+    );
+    let total = metric(&evaluation, "total");
+    assert!(total > 4 && evaluation.score == total as f64);
+    // A candidate that takes nothing scores lower than the seed, which aims at half the target.
+    let nothing = task.evaluate(&rust(
+        "use std::io::Read; fn main() { let mut t = String::new(); std::io::stdin().read_to_string(&mut t).unwrap(); let n: usize = t.split_whitespace().next().unwrap().parse().unwrap(); println!(\"{}\", vec![\"0\"; n].join(\" \")); }",
+    ));
+    assert!(
+        nothing.valid && nothing.score < evaluation.score,
+        "{} vs {}",
+        nothing.score,
+        evaluation.score
+    );
+    let final_evaluation = task.evaluate_final(&task.seeds[0]).expect("private");
+    assert_eq!(metric(&final_evaluation, "cases"), 2);
+
+    // Malformed output: vis prints `Score = 0` and its message.
+    let malformed = task.evaluate(&rust("fn main() { println!(\"1 0 1\"); }"));
+    assert!(
+        !malformed.valid && malformed.status == EvalStatus::WrongAnswer,
+        "{}",
+        malformed.feedback
+    );
+    assert!(
+        malformed.feedback.contains("expected") && malformed.feedback.contains("tokens, got 3"),
+        "{}",
+        malformed.feedback
+    );
+    // A scorer that prints no score.
+    let silent = task.evaluate(&rust("fn main() { println!(\"SILENT\"); }"));
+    assert_eq!(
+        silent.status,
+        EvalStatus::InvalidOutput,
+        "{}",
+        silent.feedback
+    );
+    assert!(
+        silent.feedback.contains("printed no `Score = N` line"),
+        "{}",
+        silent.feedback
+    );
+    // A second load of the same folder reuses the build and the generated inputs.
+    let seed = std::fs::read_to_string(fixture("subset_seed.rs")).expect("seed");
+    let dir = temp_task(
+        &tools_toml("tools-batch", "zero_on_failure = true\n"),
+        &[("seed.rs", &seed)],
+    );
+    let start = std::time::Instant::now();
+    let again = Task::load(dir.path(), sandbox()).expect("loads");
+    assert!(start.elapsed().as_secs_f64() < 5.0, "no rebuild");
+    // A skipped case is not a failure, even under zero_on_failure.
+    assert_eq!(again.evaluate(&again.seeds[0]).score, evaluation.score);
+}
+
+#[test]
+fn tools_folder_that_does_not_build_is_a_load_error() {
+    let dir = temp_task(
+        &tools_toml("tools-broken", ""),
+        &[("seed.rs", "fn main() {}")],
+    );
+    let error = Task::load(dir.path(), sandbox()).expect_err("must not load");
+    assert!(matches!(error, TaskError::TaskProgram { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("tools-broken") && message.contains("cargo build --release"),
+        "{message}"
+    );
+    assert!(message.contains("to_strin"), "{message}");
+}
+
+#[test]
+fn interactive_tools_need_the_hone_binary() {
+    // This test binary is not hone and (in this process) HONE_BIN is unset: a clear error.
+    if std::env::var_os("HONE_BIN").is_some() {
+        return;
+    }
+    let seed = std::fs::read_to_string(fixture("subset_seed.rs")).expect("seed");
+    let dir = temp_task(&tools_toml("tools-interactive", ""), &[("seed.rs", &seed)]);
+    let message = Task::load(dir.path(), sandbox())
+        .expect_err("no hone")
+        .to_string();
+    assert!(
+        message.contains("HONE_BIN") && message.contains("heuristic.tools"),
+        "{message}"
+    );
+}
