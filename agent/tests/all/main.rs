@@ -1,5 +1,6 @@
 //! Integration tests of hone-agent through its public API.
 
+mod heuristic;
 mod llm;
 mod orchestrator;
 mod prompts;
