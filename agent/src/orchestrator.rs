@@ -387,6 +387,8 @@ impl Orchestrator {
                         }
                     }
                 }
+                // Wakes the loop for the heartbeat (and the time budget) during long steps.
+                _ = tokio::time::sleep_until((last_heartbeat + HEARTBEAT).into()) => {}
                 Some(()) = signal_rx.recv() => {
                     interrupts += 1;
                     stop = Some(StopReason::Interrupted);
@@ -397,7 +399,7 @@ impl Orchestrator {
                     }
                 }
             }
-            if last_heartbeat.elapsed() > Duration::from_secs(5) {
+            if last_heartbeat.elapsed() >= HEARTBEAT {
                 let seconds = last_heartbeat.elapsed().as_secs_f64();
                 last_heartbeat = Instant::now();
                 self.store
@@ -640,6 +642,10 @@ impl Orchestrator {
         })
     }
 }
+
+/// How often the active time is written to the store: a killed run loses at most this much
+/// of its time budget's count (the store is the only checkpoint of a long run).
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// Whether a step of this plan may produce a node (and so holds an evaluation).
 fn reserves_evaluation(plan: &Plan) -> bool {

@@ -26,7 +26,8 @@
 //! an invalid candidate scores 1. The task is deterministic, so a round drawing an arm already
 //! evaluated is free: the learner takes the known loss and draws again (at most
 //! [`FREE_ROUNDS`] times per proposal, then the known arm is proposed anyway and the
-//! orchestrator reuses its evaluation as a duplicate).
+//! orchestrator reuses its evaluation as a duplicate). When every arm is evaluated the arms
+//! are refined as the grid's points are, under a fresh learner.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -44,14 +45,20 @@ pub const MIN_ARMS: usize = 20;
 /// Free rounds (arms already evaluated) the bandit may draw per proposal.
 pub const FREE_ROUNDS: usize = 1000;
 
-/// The identity of a point: its values as the candidate stores them, in variable order.
+/// The identity of a point: its values as the candidate stores them, in variable order, to
+/// 12 significant digits (a float read back from the store may differ in its last bit).
 fn key_of_values(specs: &[VariableSpec], values: &[f64]) -> String {
-    let typed: Vec<serde_json::Value> = specs
+    let typed: Vec<String> = specs
         .iter()
         .zip(values)
-        .map(|(s, v)| crate::reply::variable_value(s, *v))
+        .map(|(s, v)| match crate::reply::variable_value(s, *v) {
+            serde_json::Value::Number(n) if n.is_f64() => {
+                format!("{:.11e}", n.as_f64().unwrap_or(*v))
+            }
+            other => other.to_string(),
+        })
         .collect();
-    serde_json::Value::Array(typed).to_string()
+    typed.join(",")
 }
 
 /// The key of a candidate's values (missing ones take the variable's initial value).
@@ -187,13 +194,18 @@ impl GridProposer {
 pub struct TsallisProposer {
     specs: Vec<VariableSpec>,
     base: Candidate,
+    seed: u64,
     learner: TsallisInf,
     arms: Vec<Vec<f64>>,
+    /// Levels per variable of the arm grid (for refinement).
+    levels: usize,
+    /// Refinements so far (each draws from its own stream).
+    generation: u64,
     arm_of: HashMap<String, usize>,
-    /// Losses of arms already evaluated.
-    known: Vec<Option<f64>>,
-    /// Arms proposed and not yet observed, with their probability when drawn.
-    pending: VecDeque<(usize, f64)>,
+    /// Losses of the points evaluated, by key.
+    losses: HashMap<String, f64>,
+    /// Points proposed and not yet observed (by key), with their probability when drawn.
+    pending: VecDeque<(String, f64)>,
     /// The reference score `s0` (the first valid node's).
     reference: Option<f64>,
 }
@@ -211,23 +223,36 @@ impl TsallisProposer {
             .iter()
             .map(|p| point_values(specs, p))
             .collect();
-        let arm_of = arms
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (key_of_values(specs, a), i))
-            .collect();
-        // The learner's arm values are indices; the points live here.
-        let learner = TsallisInf::new((0..arms.len()).map(|i| i as f64).collect(), seed);
-        Ok(TsallisProposer {
+        let levels = ((arms.len() as f64).powf(1.0 / specs.len() as f64).round() as usize).max(1);
+        let mut proposer = TsallisProposer {
             specs: specs.to_vec(),
             base,
-            learner,
-            known: vec![None; arms.len()],
-            arms,
-            arm_of,
+            seed,
+            learner: TsallisInf::new(Vec::new(), seed),
+            arms: Vec::new(),
+            levels,
+            generation: 0,
+            arm_of: HashMap::new(),
+            losses: HashMap::new(),
             pending: VecDeque::new(),
             reference: None,
-        })
+        };
+        proposer.set_arms(arms);
+        Ok(proposer)
+    }
+
+    /// A fresh learner over `arms` (its arm values are indices; the points live here).
+    fn set_arms(&mut self, arms: Vec<Vec<f64>>) {
+        self.arm_of = arms
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (key_of_values(&self.specs, a), i))
+            .collect();
+        let stream = self
+            .seed
+            .wrapping_add(self.generation.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        self.learner = TsallisInf::new((0..arms.len()).map(|i| i as f64).collect(), stream);
+        self.arms = arms;
     }
 
     /// The arms (points) of the bandit.
@@ -250,21 +275,31 @@ impl TsallisProposer {
         (0.5 + (s0 - score) / (2.0 * scale)).clamp(0.0, 1.0)
     }
 
+    fn known(&self, arm: usize) -> Option<f64> {
+        let key = key_of_values(&self.specs, &self.arms[arm]);
+        self.losses.get(&key).copied()
+    }
+
     /// Draws arms until one not yet evaluated comes up (free rounds learn from the known
-    /// losses), at most [`FREE_ROUNDS`] draws; returns the arm and its probability.
+    /// losses), at most [`FREE_ROUNDS`] draws; returns the arm and its probability. When
+    /// every arm is evaluated the arm grid is refined first (`2k − 1` levels, a fresh
+    /// learner on the next stream), so a run with a time budget keeps finding new points.
     fn draw(&mut self) -> (usize, f64) {
+        if (0..self.arms.len()).all(|a| self.known(a).is_some()) {
+            let levels = (2 * self.levels).saturating_sub(1).max(3);
+            let finer = grid_with_levels(&self.specs, levels);
+            if finer.len() > self.arms.len() {
+                self.levels = levels;
+                self.generation += 1;
+                self.set_arms(finer);
+            }
+        }
         let mut arm = 0;
         for _ in 0..=FREE_ROUNDS {
             arm = self.learner.choose();
-            let p = self
-                .learner
-                .probabilities()
-                .get(arm)
-                .copied()
-                .unwrap_or(0.0);
-            match self.known.get(arm).copied().flatten() {
+            match self.known(arm) {
                 Some(loss) => self.learner.update(arm, loss),
-                None => return (arm, p),
+                None => break,
             }
         }
         let p = self
@@ -279,8 +314,10 @@ impl TsallisProposer {
     /// The next candidate.
     pub fn propose(&mut self) -> Candidate {
         let (arm, p) = self.draw();
-        self.pending.push_back((arm, p));
-        candidate_of(&self.specs, &self.base, &self.arms[arm])
+        let values = self.arms[arm].clone();
+        self.pending
+            .push_back((key_of_values(&self.specs, &values), p));
+        candidate_of(&self.specs, &self.base, &values)
     }
 
     /// A node was stored: `score` is `None` for an invalid candidate. `seed` marks the
@@ -294,36 +331,43 @@ impl TsallisProposer {
             self.reference = Some(s);
         }
         let loss = self.loss(score);
-        let arm = self
-            .arm_of
-            .get(&key_of_candidate(&self.specs, candidate))
-            .copied();
+        let key = key_of_candidate(&self.specs, candidate);
         if !seed && self.pending.is_empty() {
             // Replaying a stored node: redo the draw that proposed it (before its loss is
             // known, as it was live).
-            let drawn = self.draw();
-            self.pending.push_back(drawn);
+            let (arm, p) = self.draw();
+            let drawn = key_of_values(&self.specs, &self.arms[arm]);
+            self.pending.push_back((drawn, p));
         }
-        if let Some(arm) = arm {
-            self.known[arm] = Some(loss);
-        }
-        let Some(arm) = arm.filter(|_| !seed) else {
+        self.losses.insert(key.clone(), loss);
+        if seed {
             return;
-        };
-        let position = self.pending.iter().position(|(a, _)| *a == arm);
+        }
+        let position = self.pending.iter().position(|(k, _)| *k == key);
         let probability = match position {
             Some(i) => self.pending.remove(i).map(|(_, p)| p),
             None => {
-                // Not the arm drawn (another proposer's node, or replay at concurrency > 1):
-                // forget the oldest draw, learn from this arm as it stands.
+                // Not the point drawn (another proposer's node, or replay at concurrency
+                // > 1): forget the oldest draw, learn from this point as it stands.
                 self.pending.pop_front();
-                self.learner.probabilities().get(arm).copied()
+                self.arm_of
+                    .get(&key)
+                    .and_then(|&a| self.learner.probabilities().get(a).copied())
             }
+        };
+        let Some(&arm) = self.arm_of.get(&key) else {
+            return;
         };
         if let Some(p) = probability.filter(|p| *p > 0.0) {
             // TsallisInf::update weights by the current distribution; scale so the
-            // estimate is loss / p at the probability the arm was drawn with.
-            let current = self.learner.probabilities()[arm].max(1e-300);
+            // estimate grows by loss / p, p the probability the arm was drawn with.
+            let current = self
+                .learner
+                .probabilities()
+                .get(arm)
+                .copied()
+                .unwrap_or(p)
+                .max(1e-300);
             self.learner.update(arm, loss * current / p);
         }
     }
@@ -365,6 +409,15 @@ mod tests {
         // Refined: 9 levels, the midpoints only.
         let next: Vec<f64> = (0..4).map(|_| value(&grid.propose())).collect();
         assert_eq!(next, vec![1.125, 1.375, 1.625, 1.875]);
+    }
+
+    #[test]
+    fn keys_ignore_the_last_bit() {
+        let specs = omega();
+        let x = 1.0260526315789473_f64;
+        let y = f64::from_bits(x.to_bits() - 1);
+        assert_eq!(key_of_values(&specs, &[x]), key_of_values(&specs, &[y]));
+        assert_ne!(key_of_values(&specs, &[x]), key_of_values(&specs, &[1.026]));
     }
 
     #[test]
@@ -428,6 +481,13 @@ mod tests {
             t.observe(&c, Some(score(value(&c))), false);
         }
         assert_eq!(seen.len(), t.arms().len());
+        // Every arm evaluated: the grid is refined and new points come.
+        let c = t.propose();
+        assert!(
+            seen.insert(value(&c).to_bits()),
+            "no new arm after refinement"
+        );
+        assert!(t.arms().len() > 20);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod budgets;
 mod errors;
+mod long_horizon;
 mod outputs;
 mod replay;
 mod resume;
