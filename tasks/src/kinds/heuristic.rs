@@ -247,7 +247,7 @@ impl HeuristicEvaluator {
                     "- seed {}: {}: {}",
                     r.seed,
                     r.status_name(),
-                    r.message.as_deref().unwrap_or("")
+                    one_line(r.message.as_deref().unwrap_or(""))
                 );
             }
         }
@@ -256,7 +256,7 @@ impl HeuristicEvaluator {
                 out,
                 "- seed {} skipped (no input): {}",
                 r.seed,
-                r.message.as_deref().unwrap_or("")
+                one_line(r.message.as_deref().unwrap_or(""))
             );
         }
         let mut scored: Vec<(&CaseResult, f64)> = results
@@ -530,6 +530,18 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         seeds: vec![seed_candidate],
         prompt,
     })
+}
+
+/// A case's message on one feedback line: newlines folded, at most 300 bytes (the trace
+/// keeps it whole).
+fn one_line(message: &str) -> String {
+    let folded = message
+        .trim()
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" / ");
+    trim_for_feedback(&folded, 300)
 }
 
 /// Measures the seed on every case and makes its raw scores the references.

@@ -169,7 +169,11 @@ impl Tools {
         let _ = std::fs::remove_dir_all(&scratch);
         let text = result?;
         let dir = self.work.join("in");
-        let temp = dir.join(format!(".{seed}.{}.tmp", std::process::id()));
+        let temp = dir.join(format!(
+            ".{seed}.{}-{}.tmp",
+            std::process::id(),
+            SCRATCH_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
         if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&temp, &text).is_ok() {
             let _ = std::fs::rename(&temp, &cached);
         }
@@ -216,7 +220,11 @@ impl Tools {
     ) -> ToolScore {
         let program = self.work.join("wasm").join(format!("{wasm_hash}.wasm"));
         if !program.is_file() {
-            let temp = program.with_extension(format!("{}.tmp", std::process::id()));
+            let temp = program.with_extension(format!(
+                "{}-{}.tmp",
+                std::process::id(),
+                SCRATCH_COUNTER.fetch_add(1, Ordering::Relaxed)
+            ));
             let written = program
                 .parent()
                 .map(std::fs::create_dir_all)
