@@ -665,7 +665,8 @@ impl Store {
 
     /// Every claim of the run's jobs, by job and attempt.
     pub async fn job_attempts(&self, run: RunId) -> Result<Vec<JobAttempt>> {
-        let rows: Vec<(i64, i64, i64, i64, Option<i64>, Option<String>)> = on_db!(self, pool => {
+        type Row = (i64, i64, i64, i64, Option<i64>, Option<String>);
+        let rows: Vec<Row> = on_db!(self, pool => {
             sqlx::query_as(
                 "SELECT a.job_id, a.attempt, a.worker_id, a.claimed_at, a.finished_at, a.outcome \
                  FROM job_attempts a JOIN eval_jobs j ON j.id = a.job_id \
