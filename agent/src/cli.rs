@@ -10,6 +10,7 @@ mod eval;
 pub mod inspect;
 mod run;
 mod sandbox_run;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +73,8 @@ pub enum Command {
     Tasks(inspect::TasksArgs),
     /// Export a run as expert-iteration data (sft, dpo, trajectories JSONL).
     Export(inspect::ExportArgs),
+    /// Evaluate queued jobs of `hone run --workers` runs (PostgreSQL store).
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report(&cli, args),
         Command::Tasks(args) => inspect::tasks(&cli, args),
         Command::Export(args) => inspect::export(&cli, args),
+        Command::Worker(args) => worker::run(&cli, args),
     };
     match result {
         Ok(code) => code,

@@ -14,3 +14,4 @@ pub mod report;
 pub mod search;
 pub mod testing;
 pub mod tuner;
+pub mod worker;

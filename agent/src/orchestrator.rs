@@ -30,6 +30,7 @@ pub use step::StepReport;
 
 use crate::prompt::{MemoryEntry, Operator};
 use crate::search::{NodeIndex, Plan, SearchTree, Strategy, TreeNode};
+use crate::worker::{Evaluations, RemoteEvaluations};
 use step::{DedupeMap, StepContext, StepOutput};
 
 /// Why a run could not start or continue (a step's own failures are data, not errors).
@@ -98,12 +99,26 @@ pub struct Orchestrator {
 }
 
 impl Orchestrator {
-    /// Creates a new run of `settings` in `store`.
+    /// Creates a new run of `settings` in `store`, evaluating in this process.
     pub async fn create(
         store: Store,
         sandbox: &Sandbox,
         settings: RunSettings,
     ) -> Result<Orchestrator, OrchestratorError> {
+        Orchestrator::create_with(store, sandbox, settings, Evaluations::InProcess).await
+    }
+
+    /// Creates a new run whose evaluations happen where `evaluations` says (recorded in the
+    /// run's config, so `hone resume` keeps it). Workers need a PostgreSQL store.
+    pub async fn create_with(
+        store: Store,
+        sandbox: &Sandbox,
+        settings: RunSettings,
+        evaluations: Evaluations,
+    ) -> Result<Orchestrator, OrchestratorError> {
+        evaluations
+            .check(&store)
+            .map_err(OrchestratorError::Settings)?;
         let task = Task::load(&settings.task_dir, sandbox)?;
         settings.check(&task)?;
         // The proposer first: a run that cannot propose is never stored.
@@ -114,14 +129,23 @@ impl Orchestrator {
                 task_dir: settings.task_dir.display().to_string(),
                 task_hash: task.content_hash.clone(),
                 kind: task.kind.name().to_string(),
-                config: settings.to_json(),
+                config: evaluations.tag(settings.to_json()),
                 seed: settings.seed,
                 strategy: settings.strategy.name().to_string(),
                 budgets: settings.budgets.clone(),
                 started_at: Timestamp::now(),
             })
             .await?;
-        Orchestrator::assemble(store, task, settings, run, proposer, Vec::new(), Vec::new()).await
+        Orchestrator::assemble(
+            store,
+            task,
+            settings,
+            run,
+            proposer,
+            (Vec::new(), Vec::new()),
+            evaluations,
+        )
+        .await
     }
 
     /// Reopens a stored run to continue it.
@@ -161,7 +185,20 @@ impl Orchestrator {
         store
             .set_run_status(run, "running", None, Timestamp::now())
             .await?;
-        Orchestrator::assemble(store, task, settings, run, proposer, nodes, events).await
+        let evaluations = Evaluations::from_config(&record.config);
+        evaluations
+            .check(&store)
+            .map_err(OrchestratorError::Settings)?;
+        Orchestrator::assemble(
+            store,
+            task,
+            settings,
+            run,
+            proposer,
+            (nodes, events),
+            evaluations,
+        )
+        .await
     }
 
     async fn assemble(
@@ -170,8 +207,8 @@ impl Orchestrator {
         settings: RunSettings,
         run: RunId,
         mut proposer: Proposer,
-        nodes: Vec<NodeRecord>,
-        events: Vec<hone_store::EventRecord>,
+        (nodes, events): (Vec<NodeRecord>, Vec<hone_store::EventRecord>),
+        evaluations: Evaluations,
     ) -> Result<Orchestrator, OrchestratorError> {
         let mut strategy = settings.strategy.build();
         let mut tree = SearchTree::new();
@@ -227,13 +264,24 @@ impl Orchestrator {
         }
         let spend = store.spend(run).await?;
         let counters = BudgetCounters::from_spend(&spend);
-        let context = Arc::new(StepContext::new(
-            store.clone(),
-            task.clone(),
-            run,
-            dedupe,
-            settings.eval_threads,
-        ));
+        let remote = match evaluations {
+            Evaluations::InProcess => None,
+            Evaluations::Workers => Some(Arc::new(
+                RemoteEvaluations::start(store.clone(), run, &task.dir, &task.content_hash)
+                    .await
+                    .map_err(OrchestratorError::Settings)?,
+            )),
+        };
+        let context = Arc::new(
+            StepContext::new(
+                store.clone(),
+                task.clone(),
+                run,
+                dedupe,
+                settings.eval_threads,
+            )
+            .with_remote(remote),
+        );
         Ok(Orchestrator {
             store,
             task,
@@ -562,6 +610,9 @@ impl Orchestrator {
     }
 
     async fn finish(self, stop: StopReason) -> Result<RunOutcome, OrchestratorError> {
+        if let Some(remote) = self.context.remote() {
+            remote.shutdown().await;
+        }
         let status = match stop {
             StopReason::Interrupted => "interrupted",
             StopReason::TooManyFailures(_) => "failed",

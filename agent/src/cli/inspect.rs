@@ -90,6 +90,7 @@ pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                         summary.spend.dollars
                     );
                 }
+                print_queue(&store, None).await?;
             }
             Some(run) => {
                 let summary = store.run_summary(RunId(run)).await?;
@@ -163,10 +164,54 @@ pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 for (status, count) in &summary.by_status {
                     println!("  {status:<18} {count}");
                 }
+                print_queue(&store, Some(RunId(run))).await?;
             }
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The evaluation queue (`hone run --workers`): its depth, and for the whole store the
+/// workers. Prints nothing when the store has never had a job or a worker.
+async fn print_queue(store: &hone_store::Store, run: Option<RunId>) -> anyhow::Result<()> {
+    let depth = store.queue_depth(run).await?;
+    let workers = if run.is_none() {
+        store.workers().await?
+    } else {
+        Vec::new()
+    };
+    if depth == hone_store::QueueDepth::default() && workers.is_empty() {
+        return Ok(());
+    }
+    println!(
+        "queue        {} pending, {} leased, {} done, {} failed, {} cancelled",
+        depth.pending, depth.leased, depth.done, depth.failed, depth.cancelled
+    );
+    if workers.is_empty() {
+        return Ok(());
+    }
+    let now = store.database_now().await?;
+    println!();
+    println!(
+        "{:>6}  {:<24} {:>8} {:<8} {:>6} {:>8} {:>12}",
+        "worker", "host", "pid", "status", "job", "done", "last seen"
+    );
+    for w in workers {
+        let ago = (now.0 - w.last_seen.0).max(0) as f64 / 1000.0;
+        println!(
+            "{:>6}  {:<24} {:>8} {:<8} {:>6} {:>8} {:>10.1} s",
+            w.id.0,
+            truncate(&w.host, 24),
+            w.pid,
+            w.status,
+            w.current_job
+                .map(|j| j.0.to_string())
+                .unwrap_or_else(|| "-".into()),
+            w.jobs_done,
+            ago
+        );
+    }
+    Ok(())
 }
 
 fn truncate(text: &str, max: usize) -> String {

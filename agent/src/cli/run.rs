@@ -61,6 +61,9 @@ pub struct RunArgs {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Evaluate on `hone worker` processes through the store's queue (PostgreSQL store only).
+    #[arg(long)]
+    pub workers: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +101,7 @@ struct RunDefaults {
     budget_time: Option<String>,
     concurrency: Option<usize>,
     seed: Option<u64>,
+    workers: Option<bool>,
 }
 
 fn load_config(path: &Path) -> anyhow::Result<ConfigFile> {
@@ -212,11 +216,25 @@ pub async fn open_store(cli: &super::Cli) -> anyhow::Result<Store> {
 pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut settings = settings(args)?;
     settings.api_key = api_key(&settings);
+    // `--workers` or `[run] workers = true`: evaluations go to `hone worker` processes.
+    let evaluations =
+        if args.workers || load_config(Path::new("hone.toml"))?.run.workers == Some(true) {
+            crate::worker::Evaluations::Workers
+        } else {
+            crate::worker::Evaluations::InProcess
+        };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let store = open_store(cli).await?;
         let sandbox = Sandbox::new(super::sandbox_config(cli))?;
-        let orchestrator = Orchestrator::create(store.clone(), &sandbox, settings).await?;
+        let orchestrator =
+            Orchestrator::create_with(store.clone(), &sandbox, settings, evaluations).await?;
+        if evaluations == crate::worker::Evaluations::Workers {
+            eprintln!(
+                "hone: evaluations go to the queue of {}; start workers with `hone worker --store URL`",
+                store.name()
+            );
+        }
         eprintln!(
             "hone: run {} on task `{}`",
             orchestrator.run_id().0,

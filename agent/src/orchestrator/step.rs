@@ -63,9 +63,26 @@ pub struct StepContext {
     run: RunId,
     dedupe: DedupeMap,
     evaluations: Arc<Semaphore>,
+    /// The evaluation backend: `None` runs evaluations on this process's blocking pool
+    /// (under `evaluations`), `Some` sends them to `hone worker` processes via the queue.
+    remote: Option<Arc<crate::worker::RemoteEvaluations>>,
 }
 
 impl StepContext {
+    /// Sends evaluations to workers through the queue instead of the blocking pool.
+    pub fn with_remote(
+        mut self,
+        remote: Option<Arc<crate::worker::RemoteEvaluations>>,
+    ) -> StepContext {
+        self.remote = remote;
+        self
+    }
+
+    /// The queue backend, if evaluations are remote.
+    pub fn remote(&self) -> Option<&Arc<crate::worker::RemoteEvaluations>> {
+        self.remote.as_ref()
+    }
+
     pub fn new(
         store: Store,
         task: Task,
@@ -79,6 +96,7 @@ impl StepContext {
             run,
             dedupe,
             evaluations: Arc::new(Semaphore::new(eval_threads.max(1))),
+            remote: None,
         }
     }
 
@@ -187,6 +205,9 @@ impl StepContext {
 
     /// Runs the task's evaluator on the blocking pool, at most `eval_threads` at once.
     async fn evaluate(&self, candidate: Candidate) -> Result<Evaluation, String> {
+        if let Some(remote) = &self.remote {
+            return remote.evaluate(&candidate).await;
+        }
         let _permit = self
             .evaluations
             .acquire()

@@ -7,3 +7,4 @@ mod orchestrator;
 mod prompts;
 mod reply;
 mod tuner;
+mod workers;

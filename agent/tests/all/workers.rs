@@ -1,0 +1,448 @@
+//! Evaluation workers through PostgreSQL, end to end through the `hone` binary: three
+//! worker processes reproduce a single-process run; a worker SIGKILLed mid-job costs one
+//! lease and loses nothing; no job is ever held by two workers at once; bad input is
+//! refused clearly. PostgreSQL is a throwaway server the tests start (skipped, with the
+//! reason printed, when none can be started). Network namespaces (`ip netns`) need
+//! privileges these tests do not assume, so the workers run as local processes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hone_store::testing::PostgresServer;
+use hone_store::{JobAttempt, RunId, Store};
+
+const HEAVY_BALL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tasks/library/params/heavy-ball"
+);
+const LONGEST_RUN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tasks/library/counterexample/longest-run"
+);
+const SLOW_SUM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/slow-sum");
+
+fn cache_dir() -> PathBuf {
+    std::env::temp_dir().join("hone-test-cache")
+}
+
+fn hone(dir: &Path, store: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hone"));
+    command
+        .current_dir(dir)
+        .env_remove("HONE_STORE")
+        .env_remove("HONE_CACHE_DIR")
+        .arg("--store")
+        .arg(store)
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .stdin(Stdio::null());
+    command
+}
+
+fn server() -> Option<PostgresServer> {
+    match PostgresServer::start() {
+        Ok(server) => Some(server),
+        Err(e) => {
+            eprintln!("SKIPPED: worker tests: no PostgreSQL server could be started: {e}");
+            None
+        }
+    }
+}
+
+fn database(server: &PostgresServer, name: &str) -> String {
+    server
+        .create_database(name)
+        .unwrap_or_else(|e| panic!("createdb {name}: {e}"))
+}
+
+/// A `hone worker` process, its stderr in `dir/worker-N.log`; killed when dropped.
+struct WorkerProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl WorkerProcess {
+    fn start(dir: &Path, store: &str, n: usize, lease: &str) -> WorkerProcess {
+        let log = dir.join(format!("worker-{n}.log"));
+        let file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        let child = hone(dir, store)
+            .args(["worker", "--lease", lease, "--poll", "200ms"])
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn hone worker: {e}"));
+        WorkerProcess { child, log }
+    }
+
+    fn pid(&self) -> i64 {
+        self.child.id() as i64
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for a child's exit and its output, killing it after `limit`.
+fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                break;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("wait: {e}"),
+        }
+    }
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"))
+}
+
+fn outcome(output: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "outcome JSON ({e}):\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
+}
+
+fn open(url: &str) -> Store {
+    runtime()
+        .block_on(Store::open(url))
+        .unwrap_or_else(|e| panic!("open {url}: {e}"))
+}
+
+/// The run's evaluated candidates: content hash -> (status, score bits).
+fn evaluated(url: &str, run: i64) -> BTreeMap<String, (String, Option<u64>)> {
+    let nodes = runtime()
+        .block_on(open(url).load_tree(RunId(run)))
+        .unwrap_or_else(|e| panic!("load tree: {e}"));
+    nodes
+        .into_iter()
+        .filter(|n| n.duplicate_of.is_none())
+        .map(|n| {
+            (
+                n.content_hash,
+                (n.evaluation.status, n.evaluation.score.map(f64::to_bits)),
+            )
+        })
+        .collect()
+}
+
+fn attempts(url: &str, run: i64) -> Vec<JobAttempt> {
+    runtime()
+        .block_on(open(url).job_attempts(RunId(run)))
+        .unwrap_or_else(|e| panic!("job attempts: {e}"))
+}
+
+/// No job was held by two workers at once: per job, each claim starts after the previous
+/// one ended (a claim that never ended — a killed worker — ends at its lease).
+fn assert_no_overlap(attempts: &[JobAttempt], lease_ms: i64) {
+    let mut by_job: BTreeMap<i64, Vec<&JobAttempt>> = BTreeMap::new();
+    for a in attempts {
+        by_job.entry(a.job.0).or_default().push(a);
+    }
+    for (job, list) in by_job {
+        for pair in list.windows(2) {
+            let end = pair[0]
+                .finished_at
+                .map(|t| t.0)
+                .unwrap_or(pair[0].claimed_at.0 + lease_ms);
+            assert!(
+                pair[1].claimed_at.0 >= end,
+                "job {job}: attempt {} claimed at {} while attempt {} held it until {end}",
+                pair[1].attempt,
+                pair[1].claimed_at.0,
+                pair[0].attempt
+            );
+        }
+    }
+}
+
+/// `--llm random` draws each step's candidate from the step's own RNG stream, so the set
+/// of candidates does not depend on the order evaluations finish in (at any concurrency).
+const RUN_FLAGS: [&str; 11] = [
+    "--llm",
+    "random",
+    "--strategy",
+    "greedy",
+    "--concurrency",
+    "3",
+    "--budget-evals",
+    "18",
+    "--seed",
+    "11",
+    "--json",
+];
+
+#[test]
+fn three_workers_match_a_single_process_run() {
+    let Some(server) = server() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let local = dir.path().join("local.db").to_string_lossy().into_owned();
+    let single = hone(dir.path(), &local)
+        .arg("run")
+        .arg(LONGEST_RUN)
+        .args(RUN_FLAGS)
+        .output()
+        .unwrap_or_else(|e| panic!("hone run: {e}"));
+    let single = outcome(&single);
+
+    let url = database(&server, "three_workers");
+    let workers: Vec<WorkerProcess> = (0..3)
+        .map(|n| WorkerProcess::start(dir.path(), &url, n, "10s"))
+        .collect();
+    let child = hone(dir.path(), &url)
+        .arg("run")
+        .arg(LONGEST_RUN)
+        .args(RUN_FLAGS)
+        .arg("--workers")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("hone run --workers: {e}"));
+    let remote = outcome(&wait_output(child, Duration::from_secs(120)));
+    assert_eq!(remote["status"], "finished", "{remote}");
+    assert_eq!(remote["evaluations"], single["evaluations"]);
+    assert_eq!(remote["best_score"], single["best_score"]);
+
+    let run_local = single["run"].as_i64().unwrap_or_default();
+    let run_remote = remote["run"].as_i64().unwrap_or_default();
+    let expected = evaluated(&local, run_local);
+    let got = evaluated(&url, run_remote);
+    assert_eq!(got.len(), 18);
+    assert_eq!(
+        got, expected,
+        "the same candidates with the same evaluations"
+    );
+
+    // Every evaluation went through the queue, once, and no two claims of a job overlap.
+    let claims = attempts(&url, run_remote);
+    assert_eq!(claims.len(), 18, "one claim per job: {claims:?}");
+    assert!(claims.iter().all(|a| a.outcome.as_deref() == Some("done")));
+    assert_no_overlap(&claims, 10_000);
+    let by_worker = claims.iter().fold(BTreeMap::new(), |mut m, a| {
+        *m.entry(a.worker.0).or_insert(0) += 1;
+        m
+    });
+    eprintln!("jobs by worker: {by_worker:?}");
+
+    // `hone status` shows the queue and the three workers.
+    let status = hone(dir.path(), &url)
+        .arg("status")
+        .output()
+        .unwrap_or_else(|e| panic!("hone status: {e}"));
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("queue        0 pending, 0 leased, 18 done, 0 failed, 0 cancelled"),
+        "{text}"
+    );
+    for w in &workers {
+        assert!(
+            text.lines().any(|l| l.contains(&format!(" {} ", w.pid()))),
+            "worker pid {} in\n{text}",
+            w.pid()
+        );
+    }
+    let log = workers[0].log() + &workers[1].log() + &workers[2].log();
+    assert!(log.contains("claimed job"), "{log}");
+    assert!(log.contains("loaded task `longest-run`"), "{log}");
+}
+
+#[test]
+fn a_killed_worker_costs_one_lease_and_loses_nothing() {
+    let Some(server) = server() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = database(&server, "killed_worker");
+    let child = hone(dir.path(), &url)
+        .arg("run")
+        .arg(SLOW_SUM)
+        .args(["--llm", "builtin", "--budget-evals", "3", "--seed", "3"])
+        .args(["--workers", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("hone run --workers: {e}"));
+    let mut doomed = WorkerProcess::start(dir.path(), &url, 0, "2s");
+    let store = open(&url);
+    let rt = runtime();
+    let start = Instant::now();
+    let held = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the worker never claimed a job"
+        );
+        let workers = rt.block_on(store.workers()).unwrap_or_default();
+        if let Some(job) = workers
+            .iter()
+            .find(|w| w.pid == doomed.pid())
+            .and_then(|w| w.current_job)
+        {
+            break job;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = doomed.child.kill(); // SIGKILL
+    let _ = doomed.child.wait();
+    let rescuer = WorkerProcess::start(dir.path(), &url, 1, "2s");
+    let output = wait_output(child, Duration::from_secs(180));
+    let result = outcome(&output);
+    assert_eq!(result["status"], "finished", "{result}\n{}", rescuer.log());
+    assert_eq!(result["evaluations"], 3);
+
+    let run = result["run"].as_i64().unwrap_or_default();
+    let claims = attempts(&url, run);
+    let of_held: Vec<_> = claims.iter().filter(|a| a.job == held).collect();
+    assert_eq!(
+        of_held.len(),
+        2,
+        "claimed by the killed worker, then again: {claims:?}"
+    );
+    assert_eq!(of_held[0].outcome, None, "the killed worker never finished");
+    assert_eq!(of_held[1].outcome.as_deref(), Some("done"));
+    let waited = of_held[1].claimed_at.0 - of_held[0].claimed_at.0;
+    assert!(
+        waited >= 2000,
+        "re-claimed only after the 2 s lease ({waited} ms)"
+    );
+    assert!(
+        waited < 2000 + 5000,
+        "re-claimed within one lease timeout ({waited} ms)"
+    );
+    assert_no_overlap(&claims, 2000);
+    // Every other job was claimed once; every evaluation is a node, none twice.
+    assert_eq!(claims.len(), 4, "{claims:?}");
+    assert!(
+        claims
+            .iter()
+            .filter(|a| a.job != held)
+            .all(|a| a.attempt == 1 && a.outcome.as_deref() == Some("done"))
+    );
+    let nodes = evaluated(&url, run);
+    assert_eq!(nodes.len(), 3);
+    let depth = rt
+        .block_on(store.queue_depth(Some(RunId(run))))
+        .unwrap_or_default();
+    assert_eq!((depth.done, depth.pending, depth.leased), (3, 0, 0));
+    assert!(rescuer.log().contains("claimed job"), "{}", rescuer.log());
+}
+
+#[test]
+fn workers_refuse_bad_input() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let local = dir.path().join("local.db").to_string_lossy().into_owned();
+    let run = hone(dir.path(), &local)
+        .arg("run")
+        .arg(HEAVY_BALL)
+        .args(["--llm", "builtin", "--budget-evals", "2", "--workers"])
+        .output()
+        .unwrap_or_else(|e| panic!("hone run: {e}"));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(
+        stderr.contains("--workers needs a PostgreSQL store"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("local.db"), "{stderr}");
+    // Nothing was stored: the refusal comes before the run is created.
+    let runs = runtime()
+        .block_on(open(&local).list_runs())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(runs.is_empty());
+
+    let worker = hone(dir.path(), &local)
+        .args(["worker", "--once"])
+        .output()
+        .unwrap_or_else(|e| panic!("hone worker: {e}"));
+    let stderr = String::from_utf8_lossy(&worker.stderr);
+    assert!(!worker.status.success());
+    assert!(
+        stderr.contains("hone worker needs a PostgreSQL store"),
+        "{stderr}"
+    );
+
+    for (flags, message) in [
+        (["--lease", "500ms"], "a lease must be at least 1s"),
+        (["--max-jobs", "0"], "--max-jobs 0"),
+        (["--poll", "0"], "--poll 0"),
+    ] {
+        let output = hone(dir.path(), "postgres://nobody@127.0.0.1:1/none")
+            .arg("worker")
+            .args(flags)
+            .output()
+            .unwrap_or_else(|e| panic!("hone worker: {e}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert!(stderr.contains(message), "{flags:?}: {stderr}");
+    }
+}
+
+/// Evaluations per second through the queue with 1, 2 and 4 local workers on a cheap task
+/// (heavy-ball, ~ms per evaluation), from the first claim to the last completion.
+/// `cargo test -p hone-agent --test all worker_throughput -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: prints figures"]
+fn worker_throughput() {
+    let Some(server) = server() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for count in [1usize, 2, 4] {
+        let url = database(&server, &format!("throughput_{count}"));
+        let _workers: Vec<WorkerProcess> = (0..count)
+            .map(|n| WorkerProcess::start(dir.path(), &url, n, "30s"))
+            .collect();
+        let child = hone(dir.path(), &url)
+            .arg("run")
+            .arg(HEAVY_BALL)
+            .args([
+                "--llm",
+                "builtin",
+                "--concurrency",
+                "8",
+                "--budget-evals",
+                "200",
+            ])
+            .args(["--seed", "1", "--workers", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("hone run: {e}"));
+        let result = outcome(&wait_output(child, Duration::from_secs(600)));
+        let run = result["run"].as_i64().unwrap_or_default();
+        let claims = attempts(&url, run);
+        let first = claims.iter().map(|a| a.claimed_at.0).min().unwrap_or(0);
+        let last = claims
+            .iter()
+            .filter_map(|a| a.finished_at.map(|t| t.0))
+            .max()
+            .unwrap_or(0);
+        let seconds = (last - first).max(1) as f64 / 1000.0;
+        println!(
+            "{count} worker(s): {} evaluations in {seconds:.2} s = {:.1} evaluations/s",
+            claims.len(),
+            claims.len() as f64 / seconds
+        );
+    }
+}
