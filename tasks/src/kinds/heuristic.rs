@@ -79,10 +79,15 @@ struct Case {
 
 struct HeuristicEvaluator {
     judge: Judge,
-    objective: Objective,
-    zero_on_failure: bool,
+    scoring: Scoring,
     public: Vec<Case>,
     private: Vec<Case>,
+}
+
+/// How case results become one evaluation.
+struct Scoring {
+    objective: Objective,
+    zero_on_failure: bool,
 }
 
 impl HeuristicEvaluator {
@@ -102,14 +107,16 @@ impl HeuristicEvaluator {
                 Err(message) => CaseResult::skipped(case.seed, message.clone()),
             })
             .collect();
-        let mut evaluation = self.aggregate(cases, &results);
+        let mut evaluation = self.scoring.aggregate(cases, &results);
         evaluation.wall_ms = start.elapsed().as_secs_f64() * 1e3;
         evaluation
             .metrics
             .insert("wall_ms".into(), evaluation.wall_ms.into());
         evaluation
     }
+}
 
+impl Scoring {
     /// Case results -> the evaluation (score, validity, metrics, feedback, trace).
     fn aggregate(&self, cases: &[Case], results: &[CaseResult]) -> Evaluation {
         let relative = cases.iter().all(|c| c.reference.is_some());
@@ -516,8 +523,10 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
     );
     let mut evaluator = HeuristicEvaluator {
         judge,
-        objective,
-        zero_on_failure: raw.zero_on_failure,
+        scoring: Scoring {
+            objective,
+            zero_on_failure: raw.zero_on_failure,
+        },
         public,
         private,
     };
@@ -653,7 +662,7 @@ fn prompt_material(
     PromptMaterial {
         objective: format!(
             "Write a heuristic program for this optimization problem ({} the raw score). {scoring} A case whose output is invalid, or that breaks a limit, scores 0{}.",
-            raw.objective.unwrap_or(evaluator.objective).name(),
+            evaluator.scoring.objective.name(),
             if raw.zero_on_failure { ", and any failed case makes the whole score 0" } else { "" }
         ),
         statement: String::new(),
@@ -670,5 +679,120 @@ fn prompt_material(
         inputs,
         outputs: "The output format of the statement, on stdout.".into(),
         variables: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(seed: u64, reference: Option<f64>) -> Case {
+        Case {
+            seed,
+            input: Ok(Arc::from("")),
+            reference,
+        }
+    }
+
+    fn passed(seed: u64, raw: i64) -> CaseResult {
+        CaseResult {
+            seed,
+            status: None,
+            raw: Some(raw),
+            fuel: Some(10),
+            message: None,
+            skipped: false,
+        }
+    }
+
+    fn failed(seed: u64, status: EvalStatus) -> CaseResult {
+        CaseResult {
+            seed,
+            status: Some(status),
+            raw: None,
+            fuel: Some(5),
+            message: Some("rectangles 1 and 2\noverlap".into()),
+            skipped: false,
+        }
+    }
+
+    fn scoring(objective: Objective, zero_on_failure: bool) -> Scoring {
+        Scoring {
+            objective,
+            zero_on_failure,
+        }
+    }
+
+    #[test]
+    fn totals_count_passed_cases_and_name_failures() {
+        let cases = [case(1, None), case(2, None), case(3, None)];
+        let results = [
+            passed(1, 100),
+            failed(2, EvalStatus::WrongAnswer),
+            CaseResult::skipped(3, "gen failed".into()),
+        ];
+        let e = scoring(Objective::Maximize, false).aggregate(&cases, &results);
+        assert!(e.valid && e.status == EvalStatus::Ok);
+        assert_eq!(e.score, 100.0);
+        assert_eq!(
+            (
+                e.metrics["passed"].as_i64(),
+                e.metrics["failed"].as_i64(),
+                e.metrics["skipped"].as_i64()
+            ),
+            (Some(1), Some(1), Some(1))
+        );
+        assert_eq!(e.fuel, Some(15));
+        assert!(
+            e.feedback
+                .contains("- seed 2: wrong_answer: rectangles 1 and 2 / overlap"),
+            "{}",
+            e.feedback
+        );
+        assert!(
+            e.feedback
+                .contains("- seed 3 skipped (no input): gen failed"),
+            "{}",
+            e.feedback
+        );
+        assert_eq!(e.metrics["case_scores"]["2"], serde_json::Value::Null);
+        let zeroed = scoring(Objective::Maximize, true).aggregate(&cases, &results);
+        assert!(!zeroed.valid && zeroed.score == 0.0 && zeroed.status == EvalStatus::WrongAnswer);
+        // Nothing passed: invalid, with the failure's status.
+        let none = scoring(Objective::Maximize, false).aggregate(&cases[1..2], &results[1..2]);
+        assert!(!none.valid && none.status == EvalStatus::WrongAnswer);
+    }
+
+    #[test]
+    fn relative_scores_follow_the_direction() {
+        let cases = [
+            case(1, Some(200.0)),
+            case(2, Some(50.0)),
+            case(3, Some(10.0)),
+        ];
+        let results = [
+            passed(1, 100),
+            passed(2, 100),
+            failed(3, EvalStatus::FuelExhausted),
+        ];
+        let max = scoring(Objective::Maximize, false).aggregate(&cases, &results);
+        assert!((max.score - (0.5 + 2.0 + 0.0) / 3.0).abs() < 1e-12);
+        let min = scoring(Objective::Minimize, false).aggregate(&cases, &results);
+        assert!((min.score - (2.0 + 0.5 + 0.0) / 3.0).abs() < 1e-12);
+        assert_eq!(min.metrics["relative"], min.score);
+        // A raw 0 on a minimize case counts as 1 (no division by zero).
+        let zero = scoring(Objective::Minimize, false).aggregate(&cases[..1], &[passed(1, 0)]);
+        assert_eq!(zero.score, 200.0);
+        // The weakest case is listed first: seed 1 at relative 0.5 when maximizing.
+        let weakest = max
+            .feedback
+            .split("Weakest cases:\n")
+            .nth(1)
+            .expect("weakest");
+        assert!(
+            weakest.starts_with("- seed 1: raw 100, relative 0.5000"),
+            "{}",
+            max.feedback
+        );
     }
 }

@@ -122,6 +122,25 @@ fn bundled_seeds_are_valid_and_score_above_zero() {
     // The tour is minimized and scored against the seed: the seed scores exactly 1.
     let tour = bundled("tour");
     assert_eq!(tour.evaluate(&tour.seeds[0]).score, 1.0);
+    assert!(
+        tour.prompt.objective.contains("minimize")
+            && tour.prompt.objective.contains("starting solution")
+    );
+    let ahc = bundled("ahc001");
+    assert!(
+        ahc.prompt.objective.contains("maximize")
+            && ahc.prompt.objective.contains("total raw score")
+    );
+    assert!(
+        ahc.prompt.inputs.contains("15 public cases")
+            && ahc.prompt.inputs.contains("Example input:")
+    );
+    assert!(ahc.prompt.constraints.contains("fuel 2000000000"));
+    assert!(
+        ahc.prompt
+            .statement
+            .contains("AtCoder Heuristic Contest 001")
+    );
 }
 
 #[test]
