@@ -254,30 +254,31 @@ pub struct NodeRecord {
 impl NodeRecord {
     /// The record of a node just stored by [`Store::insert_node`](crate::Store::insert_node)
     /// under `id`, built without reading it back: what the store holds for it (a score that
-    /// is not finite reads back as `None`, as does a wall time that is not finite). Its
+    /// is not finite reads back as `None`, as does a wall time that is not finite; NUL
+    /// characters in text read back as U+FFFD). Its
     /// lineage commit is not written yet.
     pub fn from_new(id: NodeId, node: &NewNode, evaluation: &NewEvaluation) -> NodeRecord {
         NodeRecord {
             id,
             run: node.run,
             parent: node.parent,
-            operator: node.operator.clone(),
+            operator: stored_text(&node.operator).into_owned(),
             tree: node.tree,
             island: node.island,
             depth: node.depth,
             files: node.files.clone(),
             values: node.values.clone(),
-            content_hash: node.content_hash.clone(),
+            content_hash: stored_text(&node.content_hash).into_owned(),
             duplicate_of: node.duplicate_of,
             llm_call: node.llm_call,
             lineage_commit: None,
             created_at: node.created_at,
             evaluation: EvaluationRecord {
-                status: evaluation.status.clone(),
+                status: stored_text(&evaluation.status).into_owned(),
                 valid: evaluation.valid,
                 score: Some(evaluation.score).filter(|s| s.is_finite()),
                 metrics: evaluation.metrics.clone(),
-                feedback: evaluation.feedback.clone(),
+                feedback: stored_text(&evaluation.feedback).into_owned(),
                 trace: evaluation.trace.clone(),
                 fuel: evaluation.fuel,
                 wall_ms: evaluation.wall_ms.filter(|w| w.is_finite()),
@@ -356,4 +357,15 @@ pub struct RunSummary {
     pub best: Option<BestNode>,
     pub spend: Spend,
     pub final_evaluations: Vec<FinalEvaluationRecord>,
+}
+
+/// Text as the store keeps it: NUL characters (which PostgreSQL's text type refuses, and
+/// which candidate output or a model reply can hold) become U+FFFD on both backends, so
+/// both store the same thing.
+pub(crate) fn stored_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        std::borrow::Cow::Owned(text.replace('\0', "\u{fffd}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }

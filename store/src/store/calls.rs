@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::store::nodes::evaluation_from_row;
 use crate::store::{RowError, RowExt, finite, on_db};
+use crate::types::stored_text;
 use crate::{
     EventId, EventRecord, FinalEvaluationRecord, LlmCallId, LlmCallRecord, NewEvaluation,
     NewLlmCall, NodeId, RunId, Store, Timestamp,
@@ -70,17 +71,17 @@ impl Store {
             )
             .bind(run.0)
             .bind(call.parent.map(|p| p.0))
-            .bind(&call.operator)
-            .bind(&call.model)
-            .bind(&call.system)
-            .bind(&call.prompt)
-            .bind(&call.reply)
+            .bind(stored_text(&call.operator))
+            .bind(stored_text(&call.model))
+            .bind(stored_text(&call.system))
+            .bind(stored_text(&call.prompt))
+            .bind(call.reply.as_deref().map(stored_text))
             .bind(call.tokens_in)
             .bind(call.tokens_out)
             .bind(call.tokens_estimated)
             .bind(if call.cost_dollars.is_finite() { call.cost_dollars } else { 0.0 })
             .bind(if call.latency_ms.is_finite() { call.latency_ms } else { 0.0 })
-            .bind(&call.error)
+            .bind(call.error.as_deref().map(stored_text))
             .bind(call.replayed)
             .bind(call.attempt)
             .bind(call.created_at.0)
@@ -98,7 +99,7 @@ impl Store {
     pub async fn set_llm_call_parse_error(&self, call: LlmCallId, message: &str) -> Result<()> {
         let affected = on_db!(self, pool => {
             sqlx::query("UPDATE llm_calls SET parse_error = $1 WHERE id = $2")
-                .bind(message)
+                .bind(stored_text(message))
                 .bind(call.0)
                 .execute(pool)
                 .await
@@ -254,7 +255,7 @@ impl Store {
             .bind(evaluation.valid)
             .bind(finite(evaluation.score))
             .bind(&metrics)
-            .bind(&evaluation.feedback)
+            .bind(stored_text(&evaluation.feedback))
             .bind(&trace)
             .bind(evaluation.fuel)
             .bind(evaluation.wall_ms.filter(|w| w.is_finite()))

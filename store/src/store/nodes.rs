@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, Result};
-use crate::store::{BeginWrite, RowError, RowExt, finite, on_db};
+use crate::store::{BeginWrite, Db, RowError, RowExt, finite, on_db};
+use crate::types::stored_text;
 use crate::{
     EvaluationRecord, LlmCallId, NewEvaluation, NewNode, NodeId, NodeRecord, RunId, Store,
     Timestamp,
@@ -59,6 +60,121 @@ pub(crate) fn evaluation_from_row(row: &impl RowExt) -> Result<EvaluationRecord,
     })
 }
 
+/// Nodes per chunk when SQLite loads a tree.
+const TREE_CHUNK: i64 = 2000;
+
+/// One chunk of a run's tree after node `$2`: its size, its last id, and two texts in the
+/// same row order: a JSON
+/// array of the small columns (see [`TreeRow`]), and the JSON columns (files, values,
+/// metrics, trace) joined with unit separators (U+001F) between columns and record
+/// separators (U+001E) between rows. Those columns hold serde_json output, where control
+/// characters are always escaped, so the separators cannot occur inside them.
+const TREE_CHUNK_SQL: &str = "SELECT count(*), max(id), json_group_array(json_array(id, parent_id, operator, tree, \
+    island, depth, content_hash, duplicate_of, llm_call_id, lineage_commit, created_at, status, \
+    valid, CASE WHEN score IS NULL THEN NULL ELSE printf('%!.17g', score) END, feedback, fuel, \
+    CASE WHEN wall_ms IS NULL THEN NULL ELSE printf('%!.17g', wall_ms) END)), \
+    group_concat(files || char(31) || param_values || char(31) || metrics || char(31) || trace, \
+    char(30)) \
+    FROM (SELECT n.id, n.parent_id, n.operator, n.tree, n.island, n.depth, n.files, \
+    n.param_values, n.content_hash, n.duplicate_of, n.llm_call_id, n.lineage_commit, \
+    n.created_at, e.status, e.valid, e.score, e.metrics, e.feedback, e.trace, e.fuel, e.wall_ms \
+    FROM nodes n JOIN evaluations e ON e.node_id = n.id \
+    WHERE n.run_id = $1 AND n.id > $2 ORDER BY n.id LIMIT $3)";
+
+/// The small columns of a row of [`TREE_CHUNK_SQL`], in its order.
+#[derive(serde::Deserialize)]
+struct TreeRow(
+    i64,
+    Option<i64>,
+    String,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    i64,
+    String,
+    i64,
+    Option<String>,
+    String,
+    Option<i64>,
+    Option<String>,
+);
+
+impl TreeRow {
+    /// The record, with the row's JSON columns `files`, `values`, `metrics`, `trace`.
+    fn into_record(self, run: RunId, json: &str) -> Result<NodeRecord, RowError> {
+        let real = |text: Option<String>, column: &str| -> Result<Option<f64>, RowError> {
+            text.map(|t| {
+                t.parse::<f64>().map_err(|_| {
+                    RowError::Sql(sqlx::Error::Decode(
+                        format!("column {column}: `{t}` is not a number").into(),
+                    ))
+                })
+            })
+            .transpose()
+        };
+        let mut columns = json.split('\u{1f}');
+        let mut next = |column: &str| {
+            columns.next().ok_or_else(|| {
+                RowError::Sql(sqlx::Error::Decode(
+                    format!("node {}: column {column} is missing", self.0).into(),
+                ))
+            })
+        };
+        let (files, values, metrics, trace) = (
+            next("files")?,
+            next("param_values")?,
+            next("metrics")?,
+            next("trace")?,
+        );
+        Ok(NodeRecord {
+            id: NodeId(self.0),
+            run,
+            parent: self.1.map(NodeId),
+            operator: self.2,
+            tree: self.3,
+            island: self.4,
+            depth: self.5,
+            files: serde_json::from_str(files)?,
+            values: serde_json::from_str(values)?,
+            content_hash: self.6,
+            duplicate_of: self.7.map(NodeId),
+            llm_call: self.8.map(LlmCallId),
+            lineage_commit: self.9,
+            created_at: Timestamp(self.10),
+            evaluation: EvaluationRecord {
+                status: self.11,
+                valid: self.12 != 0,
+                score: real(self.13, "score")?,
+                metrics: serde_json::from_str(metrics)?,
+                feedback: self.14,
+                trace: serde_json::from_str(trace)?,
+                fuel: self.15,
+                wall_ms: real(self.16, "wall_ms")?,
+            },
+        })
+    }
+}
+
+/// Decodes one chunk of [`TREE_CHUNK_SQL`].
+fn decode_chunk(
+    run: RunId,
+    small: Option<&str>,
+    json: Option<&str>,
+) -> Result<Vec<NodeRecord>, RowError> {
+    let rows: Vec<TreeRow> = serde_json::from_str(small.unwrap_or("[]"))?;
+    let mut json_rows = json.unwrap_or_default().split('\u{1e}');
+    rows.into_iter()
+        .map(|row| {
+            let columns = json_rows.next().unwrap_or_default();
+            row.into_record(run, columns)
+        })
+        .collect()
+}
+
 /// A node and its evaluation, serialized for binding.
 struct Encoded<'a> {
     node: &'a NewNode,
@@ -82,13 +198,13 @@ macro_rules! insert_encoded {
             )
             .bind(e.node.run.0)
             .bind(e.node.parent.map(|p| p.0))
-            .bind(&e.node.operator)
+            .bind(stored_text(&e.node.operator))
             .bind(e.node.tree)
             .bind(e.node.island)
             .bind(e.node.depth)
             .bind(&e.files)
             .bind(&e.values)
-            .bind(&e.node.content_hash)
+            .bind(stored_text(&e.node.content_hash))
             .bind(e.node.duplicate_of.map(|p| p.0))
             .bind(e.node.llm_call.map(|c| c.0))
             .bind(e.node.created_at.0)
@@ -100,11 +216,11 @@ macro_rules! insert_encoded {
             )
             .bind(id)
             .bind(e.node.run.0)
-            .bind(&e.evaluation.status)
+            .bind(stored_text(&e.evaluation.status))
             .bind(e.evaluation.valid)
             .bind(finite(e.evaluation.score))
             .bind(&e.metrics)
-            .bind(&e.evaluation.feedback)
+            .bind(stored_text(&e.evaluation.feedback))
             .bind(&e.trace)
             .bind(e.evaluation.fuel)
             .bind(e.evaluation.wall_ms.filter(|w| w.is_finite()))
@@ -197,18 +313,77 @@ impl Store {
     /// loads.
     pub async fn load_tree(&self, run: RunId) -> Result<Vec<NodeRecord>> {
         self.get_run(run).await?;
-        let sql = format!("{NODE_SELECT} WHERE n.run_id = $1 ORDER BY n.id");
-        on_db!(self, pool => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(run.0)
-                .fetch_all(pool)
-                .await
-                .map_err(self.db_err("load the run's tree", Some(run)))?;
-            rows.iter()
-                .map(node_from_row)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(self.row_err("load the run's tree", Some(run)))
-        })
+        match &self.inner.db {
+            Db::Sqlite(pool) => self.load_tree_sqlite(pool, run).await,
+            Db::Postgres(pool) => {
+                let sql = format!("{NODE_SELECT} WHERE n.run_id = $1 ORDER BY n.id");
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(run.0)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(self.db_err("load the run's tree", Some(run)))?;
+                rows.iter()
+                    .map(node_from_row)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(self.row_err("load the run's tree", Some(run)))
+            }
+        }
+    }
+
+    /// SQLite: the tree in chunks of [`TREE_CHUNK`] nodes, each chunk one row of two texts
+    /// built by SQLite (see [`TREE_CHUNK_SQL`]). sqlx-sqlite hands rows over one by one from
+    /// its worker thread, which costs more than decoding them; a chunk is one hand-off. A
+    /// chunk is decoded on the blocking pool while SQLite reads the next one. Reals travel
+    /// as 17-significant-digit text, which reads back bit for bit.
+    async fn load_tree_sqlite(
+        &self,
+        pool: &sqlx::SqlitePool,
+        run: RunId,
+    ) -> Result<Vec<NodeRecord>> {
+        let context = "load the run's tree";
+        let mut nodes: Vec<NodeRecord> = Vec::new();
+        let mut decoding: Option<tokio::task::JoinHandle<Result<Vec<NodeRecord>, RowError>>> = None;
+        let mut after = 0i64;
+        loop {
+            let (count, last, small, json): (i64, Option<i64>, Option<String>, Option<String>) =
+                sqlx::query_as(TREE_CHUNK_SQL)
+                    .bind(run.0)
+                    .bind(after)
+                    .bind(TREE_CHUNK)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(self.db_err(context, Some(run)))?;
+            let next = tokio::task::spawn_blocking(move || {
+                decode_chunk(run, small.as_deref(), json.as_deref())
+            });
+            if let Some(previous) = decoding.replace(next) {
+                nodes.extend(self.decoded(previous, run).await?);
+            }
+            match last {
+                Some(last) if count == TREE_CHUNK => after = last,
+                _ => break,
+            }
+        }
+        if let Some(previous) = decoding {
+            nodes.extend(self.decoded(previous, run).await?);
+        }
+        // SQLite aggregates in the subquery's order; sorting makes it a guarantee.
+        nodes.sort_by_key(|n| n.id);
+        Ok(nodes)
+    }
+
+    async fn decoded(
+        &self,
+        handle: tokio::task::JoinHandle<Result<Vec<NodeRecord>, RowError>>,
+        run: RunId,
+    ) -> Result<Vec<NodeRecord>> {
+        handle
+            .await
+            .map_err(|e| Error::Background {
+                store: self.inner.name.clone(),
+                message: e.to_string(),
+            })?
+            .map_err(self.row_err("load the run's tree", Some(run)))
     }
 
     /// One node with its evaluation.

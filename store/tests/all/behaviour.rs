@@ -45,6 +45,7 @@ cases!(
     exports_read_back,
     lineage_follows_the_tree,
     lineage_batches_match_one_by_one,
+    load_tree_is_exact,
 );
 
 async fn runs_round_trip(target: Target) {
@@ -861,4 +862,91 @@ async fn lineage_batches_match_one_by_one(target: Target) {
             "node {i}"
         );
     }
+}
+
+/// `load_tree` reads back exactly what was written, across chunk boundaries, whatever the
+/// text holds (separators, quotes, unicode) and whatever the reals are.
+async fn load_tree_is_exact(target: Target) {
+    let store = target.open().await;
+    let run = ok(store.create_run(&new_run(1)).await);
+    let other = ok(store.create_run(&new_run(2)).await);
+    let reals = [
+        0.1 + 0.2,
+        1.0 / 3.0,
+        1e-300,
+        5e-324,
+        f64::MAX,
+        -1.5e17,
+        -0.0,
+        123_456_789.123_456_78,
+        f64::NAN,
+        f64::INFINITY,
+    ];
+    let awkward = "\u{1e}\u{1f}\"quoted\"\n\ttabs \\ back\u{0}slash ünïcødé 🦀";
+    let mut ids = Vec::new();
+    let mut parent = None;
+    for batch in 0..4 {
+        let items: Vec<_> = (0..1000)
+            .map(|k| {
+                let i = batch * 1000 + k;
+                let mut n = node(run, parent, &format!("h{i}"), &format!("// {i}\n{awkward}"));
+                if i % 7 == 0 {
+                    n.files.insert("src/x.rs".into(), awkward.into());
+                    n.files.insert("empty.txt".into(), String::new());
+                }
+                n.values = serde_json::json!({"omega": reals[i % reals.len()], "s": awkward});
+                n.island = (i % 3 == 0).then_some(i as i64);
+                let mut e = eval(reals[i % reals.len()], i % 5 != 0);
+                e.feedback = format!("{awkward} {i}");
+                e.wall_ms = Some(reals[(i + 3) % reals.len()]).filter(|_| i % 4 != 0);
+                e.fuel = (i % 6 != 0).then_some(i as i64 * 1_000_000_007);
+                e.metrics = serde_json::json!({"x": 0.1 + 0.2, "note": awkward, "i": i});
+                (n, e)
+            })
+            .collect();
+        let batch_ids = ok(store.insert_nodes(&items).await);
+        parent = batch_ids.first().copied();
+        ids.extend(batch_ids);
+        // Another run's nodes interleave and must not show up.
+        ok(store
+            .insert_node(&node(other, None, "o", "x"), &eval(1.0, true))
+            .await);
+    }
+    // 4000 nodes: an exact multiple of the chunk size, then one more.
+    for round in 0..2 {
+        let tree = ok(store.load_tree(run).await);
+        let rows = ok(store.get_nodes(&ids).await);
+        assert_eq!(tree.len(), ids.len(), "round {round}");
+        for (loaded, row) in tree.iter().zip(rows.iter()) {
+            assert_eq!(loaded, row, "node {}", row.id.0);
+            // PartialEq says -0.0 == 0.0; compare bits.
+            assert_eq!(
+                loaded.evaluation.score.map(f64::to_bits),
+                row.evaluation.score.map(f64::to_bits)
+            );
+            assert_eq!(
+                loaded.evaluation.wall_ms.map(f64::to_bits),
+                row.evaluation.wall_ms.map(f64::to_bits)
+            );
+        }
+        let (extra, _) = (
+            ok(store
+                .insert_node(&node(run, Some(ids[0]), "extra", awkward), &eval(2.0, true))
+                .await),
+            (),
+        );
+        ids.push(extra);
+    }
+    assert_eq!(ok(store.load_tree(other).await).len(), 4);
+    // What the orchestrator builds without reading back is what the store holds.
+    let mut n = node(run, Some(ids[1]), awkward, awkward);
+    n.operator = awkward.into();
+    let mut e = eval(0.1 + 0.2, true);
+    e.feedback = awkward.into();
+    e.status = awkward.into();
+    let id = ok(store.insert_node(&n, &e).await);
+    assert_eq!(
+        hone_store::NodeRecord::from_new(id, &n, &e),
+        ok(store.get_node(id).await)
+    );
 }
