@@ -88,6 +88,8 @@ struct HeuristicEvaluator {
 struct Scoring {
     objective: Objective,
     zero_on_failure: bool,
+    /// Scores are relative to each case's reference (best known, or the seed's).
+    relative: bool,
 }
 
 impl HeuristicEvaluator {
@@ -119,7 +121,7 @@ impl HeuristicEvaluator {
 impl Scoring {
     /// Case results -> the evaluation (score, validity, metrics, feedback, trace).
     fn aggregate(&self, cases: &[Case], results: &[CaseResult]) -> Evaluation {
-        let relative = cases.iter().all(|c| c.reference.is_some());
+        let relative = self.relative;
         let mut contributions = Vec::with_capacity(results.len());
         let (mut total, mut passed, mut failed, mut skipped, mut fuel) =
             (0i64, 0usize, 0usize, 0usize, 0u64);
@@ -139,7 +141,9 @@ impl Scoring {
                             Objective::Maximize => raw as f64 / reference,
                             Objective::Minimize => reference / (raw.max(1) as f64),
                         },
-                        _ => raw as f64,
+                        // Every case with an input has a reference when scoring is relative.
+                        (true, None) => 0.0,
+                        (false, _) => raw as f64,
                     })
                 }
                 (status, _) => {
@@ -526,6 +530,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         scoring: Scoring {
             objective,
             zero_on_failure: raw.zero_on_failure,
+            relative: best_known.is_some() || objective == Objective::Minimize,
         },
         public,
         private,
@@ -627,8 +632,7 @@ fn prompt_material(
     raw: &spec::RawSpec,
     limits: &Limits,
 ) -> PromptMaterial {
-    let relative = evaluator.public.iter().all(|c| c.reference.is_some());
-    let scoring = match (relative, raw.best_known.is_some()) {
+    let scoring = match (evaluator.scoring.relative, raw.best_known.is_some()) {
         (true, true) => {
             "Your score is the mean over the cases of your raw score relative to the best known one (1.0 = as good as the best known)."
         }
@@ -716,10 +720,11 @@ mod tests {
         }
     }
 
-    fn scoring(objective: Objective, zero_on_failure: bool) -> Scoring {
+    fn scoring(objective: Objective, zero_on_failure: bool, relative: bool) -> Scoring {
         Scoring {
             objective,
             zero_on_failure,
+            relative,
         }
     }
 
@@ -731,7 +736,7 @@ mod tests {
             failed(2, EvalStatus::WrongAnswer),
             CaseResult::skipped(3, "gen failed".into()),
         ];
-        let e = scoring(Objective::Maximize, false).aggregate(&cases, &results);
+        let e = scoring(Objective::Maximize, false, false).aggregate(&cases, &results);
         assert!(e.valid && e.status == EvalStatus::Ok);
         assert_eq!(e.score, 100.0);
         assert_eq!(
@@ -756,10 +761,11 @@ mod tests {
             e.feedback
         );
         assert_eq!(e.metrics["case_scores"]["2"], serde_json::Value::Null);
-        let zeroed = scoring(Objective::Maximize, true).aggregate(&cases, &results);
+        let zeroed = scoring(Objective::Maximize, true, false).aggregate(&cases, &results);
         assert!(!zeroed.valid && zeroed.score == 0.0 && zeroed.status == EvalStatus::WrongAnswer);
         // Nothing passed: invalid, with the failure's status.
-        let none = scoring(Objective::Maximize, false).aggregate(&cases[1..2], &results[1..2]);
+        let none =
+            scoring(Objective::Maximize, false, false).aggregate(&cases[1..2], &results[1..2]);
         assert!(!none.valid && none.status == EvalStatus::WrongAnswer);
     }
 
@@ -775,13 +781,14 @@ mod tests {
             passed(2, 100),
             failed(3, EvalStatus::FuelExhausted),
         ];
-        let max = scoring(Objective::Maximize, false).aggregate(&cases, &results);
+        let max = scoring(Objective::Maximize, false, true).aggregate(&cases, &results);
         assert!((max.score - (0.5 + 2.0 + 0.0) / 3.0).abs() < 1e-12);
-        let min = scoring(Objective::Minimize, false).aggregate(&cases, &results);
+        let min = scoring(Objective::Minimize, false, true).aggregate(&cases, &results);
         assert!((min.score - (2.0 + 0.5 + 0.0) / 3.0).abs() < 1e-12);
         assert_eq!(min.metrics["relative"], min.score);
         // A raw 0 on a minimize case counts as 1 (no division by zero).
-        let zero = scoring(Objective::Minimize, false).aggregate(&cases[..1], &[passed(1, 0)]);
+        let zero =
+            scoring(Objective::Minimize, false, true).aggregate(&cases[..1], &[passed(1, 0)]);
         assert_eq!(zero.score, 200.0);
         // The weakest case is listed first: seed 1 at relative 0.5 when maximizing.
         let weakest = max

@@ -580,6 +580,27 @@ fn tools_folder_builds_generates_and_scores() {
     assert!(start.elapsed().as_secs_f64() < 5.0, "no rebuild");
     // A skipped case is not a failure, even under zero_on_failure.
     assert_eq!(again.evaluate(&again.seeds[0]).score, evaluation.score);
+    // Minimize without best_known: relative to the seed, the skipped case left out.
+    let dir = temp_task(
+        &tools_toml("tools-batch", "").replace("maximize", "minimize"),
+        &[("seed.rs", &seed)],
+    );
+    let minimize = Task::load(dir.path(), sandbox()).expect("loads");
+    let relative = minimize.evaluate(&minimize.seeds[0]);
+    assert_eq!(relative.score, 1.0, "{}", relative.feedback);
+    assert_eq!(metric(&relative, "skipped"), 1);
+    // A generator that fails on every public seed: the task does not load.
+    let dir = temp_task(
+        &tools_toml("tools-batch", "").replace("[10, 11, 12, 13, 14]", "[13]"),
+        &[("seed.rs", &seed)],
+    );
+    let message = Task::load(dir.path(), sandbox())
+        .expect_err("no inputs")
+        .to_string();
+    assert!(
+        message.contains("heuristic.public_seeds") && message.contains("seed 13 is unlucky"),
+        "{message}"
+    );
 }
 
 #[test]
