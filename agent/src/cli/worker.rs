@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use hone_sandbox::Sandbox;
-use hone_store::Store;
+use hone_store::{Store, StoreConfig};
 
 use crate::worker::{Worker, WorkerOptions};
 
@@ -52,7 +52,10 @@ pub fn run(cli: &super::Cli, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         super::cache_dir(cli).unwrap_or_else(|| std::env::temp_dir().join("hone-cache"));
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let store = Store::open(&url).await?;
+        // A short connect timeout: a lost database is reported (and retried) within seconds.
+        let mut config = StoreConfig::new(url);
+        config.connect_timeout = std::time::Duration::from_secs(3);
+        let store = Store::open_with(config).await?;
         let sandbox = Sandbox::new(super::sandbox_config(cli))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();

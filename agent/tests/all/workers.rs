@@ -408,6 +408,39 @@ fn workers_refuse_bad_input() {
 fn worker_throughput() {
     let Some(server) = server() else { return };
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // The baseline: the same run evaluated in the orchestrator's process (same store).
+    let url = database(&server, "throughput_in_process");
+    let output = hone(dir.path(), &url)
+        .arg("run")
+        .arg(HEAVY_BALL)
+        .args([
+            "--llm",
+            "builtin",
+            "--concurrency",
+            "8",
+            "--budget-evals",
+            "200",
+        ])
+        .args(["--seed", "1", "--json"])
+        .output()
+        .unwrap_or_else(|e| panic!("hone run: {e}"));
+    let run = outcome(&output)["run"].as_i64().unwrap_or_default();
+    let nodes = runtime()
+        .block_on(open(&url).load_tree(RunId(run)))
+        .unwrap_or_else(|e| panic!("load tree: {e}"));
+    let first = nodes.iter().map(|n| n.created_at.0).min().unwrap_or(0);
+    let last = nodes.iter().map(|n| n.created_at.0).max().unwrap_or(0);
+    let wall: f64 = nodes
+        .iter()
+        .filter_map(|n| n.evaluation.wall_ms)
+        .sum::<f64>();
+    println!(
+        "in process: {} evaluations in {:.2} s = {:.1} evaluations/s (mean evaluation {:.2} ms)",
+        nodes.len(),
+        (last - first) as f64 / 1000.0,
+        nodes.len() as f64 / ((last - first).max(1) as f64 / 1000.0),
+        wall / nodes.len().max(1) as f64
+    );
     for count in [1usize, 2, 4] {
         let url = database(&server, &format!("throughput_{count}"));
         let _workers: Vec<WorkerProcess> = (0..count)
@@ -445,4 +478,154 @@ fn worker_throughput() {
             claims.len() as f64 / seconds
         );
     }
+}
+
+/// `pg_ctl` of the server's installation, run as the server's owner.
+fn pg_ctl(server: &PostgresServer, args: &[&str]) {
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin/pg_ctl"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| PathBuf::from("pg_ctl"));
+    let data = server.dir().join("data");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let mut command = if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    let status = command
+        .arg("-D")
+        .arg(&data)
+        .args(args)
+        .current_dir(server.dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("pg_ctl: {e}"));
+    assert!(status.success(), "pg_ctl {args:?}: {status}");
+}
+
+#[test]
+fn a_worker_survives_a_database_restart() {
+    let Some(server) = server() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = database(&server, "restart");
+    let mut worker = WorkerProcess::start(dir.path(), &url, 0, "5s");
+    let start = Instant::now();
+    while !worker.log().contains("hone worker 1: on") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}",
+            worker.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pg_ctl(&server, &["-m", "fast", "-w", "stop"]);
+    let down = Instant::now();
+    while !worker.log().contains("retrying in") && down.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        matches!(worker.child.try_wait(), Ok(None)),
+        "the worker exited while the database was down:\n{}",
+        worker.log()
+    );
+    let log = worker.log();
+    assert!(log.contains("hone worker: cannot claim a job"), "{log}");
+    assert!(log.contains("retrying in"), "{log}");
+    pg_ctl(&server, &["-w", "-t", "30", "-l", "restart.log", "restart"]);
+    // The same worker takes the jobs of a run started after the restart.
+    let output = hone(dir.path(), &url)
+        .arg("run")
+        .arg(LONGEST_RUN)
+        .args(["--llm", "random", "--budget-evals", "3", "--seed", "2"])
+        .args(["--workers", "--json"])
+        .output()
+        .unwrap_or_else(|e| panic!("hone run: {e}"));
+    let result = outcome(&output);
+    assert_eq!(result["status"], "finished", "{result}\n{}", worker.log());
+    assert_eq!(result["evaluations"], 3);
+    let log = worker.log();
+    assert!(log.contains("the database is reachable again"), "{log}");
+    assert!(log.contains("claimed job"), "{log}");
+}
+
+/// An orchestrator SIGKILLed with jobs in the queue and resumed: no job is evaluated
+/// twice, each evaluated candidate has one job, and at most the job in flight at the kill
+/// is wasted.
+#[test]
+fn a_killed_orchestrator_resumes_without_evaluating_twice() {
+    let Some(server) = server() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = database(&server, "resumed");
+    let _worker = WorkerProcess::start(dir.path(), &url, 0, "5s");
+    let mut child = hone(dir.path(), &url)
+        .arg("run")
+        .arg(SLOW_SUM)
+        .args([
+            "--llm",
+            "builtin",
+            "--concurrency",
+            "2",
+            "--budget-evals",
+            "4",
+        ])
+        .args(["--seed", "5", "--workers", "--json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("hone run: {e}"));
+    let store = open(&url);
+    let rt = runtime();
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no job was ever leased"
+        );
+        let depth = rt.block_on(store.queue_depth(None)).unwrap_or_default();
+        if depth.leased >= 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let runs = rt.block_on(store.list_runs()).unwrap_or_default();
+    let run = runs.first().map(|r| r.id.0).unwrap_or_default();
+    let output = hone(dir.path(), &url)
+        .args(["resume", &run.to_string(), "--json"])
+        .output()
+        .unwrap_or_else(|e| panic!("hone resume: {e}"));
+    let result = outcome(&output);
+    assert_eq!(result["status"], "finished", "{result}");
+    assert_eq!(result["evaluations"], 4);
+
+    let claims = attempts(&url, run);
+    assert!(
+        claims.iter().all(|a| a.attempt == 1),
+        "no job claimed twice: {claims:?}"
+    );
+    let nodes = evaluated(&url, run);
+    assert_eq!(nodes.len(), 4);
+    let done = claims
+        .iter()
+        .filter(|a| a.outcome.as_deref() == Some("done"))
+        .count();
+    assert!(
+        (4..=5).contains(&done),
+        "at most the job in flight at the kill is wasted: {done} done for 4 nodes"
+    );
 }
