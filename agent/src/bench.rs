@@ -63,11 +63,11 @@ pub enum BenchError {
     Read { path: PathBuf, message: String },
     #[error("suite {}: {message}", path.display())]
     Suite { path: PathBuf, message: String },
-    #[error("row {row}: {source}")]
+    #[error("row {row}: {error}")]
     Row {
         row: String,
-        #[source]
-        source: OrchestratorError,
+        // In the message, not the cause chain (it would be printed twice).
+        error: Box<OrchestratorError>,
     },
     #[error(transparent)]
     Store(#[from] hone_store::Error),
@@ -340,7 +340,7 @@ pub async fn run(
                     Err(source) => {
                         failure.get_or_insert(BenchError::Row {
                             row: row.key(),
-                            source,
+                            error: Box::new(source),
                         });
                     }
                 }

@@ -35,7 +35,7 @@ pub enum Proposer {
     Model(ModelProposer),
     Builtin(BuiltinProposer),
     Grid(GridProposer),
-    Tsallis(TsallisProposer),
+    Tsallis(Box<TsallisProposer>),
     Random(RandomInputs),
 }
 
@@ -78,7 +78,7 @@ impl Proposer {
                 GridProposer::new(&task.prompt.variables, seed_candidate(), points)
                     .map_err(|e| baseline_error("grid", e))?,
             )),
-            "tsallis" => Ok(Proposer::Tsallis(
+            "tsallis" => Ok(Proposer::Tsallis(Box::new(
                 TsallisProposer::new(
                     &task.prompt.variables,
                     seed_candidate(),
@@ -86,7 +86,7 @@ impl Proposer {
                     settings.seed,
                 )
                 .map_err(|e| baseline_error("tsallis", e))?,
-            )),
+            ))),
             spec @ ("builtin"
             | "builtin:cma-es"
             | "builtin:cma_es"

@@ -208,7 +208,7 @@ fn a_small_suite_writes_its_tables_and_a_rerun_skips_every_row() {
 const LONGER: &str = r#"
 [suite]
 name = "longer"
-budget_evals = 60
+budget_evals = 40
 seeds = [1, 2]
 
 [[tasks]]
@@ -277,7 +277,7 @@ fn a_killed_bench_resumes_and_runs_each_row_once() {
     for run in &after {
         assert_eq!(run.status, "finished", "run {}", run.id.0);
         let summary = work.summary(run.id.0);
-        assert_eq!(summary.spend.evaluations, 60, "run {}", run.id.0);
+        assert_eq!(summary.spend.evaluations, 40, "run {}", run.id.0);
         // Rows ran side by side, so node ids interleave across runs: check what matters.
         let nodes = work.nodes(run.id.0);
         let ids: Vec<i64> = nodes.iter().map(|n| n.id.0).collect();
@@ -477,4 +477,54 @@ fn llm_rows_run_against_a_model_server() {
     assert!(!model.requests().is_empty());
     let run = work.read(async |store| store.get_run(RunId(1)).await.ok());
     assert!(run.is_some_and(|r| r.config["llm"]["base_url"] == model.base_url()));
+}
+
+#[test]
+fn ctrl_c_stops_a_bench_cleanly_and_the_next_one_resumes() {
+    let work = Work::new();
+    let suite = write_suite(&work, LONGER);
+    let suite_arg = suite.display().to_string();
+    let args = ["bench", suite_arg.as_str()];
+    let child = work.spawn(&args);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Interrupt during the second row.
+    while runs(&work).len() < 2 || work.nodes(2).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the bench did not reach its second row"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill -INT: {e}"));
+    assert!(sent.success());
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"));
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("run `hone bench"),
+        "{}",
+        stderr(&output)
+    );
+    let stopped = runs(&work);
+    assert_eq!(stopped.len(), 2, "no row starts after Ctrl-C");
+    assert_eq!(stopped[0].status, "finished");
+    assert_eq!(stopped[1].status, "interrupted");
+
+    let again = work.hone(&args);
+    assert_success(&again, "hone bench (after Ctrl-C)");
+    assert!(
+        stderr(&again).contains("resuming run 2"),
+        "{}",
+        stderr(&again)
+    );
+    let after = runs(&work);
+    assert_eq!(after.len(), 4);
+    for run in &after {
+        assert_eq!(run.status, "finished");
+        assert_eq!(work.summary(run.id.0).spend.evaluations, 40);
+    }
 }
