@@ -1,7 +1,7 @@
 //! Integration tests of hone-agent through its public API.
 
-mod heuristic;
 mod bench;
+mod heuristic;
 mod llm;
 mod orchestrator;
 mod prompts;
