@@ -7,6 +7,7 @@
 //! steps in flight finish (a second Ctrl-C abandons them; nothing acknowledged is lost).
 
 mod budget;
+mod lineage;
 mod proposer;
 mod settings;
 mod step;
@@ -264,6 +265,12 @@ impl Orchestrator {
         }
         let spend = store.spend(run).await?;
         let counters = BudgetCounters::from_spend(&spend);
+        if !nodes.is_empty() {
+            // Commits a crash left unwritten (the node was acknowledged, its commit not yet).
+            if let Err(e) = store.sync_lineage(run).await {
+                tracing::warn!(error = %e, run = run.0, "could not write the missing lineage commits");
+            }
+        }
         let remote = match evaluations {
             Evaluations::InProcess => None,
             Evaluations::Workers => Some(Arc::new(
@@ -279,6 +286,7 @@ impl Orchestrator {
                 run,
                 dedupe,
                 settings.eval_threads,
+                lineage::LineageQueue::start(store.clone()),
             )
             .with_remote(remote),
         );
@@ -613,6 +621,7 @@ impl Orchestrator {
         if let Some(remote) = self.context.remote() {
             remote.shutdown().await;
         }
+        self.context.flush_lineage().await;
         let status = match stop {
             StopReason::Interrupted => "interrupted",
             StopReason::TooManyFailures(_) => "failed",

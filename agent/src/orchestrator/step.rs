@@ -4,11 +4,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use hone_store::{LlmCallId, NewLlmCall, NewNode, NodeId, NodeRecord, RunId, Store, Timestamp};
+use hone_store::{
+    LlmCallId, NewEvaluation, NewLlmCall, NewNode, NodeId, NodeRecord, RunId, Store, Timestamp,
+};
 use hone_tasks::{Candidate, Evaluation, Task};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::budget::CallCost;
+use super::lineage::LineageQueue;
 use super::new_evaluation;
 use super::proposer::PreparedRequest;
 use crate::llm::{ChatBackend, ChatRequest, Completion, reask_request};
@@ -66,6 +69,7 @@ pub struct StepContext {
     /// The evaluation backend: `None` runs evaluations on this process's blocking pool
     /// (under `evaluations`), `Some` sends them to `hone worker` processes via the queue.
     remote: Option<Arc<crate::worker::RemoteEvaluations>>,
+    lineage: LineageQueue,
 }
 
 impl StepContext {
@@ -89,6 +93,7 @@ impl StepContext {
         run: RunId,
         dedupe: DedupeMap,
         eval_threads: usize,
+        lineage: LineageQueue,
     ) -> StepContext {
         StepContext {
             store,
@@ -97,7 +102,13 @@ impl StepContext {
             dedupe,
             evaluations: Arc::new(Semaphore::new(eval_threads.max(1))),
             remote: None,
+            lineage,
         }
+    }
+
+    /// Waits for the lineage commits of every node stored so far.
+    pub async fn flush_lineage(&self) {
+        self.lineage.flush().await;
     }
 
     /// Evaluates `candidate` (or reuses the evaluation of an identical one) and stores the node.
@@ -149,29 +160,27 @@ impl StepContext {
             llm_call: calls.last().copied(),
             created_at: Timestamp::now(),
         };
-        let mut inserted: Option<NodeId> = None;
+        let mut inserted: Option<(NodeId, NewNode, NewEvaluation)> = None;
         let settled = cell
             .get_or_try_init(|| async {
                 let evaluation = self.evaluate(candidate.clone()).await?;
+                let (node, stored) = (new_node(None), new_evaluation(&evaluation));
                 let id = self
                     .store
-                    .insert_node(&new_node(None), &new_evaluation(&evaluation))
+                    .insert_node(&node, &stored)
                     .await
                     .map_err(|e| e.to_string())?;
-                inserted = Some(id);
+                inserted = Some((id, node, stored));
                 Ok::<_, String>((id.0, evaluation))
             })
             .await;
-        let node_id = match (settled, inserted) {
+        let (node_id, node, stored) = match (settled, inserted) {
             (Err(message), _) => return StepResult::Fatal(message),
-            (Ok(_), Some(id)) => id,
+            (Ok(_), Some(inserted)) => inserted,
             (Ok((original, evaluation)), None) => {
-                match self
-                    .store
-                    .insert_node(&new_node(Some(*original)), &new_evaluation(evaluation))
-                    .await
-                {
-                    Ok(id) => id,
+                let (node, stored) = (new_node(Some(*original)), new_evaluation(evaluation));
+                match self.store.insert_node(&node, &stored).await {
+                    Ok(id) => (id, node, stored),
                     Err(e) => return StepResult::Fatal(e.to_string()),
                 }
             }
@@ -194,13 +203,9 @@ impl StepContext {
                 return StepResult::Fatal(e.to_string());
             }
         }
-        if let Err(e) = self.store.record_lineage(node_id).await {
-            tracing::warn!(error = %e, node = node_id.0, "lineage commit failed; `hone resume` syncs it later");
-        }
-        match self.store.get_node(node_id).await {
-            Ok(record) => StepResult::Node(Box::new(record)),
-            Err(e) => StepResult::Fatal(e.to_string()),
-        }
+        self.lineage.record(node_id);
+        // What the store now holds, without reading it back.
+        StepResult::Node(Box::new(NodeRecord::from_new(node_id, &node, &stored)))
     }
 
     /// Runs the task's evaluator on the blocking pool, at most `eval_threads` at once.

@@ -54,6 +54,43 @@ fn report_best_tree_status_and_exports() {
         "the best is the seed"
     );
 
+    // Lineage (written in the background, flushed before the run ends): every node has its
+    // commit, each parented on its parent's, and `refs/runs/1/best` is the best node's.
+    let (tree, best_commit) = work.read(async |store| {
+        let tree = store
+            .load_tree(RunId(1))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let best = store
+            .best_lineage_commit(RunId(1))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (tree, best)
+    });
+    assert_eq!(best_commit, best.lineage_commit, "refs/runs/1/best");
+    let repo = git2::Repository::open_bare(work.path().join("lineage.git"))
+        .unwrap_or_else(|e| panic!("lineage repository: {e}"));
+    let commit_of = |id: hone_store::NodeId| {
+        tree.iter()
+            .find(|n| n.id == id)
+            .and_then(|n| n.lineage_commit.clone())
+    };
+    for node in &tree {
+        let commit = node
+            .lineage_commit
+            .as_deref()
+            .unwrap_or_else(|| panic!("node {} has no lineage commit", node.id.0));
+        let commit = git2::Oid::from_str(commit)
+            .and_then(|oid| repo.find_commit(oid))
+            .unwrap_or_else(|e| panic!("node {}: {e}", node.id.0));
+        assert_eq!(
+            commit.parent_id(0).ok().map(|o| o.to_string()),
+            node.parent.and_then(commit_of),
+            "node {}",
+            node.id.0
+        );
+    }
+
     // `hone run` wrote the best candidate's files, and says where.
     let written = work.path().join(".hone/runs/1/best/main.c");
     assert!(
