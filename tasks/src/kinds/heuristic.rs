@@ -40,6 +40,10 @@
 //! - Otherwise (maximize without `best_known`) hone's score is the total raw score.
 //! - `zero_on_failure`: any failed case makes the score 0.
 //!
+//! Interactive tools: the tester's command is `hone sandbox run`, which reads all of its
+//! stdin before the candidate starts, so the tester must send the whole input and close
+//! the pipe before reading the answer (a turn-by-turn protocol ends at the tool time limit).
+//!
 //! Valid when at least one case scored (every case, under `zero_on_failure`); an invalid
 //! evaluation's status is the first failed case's. Metrics: `total` (raw, over passed
 //! cases), `cases`, `passed`, `failed`, `skipped`, `case_scores` (seed -> raw score or
@@ -601,7 +605,8 @@ fn hone_binary(manifest: &Path) -> Result<PathBuf, TaskError> {
     if let Some(path) = std::env::var_os("HONE_BIN").filter(|v| !v.is_empty()) {
         let path = PathBuf::from(path);
         if path.is_file() {
-            return Ok(path);
+            // The tester runs in a scratch dir: a relative path would not reach hone there.
+            return std::fs::canonicalize(&path).map_err(|source| TaskError::Read { path, source });
         }
         return Err(TaskError::field(
             manifest,

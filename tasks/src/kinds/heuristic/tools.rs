@@ -77,6 +77,8 @@ impl Tools {
             move |source| TaskError::Read { path, source }
         };
         std::fs::create_dir_all(&work).map_err(io(&work))?;
+        // Tools run in scratch dirs, so every path they are given must be absolute.
+        let work = std::fs::canonicalize(&work).map_err(io(&work))?;
         let lock_path = work.join("lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)
