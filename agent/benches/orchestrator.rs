@@ -6,15 +6,17 @@
 //! `;; variant N` comment apart: every step is a fresh evaluation, never a duplicate, and
 //! the compiled module is the same). A step is everything the loop does: the strategy,
 //! the prompt, the replayed model call stored before its reply is parsed, the parse, the
-//! evaluation, the node and evaluation in one transaction, the lineage commit.
+//! evaluation, the node and evaluation in one transaction; lineage commits are written by
+//! the background writer and flushed before `drive` returns, so they count too.
 //!
 //! - `orchestrator/step`: wall time per step of `drive` (1 / steps per second).
 //! - `orchestrator/evaluation`: the same candidates' evaluations alone, on a fresh task.
 //! - With `--bench`, a summary line per store setting: steps per second and the overhead
 //!   per step = (drive time - evaluation time) / steps, over `HONE_BENCH_STEPS` (200) steps,
-//!   split into the store's share (the run's calls and nodes written again, alone, into a
-//!   fresh store: call, node + evaluation, lineage commit, node read back) and the rest;
-//!   `HONE_BENCH_STORE=default`, `no-lineage` or `light` runs only that setting.
+//!   split into the store's share on the step's path (the run's calls and nodes written
+//!   again, alone, into a fresh store: call, then node + evaluation) and the rest; the
+//!   lineage commits of those nodes, written afterwards in one batch, are timed beside it;
+//!   `HONE_BENCH_STORE=default`, `full-sync` or `no-lineage` runs only that setting.
 //!
 //! Run: `cargo bench -p hone-agent --bench orchestrator -- --measurement-time 5`
 
@@ -69,12 +71,12 @@ fn write_cassette(path: &Path, seed: &str, first: u64, steps: u64) {
 /// How the store is opened.
 #[derive(Clone, Copy)]
 enum StoreSetting {
-    /// What `hone run` uses: synchronous=FULL and a lineage commit per node.
+    /// What `hone run` uses: synchronous=NORMAL and a lineage commit per node.
     Default,
-    /// synchronous=FULL, no lineage.
-    NoLineage,
+    /// `?synchronous=full` (an fsync per commit) and lineage.
+    FullSync,
     /// synchronous=NORMAL, no lineage: the orchestrator's own overhead more than the disk's.
-    Light,
+    NoLineage,
 }
 
 struct Bench {
@@ -114,14 +116,14 @@ impl Bench {
         self.run_and_replay(steps, setting, false).0
     }
 
-    /// One run; with `replay`, also the time the same store writes and reads take alone
-    /// (each stored call and node written again into a fresh store, in order).
+    /// One run; with `replay`, also the time the same store writes take alone (each stored
+    /// call and node written again into a fresh store, in order) and then their lineage.
     fn run_and_replay(
         &mut self,
         steps: u64,
         setting: StoreSetting,
         replay: bool,
-    ) -> (Duration, Duration) {
+    ) -> (Duration, (Duration, Duration)) {
         self.runs += 1;
         let run_dir: PathBuf = self.dir.path().join(format!("run-{}", self.runs));
         std::fs::create_dir_all(&run_dir).unwrap_or_else(|e| panic!("{e}"));
@@ -156,7 +158,7 @@ impl Bench {
             let store_time = if replay {
                 replay_store_work(&store, RunId(outcome.run), replay_config).await
             } else {
-                Duration::ZERO
+                (Duration::ZERO, Duration::ZERO)
             };
             store.close().await;
             (took, store_time)
@@ -186,19 +188,20 @@ fn store_config(path: &Path, setting: StoreSetting) -> StoreConfig {
     let mut config = StoreConfig::new(path.display().to_string());
     match setting {
         StoreSetting::Default => {}
+        StoreSetting::FullSync => config.durability = Durability::Full,
         StoreSetting::NoLineage => config.lineage = LineageLocation::Disabled,
-        StoreSetting::Light => {
-            config.durability = Durability::Normal;
-            config.lineage = LineageLocation::Disabled;
-        }
     }
     config
 }
 
 /// Writes `run`'s calls and nodes again into a fresh store, as a step does (the call, then
-/// the node with its evaluation, its lineage commit, and the node read back); returns the
-/// time taken, run creation excluded.
-async fn replay_store_work(source: &Store, run: RunId, config: StoreConfig) -> Duration {
+/// the node with its evaluation); returns the time taken, run creation excluded, and the
+/// time their lineage commits take afterwards in one batch.
+async fn replay_store_work(
+    source: &Store,
+    run: RunId,
+    config: StoreConfig,
+) -> (Duration, Duration) {
     let fail = |e: hone_store::Error| -> ! { panic!("store replay: {e}") };
     let record = source.get_run(run).await.unwrap_or_else(|e| fail(e));
     let nodes = source.load_tree(run).await.unwrap_or_else(|e| fail(e));
@@ -280,13 +283,19 @@ async fn replay_store_work(source: &Store, run: RunId, config: StoreConfig) -> D
             )
             .await
             .unwrap_or_else(|e| fail(e));
-        store.record_lineage(id).await.unwrap_or_else(|e| fail(e));
-        store.get_node(id).await.unwrap_or_else(|e| fail(e));
         ids.insert(node.id.0, id);
     }
     let took = started.elapsed();
+    let mut all: Vec<NodeId> = ids.values().copied().collect();
+    all.sort();
+    let started = Instant::now();
+    store
+        .record_lineage_batch(&all)
+        .await
+        .unwrap_or_else(|e| fail(e));
+    let lineage = started.elapsed();
     store.close().await;
-    took
+    (took, lineage)
 }
 
 fn orchestrator(c: &mut Criterion) {
@@ -296,8 +305,8 @@ fn orchestrator(c: &mut Criterion) {
     group.bench_function("step", |b| {
         b.iter_custom(|iters| bench.run(iters, StoreSetting::Default))
     });
-    group.bench_function("step_light_store", |b| {
-        b.iter_custom(|iters| bench.run(iters, StoreSetting::Light))
+    group.bench_function("step_no_lineage", |b| {
+        b.iter_custom(|iters| bench.run(iters, StoreSetting::NoLineage))
     });
     group.bench_function("evaluation", |b| {
         b.iter_custom(|iters| bench.evaluations(iters))
@@ -317,26 +326,27 @@ fn summary() {
     let only = std::env::var("HONE_BENCH_STORE").unwrap_or_default();
     for (name, setting) in [
         ("default store", StoreSetting::Default),
+        ("full-sync store", StoreSetting::FullSync),
         ("no-lineage store", StoreSetting::NoLineage),
-        ("light store", StoreSetting::Light),
     ] {
         if !only.is_empty() && !name.starts_with(only.as_str()) {
             continue;
         }
-        let (drive, store) = bench.run_and_replay(steps, setting, true);
+        let (drive, (store, lineage)) = bench.run_and_replay(steps, setting, true);
         let evaluations = bench.evaluations(steps);
         let ms = |d: f64| d * 1e3 / steps as f64;
         let overhead = drive.as_secs_f64() - evaluations.as_secs_f64();
         eprintln!(
             "orchestrator summary ({name}, {steps} steps): {:.0} steps/s, {:.3} ms per step, \
-             evaluation {:.3} ms, overhead {:.3} ms per step, of which the store's writes and \
-             reads {:.3} ms, the rest {:.3} ms",
+             evaluation {:.3} ms, overhead {:.3} ms per step, of which the store's writes \
+             {:.3} ms, the rest {:.3} ms; lineage alone, batched: {:.3} ms per node",
             steps as f64 / drive.as_secs_f64(),
             ms(drive.as_secs_f64()),
             ms(evaluations.as_secs_f64()),
             ms(overhead),
             ms(store.as_secs_f64()),
             ms(overhead - store.as_secs_f64()),
+            ms(lineage.as_secs_f64()),
         );
     }
 }

@@ -21,6 +21,12 @@ pub enum Error {
     )]
     UnknownScheme { store: String, scheme: String },
 
+    /// A SQLite URL option hone does not know, or a value it does not accept.
+    #[error(
+        "store `{store}`: unknown option `{option}`\nhint: the only SQLite option is `?synchronous=normal` (the default: a commit survives a killed process) or `?synchronous=full` (it also survives a power loss)"
+    )]
+    UnknownOption { store: String, option: String },
+
     /// The database could not be reached or opened.
     #[error("cannot open store `{store}`: {source}\nhint: {hint}")]
     Unreachable {
