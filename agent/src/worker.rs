@@ -388,3 +388,37 @@ impl Worker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mode_round_trips_through_the_run_config() {
+        let config = serde_json::json!({"concurrency": 2});
+        assert_eq!(
+            Evaluations::InProcess.tag(config.clone()),
+            config,
+            "in-process leaves the config as before"
+        );
+        let tagged = Evaluations::Workers.tag(config);
+        assert_eq!(tagged["evaluation"], "workers");
+        assert_eq!(Evaluations::from_config(&tagged), Evaluations::Workers);
+        assert_eq!(
+            Evaluations::from_config(&serde_json::json!({})),
+            Evaluations::InProcess
+        );
+    }
+
+    #[tokio::test]
+    async fn workers_are_refused_on_sqlite() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        assert!(Evaluations::InProcess.check(&store).is_ok());
+        let error = Evaluations::Workers.check(&store).unwrap_err();
+        assert!(
+            error.contains("--workers needs a PostgreSQL store"),
+            "{error}"
+        );
+        assert!(!host_name().is_empty());
+    }
+}
