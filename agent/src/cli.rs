@@ -98,6 +98,7 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match &cli.command {
         Command::Sandbox {
@@ -119,13 +120,26 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error}");
-            for cause in error.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            eprintln!("{}", render_error(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, once each: a cause whose text the message above it already
+/// holds (errors that print their source) is not repeated.
+pub fn render_error(error: &anyhow::Error) -> String {
+    let mut text = format!("error: {error}");
+    let mut shown = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !shown.contains(&cause) {
+            text.push_str(&format!("\n  caused by: {cause}"));
+            shown.push('\n');
+            shown.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn report(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
@@ -235,6 +249,18 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn causes_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = anyhow::Error::new(io).context("task.toml: cannot read: no such file");
+        assert_eq!(render_error(&error), "error: task.toml: cannot read: no such file");
+        let error = anyhow::anyhow!("root cause").context("cannot open the store");
+        assert_eq!(
+            render_error(&error),
+            "error: cannot open the store\n  caused by: root cause"
+        );
+    }
 
     #[test]
     fn sizes() {
