@@ -229,6 +229,44 @@ enum Action {
     Create,
 }
 
+/// Before anything runs: every task loads, and every (task, proposer, strategy) of the plan
+/// can be built (a grid on a task without variables, a tuner with nothing to tune, a missing
+/// cassette are errors naming the row, not a failure halfway through the bench).
+fn preflight(
+    sandbox: &Sandbox,
+    suite: &Suite,
+    options: &BenchOptions,
+    rows: &[Row],
+) -> Result<(), BenchError> {
+    let mut tasks: std::collections::HashMap<PathBuf, hone_tasks::Task> = Default::default();
+    let mut checked = HashSet::new();
+    for row in rows {
+        if !checked.insert((
+            row.task.path.clone(),
+            row.proposer.name.clone(),
+            row.strategy.clone(),
+        )) {
+            continue;
+        }
+        let fail = |error: OrchestratorError| BenchError::Row {
+            row: row.key(),
+            error: Box::new(error),
+        };
+        if !tasks.contains_key(&row.task.dir) {
+            let task = hone_tasks::Task::load(&row.task.dir, sandbox)
+                .map_err(|e| fail(OrchestratorError::Task(e)))?;
+            tasks.insert(row.task.dir.clone(), task);
+        }
+        let Some(task) = tasks.get(&row.task.dir) else {
+            continue;
+        };
+        let settings = row_settings(suite, options, row);
+        settings.check(task).map_err(fail)?;
+        crate::orchestrator::Proposer::build(&settings, task, sandbox).map_err(fail)?;
+    }
+    Ok(())
+}
+
 /// Resolves an API key variable to its value.
 pub type KeyResolver = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
@@ -242,6 +280,7 @@ pub async fn run(
     plan: Plan,
     api_key: KeyResolver,
 ) -> Result<BenchReport, BenchError> {
+    preflight(sandbox, suite, options, &plan.rows)?;
     let existing = runs_by_label(store.list_runs().await?);
     let mut report = BenchReport {
         rows: Vec::new(),

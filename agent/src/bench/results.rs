@@ -1,11 +1,12 @@
 //! The results of a bench: one row per run, aggregates per entrant (strategy × proposer),
 //! rendered as markdown, CSV and JSON.
 //!
-//! Aggregates: for each entrant, the mean score per task over its seeds (public: the run's
-//! best score; private: the held-out score of that best, when the task has held-out data),
-//! and the mean rank across (task, seed) groups: within a group the entrants are ranked by
-//! public score, 1 = best, ties sharing the mean of their ranks, a row with no valid
-//! candidate ranked below every valid one.
+//! Aggregates: for each entrant (strategy × proposer), the mean score per task over its seeds
+//! (public: the run's best score; private: the held-out score of that best, when the task has
+//! held-out data), and the mean rank across (task, seed) groups: within a group the entrants
+//! are ranked by public score, 1 = best, ties sharing the mean of their ranks, a row with no
+//! valid candidate ranked below every valid one. The same figures per strategy and per
+//! proposer average all of their rows (with the ranks among all entrants).
 
 use std::collections::BTreeMap;
 
@@ -51,67 +52,77 @@ pub struct Aggregate {
 /// Ranks within each (task, seed) group and averages per entrant. Entrants keep the order of
 /// their first row.
 pub fn aggregate(rows: &[RowResult]) -> Vec<Aggregate> {
-    let mut entrants: Vec<(String, String)> = Vec::new();
-    for r in rows {
-        let e = (r.strategy.clone(), r.proposer.clone());
-        if !entrants.contains(&e) {
-            entrants.push(e);
-        }
+    aggregate_by(rows, |r| (r.strategy.clone(), r.proposer.clone()))
+}
+
+/// The same figures per strategy (over every proposer) or per proposer (over every strategy):
+/// the rows' ranks are those among all entrants; `*` stands for "all".
+pub fn marginals(rows: &[RowResult]) -> (Vec<Aggregate>, Vec<Aggregate>) {
+    (
+        aggregate_by(rows, |r| (r.strategy.clone(), "*".into())),
+        aggregate_by(rows, |r| ("*".into(), r.proposer.clone())),
+    )
+}
+
+/// The rank of each row among the rows of its (task, seed) group.
+fn row_ranks(rows: &[RowResult]) -> Vec<f64> {
+    let mut groups: BTreeMap<(String, u64), Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        groups.entry((r.task.clone(), r.seed)).or_default().push(i);
     }
-    let mut groups: BTreeMap<(String, u64), Vec<&RowResult>> = BTreeMap::new();
-    for r in rows {
-        groups.entry((r.task.clone(), r.seed)).or_default().push(r);
-    }
-    let mut ranks: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    let mut ranks = vec![f64::NAN; rows.len()];
     for members in groups.values() {
-        for (r, rank) in members.iter().zip(ranks_of(members)) {
-            ranks
-                .entry((r.strategy.clone(), r.proposer.clone()))
-                .or_default()
-                .push(rank);
+        let group: Vec<&RowResult> = members.iter().map(|&i| &rows[i]).collect();
+        for (&i, rank) in members.iter().zip(ranks_of(&group)) {
+            ranks[i] = rank;
         }
     }
-    let tasks: Vec<String> = {
-        let mut t: Vec<String> = Vec::new();
-        for r in rows {
-            if !t.contains(&r.task) {
-                t.push(r.task.clone());
-            }
+    ranks
+}
+
+fn aggregate_by(
+    rows: &[RowResult],
+    key: impl Fn(&RowResult) -> (String, String),
+) -> Vec<Aggregate> {
+    let ranks = row_ranks(rows);
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for r in rows {
+        let k = key(r);
+        if !keys.contains(&k) {
+            keys.push(k);
         }
-        t
-    };
-    entrants
-        .into_iter()
-        .map(|(strategy, proposer)| {
-            let mine: Vec<&RowResult> = rows
-                .iter()
-                .filter(|r| r.strategy == strategy && r.proposer == proposer)
-                .collect();
+    }
+    let mut tasks: Vec<String> = Vec::new();
+    for r in rows {
+        if !tasks.contains(&r.task) {
+            tasks.push(r.task.clone());
+        }
+    }
+    keys.into_iter()
+        .map(|k| {
+            let mine: Vec<usize> = (0..rows.len()).filter(|&i| key(&rows[i]) == k).collect();
             let per_task = |pick: fn(&RowResult) -> Option<f64>| {
                 tasks
                     .iter()
-                    .filter(|t| mine.iter().any(|r| &r.task == *t))
+                    .filter(|t| mine.iter().any(|&i| &rows[i].task == *t))
                     .map(|t| {
                         let values: Vec<f64> = mine
                             .iter()
-                            .filter(|r| &r.task == t)
-                            .filter_map(|r| pick(r))
+                            .filter(|&&i| &rows[i].task == t)
+                            .filter_map(|&i| pick(&rows[i]))
                             .collect();
                         (t.clone(), mean(&values))
                     })
                     .collect()
             };
-            let entrant_ranks = ranks
-                .get(&(strategy.clone(), proposer.clone()))
-                .cloned()
-                .unwrap_or_default();
+            let entrant_ranks: Vec<f64> = mine.iter().map(|&i| ranks[i]).collect();
             Aggregate {
                 mean_public: per_task(|r| r.public_score),
                 mean_private: per_task(|r| r.private_score),
                 mean_rank: mean(&entrant_ranks).unwrap_or(f64::NAN),
                 rows: mine.len(),
-                strategy,
-                proposer,
+                strategy: k.0,
+                proposer: k.1,
             }
         })
         .collect()
@@ -211,6 +222,35 @@ pub fn markdown(suite: &str, description: &str, rows: &[RowResult], notes: &[Str
         }
         out.push_str(&format!(" {:.2} |\n", a.mean_rank));
     }
+    let (by_strategy, by_proposer) = marginals(rows);
+    if by_strategy.len() > 1 && by_proposer.len() > 1 {
+        for (title, list) in [("strategy", &by_strategy), ("proposer", &by_proposer)] {
+            out.push_str(&format!(
+                "\n### By {title} (all its rows; ranks as above)\n\n| {title} |"
+            ));
+            for t in &tasks {
+                out.push_str(&format!(" {t} |"));
+            }
+            out.push_str(" mean rank |\n|---|");
+            out.push_str(&"---:|".repeat(tasks.len() + 1));
+            out.push('\n');
+            for a in list.iter() {
+                let name = if title == "strategy" {
+                    &a.strategy
+                } else {
+                    &a.proposer
+                };
+                out.push_str(&format!("| {name} |"));
+                for t in &tasks {
+                    out.push_str(&format!(
+                        " {} |",
+                        score(a.mean_public.get(t).copied().flatten())
+                    ));
+                }
+                out.push_str(&format!(" {:.2} |\n", a.mean_rank));
+            }
+        }
+    }
     out
 }
 
@@ -266,6 +306,8 @@ pub fn json(
         "notes": notes,
         "rows": rows,
         "aggregates": aggregate(rows),
+        "by_strategy": marginals(rows).0,
+        "by_proposer": marginals(rows).1,
     })
 }
 
@@ -312,6 +354,34 @@ mod tests {
         assert_eq!(mean_a, Some(-3.0));
         // c has one valid row of two: the mean is over valid ones.
         assert_eq!(a[2].mean_public.get("t").copied().flatten(), Some(-1.0));
+    }
+
+    #[test]
+    fn marginals_average_the_rows_of_each_strategy_and_proposer() {
+        let mut rows = vec![
+            row("t", "a", 1, Some(3.0)),
+            row("t", "b", 1, Some(2.0)),
+            row("t", "a", 1, Some(1.0)),
+            row("t", "b", 1, Some(0.0)),
+        ];
+        rows[2].strategy = "mcts".into();
+        rows[3].strategy = "mcts".into();
+        let (by_strategy, by_proposer) = marginals(&rows);
+        // Ranks 1, 2, 3, 4 in one group.
+        assert_eq!(by_strategy[0].strategy, "greedy");
+        assert_eq!(by_strategy[0].mean_rank, 1.5);
+        assert_eq!(by_strategy[1].mean_rank, 3.5);
+        assert_eq!(by_proposer[0].proposer, "a");
+        assert_eq!(by_proposer[0].mean_rank, 2.0);
+        assert_eq!(
+            by_proposer[1].mean_public.get("t").copied().flatten(),
+            Some(1.0)
+        );
+        let md = markdown("s", "", &rows, &[]);
+        assert!(
+            md.contains("### By strategy") && md.contains("### By proposer"),
+            "{md}"
+        );
     }
 
     #[test]

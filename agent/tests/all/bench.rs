@@ -435,6 +435,26 @@ fn bad_suites_are_refused_naming_the_file_and_field() {
         assert!(log.contains("suite.toml"), "{needle}: {log}");
         assert!(runs(&work).is_empty(), "{needle}: a run started");
     }
+    // A suite whose grid proposer meets a task without variables: refused before any run.
+    let work = Work::new();
+    let suite = write_suite(
+        &work,
+        &SMALL.replace(
+            "{trace}",
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tasks/library/efficiency/range-sum")
+                .display()
+                .to_string(),
+        ),
+    );
+    let output = work.hone(&["bench", &suite.display().to_string()]);
+    assert!(!output.status.success());
+    let log = stderr(&output);
+    assert!(
+        log.contains("range-sum") && log.contains("error: row"),
+        "{log}"
+    );
+    assert!(runs(&work).is_empty(), "a run started: {log}");
     // A grid proposer on a task without variables: a clear error naming the task.
     let work = Work::new();
     let efficiency = Path::new(env!("CARGO_MANIFEST_DIR"))
