@@ -11,7 +11,8 @@ use crate::bench::{self, BenchOptions, Suite};
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The suite file (see `hone bench --help` and tasks/library/params/bench.toml).
+    /// The suite file (format: the top of agent/src/bench.rs; examples:
+    /// tasks/library/params/bench.toml, tasks/library/heuristic/bench.toml).
     pub suite: PathBuf,
     /// Rows running at once.
     #[arg(long, default_value_t = 1)]

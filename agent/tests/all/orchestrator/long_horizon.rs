@@ -49,9 +49,10 @@ fn a_killed_time_budgeted_run_resumes_with_the_time_left() {
     let before = work.nodes(1);
     assert!(before.len() > 10, "only {} nodes in 8 s", before.len());
     let counted = active_seconds(&work);
-    // Heartbeats every second: at most about a second of the segment is not counted.
+    // Heartbeats every second: at most about a second of the segment is not counted (plus
+    // the process start and the task's load, before the run's clock starts).
     assert!(
-        (first_segment - 2.0..=first_segment).contains(&counted),
+        (first_segment - 3.0..=first_segment).contains(&counted),
         "{counted} s counted of an {first_segment:.1} s segment"
     );
 
@@ -71,7 +72,7 @@ fn a_killed_time_budgeted_run_resumes_with_the_time_left() {
     // The resumed segment ran for what was left, not a fresh 20 s.
     let left = BUDGET - counted;
     assert!(
-        second_segment > left - 0.5 && second_segment < left + 4.0,
+        second_segment > left - 0.5 && second_segment < left + 5.0,
         "the resumed segment took {second_segment:.1} s with {left:.1} s left"
     );
     let total = active_seconds(&work);
@@ -79,6 +80,7 @@ fn a_killed_time_budgeted_run_resumes_with_the_time_left() {
         (BUDGET..BUDGET + 2.0).contains(&total),
         "active time of both segments: {total} s"
     );
+    // Had the resumed run counted a fresh 20 s, this would be at least 28 s.
     assert!(
         first_segment + second_segment < BUDGET + 6.0,
         "{first_segment:.1} + {second_segment:.1} s"
