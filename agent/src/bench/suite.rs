@@ -473,6 +473,32 @@ tasks = ["b"]
     }
 
     #[test]
+    fn cassettes_are_relative_to_the_suite_file() {
+        let base = Path::new("/suites");
+        assert_eq!(
+            resolve_llm("replay:c.jsonl", base),
+            "replay:/suites/c.jsonl"
+        );
+        assert_eq!(
+            resolve_llm("replay-seq:c.jsonl", base),
+            "replay-seq:/suites/c.jsonl"
+        );
+        assert_eq!(resolve_llm("record:/abs.jsonl", base), "record:/abs.jsonl");
+        assert_eq!(resolve_llm("openai", base), "openai");
+        let suite =
+            load(&GOOD.replace("seeds = [1, 2]", "seeds = [1, 2]\nllm = \"replay:x.jsonl\""))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            suite
+                .llm
+                .as_deref()
+                .is_some_and(|l| l.ends_with("/x.jsonl") && l.starts_with("replay:/")),
+            "{:?}",
+            suite.llm
+        );
+    }
+
+    #[test]
     fn bad_suites_name_the_field() {
         let cases = [
             (GOOD.replace("seeds = [1, 2]", "seeds = []"), "suite.seeds"),
