@@ -20,6 +20,8 @@
 //!   as a [`Compilation`], which may instead carry the compiler's diagnostics.
 //! - [`Sandbox::run`]: blocking, callable from any number of threads at once (beyond
 //!   `max_concurrent_runs` they wait for a slot); tens of microseconds for a small program.
+//! - [`Sandbox::run_streaming`]: the same, with stdin read from a reader and stdout written
+//!   to a writer while the candidate runs (interactive problems: a peer answers each line).
 //! - [`Limits`] in, [`Outcome`] out: status, fuel, wall time, peak memory, stdout, stderr.
 //!   A candidate's failure is data in the outcome; [`SandboxError`] is the sandbox's own.
 //!
@@ -51,6 +53,7 @@ mod limits;
 mod outcome;
 mod run;
 mod sandbox;
+mod stream;
 mod wasi;
 
 pub use compile::{CompilerConfig, Language, SCRATCH_ENV, trim_diagnostics};

@@ -14,11 +14,13 @@ pub enum RunStatus {
     /// The guest called `proc_exit` with a non-zero code.
     Exit { code: i32 },
     /// The guest trapped: `trap` is a stable kind name (`unreachable`, `stack_overflow`,
-    /// `integer_divide_by_zero`, `memory_out_of_bounds`, ...), `message` the details.
+    /// `integer_divide_by_zero`, `memory_out_of_bounds`, ...; `stdout_closed` when the
+    /// reader of a streamed stdout closed it), `message` the details.
     RuntimeError { trap: String, message: String },
     /// The fuel limit was reached.
     FuelExhausted,
-    /// The wall-clock deadline passed.
+    /// The wall-clock deadline passed (while computing, or waiting on a streamed stdin or
+    /// stdout).
     Timeout,
     /// The guest asked for more linear memory than its limit.
     MemoryExceeded,
@@ -78,6 +80,10 @@ pub struct Outcome {
     pub wall: Duration,
     /// Largest linear memory size the guest reached, in bytes.
     pub peak_memory_bytes: u64,
+    /// Standard output, up to its cap. Empty after [`Sandbox::run_streaming`], which wrote
+    /// it to its writer as the guest ran.
+    ///
+    /// [`Sandbox::run_streaming`]: crate::Sandbox::run_streaming
     #[serde(with = "bytes_lossy")]
     pub stdout: Vec<u8>,
     /// Standard error as text; when it went past its cap, ends with a visible marker.

@@ -1,6 +1,7 @@
 //! One candidate run: the per-run store state, the memory limiter and outcome classification.
 
 use std::cell::Cell;
+use std::io::{Read, Write};
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -11,9 +12,13 @@ use crate::error::SandboxError;
 use crate::limits::Limits;
 use crate::outcome::{Outcome, RunStatus};
 use crate::sandbox::{EPOCH_TICK, Program, Sandbox};
+use crate::stream::{StdoutClosed, StreamIo, StreamTimeout};
 
 /// Fuel given to a run whose fuel is "unlimited": far more than any deadline lets it burn.
 const UNLIMITED_FUEL: u64 = u64::MAX / 4;
+
+/// The streaming deadline of a run whose timeout overflows `Instant`: never reached.
+const FAR_DEADLINE: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Host stack a run needs beyond the wasm stack limit: wasmtime's entry and exit
 /// trampolines, and host functions (WASI, kernels) called from the deepest wasm frame.
@@ -106,6 +111,9 @@ pub struct RunState {
     pub(crate) rng: ChaCha12Rng,
     /// The guest's exported memory, once instantiated (saves a lookup by name per host call).
     pub(crate) memory: Option<wasmtime::Memory>,
+    /// Streamed stdin and stdout (`Sandbox::run_streaming`); `None`: the buffered `stdin`
+    /// and `stdout` above.
+    pub(crate) stream: Option<StreamIo>,
 }
 
 impl RunState {
@@ -134,14 +142,28 @@ impl RunState {
             slept_nanos: 0,
             memory: None,
             rng: ChaCha12Rng::seed_from_u64(limits.seed),
+            stream: None,
         }
     }
+
+    /// Bytes of stdout the guest has written so far (kept or streamed).
+    pub(crate) fn stdout_written(&self) -> usize {
+        self.stdout.len() + self.stream.as_ref().map_or(0, |s| s.streamed)
+    }
+}
+
+/// Where a run's stdin comes from and its stdout goes.
+pub(crate) enum Io<'a> {
+    /// All of stdin up front; stdout kept in the outcome.
+    Buffered(&'a [u8]),
+    /// Read and written as the guest calls `fd_read` / `fd_write` (see `stream.rs`).
+    Streaming(Box<dyn Read + Send>, Box<dyn Write + Send>),
 }
 
 pub(crate) fn run(
     sandbox: &Sandbox,
     program: &Program,
-    stdin: &[u8],
+    io: Io<'_>,
     limits: &Limits,
 ) -> Result<Outcome, SandboxError> {
     if !wasmtime::Engine::same(program.instance_pre().module().engine(), sandbox.engine()) {
@@ -153,7 +175,7 @@ pub(crate) fn run(
     }
     let needed = sandbox.max_wasm_stack_bytes() + HOST_STACK_HEADROOM;
     if stack_left().is_some_and(|left| left >= needed) {
-        return run_on_this_thread(sandbox, program, stdin, limits);
+        return run_on_this_thread(sandbox, program, io, limits);
     }
     // Too little stack here (or unknown): a wasm stack overflow would hit this thread's
     // guard page and kill the process instead of trapping. Run on a thread with room.
@@ -161,9 +183,7 @@ pub(crate) fn run(
         let helper = std::thread::Builder::new()
             .name("hone-run".into())
             .stack_size(needed + HOST_STACK_HEADROOM)
-            .spawn_scoped(scope, || {
-                run_on_this_thread(sandbox, program, stdin, limits)
-            })
+            .spawn_scoped(scope, || run_on_this_thread(sandbox, program, io, limits))
             .map_err(|e| SandboxError::Instantiate {
                 message: format!("could not start a run thread: {e}"),
             })?;
@@ -223,7 +243,7 @@ fn stack_low_address() -> Option<usize> {
 fn run_on_this_thread(
     sandbox: &Sandbox,
     program: &Program,
-    stdin: &[u8],
+    io: Io<'_>,
     limits: &Limits,
 ) -> Result<Outcome, SandboxError> {
     let _slot = sandbox.acquire_slot();
@@ -235,7 +255,20 @@ fn run_on_this_thread(
         0
     };
     let memory_bytes = limits.memory_bytes.min(sandbox.max_memory_bytes());
-    let state = RunState::new(stdin.to_vec(), limits, memory_bytes, fuel_given, meter_fuel);
+    let mut state = match &io {
+        Io::Buffered(stdin) => {
+            RunState::new(stdin.to_vec(), limits, memory_bytes, fuel_given, meter_fuel)
+        }
+        Io::Streaming(..) => {
+            RunState::new(Vec::new(), limits, memory_bytes, fuel_given, meter_fuel)
+        }
+    };
+    if let Io::Streaming(stdin, stdout) = io {
+        let deadline = started
+            .checked_add(limits.timeout)
+            .unwrap_or(started + FAR_DEADLINE);
+        state.stream = Some(StreamIo::start(stdin, stdout, deadline)?);
+    }
     let mut store = Store::new(sandbox.engine(), state);
     store.limiter(|state| &mut state.limiter);
     if meter_fuel {
@@ -284,13 +317,19 @@ fn run_on_this_thread(
         Ok(()) => RunStatus::Ok,
         Err(error) => classify(&error, meter_fuel && fuel_left == 0),
     };
-    let state = store.into_data();
+    let mut state = store.into_data();
     let mut stderr = String::from_utf8_lossy(&state.stderr).into_owned();
     if state.stderr_dropped > 0 {
         stderr.push_str(&format!(
             "\n[hone: {} more bytes of stderr dropped]\n",
             state.stderr_dropped
         ));
+    }
+    // Ends the stdout thread (dropping the writer) before the outcome is returned.
+    if let Some(stream) = state.stream.take()
+        && let Some(error) = &stream.read_error
+    {
+        stderr.push_str(&format!("\n[hone: reading stdin failed: {error}]\n"));
     }
     Ok(Outcome {
         status,
@@ -322,6 +361,15 @@ fn classify(error: &wasmtime::Error, out_of_fuel: bool) -> RunStatus {
     if error.downcast_ref::<OutputLimitHit>().is_some() {
         return RunStatus::OutputExceeded {
             stream: "stdout".into(),
+        };
+    }
+    if error.downcast_ref::<StreamTimeout>().is_some() {
+        return RunStatus::Timeout;
+    }
+    if let Some(StdoutClosed(message)) = error.downcast_ref::<StdoutClosed>() {
+        return RunStatus::RuntimeError {
+            trap: "stdout_closed".into(),
+            message: message.clone(),
         };
     }
     if let Some(fault) = error.downcast_ref::<crate::kernels::KernelFault>() {

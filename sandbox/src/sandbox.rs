@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -550,7 +551,45 @@ impl Sandbox {
         stdin: &[u8],
         limits: &Limits,
     ) -> Result<Outcome, SandboxError> {
-        crate::run::run(self, program, stdin, limits)
+        crate::run::run(self, program, crate::run::Io::Buffered(stdin), limits)
+    }
+
+    /// Runs a program like [`Sandbox::run`], but for a conversation with a peer: the
+    /// guest's stdin is read from `stdin` and its stdout written to `stdout` while it runs,
+    /// so the peer can answer each line the guest writes before it sends the next.
+    ///
+    /// - `fd_read` returns what the reader has delivered so far (as a pipe does), waiting
+    ///   only when nothing is there; the reader's end of file (or error) is end of file.
+    /// - Each `fd_write` to stdout is written to `stdout` and flushed before the call
+    ///   returns. The bytes count against `limits.stdout_bytes` (writing past it ends the
+    ///   run as `output_exceeded`, after the part that fit). A failed write (the peer closed
+    ///   the pipe: `EPIPE`) ends the run as the runtime error `stdout_closed`.
+    /// - `limits.timeout` bounds the whole run including waits on the peer: a read or write
+    ///   that is still waiting at the deadline ends the run as `timeout`.
+    /// - Stderr is kept as in [`Sandbox::run`]; the returned [`Outcome::stdout`] is empty
+    ///   (everything went to `stdout`).
+    ///
+    /// Reading and writing happen on two helper threads. The writer is dropped before this
+    /// returns, unless a write was still blocked at the deadline (its thread then ends when
+    /// that write does). The reader's thread ends, dropping the reader, at its next read
+    /// after the run: a `read` blocked on a peer that never writes nor closes keeps it alive.
+    ///
+    /// Fuel and output are deterministic for a deterministic peer that sends each message in
+    /// one write and waits for the answer; how a peer's writes are split into reads can
+    /// change the number of `fd_read` calls the guest makes, hence its fuel.
+    pub fn run_streaming(
+        &self,
+        program: &Program,
+        stdin: impl Read + Send + 'static,
+        stdout: impl Write + Send + 'static,
+        limits: &Limits,
+    ) -> Result<Outcome, SandboxError> {
+        crate::run::run(
+            self,
+            program,
+            crate::run::Io::Streaming(Box::new(stdin), Box::new(stdout)),
+            limits,
+        )
     }
 
     /// Forgets the programs loaded so far in this process (the disk caches stay), freeing

@@ -7,6 +7,9 @@
 //! Any other preview-1 import a module has is answered with `ENOSYS` (see
 //! [`define_missing_as_nosys`]).
 //!
+//! Streaming runs (`stream.rs`) read stdin and write stdout through helper threads as the
+//! guest calls `fd_read` / `fd_write`; everything else is the same.
+//!
 //! Fuel: host work proportional to a guest-chosen size is charged like kernel work, one unit
 //! per [`BYTES_PER_FUEL`] bytes moved (`fd_read`, `fd_write`) or generated (`random_get`),
 //! so a guest cannot make the host work for free.
@@ -148,7 +151,9 @@ const EVENT_BYTES: usize = 32;
 
 /// `poll_oneoff`: stdin is always readable (to its end), stdout and stderr always writable;
 /// when nothing else is ready, the earliest clock subscription fires after advancing the
-/// virtual clocks to it. Nothing ever blocks.
+/// virtual clocks to it. Nothing ever blocks. A streamed stdin is reported readable too,
+/// with the bytes already arrived as its size (possibly 0: the next `fd_read` then waits
+/// for the peer, as a blocking pipe read does).
 fn poll_oneoff(
     caller: &mut Caller<'_, RunState>,
     subscriptions: i32,
@@ -198,14 +203,15 @@ fn poll_oneoff(
             }
             kind @ (EVENTTYPE_FD_READ | EVENTTYPE_FD_WRITE) => {
                 let fd = u32_at(sub, 16);
-                let state = caller.data();
+                let state = caller.data_mut();
                 let event = match (kind, fd) {
-                    (EVENTTYPE_FD_READ, 0) => {
-                        (0, (state.stdin.len() - state.stdin_position) as u64)
-                    }
+                    (EVENTTYPE_FD_READ, 0) => match state.stream.as_mut() {
+                        Some(stream) => (0, stream.ready().len() as u64),
+                        None => (0, (state.stdin.len() - state.stdin_position) as u64),
+                    },
                     (EVENTTYPE_FD_WRITE, 1) => (
                         0,
-                        state.stdout_cap.saturating_sub(state.stdout.len()) as u64,
+                        state.stdout_cap.saturating_sub(state.stdout_written()) as u64,
                     ),
                     (EVENTTYPE_FD_WRITE, 2) => (
                         0,
@@ -491,6 +497,28 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
                 Ok(v) => v,
                 Err(e) => return Ok(e),
             };
+            if let Some(stream) = state.stream.as_mut() {
+                // Streaming: what has arrived, waiting only when nothing has (a pipe's read).
+                if vecs.iter().any(|&(_, len)| len > 0) {
+                    stream.fill().map_err(wasmtime::Error::new)?;
+                }
+                let mut total = 0usize;
+                for (ptr, len) in vecs {
+                    let ready = stream.ready();
+                    let n = ready.len().min(len as usize);
+                    let Some(r) = range(data.len(), ptr, n as u64) else {
+                        return Ok(ERRNO_FAULT);
+                    };
+                    data[r].copy_from_slice(&ready[..n]);
+                    stream.consume(n);
+                    total += n;
+                    if n < len as usize {
+                        break;
+                    }
+                }
+                charge_bytes(&mut caller, total as u64)?;
+                return Ok(errno(write_u32(&mut caller, nread, total as u32)));
+            }
             let mut total = 0usize;
             for (ptr, len) in vecs {
                 let remaining = &state.stdin[state.stdin_position..];
@@ -529,6 +557,36 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
                 Ok(v) => v,
                 Err(e) => return Ok(e),
             };
+            if fd == 1
+                && let Some(stream) = state.stream.as_mut()
+            {
+                // Streaming: the whole call goes out in one write, flushed, before it returns.
+                let mut out = Vec::new();
+                let mut over_cap = false;
+                for (ptr, len) in vecs {
+                    let Some(r) = range(data.len(), ptr, len as u64) else {
+                        return Ok(ERRNO_FAULT);
+                    };
+                    let bytes = &data[r];
+                    let room = state.stdout_cap.saturating_sub(stream.streamed + out.len());
+                    if bytes.len() > room {
+                        out.extend_from_slice(&bytes[..room]);
+                        over_cap = true;
+                        break;
+                    }
+                    out.extend_from_slice(bytes);
+                }
+                let total = out.len();
+                if total > 0 {
+                    stream.write(out)?;
+                    stream.streamed += total;
+                }
+                if over_cap {
+                    return Err(wasmtime::Error::new(OutputLimitHit));
+                }
+                charge_bytes(&mut caller, total as u64)?;
+                return Ok(errno(write_u32(&mut caller, nwritten, total as u32)));
+            }
             let mut total = 0usize;
             for (ptr, len) in vecs {
                 let Some(r) = range(data.len(), ptr, len as u64) else {

@@ -6,4 +6,5 @@ mod host_dot;
 mod hostile;
 mod kernels;
 mod smoke;
+mod streaming;
 mod support;
