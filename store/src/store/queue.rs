@@ -432,49 +432,31 @@ impl Store {
         self.queue_writable("claim an evaluation job")?;
         let pool = self.queue_pool("claim an evaluation job")?;
         let lease_ms = lease.as_millis().min(i64::MAX as u128) as i64;
+        // One statement (one round trip, atomic): take the job, record the attempt, mark the
+        // worker busy.
         let claim = format!(
             "WITH next AS (SELECT id FROM eval_jobs WHERE status = 'pending' \
                OR (status = 'leased' AND lease_expires_at < {NOW}) \
-               ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             UPDATE eval_jobs j SET status = 'leased', attempts = j.attempts + 1, \
+               ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED), \
+             claimed AS (UPDATE eval_jobs j SET status = 'leased', attempts = j.attempts + 1, \
                worker_id = $1, lease_expires_at = {NOW} + $2 \
-             FROM next WHERE j.id = next.id \
-             RETURNING j.id, j.run_id, j.task_hash, j.content_hash, j.candidate, j.attempts, \
-               j.lease_expires_at"
-        );
-        let attempt_sql = format!(
-            "INSERT INTO job_attempts (job_id, attempt, worker_id, claimed_at) \
-             VALUES ($1, $2, $3, {NOW})"
-        );
-        let seen_sql = format!(
-            "UPDATE workers SET status = 'working', current_job = $1, last_seen = {NOW} \
-             WHERE id = $2"
+               FROM next WHERE j.id = next.id \
+               RETURNING j.id, j.run_id, j.task_hash, j.content_hash, j.candidate, j.attempts, \
+               j.lease_expires_at), \
+             attempt AS (INSERT INTO job_attempts (job_id, attempt, worker_id, claimed_at) \
+               SELECT id, attempts, $1, {NOW} FROM claimed), \
+             seen AS (UPDATE workers SET status = 'working', current_job = claimed.id, \
+               last_seen = {NOW} FROM claimed WHERE workers.id = $1) \
+             SELECT id, run_id, task_hash, content_hash, candidate, attempts, lease_expires_at \
+             FROM claimed"
         );
         type Claimed = (i64, i64, String, String, String, i64, i64);
-        let result: Result<Option<Claimed>, sqlx::Error> = async {
-            let mut tx = pool.begin().await?;
-            let row: Option<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(claim))
+        let result: Result<Option<Claimed>, sqlx::Error> =
+            sqlx::query_as(sqlx::AssertSqlSafe(claim))
                 .bind(worker.0)
                 .bind(lease_ms)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(row) = &row {
-                sqlx::query(sqlx::AssertSqlSafe(attempt_sql))
-                    .bind(row.0)
-                    .bind(row.5)
-                    .bind(worker.0)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(sqlx::AssertSqlSafe(seen_sql))
-                    .bind(row.0)
-                    .bind(worker.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(row)
-        }
-        .await;
+                .fetch_optional(pool)
+                .await;
         let Some((id, run, task_hash, content_hash, candidate, attempt, expires)) =
             result.map_err(self.db_err("claim an evaluation job", None))?
         else {
@@ -569,22 +551,22 @@ impl Store {
     ) -> Result<bool> {
         self.queue_writable("complete an evaluation job")?;
         let pool = self.queue_pool("complete an evaluation job")?;
+        // One statement (one round trip, atomic): the job, its attempt record and the
+        // worker's count; then, once committed, the notification.
         let finish = format!(
-            "UPDATE eval_jobs SET status = $1, result = $2, error = $3, finished_at = {NOW}, \
-             lease_expires_at = NULL \
-             WHERE id = $4 AND status = 'leased' AND attempts = $5 AND worker_id = $6 \
-             RETURNING run_id"
-        );
-        let record = format!(
-            "UPDATE job_attempts SET finished_at = {NOW}, outcome = $1 \
-             WHERE job_id = $2 AND attempt = $3 AND worker_id = $4 AND finished_at IS NULL"
-        );
-        let count = format!(
-            "UPDATE workers SET jobs_done = jobs_done + $1, status = 'idle', current_job = NULL, \
-             last_seen = {NOW} WHERE id = $2"
+            "WITH done AS (UPDATE eval_jobs SET status = $1, result = $2, error = $3, \
+               finished_at = {NOW}, lease_expires_at = NULL \
+               WHERE id = $4 AND status = 'leased' AND attempts = $5 AND worker_id = $6 \
+               RETURNING run_id), \
+             record AS (UPDATE job_attempts SET finished_at = {NOW}, \
+               outcome = CASE WHEN EXISTS (SELECT 1 FROM done) THEN $1 ELSE 'dropped' END \
+               WHERE job_id = $4 AND attempt = $5 AND worker_id = $6 AND finished_at IS NULL), \
+             counted AS (UPDATE workers SET \
+               jobs_done = jobs_done + (SELECT COUNT(*) FROM done WHERE $1 = 'done'), \
+               status = 'idle', current_job = NULL, last_seen = {NOW} WHERE id = $6) \
+             SELECT run_id FROM done"
         );
         let outcome: Result<bool, sqlx::Error> = async {
-            let mut tx = pool.begin().await?;
             let run: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(finish))
                 .bind(status)
                 .bind(result)
@@ -592,30 +574,16 @@ impl Store {
                 .bind(job.0)
                 .bind(attempt)
                 .bind(worker.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let accepted = run.is_some();
-            sqlx::query(sqlx::AssertSqlSafe(record))
-                .bind(if accepted { status } else { "dropped" })
-                .bind(job.0)
-                .bind(attempt)
-                .bind(worker.0)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(sqlx::AssertSqlSafe(count))
-                .bind(i64::from(accepted && status == "done"))
-                .bind(worker.0)
-                .execute(&mut *tx)
+                .fetch_optional(pool)
                 .await?;
             if let Some(run) = run {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(RESULTS_CHANNEL)
                     .bind(run.to_string())
-                    .execute(&mut *tx)
+                    .execute(pool)
                     .await?;
             }
-            tx.commit().await?;
-            Ok(accepted)
+            Ok(run.is_some())
         }
         .await;
         outcome.map_err(self.db_err("complete an evaluation job", None))

@@ -328,24 +328,40 @@ async fn queue_overhead() {
     let run = ok(store.create_run(&new_run(1)).await);
     let worker = ok(store.register_worker("bench", 1).await);
     let rounds = 2000;
+    let mut phases = [Duration::ZERO; 4];
     let start = Instant::now();
     for i in 0..rounds {
+        let t = Instant::now();
         let (id, _) = ok(store.enqueue_job(&job(run, &format!("b{i}"))).await);
+        phases[0] += t.elapsed();
+        let t = Instant::now();
         let held = ok(store.claim_job(worker, Duration::from_secs(30)).await)
             .unwrap_or_else(|| panic!("claim"));
+        phases[1] += t.elapsed();
         assert_eq!(held.id, id);
+        let t = Instant::now();
+        let result = serde_json::json!({"score": 1.0});
         assert!(ok(store
-            .complete_job(id, worker, held.attempt, &serde_json::json!({"score": 1.0}))
+            .complete_job(id, worker, held.attempt, &result)
             .await));
+        phases[2] += t.elapsed();
+        let t = Instant::now();
         assert!(matches!(
             ok(store.job_outcomes(&[id]).await)[0].1,
             JobOutcome::Done(_)
         ));
+        phases[3] += t.elapsed();
     }
     let per_job = start.elapsed().as_secs_f64() / rounds as f64;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3 / rounds as f64;
     println!(
-        "queue round trip (enqueue + claim + complete + outcome), one client: {:.3} ms/job, {:.0} jobs/s",
+        "queue round trip (enqueue + claim + complete + outcome), one client: {:.3} ms/job, {:.0} jobs/s \
+         (enqueue {:.3}, claim {:.3}, complete {:.3}, outcome {:.3} ms)",
         per_job * 1e3,
-        1.0 / per_job
+        1.0 / per_job,
+        ms(phases[0]),
+        ms(phases[1]),
+        ms(phases[2]),
+        ms(phases[3])
     );
 }
