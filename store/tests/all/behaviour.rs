@@ -912,6 +912,16 @@ async fn load_tree_is_exact(target: Target) {
             .insert_node(&node(other, None, "o", "x"), &eval(1.0, true))
             .await);
     }
+    // Ids follow the batch's order, and each evaluation sits with its own node.
+    for (i, record) in ok(store.get_nodes(&ids).await).iter().enumerate() {
+        assert!(
+            record.files["main.rs"].starts_with(&format!("// {i}\n")),
+            "node {i}"
+        );
+        let stored = awkward.replace('\0', "\u{fffd}");
+        assert_eq!(record.evaluation.feedback, format!("{stored} {i}"));
+        assert_eq!(record.content_hash, format!("h{i}"));
+    }
     // 4000 nodes: an exact multiple of the chunk size, then one more.
     for round in 0..2 {
         let tree = ok(store.load_tree(run).await);

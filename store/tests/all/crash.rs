@@ -43,6 +43,7 @@ async fn write_until_killed(dir: std::path::PathBuf) {
     ok(store.sync_lineage(run).await);
     let mut next = tree.len();
     let mut parent = tree.last().map(|n| n.id);
+    println!("READY");
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(20) {
         if next % 7 == 6 {
@@ -89,7 +90,7 @@ async fn killed_writers_lose_nothing_acknowledged() {
     let mut kills = 0;
     let mut kills_after_acks = 0;
     let mut rng = rand::rng();
-    while kills < 25 && started.elapsed() < Duration::from_secs(22) {
+    while kills < 25 && started.elapsed() < Duration::from_secs(40) {
         let mut child = ok(Command::new(&exe)
             .args([
                 "crash::crash_writer_child",
@@ -104,12 +105,17 @@ async fn killed_writers_lose_nothing_acknowledged() {
             .spawn());
         let stdout = child.stdout.take();
         let before = acked.lock().map(|a| a.len()).unwrap_or(0);
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader = {
             let acked = acked.clone();
+            let ready = ready.clone();
             std::thread::spawn(move || {
                 let Some(stdout) = stdout else { return };
                 for line in std::io::BufReader::new(stdout).lines() {
                     let Ok(line) = line else { break };
+                    if line.contains("READY") {
+                        ready.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                     if let Some(pos) = line.find("ACK ")
                         && let Ok(id) = line[pos + 4..].trim().parse::<i64>()
                         && let Ok(mut acked) = acked.lock()
@@ -119,6 +125,16 @@ async fn killed_writers_lose_nothing_acknowledged() {
                 }
             })
         };
+        // Even kills land anywhere from the start (opening, resuming, syncing lineage);
+        // odd ones once the writer writes, however long a loaded machine took to start it.
+        if kills % 2 == 1 {
+            let waiting = Instant::now();
+            while !ready.load(std::sync::atomic::Ordering::SeqCst)
+                && waiting.elapsed() < Duration::from_secs(10)
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
         let delay = rng.random_range(40..400);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         ok(child.kill()); // SIGKILL
