@@ -1,4 +1,6 @@
 //! `hone sandbox run FILE`: compile (or load) one program, run it on stdin, print the outcome.
+//! With `--stream`, stdin and stdout are passed through while the program runs (interactive
+//! testers talk to it turn by turn); the summary line on stderr is the same either way.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -8,6 +10,16 @@ use anyhow::{Context, bail};
 use hone_sandbox::{Compilation, Language, Limits, RunStatus, Sandbox};
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Without --stream, all of stdin is read before the program starts and its stdout is printed \
+when it ends (a deterministic batch run). With --stream, the program reads stdin as it \
+arrives and every write to stdout is passed on (flushed) at once, so a tester can answer \
+each line before sending the next; --timeout then bounds waits on the peer too.
+After the run, the program's stderr is followed by the summary line \
+`hone: STATUS  fuel N  peak memory K KiB  wall T ms` (STATUS: ok, exit(N), \
+runtime_error(TRAP) with its details on the next lines, fuel_exhausted, timeout, \
+memory_exceeded, output_exceeded(stdout)); a closed stdout under --stream is \
+runtime_error(stdout_closed).")]
 pub struct SandboxRunArgs {
     /// The program: main.rs, main.c, main.wat or a .wasm module.
     pub file: PathBuf,
@@ -24,8 +36,12 @@ pub struct SandboxRunArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Print the outcome as JSON instead of the program's stdout plus a summary on stderr.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "stream")]
     pub json: bool,
+    /// Stream stdin and stdout while the program runs (for interactive testers) instead of
+    /// reading all of stdin first and printing stdout at the end.
+    #[arg(long)]
+    pub stream: bool,
 }
 
 pub fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> {
@@ -59,10 +75,6 @@ pub fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> 
             return Ok(ExitCode::from(3));
         }
     };
-    let mut stdin = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut stdin)
-        .context("cannot read stdin")?;
     let limits = Limits {
         fuel: (args.fuel > 0).then_some(args.fuel),
         memory_bytes: args.memory,
@@ -70,12 +82,22 @@ pub fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> 
         seed: args.seed,
         ..Limits::default()
     };
-    let outcome = sandbox.run(&program, &stdin, &limits)?;
+    let outcome = if args.stream {
+        sandbox.run_streaming(&program, std::io::stdin(), std::io::stdout(), &limits)?
+    } else {
+        let mut stdin = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut stdin)
+            .context("cannot read stdin")?;
+        sandbox.run(&program, &stdin, &limits)?
+    };
     if args.json {
         println!("{}", serde_json::to_string(&outcome)?);
     } else {
-        std::io::stdout().write_all(&outcome.stdout)?;
-        std::io::stdout().flush()?;
+        if !args.stream {
+            std::io::stdout().write_all(&outcome.stdout)?;
+            std::io::stdout().flush()?;
+        }
         eprint!("{}", outcome.stderr);
         if !outcome.stderr.is_empty() && !outcome.stderr.ends_with('\n') {
             eprintln!();

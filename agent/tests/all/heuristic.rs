@@ -1,6 +1,7 @@
 //! heuristic tasks with an interactive AHC tools folder: the `tester` runs the candidate
-//! through `hone sandbox run` (the hone binary under test, given as HONE_BIN), driven end to
-//! end with `hone eval`.
+//! through `hone sandbox run --stream` (the hone binary under test, given as HONE_BIN),
+//! driven end to end with `hone eval`: a tester that sends the whole input at once
+//! (`tools-interactive`), and a turn-by-turn guessing game (`tools-interactive-turns`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -95,4 +96,152 @@ fn interactive_tester_runs_the_candidate_through_hone_sandbox_run() {
     let evaluation = &forged["evaluation"];
     assert_eq!(evaluation["valid"], false, "{forged:#}");
     assert_eq!(evaluation["score"], 0.0);
+}
+
+/// A task on the turn-by-turn guessing game (`tools-interactive-turns`): the tester keeps
+/// the secret and answers each query only after reading it.
+fn guessing_task() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let toml = format!(
+        "[task]\nkind = \"heuristic\"\nlanguages = [\"rust\"]\n[heuristic]\ntools = \"{}\"\nobjective = \"maximize\"\n\
+         seed = \"seed.rs\"\npublic_seeds = [1, 2, 3]\nprivate_seeds = [4]\nfuel = 50_000_000\ntimeout_ms = 1000\n",
+        fixture("tools-interactive-turns").display()
+    );
+    std::fs::write(dir.path().join("task.toml"), toml).expect("task.toml");
+    std::fs::write(dir.path().join("statement.md"), "Guess the number.\n").expect("statement");
+    std::fs::copy(fixture("guess_seed.rs"), dir.path().join("seed.rs")).expect("seed");
+    dir
+}
+
+/// Bisection that splits at an eighth instead of the middle: valid, but more queries.
+const LOPSIDED: &str = r#"
+use std::io::BufRead;
+fn main() {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let n: u64 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    let (mut lo, mut hi) = (1, n);
+    while lo <= hi {
+        let mid = lo + (hi - lo) / 8;
+        println!("? {mid}");
+        match lines.next().unwrap().unwrap().trim() {
+            "=" => return,
+            "<" => hi = mid - 1,
+            _ => lo = mid + 1,
+        }
+    }
+}
+"#;
+
+#[test]
+fn a_turn_by_turn_game_scores_good_play_above_bad_play() {
+    let task = guessing_task();
+    let good = eval(
+        task.path(),
+        &std::fs::read_to_string(fixture("guess_seed.rs")).expect("seed"),
+    );
+    let evaluation = &good["evaluation"];
+    assert_eq!(evaluation["status"], "ok", "{good:#}");
+    assert_eq!(evaluation["metrics"]["passed"], 3, "{good:#}");
+    assert_eq!(good["final"]["metrics"]["passed"], 1, "{good:#}");
+    // Bisection over at most 1000 numbers: at most 10 queries, so at least 91000 a case.
+    let good_score = evaluation["score"].as_f64().expect("score");
+    assert!(good_score >= 3.0 * 91_000.0, "{good:#}");
+    assert!(evaluation["fuel"].as_u64().expect("fuel") > 0, "{good:#}");
+
+    let bad = eval(task.path(), LOPSIDED);
+    let evaluation = &bad["evaluation"];
+    assert_eq!(evaluation["status"], "ok", "{bad:#}");
+    assert_eq!(evaluation["metrics"]["passed"], 3, "{bad:#}");
+    let bad_score = evaluation["score"].as_f64().expect("score");
+    assert!(
+        bad_score > 0.0 && bad_score < good_score,
+        "{good_score} vs {bad:#}"
+    );
+
+    // A query the rules forbid: the tester's message, a wrong answer.
+    let invalid = eval(task.path(), "fn main() { println!(\"? 0\"); }");
+    let evaluation = &invalid["evaluation"];
+    assert_eq!(evaluation["status"], "wrong_answer", "{invalid:#}");
+    let feedback = evaluation["feedback"].as_str().expect("feedback");
+    assert!(feedback.contains("query 0 is outside"), "{feedback}");
+}
+
+#[test]
+fn a_candidate_that_never_answers_times_out_instead_of_hanging() {
+    let task = guessing_task();
+    // It waits for a second line the tester never sends (the tester waits for a query).
+    let silent = "use std::io::BufRead;\nfn main() { let stdin = std::io::stdin(); let mut lines = stdin.lock().lines(); let _n = lines.next(); let _more = lines.next(); println!(\"? 1\"); }";
+    let started = std::time::Instant::now();
+    let json = eval(task.path(), silent);
+    let evaluation = &json["evaluation"];
+    assert_eq!(evaluation["status"], "timeout", "{json:#}");
+    let feedback = evaluation["feedback"].as_str().expect("feedback");
+    assert!(
+        feedback.contains("the candidate ended with timeout")
+            && feedback.contains("without finding the number"),
+        "{feedback}"
+    );
+    // Four cases of a 1 s limit each, not the 60 s tool limit per case.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// `hone sandbox run --stream` itself: a line in, an answer out, the next line chosen from
+/// it, then the summary on stderr.
+#[test]
+fn sandbox_run_stream_talks_turn_by_turn() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("main.rs");
+    std::fs::write(
+        &file,
+        "use std::io::BufRead;\nfn main() { for line in std::io::stdin().lock().lines() { let n: u64 = line.unwrap().trim().parse().unwrap(); if n == 0 { return; } println!(\"{}\", n * 2); } }\n",
+    )
+    .expect("source");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .args(["sandbox", "run", "--stream", "--timeout", "20s"])
+        .arg(&file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("hone runs");
+    let mut to_hone = child.stdin.take().expect("stdin");
+    let mut from_hone = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut value = 3u64;
+    for _ in 0..4 {
+        writeln!(to_hone, "{value}").expect("write");
+        let mut line = String::new();
+        from_hone.read_line(&mut line).expect("read");
+        let doubled: u64 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        assert_eq!(doubled, value * 2);
+        value = doubled + 1;
+    }
+    writeln!(to_hone, "0").expect("write");
+    let output = child.wait_with_output().expect("hone ends");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("hone: ok  fuel "), "{stderr}");
+
+    // --json cannot be combined with --stream: a usage error naming both.
+    let refused = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .args(["sandbox", "run", "--stream", "--json"])
+        .arg(&file)
+        .output()
+        .expect("hone runs");
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("--stream") && message.contains("--json"),
+        "{message}"
+    );
 }

@@ -40,9 +40,9 @@
 //! - Otherwise (maximize without `best_known`) hone's score is the total raw score.
 //! - `zero_on_failure`: any failed case makes the score 0.
 //!
-//! Interactive tools: the tester's command is `hone sandbox run`, which reads all of its
-//! stdin before the candidate starts, so the tester must send the whole input and close
-//! the pipe before reading the answer (a turn-by-turn protocol ends at the tool time limit).
+//! Interactive tools: the tester's command is `hone sandbox run --stream`, which passes the
+//! candidate's stdin and stdout through as it runs, so the tester can answer each query
+//! before the next (turn by turn); a candidate that stops answering ends at `timeout_ms`.
 //!
 //! Valid when at least one case scored (every case, under `zero_on_failure`); an invalid
 //! evaluation's status is the first failed case's. Metrics: `total` (raw, over passed

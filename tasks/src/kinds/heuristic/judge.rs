@@ -1,5 +1,6 @@
 //! Running a candidate on one case and scoring its output: a built-in scorer, `vis`, or a
-//! `tester` that runs the candidate through `hone sandbox run`.
+//! `tester` that runs the candidate through `hone sandbox run --stream` (its stdin and
+//! stdout pass through while it runs, so the tester can answer each query in turn).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -244,8 +245,10 @@ impl Runner<'_> {
             }
             (Compiled::Wasm { bytes, hash }, Source::Interactive { tools, hone }) => {
                 let limits = &judge.limits;
+                // Streamed, so the tester can talk to the candidate turn by turn.
                 let mut args = vec![
-                    "--fuel".to_string(),
+                    "--stream".to_string(),
+                    "--fuel".into(),
                     limits.fuel.unwrap_or(0).to_string(),
                     "--timeout".into(),
                     format!("{}ms", judge.timeout_ms),

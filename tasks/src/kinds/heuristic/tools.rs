@@ -210,7 +210,8 @@ impl Tools {
         }
     }
 
-    /// Runs `tester HONE sandbox run ... PROGRAM.wasm < IN`, the candidate in the sandbox.
+    /// Runs `tester HONE sandbox run --stream ... PROGRAM.wasm < IN`, the candidate in the
+    /// sandbox (`sandbox_args` carry `--stream` and the limits).
     pub fn run_tester(
         &self,
         input: &str,
