@@ -558,8 +558,10 @@ impl Sandbox {
     /// guest's stdin is read from `stdin` and its stdout written to `stdout` while it runs,
     /// so the peer can answer each line the guest writes before it sends the next.
     ///
-    /// - `fd_read` returns what the reader has delivered so far (as a pipe does), waiting
-    ///   only when nothing is there; the reader's end of file (or error) is end of file.
+    /// - `fd_read` returns one line at a time once it has arrived (or end of file, or as
+    ///   many bytes as the guest asked for), like a terminal in canonical mode; a partial
+    ///   line with nothing more for 100 ms is returned as it is. The reader's end of file
+    ///   (or error) is end of file.
     /// - Each `fd_write` to stdout is written to `stdout` and flushed before the call
     ///   returns. The bytes count against `limits.stdout_bytes` (writing past it ends the
     ///   run as `output_exceeded`, after the part that fit). A failed write (the peer closed
@@ -574,9 +576,10 @@ impl Sandbox {
     /// that write does). The reader's thread ends, dropping the reader, at its next read
     /// after the run: a `read` blocked on a peer that never writes nor closes keeps it alive.
     ///
-    /// Fuel and output are deterministic for a deterministic peer that sends each message in
-    /// one write and waits for the answer; how a peer's writes are split into reads can
-    /// change the number of `fd_read` calls the guest makes, hence its fuel.
+    /// Fuel and output are deterministic for a deterministic line-based peer: since reads
+    /// are line by line, how the peer's writes were split does not change what the guest
+    /// reads. (A multi-line input sent at once takes one `fd_read` per line here, against
+    /// one in all for [`Sandbox::run`], so the two modes' fuel differs slightly.)
     pub fn run_streaming(
         &self,
         program: &Program,

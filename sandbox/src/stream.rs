@@ -6,9 +6,15 @@
 //! Both ends run on helper threads, so that a blocking host read or write never outlives the
 //! run's wall-clock deadline (the epoch deadline interrupts wasm code only, not a host call):
 //! - stdin: a `hone-stdin` thread reads chunks (up to 64 KiB, whatever one `read` returns)
-//!   into a bounded channel; `fd_read` takes what has arrived, and when nothing has, waits
-//!   for the next chunk until the deadline (then the run ends as `timeout`). A closed or
-//!   failed reader is end of file (a read error is noted at the end of the guest's stderr).
+//!   into a bounded channel. `fd_read` hands the guest one line at a time, like a terminal
+//!   in canonical mode: it waits until a whole line has arrived (or end of file, or as many
+//!   bytes as the guest asked for) and returns that line, never more. So what the guest
+//!   reads, and hence its fuel, does not depend on how the peer's writes were split into
+//!   chunks (`writeln!` on an unbuffered pipe makes one write per piece). A partial line
+//!   with nothing more for [`PARTIAL_LINE_WAIT`] is handed over as it is (protocols without
+//!   newlines still work, timing-dependently). Waiting for the first byte ends at the
+//!   deadline (the run then ends as `timeout`). A closed or failed reader is end of file (a
+//!   read error is noted at the end of the guest's stderr).
 //! - stdout: a `hone-stdout` thread does `write_all` then `flush` of each `fd_write`, and
 //!   `fd_write` waits for its acknowledgement until the deadline, so the peer sees every
 //!   write at once and a write error ends the run on the call that caused it: a closed
@@ -22,7 +28,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::SandboxError;
 
@@ -31,6 +37,9 @@ const CHUNK_BYTES: usize = 64 << 10;
 
 /// Chunks the stdin thread may read ahead of the guest (back-pressure on a fast peer).
 const CHUNKS_AHEAD: usize = 4;
+
+/// How long a partial line (no newline yet) waits for more bytes before `fd_read` returns it.
+pub(crate) const PARTIAL_LINE_WAIT: Duration = Duration::from_millis(100);
 
 /// A streaming stdio wait outlived the run's wall-clock deadline.
 #[derive(Debug)]
@@ -133,10 +142,10 @@ impl StreamIo {
         })
     }
 
-    /// The stdin bytes that have arrived and not been read, taking any chunk already
-    /// waiting (never blocks).
+    /// The stdin bytes that have arrived and not been read, taking a chunk already waiting
+    /// if there is one (never blocks).
     pub(crate) fn ready(&mut self) -> &[u8] {
-        if self.pending_at == self.pending.len() && !self.eof {
+        if !self.eof {
             match self.chunks.try_recv() {
                 Ok(chunk) => self.accept(chunk),
                 Err(TryRecvError::Empty) => {}
@@ -146,24 +155,50 @@ impl StreamIo {
         &self.pending[self.pending_at..]
     }
 
-    /// Waits until some stdin has arrived or it has ended; `Err` at the deadline.
-    pub(crate) fn fill(&mut self) -> Result<(), StreamTimeout> {
-        while self.pending_at == self.pending.len() && !self.eof {
-            let left = self.deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
+    /// Waits until a whole line has arrived, or `capacity` bytes, or end of file, or a
+    /// partial line has waited [`PARTIAL_LINE_WAIT`]; `Err` when nothing at all has arrived
+    /// by the deadline. Then [`StreamIo::line`] is what the guest reads.
+    pub(crate) fn fill_line(&mut self, capacity: usize) -> Result<(), StreamTimeout> {
+        loop {
+            let waiting = &self.pending[self.pending_at..];
+            if self.eof || waiting.len() >= capacity || waiting.contains(&b'\n') {
+                return Ok(());
+            }
+            let partial = !waiting.is_empty();
+            let now = Instant::now();
+            let until = if partial {
+                (now + PARTIAL_LINE_WAIT).min(self.deadline)
+            } else {
+                self.deadline
+            };
+            match self
+                .chunks
+                .recv_timeout(until.saturating_duration_since(now))
+            {
                 Ok(chunk) => self.accept(chunk),
+                Err(RecvTimeoutError::Timeout) if partial => return Ok(()),
                 Err(RecvTimeoutError::Timeout) => return Err(StreamTimeout),
                 Err(RecvTimeoutError::Disconnected) => self.eof = true,
             }
         }
-        Ok(())
+    }
+
+    /// The next line that has arrived (through its newline), at most `capacity` bytes.
+    pub(crate) fn line(&self, capacity: usize) -> usize {
+        let waiting = &self.pending[self.pending_at..];
+        let end = waiting
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(waiting.len(), |i| i + 1);
+        end.min(capacity)
     }
 
     fn accept(&mut self, chunk: std::io::Result<Vec<u8>>) {
         match chunk {
             Ok(bytes) => {
-                self.pending = bytes;
+                self.pending.drain(..self.pending_at);
                 self.pending_at = 0;
+                self.pending.extend_from_slice(&bytes);
             }
             Err(e) => {
                 self.read_error = Some(e.to_string());
@@ -259,8 +294,8 @@ mod tests {
     fn a_failed_read_is_end_of_file_with_a_note() {
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut io = StreamIo::start(Box::new(Failing), Box::new(Vec::new()), deadline).unwrap();
-        io.fill().unwrap();
-        assert!(io.ready().is_empty());
+        io.fill_line(100).unwrap();
+        assert_eq!(io.line(100), 0);
         assert_eq!(io.read_error.as_deref(), Some("disk on fire"));
     }
 
@@ -275,16 +310,50 @@ mod tests {
     }
 
     #[test]
-    fn reads_chunks_in_order_then_end_of_file() {
+    fn lines_come_whole_however_the_writes_were_split() {
+        let (reader, mut writer) = std::io::pipe().unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
-        let mut io =
-            StreamIo::start(Box::new(&b"abc"[..]), Box::new(Vec::new()), deadline).unwrap();
-        io.fill().unwrap();
-        assert_eq!(io.ready(), b"abc");
-        io.consume(2);
-        assert_eq!(io.ready(), b"c");
-        io.consume(1);
-        io.fill().unwrap();
-        assert!(io.ready().is_empty());
+        let mut io = StreamIo::start(Box::new(reader), Box::new(Vec::new()), deadline).unwrap();
+        let feeder = std::thread::spawn(move || {
+            for piece in [&b"ab"[..], b"c", b"\nde", b"f\ng"] {
+                writer.write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let mut lines = Vec::new();
+        for capacity in [100, 2, 100, 100] {
+            io.fill_line(capacity).unwrap();
+            let n = io.line(capacity);
+            lines.push(String::from_utf8(io.ready()[..n].to_vec()).unwrap());
+            io.consume(n);
+        }
+        feeder.join().unwrap();
+        // The last piece has no newline, then the writer closes: end of file.
+        assert_eq!(lines, ["abc\n", "de", "f\n", "g"]);
+        io.fill_line(100).unwrap();
+        assert_eq!(io.line(100), 0);
+    }
+
+    #[test]
+    fn a_partial_line_is_handed_over_after_a_pause() {
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut io = StreamIo::start(Box::new(reader), Box::new(Vec::new()), deadline).unwrap();
+        writer.write_all(b"42").unwrap();
+        let started = Instant::now();
+        io.fill_line(100).unwrap();
+        assert_eq!(io.line(100), 2);
+        assert!(started.elapsed() >= PARTIAL_LINE_WAIT);
+        assert!(started.elapsed() < Duration::from_secs(4));
+        drop(writer);
+    }
+
+    #[test]
+    fn nothing_by_the_deadline_is_a_timeout() {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let mut io = StreamIo::start(Box::new(reader), Box::new(Vec::new()), deadline).unwrap();
+        assert!(io.fill_line(100).is_err());
+        drop(writer);
     }
 }

@@ -153,7 +153,7 @@ const EVENT_BYTES: usize = 32;
 /// when nothing else is ready, the earliest clock subscription fires after advancing the
 /// virtual clocks to it. Nothing ever blocks. A streamed stdin is reported readable too,
 /// with the bytes already arrived as its size (possibly 0: the next `fd_read` then waits
-/// for the peer, as a blocking pipe read does).
+/// for the peer).
 fn poll_oneoff(
     caller: &mut Caller<'_, RunState>,
     subscriptions: i32,
@@ -498,21 +498,23 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
                 Err(e) => return Ok(e),
             };
             if let Some(stream) = state.stream.as_mut() {
-                // Streaming: what has arrived, waiting only when nothing has (a pipe's read).
-                if vecs.iter().any(|&(_, len)| len > 0) {
-                    stream.fill().map_err(wasmtime::Error::new)?;
+                // Streaming: one line at a time, once it has arrived (see `stream.rs`).
+                let capacity = vecs.iter().map(|&(_, len)| len as usize).sum::<usize>();
+                if capacity > 0 {
+                    stream.fill_line(capacity).map_err(wasmtime::Error::new)?;
                 }
+                let mut left = stream.line(capacity);
                 let mut total = 0usize;
                 for (ptr, len) in vecs {
-                    let ready = stream.ready();
-                    let n = ready.len().min(len as usize);
+                    let n = left.min(len as usize);
                     let Some(r) = range(data.len(), ptr, n as u64) else {
                         return Ok(ERRNO_FAULT);
                     };
-                    data[r].copy_from_slice(&ready[..n]);
+                    data[r].copy_from_slice(&stream.ready()[..n]);
                     stream.consume(n);
                     total += n;
-                    if n < len as usize {
+                    left -= n;
+                    if left == 0 {
                         break;
                     }
                 }

@@ -147,7 +147,18 @@ fn a_turn_by_turn_game_scores_good_play_above_bad_play() {
     // Bisection over at most 1000 numbers: at most 10 queries, so at least 91000 a case.
     let good_score = evaluation["score"].as_f64().expect("score");
     assert!(good_score >= 3.0 * 91_000.0, "{good:#}");
-    assert!(evaluation["fuel"].as_u64().expect("fuel") > 0, "{good:#}");
+    let fuel = evaluation["fuel"].as_u64().expect("fuel");
+    assert!(fuel > 0, "{good:#}");
+    // The same game again costs the same fuel: the conversation is deterministic.
+    let again = eval(
+        task.path(),
+        &std::fs::read_to_string(fixture("guess_seed.rs")).expect("seed"),
+    );
+    assert_eq!(
+        again["evaluation"]["fuel"].as_u64(),
+        Some(fuel),
+        "{again:#}"
+    );
 
     let bad = eval(task.path(), LOPSIDED);
     let evaluation = &bad["evaluation"];
