@@ -254,7 +254,10 @@ mod tests {
     fn causes_are_not_repeated() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
         let error = anyhow::Error::new(io).context("task.toml: cannot read: no such file");
-        assert_eq!(render_error(&error), "error: task.toml: cannot read: no such file");
+        assert_eq!(
+            render_error(&error),
+            "error: task.toml: cannot read: no such file"
+        );
         let error = anyhow::anyhow!("root cause").context("cannot open the store");
         assert_eq!(
             render_error(&error),

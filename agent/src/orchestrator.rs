@@ -665,7 +665,7 @@ impl Orchestrator {
                     )
                     .await?;
                 let large_drop =
-                    node.valid && (!evaluation.valid || evaluation.score < 0.8 * node.score);
+                    node.valid && (!evaluation.valid || large_drop(node.score, evaluation.score));
                 final_evaluation = Some(FinalCheck {
                     status: evaluation.status.to_string(),
                     valid: evaluation.valid,
@@ -796,6 +796,12 @@ pub(crate) fn new_evaluation(evaluation: &Evaluation) -> NewEvaluation {
     }
 }
 
+/// Whether a held-out score fell more than 20% of the run's score's magnitude below it
+/// (scores are higher-is-better and may be negative, as costs are).
+fn large_drop(run_score: f64, held_out: f64) -> bool {
+    held_out < run_score - 0.2 * run_score.abs()
+}
+
 /// Where `hone run` writes the best candidate's files: `.hone/runs/<run>/best/`.
 pub fn best_dir(work_dir: &std::path::Path, run: i64) -> PathBuf {
     work_dir
@@ -803,4 +809,21 @@ pub fn best_dir(work_dir: &std::path::Path, run: i64) -> PathBuf {
         .join("runs")
         .join(run.to_string())
         .join("best")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_drops_hold_for_negative_scores() {
+        assert!(!large_drop(10.0, 9.0));
+        assert!(large_drop(10.0, 7.0));
+        // Costs: -100 -> -110 is 10% worse, -100 -> -130 is 30% worse.
+        assert!(!large_drop(-100.0, -110.0));
+        assert!(large_drop(-100.0, -130.0));
+        assert!(!large_drop(-100.0, -50.0), "better is never a drop");
+        assert!(!large_drop(0.0, 0.0));
+        assert!(large_drop(0.0, -1.0));
+    }
 }

@@ -17,7 +17,9 @@ pub struct RunArgs {
     /// Search strategy: greedy, best-first, mcts, forest, islands, aide.
     #[arg(long)]
     pub strategy: Option<String>,
-    /// Proposer: openai, record:FILE, replay:FILE, replay-seq:FILE, builtin (no model), random (counterexample tasks).
+    /// Proposer: openai, record:FILE, replay:FILE, replay-seq:FILE; without a model: builtin
+    /// (or builtin:cma-es, builtin:nelder-mead), grid and tsallis (params tasks), random
+    /// (counterexample tasks).
     #[arg(long)]
     pub llm: Option<String>,
     /// Model name; repeat for several, optionally with a weight: `--model gpt-4o=3 --model gpt-4o-mini=1`.

@@ -646,8 +646,13 @@ fn prompt_material(
         }
         _ => "Your score is the total raw score over the cases.",
     };
+    let reads = if evaluator.judge.is_interactive() {
+        "The program talks with an interactive judge, line by line: it reads the judge's messages on stdin and writes its queries on stdout, and must flush stdout after every line it writes (the judge waits for each line before answering)"
+    } else {
+        "The program reads one case on stdin"
+    };
     let mut inputs = format!(
-        "The program reads one case on stdin; it is scored on {} public cases (seeds {}); more private cases re-check the final program.\n",
+        "{reads}; it is scored on {} public cases (seeds {}); more private cases re-check the final program.\n",
         evaluator.public.len(),
         evaluator
             .public

@@ -30,6 +30,13 @@ pub struct Judge {
     timeout_ms: u64,
 }
 
+impl Judge {
+    /// Whether candidates talk with an interactive tester (rather than read one input).
+    pub fn is_interactive(&self) -> bool {
+        matches!(self.source, Source::Interactive { .. })
+    }
+}
+
 /// A compiled candidate, ready to run on cases.
 pub struct Runner<'a> {
     judge: &'a Judge,
