@@ -13,9 +13,11 @@
 //! directory, and is stopped (`pg_ctl stop -m immediate`) and removed when dropped. When the
 //! process runs as root, the server runs as the `postgres` user through `runuser`, since
 //! PostgreSQL refuses to run as root. This module reads no environment variable: callers that
-//! honour `HONE_TEST_POSTGRES_URL` check it themselves.
+//! honour `HONE_TEST_POSTGRES_URL` check it themselves. [`PostgresServer::start_with`] also
+//! listens on further addresses and trusts further client subnets (workers on other hosts).
 
-use std::net::TcpListener;
+use std::io::Write;
+use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,6 +100,15 @@ fn free_port() -> Result<u16, StartError> {
 impl PostgresServer {
     /// Starts a fresh server, or explains why it cannot.
     pub fn start() -> Result<PostgresServer, StartError> {
+        PostgresServer::start_with(&[], &[])
+    }
+
+    /// Starts a fresh server that also listens on `extra_listen` (on the same port as
+    /// 127.0.0.1) and trusts clients from each CIDR of `allow` (e.g. `10.1.2.0/24`).
+    pub fn start_with(
+        extra_listen: &[IpAddr],
+        allow: &[&str],
+    ) -> Result<PostgresServer, StartError> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let bin = find_bin().ok_or_else(|| fail("no PostgreSQL server binaries (initdb) found"))?;
         let run_as = is_root().then(|| "postgres".to_string());
@@ -144,12 +155,27 @@ impl PostgresServer {
                 "UTF8",
             ],
         )?;
+        if !allow.is_empty() {
+            let hba = data.join("pg_hba.conf");
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&hba)
+                .map_err(|e| fail(format!("cannot open {}: {e}", hba.display())))?;
+            for cidr in allow {
+                writeln!(file, "host all all {cidr} trust")
+                    .map_err(|e| fail(format!("cannot write {}: {e}", hba.display())))?;
+            }
+        }
+        let listen = std::iter::once("127.0.0.1".to_string())
+            .chain(extra_listen.iter().map(|a| a.to_string()))
+            .collect::<Vec<_>>()
+            .join(",");
         // The port can be taken between probing and binding; try a few.
         let mut last_error = fail("server did not start");
         for _ in 0..5 {
             server.port = free_port()?;
             let options = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100",
+                "-p {} -k {} -c listen_addresses={listen} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100",
                 server.port,
                 server.dir.display()
             );

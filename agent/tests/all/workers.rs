@@ -2,8 +2,9 @@
 //! worker processes reproduce a single-process run; a worker SIGKILLed mid-job costs one
 //! lease and loses nothing; no job is ever held by two workers at once; bad input is
 //! refused clearly. PostgreSQL is a throwaway server the tests start (skipped, with the
-//! reason printed, when none can be started). Network namespaces (`ip netns`) need
-//! privileges these tests do not assume, so the workers run as local processes.
+//! reason printed, when none can be started). Most tests run the workers as local
+//! processes; where network namespaces are available (`ip netns`, root), one runs each
+//! worker as a separate host on a private bridge the test creates and removes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -121,11 +122,18 @@ fn outcome(output: &Output) -> serde_json::Value {
     })
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"))
+/// One runtime for the whole test process: a store's connections belong to the runtime
+/// that opened them, so a store opened in one runtime and queried in another fails when
+/// the first shuts down.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"))
+    })
 }
 
 fn open(url: &str) -> Store {
@@ -629,4 +637,293 @@ fn a_killed_orchestrator_resumes_without_evaluating_twice() {
         (4..=5).contains(&done),
         "at most the job in flight at the kill is wasted: {done} done for 4 nodes"
     );
+}
+
+/// Runs `ip` with `args`, returning its stderr on failure.
+fn ip(args: &[&str]) -> Result<(), String> {
+    let output = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `ip`: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`ip {}` failed ({}): {}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+fn ip_output(args: &[&str]) -> String {
+    Command::new("ip")
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// A private bridge with one network namespace per worker, each joined to the bridge by a
+/// veth pair; everything is removed when dropped (also when the test panics).
+struct PrivateNet {
+    /// The subnet's first three octets, e.g. `10.213.17`.
+    prefix: String,
+    bridge: Option<String>,
+    namespaces: Vec<String>,
+    veths: Vec<String>,
+}
+
+impl PrivateNet {
+    /// Whether this process may create network namespaces: the reason when it may not.
+    fn probe() -> Result<(), String> {
+        let name = format!("hone-probe-{}", std::process::id());
+        ip(&["netns", "add", &name])?;
+        ip(&["netns", "delete", &name])
+    }
+
+    /// A bridge `hb<pid>` at `<prefix>.1/24` on a 10.213.x.0/24 no route uses yet, and
+    /// `workers` namespaces `hone-w<N>-<pid>` at `<prefix>.(10+N)`.
+    fn create(workers: usize) -> Result<PrivateNet, String> {
+        let pid = std::process::id();
+        let routes = ip_output(&["-4", "route", "show", "table", "all"]);
+        let addresses = ip_output(&["-4", "addr"]);
+        let prefix = (0..200)
+            .map(|i| format!("10.213.{}", (pid as usize + i) % 200))
+            .find(|p| {
+                let needle = format!("{p}.");
+                !routes.contains(&needle) && !addresses.contains(&needle)
+            })
+            .ok_or("every 10.213.x.0/24 is in use")?;
+        let mut net = PrivateNet {
+            prefix,
+            bridge: None,
+            namespaces: Vec::new(),
+            veths: Vec::new(),
+        };
+        let bridge = format!("hb{pid}");
+        ip(&["link", "add", &bridge, "type", "bridge"])?;
+        net.bridge = Some(bridge.clone());
+        ip(&["addr", "add", &format!("{}/24", net.host()), "dev", &bridge])?;
+        ip(&["link", "set", &bridge, "up"])?;
+        for n in 0..workers {
+            let ns = format!("hone-w{n}-{pid}");
+            ip(&["netns", "add", &ns])?;
+            net.namespaces.push(ns.clone());
+            let outside = format!("hv{pid}w{n}");
+            let inside = format!("hv{pid}p{n}");
+            ip(&[
+                "link", "add", &outside, "type", "veth", "peer", "name", &inside,
+            ])?;
+            net.veths.push(outside.clone());
+            ip(&["link", "set", &outside, "master", &bridge])?;
+            ip(&["link", "set", &outside, "up"])?;
+            ip(&["link", "set", &inside, "netns", &ns])?;
+            let address = format!("{}/24", net.worker_address(n));
+            ip(&["-n", &ns, "addr", "add", &address, "dev", &inside])?;
+            ip(&["-n", &ns, "link", "set", &inside, "up"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(net)
+    }
+
+    /// The host's address on the bridge.
+    fn host(&self) -> String {
+        format!("{}.1", self.prefix)
+    }
+
+    fn worker_address(&self, n: usize) -> String {
+        format!("{}.{}", self.prefix, 10 + n)
+    }
+
+    fn subnet(&self) -> String {
+        format!("{}.0/24", self.prefix)
+    }
+
+    /// Whether a TCP connection from inside namespace `ns` to `addr:port` succeeds.
+    fn connects(&self, ns: &str, addr: &str, port: u16) -> bool {
+        Command::new("ip")
+            .args(["netns", "exec", ns, "timeout", "5", "bash", "-c"])
+            .arg(format!("exec 3<>/dev/tcp/{addr}/{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    /// The processes inside namespace `ns`.
+    fn pids(&self, ns: &str) -> Vec<i64> {
+        ip_output(&["netns", "pids", ns])
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+}
+
+impl Drop for PrivateNet {
+    fn drop(&mut self) {
+        for ns in &self.namespaces {
+            let _ = ip(&["netns", "delete", ns]);
+        }
+        // Deleting one end of a veth pair deletes both; the namespace's end may be gone.
+        for veth in &self.veths {
+            let _ = ip(&["link", "delete", veth]);
+        }
+        if let Some(bridge) = &self.bridge {
+            let _ = ip(&["link", "delete", bridge]);
+        }
+    }
+}
+
+/// A `hone worker` in network namespace `ns` (`ip netns exec` execs in place, so the
+/// child's pid is the worker's).
+fn namespaced_worker(dir: &Path, ns: &str, store: &str, n: usize) -> WorkerProcess {
+    let log = dir.join(format!("worker-{n}.log"));
+    let file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_hone")])
+        .current_dir(dir)
+        .env_remove("HONE_STORE")
+        .env_remove("HONE_CACHE_DIR")
+        .arg("--store")
+        .arg(store)
+        .arg("--cache-dir")
+        .arg(cache_dir())
+        .args(["worker", "--lease", "10s", "--poll", "200ms"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn ip netns exec {ns} hone worker: {e}"));
+    WorkerProcess { child, log }
+}
+
+/// Workers as separate hosts: three network namespaces on a private bridge, each reaching
+/// PostgreSQL only at the bridge address, evaluate every job of a run orchestrated on the
+/// host.
+#[test]
+fn workers_in_network_namespaces_evaluate_every_job() {
+    if let Err(reason) = PrivateNet::probe() {
+        eprintln!("SKIPPED: network namespaces unavailable: {reason}");
+        return;
+    }
+    const WORKERS: usize = 3;
+    let net = match PrivateNet::create(WORKERS) {
+        Ok(net) => net,
+        Err(reason) => {
+            eprintln!("SKIPPED: network namespaces unavailable: {reason}");
+            return;
+        }
+    };
+    let bridge_ip: std::net::IpAddr = net
+        .host()
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: {e}", net.host()));
+    let server = match PostgresServer::start_with(&[bridge_ip], &[&net.subnet()]) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("SKIPPED: worker tests: no PostgreSQL server could be started: {e}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = database(&server, "namespaced");
+    // Each namespace is its own host: the server's loopback address is not its loopback.
+    for ns in &net.namespaces {
+        assert!(
+            net.connects(ns, &net.host(), server.port()),
+            "{ns} cannot reach PostgreSQL at {}:{}",
+            net.host(),
+            server.port()
+        );
+        assert!(
+            !net.connects(ns, "127.0.0.1", server.port()),
+            "{ns} reaches the host's 127.0.0.1:{}: not a separate network",
+            server.port()
+        );
+    }
+    let remote_url = url.replacen("127.0.0.1", &net.host(), 1);
+    let workers: Vec<WorkerProcess> = net
+        .namespaces
+        .iter()
+        .enumerate()
+        .map(|(n, ns)| namespaced_worker(dir.path(), ns, &remote_url, n))
+        .collect();
+    for (w, ns) in workers.iter().zip(&net.namespaces) {
+        assert!(
+            net.pids(ns).contains(&w.pid()),
+            "worker pid {} runs in {ns}: {:?}",
+            w.pid(),
+            net.pids(ns)
+        );
+    }
+    // Each worker has registered (through the bridge) before the run starts.
+    let start = Instant::now();
+    for w in &workers {
+        while !w.log().contains(&format!("(pid {})", w.pid())) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "worker {} never registered:\n{}",
+                w.pid(),
+                w.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let child = hone(dir.path(), &url)
+        .arg("run")
+        .arg(LONGEST_RUN)
+        .args(RUN_FLAGS)
+        .arg("--workers")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("hone run --workers: {e}"));
+    let logs = || workers.iter().map(|w| w.log()).collect::<String>();
+    let result = outcome(&wait_output(child, Duration::from_secs(60)));
+    assert_eq!(result["status"], "finished", "{result}\n{}", logs());
+    assert_eq!(result["evaluations"], 18, "{result}");
+    let run = result["run"].as_i64().unwrap_or_default();
+    assert_eq!(evaluated(&url, run).len(), 18);
+
+    // Every job was claimed once and done by one of the namespaced workers, each of which
+    // registered through the bridge.
+    let registered = runtime()
+        .block_on(open(&url).workers())
+        .unwrap_or_else(|e| panic!("workers: {e}"));
+    let pids: Vec<i64> = workers.iter().map(|w| w.pid()).collect();
+    let mut registered_pids: Vec<i64> = registered.iter().map(|w| w.pid).collect();
+    registered_pids.sort_unstable();
+    let mut expected_pids = pids.clone();
+    expected_pids.sort_unstable();
+    assert_eq!(
+        registered_pids, expected_pids,
+        "the registered workers are the namespaced ones: {registered:?}"
+    );
+    let claims = attempts(&url, run);
+    assert_eq!(claims.len(), 18, "one claim per job: {claims:?}");
+    assert!(claims.iter().all(|a| a.outcome.as_deref() == Some("done")));
+    assert_no_overlap(&claims, 10_000);
+    let mut by_pid: BTreeMap<i64, usize> = BTreeMap::new();
+    for claim in &claims {
+        let worker = registered
+            .iter()
+            .find(|w| w.id == claim.worker)
+            .unwrap_or_else(|| panic!("job {} claimed by unknown worker", claim.job.0));
+        *by_pid.entry(worker.pid).or_default() += 1;
+    }
+    eprintln!("jobs by namespaced worker pid: {by_pid:?}");
+    assert!(by_pid.keys().all(|pid| pids.contains(pid)), "{by_pid:?}");
+    let done: i64 = registered.iter().map(|w| w.jobs_done).sum();
+    assert_eq!(done, 18, "{registered:?}");
+    for w in &workers {
+        let log = w.log();
+        assert!(
+            log.contains(&format!("@{}:{}/", net.host(), server.port())),
+            "the worker names its store at the bridge address:\n{log}"
+        );
+    }
 }
