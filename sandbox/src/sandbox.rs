@@ -314,17 +314,22 @@ impl Sandbox {
         self.inner.meter_fuel
     }
 
-    /// Compiles a source in `language` (cached by language, source hash, flags and
-    /// compiler version) and links it.
-    pub fn compile(&self, language: Language, source: &str) -> Result<Compilation, SandboxError> {
+    /// The cache key of a compilation: language, source, flags, compiler version, sysroot.
+    fn compile_key(&self, language: Language, source: &str) -> String {
         let toolchain = &self.inner.toolchain;
-        let key = hash_parts(&[
+        hash_parts(&[
             language.name().as_bytes(),
             source.as_bytes(),
             flags(language).join(" ").as_bytes(),
             toolchain.version(language).as_bytes(),
             toolchain.sysroot(language).as_bytes(),
-        ]);
+        ])
+    }
+
+    /// Compiles a source in `language` (cached by language, source hash, flags and
+    /// compiler version) and links it.
+    pub fn compile(&self, language: Language, source: &str) -> Result<Compilation, SandboxError> {
+        let key = self.compile_key(language, source);
         if let Some(program) = self.memo_get(&key) {
             return Ok(Compilation::Ready(program));
         }
@@ -352,14 +357,7 @@ impl Sandbox {
         if language == Language::Wat {
             return Ok(wat::parse_str(source).map_err(|e| format!("main.wat: {e}")));
         }
-        let toolchain = &self.inner.toolchain;
-        let key = hash_parts(&[
-            language.name().as_bytes(),
-            source.as_bytes(),
-            flags(language).join(" ").as_bytes(),
-            toolchain.version(language).as_bytes(),
-            toolchain.sysroot(language).as_bytes(),
-        ]);
+        let key = self.compile_key(language, source);
         if let Some(wasm) = self
             .inner
             .wasm_cache
