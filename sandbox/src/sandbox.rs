@@ -366,7 +366,7 @@ impl Sandbox {
         {
             return Ok(Ok(wasm));
         }
-        match toolchain.compile(language, source)? {
+        match self.inner.toolchain.compile(language, source)? {
             CompileResult::Wasm(wasm) => {
                 if let Some(cache) = &self.inner.wasm_cache {
                     cache.write_or_warn(&key, "wasm", &wasm);
