@@ -92,6 +92,9 @@ impl Lineage {
             } else {
                 Repository::init_bare(&self.path).map_err(self.git_err(run, "cannot create"))?
             };
+            if !self.read_only {
+                keep_unreachable(&repo).map_err(self.git_err(run, "cannot configure"))?;
+            }
             *guard = Some(repo);
         }
         match guard.as_ref() {
@@ -221,6 +224,23 @@ impl Lineage {
             }
         })
     }
+}
+
+/// Only `refs/runs/<run>/best` points into the repository, so most node commits are
+/// unreachable from any ref; this tells git never to prune them (`git gc` keeps them) and
+/// never to run `gc --auto` on its own. Idempotent; run on every read-write open.
+fn keep_unreachable(repo: &Repository) -> std::result::Result<(), git2::Error> {
+    let mut config = repo.config()?.open_level(git2::ConfigLevel::Local)?;
+    let set = |config: &mut git2::Config, key: &str, value: &str| {
+        match config.get_string(key) {
+            Ok(current) if current == value => Ok(()),
+            _ => config.set_str(key, value),
+        }
+    };
+    set(&mut config, "gc.pruneExpire", "never")?;
+    set(&mut config, "gc.reflogExpireUnreachable", "never")?;
+    set(&mut config, "gc.auto", "0")?;
+    Ok(())
 }
 
 /// `refs/runs/<run>/best`.

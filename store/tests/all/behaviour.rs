@@ -862,6 +862,30 @@ async fn lineage_batches_match_one_by_one(target: Target) {
             "node {i}"
         );
     }
+    // Nodes off the best path (b, c) are reachable from no ref: a plain `git gc` must keep
+    // them (the repository says never to prune), where there is a git command line.
+    let config = ok(ok(repo.config()).snapshot());
+    assert_eq!(ok(config.get_str("gc.pruneExpire")), "never");
+    let gc = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&target.lineage)
+        .args(["gc", "--quiet"])
+        .output();
+    if let Ok(output) = gc {
+        assert!(
+            output.status.success(),
+            "git gc: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let repo = ok(git2::Repository::open_bare(&target.lineage));
+        for (i, commit) in batched.iter().enumerate() {
+            let oid = ok(git2::Oid::from_str(commit.as_deref().unwrap_or_default()));
+            assert!(
+                repo.find_commit(oid).is_ok(),
+                "node {i}'s commit was pruned by git gc"
+            );
+        }
+    }
 }
 
 /// `load_tree` reads back exactly what was written, across chunk boundaries, whatever the
