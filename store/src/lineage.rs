@@ -231,11 +231,9 @@ impl Lineage {
 /// never to run `gc --auto` on its own. Idempotent; run on every read-write open.
 fn keep_unreachable(repo: &Repository) -> std::result::Result<(), git2::Error> {
     let mut config = repo.config()?.open_level(git2::ConfigLevel::Local)?;
-    let set = |config: &mut git2::Config, key: &str, value: &str| {
-        match config.get_string(key) {
-            Ok(current) if current == value => Ok(()),
-            _ => config.set_str(key, value),
-        }
+    let set = |config: &mut git2::Config, key: &str, value: &str| match config.get_string(key) {
+        Ok(current) if current == value => Ok(()),
+        _ => config.set_str(key, value),
     };
     set(&mut config, "gc.pruneExpire", "never")?;
     set(&mut config, "gc.reflogExpireUnreachable", "never")?;
