@@ -4,7 +4,10 @@
 //! files follows here. Whatever a crash leaves without a commit is written by
 //! `Store::sync_lineage` when the run resumes or ends, so lineage never holds a step up.
 
-use hone_store::{NodeId, Store};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hone_store::{NodeId, RunId, Store};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most nodes committed in one batch.
@@ -19,18 +22,28 @@ enum Message {
 #[derive(Clone)]
 pub struct LineageQueue {
     sender: Option<mpsc::UnboundedSender<Message>>,
+    store: Store,
+    /// A batch failed since the last flush: its commits are still to be written.
+    failed: Arc<AtomicBool>,
 }
 
 impl LineageQueue {
     /// Starts the background writer (none when the store has no lineage repository).
     pub fn start(store: Store) -> LineageQueue {
+        let failed = Arc::new(AtomicBool::new(false));
         if store.lineage_path().is_none() {
-            return LineageQueue { sender: None };
+            return LineageQueue {
+                sender: None,
+                store,
+                failed,
+            };
         }
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(store, receiver));
+        tokio::spawn(write_batches(store.clone(), receiver, failed.clone()));
         LineageQueue {
             sender: Some(sender),
+            store,
+            failed,
         }
     }
 
@@ -43,9 +56,10 @@ impl LineageQueue {
         }
     }
 
-    /// Waits until every node queued before this call has been committed (or has failed
-    /// and been logged).
-    pub async fn flush(&self) {
+    /// Waits until every node queued before this call has been committed; if a batch
+    /// failed, writes `run`'s missing commits once more (a finished run is never resumed,
+    /// so this is the last chance) and logs what still fails.
+    pub async fn flush(&self, run: RunId) {
         let Some(sender) = &self.sender else {
             return;
         };
@@ -53,10 +67,19 @@ impl LineageQueue {
         if sender.send(Message::Flush(done)).is_ok() {
             let _ = wait.await;
         }
+        if self.failed.swap(false, Ordering::SeqCst)
+            && let Err(e) = self.store.sync_lineage(run).await
+        {
+            tracing::warn!(error = %e, run = run.0, "lineage commits are still missing; `git log` shows fewer nodes");
+        }
     }
 }
 
-async fn write_batches(store: Store, mut receiver: mpsc::UnboundedReceiver<Message>) {
+async fn write_batches(
+    store: Store,
+    mut receiver: mpsc::UnboundedReceiver<Message>,
+    failed: Arc<AtomicBool>,
+) {
     let mut batch = Vec::new();
     let mut flushes = Vec::new();
     while let Some(first) = receiver.recv().await {
@@ -72,6 +95,7 @@ async fn write_batches(store: Store, mut receiver: mpsc::UnboundedReceiver<Messa
         }
         if !batch.is_empty() {
             if let Err(e) = store.record_lineage_batch(&batch).await {
+                failed.store(true, Ordering::SeqCst);
                 tracing::warn!(error = %e, nodes = batch.len(), "lineage commits failed; `hone resume` writes them later");
             }
             batch.clear();

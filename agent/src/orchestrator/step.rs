@@ -108,7 +108,7 @@ impl StepContext {
 
     /// Waits for the lineage commits of every node stored so far.
     pub async fn flush_lineage(&self) {
-        self.lineage.flush().await;
+        self.lineage.flush(self.run).await;
     }
 
     /// Evaluates `candidate` (or reuses the evaluation of an identical one) and stores the node.
