@@ -31,13 +31,28 @@ mod cmaes;
 mod nelder_mead;
 mod tunable;
 
-use hone_tasks::{Scale, VariableSpec, VariableType};
+use hone_tasks::{Candidate, Scale, VariableSpec, VariableType};
 
 pub use baselines::{GridProposer, TsallisProposer};
 pub use builtin::{Algorithm, BuiltinProposer, TunerConfig};
 pub use cmaes::CmaEs;
 pub use nelder_mead::NelderMead;
 pub use tunable::{TunableConstant, TunableSpace, format_float};
+
+/// A candidate's value of each variable, in the variables' order; a missing or non-numeric
+/// value takes the variable's initial value.
+pub(crate) fn values_of(specs: &[VariableSpec], candidate: &Candidate) -> Vec<f64> {
+    specs
+        .iter()
+        .map(|s| {
+            candidate
+                .values
+                .get(&s.name)
+                .and_then(|v| v.as_f64())
+                .unwrap_or(s.initial)
+        })
+        .collect()
+}
 
 /// A derivative-free optimizer over [0,1]^n: `ask` a point, `tell` its score (higher is
 /// better). Points told need not be ones asked (other proposers' candidates count too),

@@ -246,6 +246,11 @@ fn is_std_fd(fd: i32) -> bool {
     (0..=2).contains(&fd)
 }
 
+/// `errno` for stdin, stdout or stderr; `EBADF` for any other descriptor.
+fn on_std_fd(fd: i32, errno: i32) -> i32 {
+    if is_std_fd(fd) { errno } else { ERRNO_BADF }
+}
+
 /// The preview-1 functions [`add_to_linker`] defines.
 const IMPLEMENTED: &[&str] = &[
     "args_sizes_get",
@@ -375,13 +380,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
     linker.func_wrap(
         MODULE,
         "fd_close",
-        |_: Caller<'_, RunState>, fd: i32| -> i32 {
-            if is_std_fd(fd) {
-                ERRNO_SUCCESS
-            } else {
-                ERRNO_BADF
-            }
-        },
+        |_: Caller<'_, RunState>, fd: i32| -> i32 { on_std_fd(fd, ERRNO_SUCCESS) },
     )?;
     linker.func_wrap(
         MODULE,
@@ -413,13 +412,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
     linker.func_wrap(
         MODULE,
         "fd_fdstat_set_flags",
-        |_: Caller<'_, RunState>, fd: i32, _flags: i32| -> i32 {
-            if is_std_fd(fd) {
-                ERRNO_SUCCESS
-            } else {
-                ERRNO_BADF
-            }
-        },
+        |_: Caller<'_, RunState>, fd: i32, _flags: i32| -> i32 { on_std_fd(fd, ERRNO_SUCCESS) },
     )?;
     linker.func_wrap(
         MODULE,
@@ -437,45 +430,23 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         MODULE,
         "fd_seek",
         |_: Caller<'_, RunState>, fd: i32, _offset: i64, _whence: i32, _new: i32| -> i32 {
-            if is_std_fd(fd) {
-                ERRNO_SPIPE
-            } else {
-                ERRNO_BADF
-            }
+            on_std_fd(fd, ERRNO_SPIPE)
         },
     )?;
     linker.func_wrap(
         MODULE,
         "fd_tell",
-        |_: Caller<'_, RunState>, fd: i32, _offset: i32| -> i32 {
-            if is_std_fd(fd) {
-                ERRNO_SPIPE
-            } else {
-                ERRNO_BADF
-            }
-        },
+        |_: Caller<'_, RunState>, fd: i32, _offset: i32| -> i32 { on_std_fd(fd, ERRNO_SPIPE) },
     )?;
     linker.func_wrap(
         MODULE,
         "fd_sync",
-        |_: Caller<'_, RunState>, fd: i32| -> i32 {
-            if is_std_fd(fd) {
-                ERRNO_SUCCESS
-            } else {
-                ERRNO_BADF
-            }
-        },
+        |_: Caller<'_, RunState>, fd: i32| -> i32 { on_std_fd(fd, ERRNO_SUCCESS) },
     )?;
     linker.func_wrap(
         MODULE,
         "fd_datasync",
-        |_: Caller<'_, RunState>, fd: i32| -> i32 {
-            if is_std_fd(fd) {
-                ERRNO_SUCCESS
-            } else {
-                ERRNO_BADF
-            }
-        },
+        |_: Caller<'_, RunState>, fd: i32| -> i32 { on_std_fd(fd, ERRNO_SUCCESS) },
     )?;
     linker.func_wrap(
         MODULE,

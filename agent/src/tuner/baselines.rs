@@ -63,17 +63,7 @@ fn key_of_values(specs: &[VariableSpec], values: &[f64]) -> String {
 
 /// The key of a candidate's values (missing ones take the variable's initial value).
 fn key_of_candidate(specs: &[VariableSpec], candidate: &Candidate) -> String {
-    let values: Vec<f64> = specs
-        .iter()
-        .map(|s| {
-            candidate
-                .values
-                .get(&s.name)
-                .and_then(|v| v.as_f64())
-                .unwrap_or(s.initial)
-        })
-        .collect();
-    key_of_values(specs, &values)
+    key_of_values(specs, &super::values_of(specs, candidate))
 }
 
 fn check_specs(specs: &[VariableSpec]) -> Result<(), TunerError> {

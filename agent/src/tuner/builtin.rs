@@ -68,17 +68,10 @@ impl BuiltinProposer {
             .iter()
             .map(Dimension::from_variable)
             .collect::<Result<Vec<_>, _>>()?;
-        let start = specs
-            .iter()
+        let start = super::values_of(specs, &base)
+            .into_iter()
             .zip(&dimensions)
-            .map(|(spec, d)| {
-                d.normalize(
-                    base.values
-                        .get(&spec.name)
-                        .and_then(|v| v.as_f64())
-                        .unwrap_or(spec.initial),
-                )
-            })
+            .map(|(value, d)| d.normalize(value))
             .collect();
         Ok(BuiltinProposer {
             optimizer: optimizer(start, config, seed),
@@ -188,16 +181,7 @@ impl BuiltinProposer {
     /// the same number of marked constants).
     fn encode(&self, candidate: &Candidate) -> Option<Vec<f64>> {
         let values: Vec<f64> = match &self.target {
-            Target::Values { specs } => specs
-                .iter()
-                .map(|s| {
-                    candidate
-                        .values
-                        .get(&s.name)
-                        .and_then(|v| v.as_f64())
-                        .unwrap_or(s.initial)
-                })
-                .collect(),
+            Target::Values { specs } => super::values_of(specs, candidate),
             Target::Code => {
                 let program: BTreeMap<String, String> = candidate
                     .files

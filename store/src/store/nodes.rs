@@ -185,17 +185,35 @@ struct Encoded<'a> {
     trace: String,
 }
 
-/// Inserts one encoded node + evaluation on `$conn` (inside a transaction) and evaluates to
-/// `Result<i64, sqlx::Error>`.
-macro_rules! insert_encoded {
-    ($conn:expr, $e:expr) => {
-        async {
-            let e = $e;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO nodes (run_id, parent_id, operator, tree, island, depth, files, \
-                 param_values, content_hash, duplicate_of, llm_call_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-            )
+/// The columns a node row binds, in [`bind_node!`]'s order.
+const NODE_COLUMNS: &str = "run_id, parent_id, operator, tree, island, depth, files, \
+    param_values, content_hash, duplicate_of, llm_call_id, created_at";
+
+/// The columns an evaluation row binds, in [`bind_evaluation!`]'s order.
+const EVALUATION_COLUMNS: &str =
+    "node_id, run_id, status, valid, score, metrics, feedback, trace, fuel, wall_ms";
+
+/// One node row, returning its id.
+static INSERT_NODE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO nodes ({NODE_COLUMNS}) VALUES ({}) RETURNING id",
+        placeholders(12)
+    )
+});
+
+/// One evaluation row.
+static INSERT_EVALUATION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO evaluations ({EVALUATION_COLUMNS}) VALUES ({})",
+        placeholders(10)
+    )
+});
+
+/// Binds an [`Encoded`] node's [`NODE_COLUMNS`] (12 parameters) on `$query`.
+macro_rules! bind_node {
+    ($query:expr, $e:expr) => {{
+        let e = $e;
+        $query
             .bind(e.node.run.0)
             .bind(e.node.parent.map(|p| p.0))
             .bind(stored_text(&e.node.operator))
@@ -208,13 +226,15 @@ macro_rules! insert_encoded {
             .bind(e.node.duplicate_of.map(|p| p.0))
             .bind(e.node.llm_call.map(|c| c.0))
             .bind(e.node.created_at.0)
-            .fetch_one(&mut *$conn)
-            .await?;
-            sqlx::query(
-                "INSERT INTO evaluations (node_id, run_id, status, valid, score, metrics, \
-                 feedback, trace, fuel, wall_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(id)
+    }};
+}
+
+/// Binds an [`Encoded`] evaluation's [`EVALUATION_COLUMNS`] (10 parameters) for node `$id`.
+macro_rules! bind_evaluation {
+    ($query:expr, $id:expr, $e:expr) => {{
+        let e = $e;
+        $query
+            .bind($id)
             .bind(e.node.run.0)
             .bind(stored_text(&e.evaluation.status))
             .bind(e.evaluation.valid)
@@ -224,6 +244,26 @@ macro_rules! insert_encoded {
             .bind(&e.trace)
             .bind(e.evaluation.fuel)
             .bind(e.evaluation.wall_ms.filter(|w| w.is_finite()))
+    }};
+}
+
+/// Inserts one encoded node + evaluation on `$conn` (inside a transaction) and evaluates to
+/// `Result<i64, sqlx::Error>`.
+macro_rules! insert_encoded {
+    ($conn:expr, $e:expr) => {
+        async {
+            let e = $e;
+            let id: i64 = bind_node!(
+                sqlx::query_scalar(sqlx::AssertSqlSafe(INSERT_NODE.as_str())),
+                e
+            )
+            .fetch_one(&mut *$conn)
+            .await?;
+            bind_evaluation!(
+                sqlx::query(sqlx::AssertSqlSafe(INSERT_EVALUATION.as_str())),
+                id,
+                e
+            )
             .execute(&mut *$conn)
             .await?;
             if let Some(call) = e.node.llm_call {
@@ -264,26 +304,12 @@ async fn insert_rows_sqlite(
     let mut ids = Vec::with_capacity(encoded.len());
     for chunk in encoded.chunks(INSERT_CHUNK) {
         let sql = format!(
-            "INSERT INTO nodes (run_id, parent_id, operator, tree, island, depth, files, \
-             param_values, content_hash, duplicate_of, llm_call_id, created_at) VALUES {} \
-             RETURNING id",
+            "INSERT INTO nodes ({NODE_COLUMNS}) VALUES {} RETURNING id",
             value_rows(chunk.len(), 12)
         );
         let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
         for e in chunk {
-            query = query
-                .bind(e.node.run.0)
-                .bind(e.node.parent.map(|p| p.0))
-                .bind(stored_text(&e.node.operator))
-                .bind(e.node.tree)
-                .bind(e.node.island)
-                .bind(e.node.depth)
-                .bind(&e.files)
-                .bind(&e.values)
-                .bind(stored_text(&e.node.content_hash))
-                .bind(e.node.duplicate_of.map(|p| p.0))
-                .bind(e.node.llm_call.map(|c| c.0))
-                .bind(e.node.created_at.0);
+            query = bind_node!(query, e);
         }
         let mut chunk_ids = query.fetch_all(&mut *tx).await?;
         if chunk_ids.len() != chunk.len() {
@@ -295,23 +321,12 @@ async fn insert_rows_sqlite(
         }
         chunk_ids.sort_unstable();
         let sql = format!(
-            "INSERT INTO evaluations (node_id, run_id, status, valid, score, metrics, feedback, \
-             trace, fuel, wall_ms) VALUES {}",
+            "INSERT INTO evaluations ({EVALUATION_COLUMNS}) VALUES {}",
             value_rows(chunk.len(), 10)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (e, id) in chunk.iter().zip(&chunk_ids) {
-            query = query
-                .bind(*id)
-                .bind(e.node.run.0)
-                .bind(stored_text(&e.evaluation.status))
-                .bind(e.evaluation.valid)
-                .bind(finite(e.evaluation.score))
-                .bind(&e.metrics)
-                .bind(stored_text(&e.evaluation.feedback))
-                .bind(&e.trace)
-                .bind(e.evaluation.fuel)
-                .bind(e.evaluation.wall_ms.filter(|w| w.is_finite()));
+            query = bind_evaluation!(query, *id, e);
         }
         query.execute(&mut *tx).await?;
         for (e, id) in chunk.iter().zip(&chunk_ids) {
