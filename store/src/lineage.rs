@@ -12,10 +12,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use git2::{Oid, Repository, Signature, Time};
+use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
 use crate::{LlmCallId, NodeId, NodeRecord, RunId, Store};
+
+mod packs;
+
+use packs::Objects;
 
 /// Name of the metadata file in each commit.
 pub const METADATA_FILE: &str = "hone.json";
@@ -122,22 +126,54 @@ impl Lineage {
             });
         }
         let run = inputs.first().map(|i| i.node.run);
-        self.with_repo(run, |repo| {
-            let mut written = Vec::with_capacity(inputs.len());
-            for input in inputs {
-                let parent = input.node.parent.and_then(|p| parents.get(&p).cloned());
-                let oid = self.commit_one(repo, input, parent.as_deref())?;
-                let hex = oid.to_string();
-                parents.insert(input.node.id, hex.clone());
-                written.push((input.node.id, hex));
+        let mut objects = Objects::default();
+        let mut written = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let parent = input.node.parent.and_then(|p| parents.get(&p).cloned());
+            let oid = self.commit_one(&mut objects, input, parent.as_deref())?;
+            let hex = oid.to_string();
+            parents.insert(input.node.id, hex.clone());
+            written.push((input.node.id, hex));
+        }
+        let packed = inputs.len() >= packs::PACK_MIN_NODES;
+        let merged = self.with_repo(run, |repo| {
+            let err = self.git_err(run, "cannot write lineage commits");
+            let odb = repo.odb().map_err(&err)?;
+            if !packed {
+                objects.write_loose(&odb).map_err(&err)?;
+                return Ok(0);
             }
-            Ok(written)
-        })
+            // A big batch: one pack file instead of a file per object.
+            objects.write_pack(&odb).map_err(&err)?;
+            match packs::roll_up(repo) {
+                Ok(merged) => Ok(merged),
+                // The batch is written; merging waits for the next one.
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "cannot merge lineage packs");
+                    Ok(0)
+                }
+            }
+        })?;
+        if merged > 0 {
+            // The merged packs are gone: the cached handle may still list them.
+            self.forget_repo();
+        }
+        Ok(written)
     }
 
+    /// Drops the cached repository handle: the next use opens it afresh.
+    fn forget_repo(&self) {
+        let mut guard = self
+            .repo
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *guard = None;
+    }
+
+    /// Adds the objects of `input`'s commit to `objects` and returns the commit's id.
     fn commit_one(
         &self,
-        repo: &Repository,
+        objects: &mut Objects,
         input: &CommitInput,
         parent: Option<&str>,
     ) -> Result<Oid> {
@@ -162,18 +198,8 @@ impl Lineage {
             source,
         })?;
         entries.insert(METADATA_FILE.to_string(), metadata);
-        let tree = write_tree(repo, &entries).map_err(&err)?;
-        let tree = repo.find_tree(tree).map_err(&err)?;
-        let time = Time::new(node.created_at.as_seconds(), 0);
-        let signature = Signature::new("hone", "hone@localhost", &time).map_err(&err)?;
-        let parent_commit = match parent {
-            Some(hex) => {
-                let oid = Oid::from_str(hex).map_err(&err)?;
-                Some(repo.find_commit(oid).map_err(&err)?)
-            }
-            None => None,
-        };
-        let parents: Vec<&git2::Commit<'_>> = parent_commit.iter().collect();
+        let tree = write_tree(objects, entries).map_err(&err)?;
+        let parent = parent.map(Oid::from_str).transpose().map_err(&err)?;
         let score = node
             .evaluation
             .score
@@ -183,7 +209,9 @@ impl Lineage {
             "node {}: {} -> {} (score {score})\n\nrun {}\n",
             node.id, node.operator, node.evaluation.status, node.run
         );
-        repo.commit(None, &signature, &signature, &message, &tree, &parents)
+        let text = commit_text(tree, parent, node.created_at.as_seconds(), &message);
+        objects
+            .add(git2::ObjectType::Commit, text.into_bytes())
             .map_err(&err)
     }
 
@@ -277,36 +305,59 @@ fn is_clean_relative(name: &str) -> bool {
             .all(|c| !c.is_empty() && c != "." && c != ".." && c != ".git" && !c.contains('\0'))
 }
 
-/// Writes nested trees for `entries` (paths with `/`) and returns the root tree.
-fn write_tree(repo: &Repository, entries: &BTreeMap<String, Vec<u8>>) -> Result<Oid, git2::Error> {
-    #[derive(Default)]
-    struct Dir<'a> {
-        files: Vec<(&'a str, &'a [u8])>,
-        dirs: BTreeMap<&'a str, Dir<'a>>,
+/// A commit's text, byte for byte as `Repository::commit` writes it with the fixed author
+/// `hone <hone@localhost>` at `seconds` UTC.
+fn commit_text(tree: Oid, parent: Option<Oid>, seconds: i64, message: &str) -> String {
+    let person = format!("hone <hone@localhost> {seconds} +0000");
+    let mut text = format!("tree {tree}\n");
+    if let Some(parent) = parent {
+        text.push_str(&format!("parent {parent}\n"));
     }
-    fn build<'a>(repo: &Repository, dir: &Dir<'a>) -> Result<Oid, git2::Error> {
-        let mut builder = repo.treebuilder(None)?;
-        for (name, content) in &dir.files {
-            let blob = repo.blob(content)?;
-            builder.insert(name, blob, 0o100644)?;
+    text.push_str(&format!("author {person}\ncommitter {person}\n\n{message}"));
+    text
+}
+
+/// Adds the blobs and nested trees of `entries` (paths with `/`) to `objects`; returns the
+/// root tree's id.
+fn write_tree(
+    objects: &mut Objects,
+    entries: BTreeMap<String, Vec<u8>>,
+) -> Result<Oid, git2::Error> {
+    #[derive(Default)]
+    struct Dir {
+        files: Vec<(String, Vec<u8>)>,
+        dirs: BTreeMap<String, Dir>,
+    }
+    fn build(objects: &mut Objects, dir: Dir) -> Result<Oid, git2::Error> {
+        let mut ids = Vec::with_capacity(dir.files.len() + dir.dirs.len());
+        for (name, content) in dir.files {
+            // A file and a directory of one name: the directory is kept (as git's tree
+            // builder replaces an entry of the same name).
+            if dir.dirs.contains_key(&name) {
+                continue;
+            }
+            let id = objects.add(git2::ObjectType::Blob, content)?;
+            ids.push((name, false, id));
         }
-        for (name, sub) in &dir.dirs {
-            let oid = build(repo, sub)?;
-            builder.insert(name, oid, 0o040000)?;
+        for (name, sub) in dir.dirs {
+            let id = build(objects, sub)?;
+            ids.push((name, true, id));
         }
-        builder.write()
+        let entries: Vec<(&str, bool, Oid)> =
+            ids.iter().map(|(n, d, id)| (n.as_str(), *d, *id)).collect();
+        objects.add_tree(&entries)
     }
     let mut root = Dir::default();
     for (path, content) in entries {
         let mut parts: Vec<&str> = path.split('/').collect();
-        let file = parts.pop().unwrap_or_default();
+        let file = parts.pop().unwrap_or_default().to_string();
         let mut dir = &mut root;
         for part in parts {
-            dir = dir.dirs.entry(part).or_default();
+            dir = dir.dirs.entry(part.to_string()).or_default();
         }
-        dir.files.push((file, content.as_slice()));
+        dir.files.push((file, content));
     }
-    build(repo, &root)
+    build(objects, root)
 }
 
 impl Store {
@@ -519,6 +570,56 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use git2::{Signature, Time};
+
+    #[test]
+    fn commits_match_what_libgit2_writes() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let repo = Repository::init_bare(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let files = BTreeMap::from([
+            ("a.rs".to_string(), b"fn main() {}\n".to_vec()),
+            ("src/lib.rs".to_string(), b"pub fn f() {}\n".to_vec()),
+            ("src/x/y.txt".to_string(), b"y\n".to_vec()),
+        ]);
+        let mut objects = Objects::default();
+        let tree = write_tree(&mut objects, files.clone()).unwrap_or_else(|e| panic!("{e}"));
+        objects
+            .write_loose(&repo.odb().unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tree_object = repo.find_tree(tree).unwrap_or_else(|e| panic!("{e}"));
+        for (path, content) in &files {
+            let entry = tree_object
+                .get_path(Path::new(path))
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            let blob = repo.find_blob(entry.id()).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(blob.content(), content.as_slice());
+        }
+        let mut parent = None;
+        for seconds in [1_700_000_000, 1_700_000_100, 5] {
+            let message = format!("node {seconds}: improve -> ok (score 1.5)\n\nrun 3\n");
+            let text = commit_text(tree, parent, seconds, &message);
+            let ours = objects
+                .add(git2::ObjectType::Commit, text.into_bytes())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let signature = Signature::new("hone", "hone@localhost", &Time::new(seconds, 0))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let parent_commit =
+                parent.map(|p| repo.find_commit(p).unwrap_or_else(|e| panic!("{e}")));
+            let parents: Vec<&git2::Commit<'_>> = parent_commit.iter().collect();
+            let theirs = repo
+                .commit(
+                    None,
+                    &signature,
+                    &signature,
+                    &message,
+                    &tree_object,
+                    &parents,
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(ours, theirs);
+            parent = Some(ours);
+        }
+    }
 
     #[test]
     fn file_names_are_checked() {

@@ -1,9 +1,11 @@
 //! The [`Store`] handle: opening SQLite or PostgreSQL, running migrations, and shared plumbing.
 
 mod calls;
+mod checkpoint;
 mod nodes;
 pub(crate) mod queue;
 pub(crate) mod runs;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,11 +98,17 @@ pub(crate) enum Db {
 
 pub(crate) struct Inner {
     pub(crate) db: Db,
+    /// SQLite file stores open for writing: the connection a step's writes take.
+    pub(crate) writer: Option<writer::Writer>,
     /// The store's name in messages: the SQLite path or the URL without its password.
     pub(crate) name: String,
     pub(crate) lineage: Option<Arc<Lineage>>,
     pub(crate) read_only: bool,
 }
+
+/// The WAL size (4 KiB pages) at which a commit checkpoints by itself (SQLite's default is
+/// 1,000): only a safety net, since the background checkpointer keeps the WAL well below.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
 /// A handle to one store: cheap to clone, safe to share between tasks.
 ///
@@ -332,14 +340,14 @@ impl Store {
     /// Opens a store with explicit settings.
     pub async fn open_with(config: StoreConfig) -> Result<Store> {
         let location = parse_location(&config.url)?;
-        let (db, name, beside) = match location {
+        let (db, name, beside, writer) = match location {
             Location::Sqlite(path, durability) => {
                 let name = path.display().to_string();
                 let mut config = config.clone();
                 if let Some(durability) = durability {
                     config.durability = durability;
                 }
-                let pool = open_sqlite(&path, &config, &name).await?;
+                let (pool, options) = open_sqlite(&path, &config, &name).await?;
                 let beside = if is_memory(&path) {
                     None
                 } else {
@@ -349,7 +357,20 @@ impl Store {
                             .unwrap_or_else(|| PathBuf::from("lineage.git")),
                     )
                 };
-                (Db::Sqlite(pool), name, beside)
+                let writer = match options {
+                    Some(options) if beside.is_some() && !config.read_only => {
+                        Some(writer::Writer::connect(&options).await.map_err(|source| {
+                            Error::Unreachable {
+                                store: name.clone(),
+                                hint: "the database opened, but its write connection did not"
+                                    .into(),
+                                source,
+                            }
+                        })?)
+                    }
+                    _ => None,
+                };
+                (Db::Sqlite(pool), name, beside, writer)
             }
             Location::Postgres(url) => {
                 let name = redact(&url);
@@ -363,7 +384,7 @@ impl Store {
                         hint: "check that the PostgreSQL server is running, and the host, port, user and database in the URL".into(),
                         source,
                     })?;
-                (Db::Postgres(pool), name, None)
+                (Db::Postgres(pool), name, None, None)
             }
         };
         let lineage = match &config.lineage {
@@ -375,12 +396,16 @@ impl Store {
         let store = Store {
             inner: Arc::new(Inner {
                 db,
+                writer,
                 name,
                 lineage,
                 read_only: config.read_only,
             }),
         };
         store.migrate().await?;
+        if store.inner.writer.is_some() {
+            checkpoint::start(Arc::downgrade(&store.inner));
+        }
         Ok(store)
     }
 
@@ -404,6 +429,9 @@ impl Store {
 
     /// Closes the connections (waits for in-flight queries). Other clones become unusable.
     pub async fn close(&self) {
+        if let Some(writer) = &self.inner.writer {
+            writer.close().await;
+        }
         on_db!(self, pool => pool.close().await)
     }
 
@@ -598,7 +626,12 @@ fn classify(
     other(source)
 }
 
-async fn open_sqlite(path: &Path, config: &StoreConfig, name: &str) -> Result<SqlitePool> {
+/// The pool, and the options its connections were opened with (to open the writer alike).
+async fn open_sqlite(
+    path: &Path,
+    config: &StoreConfig,
+    name: &str,
+) -> Result<(SqlitePool, Option<SqliteConnectOptions>)> {
     let mut options = SqliteConnectOptions::new()
         .filename(path)
         .read_only(config.read_only)
@@ -613,13 +646,16 @@ async fn open_sqlite(path: &Path, config: &StoreConfig, name: &str) -> Result<Sq
         // Read pages through a memory map rather than a read call and a copy each.
         .pragma("mmap_size", "1073741824");
     if !config.read_only {
-        options =
-            options
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(match config.durability {
-                    Durability::Full => SqliteSynchronous::Full,
-                    Durability::Normal => SqliteSynchronous::Normal,
-                });
+        options = options
+            // Checkpoints are the background checkpointer's job (see `checkpoint`); a
+            // commit only checkpoints when the WAL outgrows this many pages, if that
+            // task is not keeping up or not running.
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match config.durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            });
     }
     let directory = path
         .parent()
@@ -634,11 +670,14 @@ async fn open_sqlite(path: &Path, config: &StoreConfig, name: &str) -> Result<Sq
             .idle_timeout(None)
             .max_lifetime(None)
     } else {
-        SqlitePoolOptions::new().max_connections(config.max_connections.max(1))
+        SqlitePoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            // A local file does not go stale: skip the ping round trip on every acquire.
+            .test_before_acquire(false)
     };
-    pool_options
+    let pool = pool_options
         .acquire_timeout(config.busy_timeout.max(Duration::from_secs(1)))
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .map_err(|source| {
             classify(name, None, source, |source| {
@@ -662,7 +701,8 @@ async fn open_sqlite(path: &Path, config: &StoreConfig, name: &str) -> Result<Sq
                     source,
                 }
             })
-        })
+        })?;
+    Ok((pool, (!memory).then_some(options)))
 }
 
 /// `:memory:` (from `sqlite::memory:` or the bare path): a private in-memory database, for

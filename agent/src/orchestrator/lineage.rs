@@ -6,12 +6,18 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use hone_store::{NodeId, RunId, Store};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most nodes committed in one batch.
-const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 512;
+
+/// How long the writer gathers nodes after the first of a batch before writing them (unless
+/// the batch fills up or a flush is asked for first). Fast runs get big batches, written as
+/// one pack file each; a run whose steps take longer than this writes one commit at a time.
+const BATCH_WINDOW: Duration = Duration::from_millis(250);
 
 enum Message {
     Node(NodeId),
@@ -83,15 +89,25 @@ async fn write_batches(
     let mut batch = Vec::new();
     let mut flushes = Vec::new();
     while let Some(first) = receiver.recv().await {
+        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
                 Message::Node(node) => batch.push(node),
                 Message::Flush(done) => flushes.push(done),
             }
-            if batch.len() < MAX_BATCH {
-                next = receiver.try_recv().ok();
+            if batch.len() >= MAX_BATCH {
+                break;
             }
+            next = match receiver.try_recv() {
+                Ok(message) => Some(message),
+                // Nothing queued: a flush writes now, otherwise wait out the window.
+                Err(_) if !flushes.is_empty() => None,
+                Err(_) => tokio::time::timeout_at(deadline, receiver.recv())
+                    .await
+                    .ok()
+                    .flatten(),
+            };
         }
         if !batch.is_empty() {
             if let Err(e) = store.record_lineage_batch(&batch).await {

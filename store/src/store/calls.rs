@@ -2,7 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::store::nodes::evaluation_from_row;
-use crate::store::{RowError, RowExt, finite, on_db};
+use crate::store::writer::WriteConnection;
+use crate::store::{Db, RowError, RowExt, finite, on_db};
 use crate::types::stored_text;
 use crate::{
     EventId, EventRecord, FinalEvaluationRecord, LlmCallId, LlmCallRecord, NewEvaluation,
@@ -62,32 +63,42 @@ impl Store {
     /// reply is parsed, so its tokens and cost count even if the process dies right after.
     pub async fn record_llm_call(&self, call: &NewLlmCall) -> Result<LlmCallId> {
         let run = call.run;
-        let id: Result<i64, sqlx::Error> = on_db!(self, pool => {
-            sqlx::query_scalar(
-                "INSERT INTO llm_calls (run_id, parent_node_id, operator, model, system, prompt, \
-                 reply, tokens_in, tokens_out, tokens_estimated, cost_dollars, latency_ms, error, \
-                 replayed, attempt, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-            )
-            .bind(run.0)
-            .bind(call.parent.map(|p| p.0))
-            .bind(stored_text(&call.operator))
-            .bind(stored_text(&call.model))
-            .bind(stored_text(&call.system))
-            .bind(stored_text(&call.prompt))
-            .bind(call.reply.as_deref().map(stored_text))
-            .bind(call.tokens_in)
-            .bind(call.tokens_out)
-            .bind(call.tokens_estimated)
-            .bind(if call.cost_dollars.is_finite() { call.cost_dollars } else { 0.0 })
-            .bind(if call.latency_ms.is_finite() { call.latency_ms } else { 0.0 })
-            .bind(call.error.as_deref().map(stored_text))
-            .bind(call.replayed)
-            .bind(call.attempt)
-            .bind(call.created_at.0)
-            .fetch_one(pool)
-            .await
-        });
+        // The same query for either database.
+        macro_rules! query {
+            () => {
+        sqlx::query_scalar(
+            "INSERT INTO llm_calls (run_id, parent_node_id, operator, model, system, prompt, \
+             reply, tokens_in, tokens_out, tokens_estimated, cost_dollars, latency_ms, error, \
+             replayed, attempt, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+        )
+        .bind(run.0)
+        .bind(call.parent.map(|p| p.0))
+        .bind(stored_text(&call.operator))
+        .bind(stored_text(&call.model))
+        .bind(stored_text(&call.system))
+        .bind(stored_text(&call.prompt))
+        .bind(call.reply.as_deref().map(stored_text))
+        .bind(call.tokens_in)
+        .bind(call.tokens_out)
+        .bind(call.tokens_estimated)
+        .bind(if call.cost_dollars.is_finite() { call.cost_dollars } else { 0.0 })
+        .bind(if call.latency_ms.is_finite() { call.latency_ms } else { 0.0 })
+        .bind(call.error.as_deref().map(stored_text))
+        .bind(call.replayed)
+        .bind(call.attempt)
+        .bind(call.created_at.0)
+            };
+        }
+        let id: Result<i64, sqlx::Error> = match &self.inner.db {
+            Db::Sqlite(pool) => {
+                match WriteConnection::acquire(self.inner.writer.as_ref(), pool).await {
+                    Ok(mut writer) => query!().fetch_one(writer.connection()).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Db::Postgres(pool) => query!().fetch_one(pool).await,
+        };
         match id {
             Ok(id) => Ok(LlmCallId(id)),
             Err(e) if is_fk(&e) => Err(self.missing_run_or(run, e, "record a model call").await),

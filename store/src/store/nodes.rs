@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, Result};
+use crate::store::writer::WriteConnection;
 use crate::store::{BeginWrite, Db, RowError, RowExt, finite, on_db};
 use crate::types::stored_text;
 use crate::{
@@ -233,9 +234,15 @@ macro_rules! bind_node {
 macro_rules! bind_evaluation {
     ($query:expr, $id:expr, $e:expr) => {{
         let e = $e;
+        bind_evaluation_fields!($query.bind($id).bind(e.node.run.0), e)
+    }};
+}
+
+/// Binds the 8 [`EVALUATION_COLUMNS`] after `node_id, run_id`.
+macro_rules! bind_evaluation_fields {
+    ($query:expr, $e:expr) => {{
+        let e = $e;
         $query
-            .bind($id)
-            .bind(e.node.run.0)
             .bind(stored_text(&e.evaluation.status))
             .bind(e.evaluation.valid)
             .bind(finite(e.evaluation.score))
@@ -277,6 +284,22 @@ macro_rules! insert_encoded {
         }
     };
 }
+
+/// SQLite: one node, its evaluation and its model call's back-link, in a transaction, as
+/// one command (one hand-off to the connection's thread instead of five; see
+/// `store/writer.rs`). Binds [`bind_node!`] ($1-$12) then
+/// [`bind_evaluation_fields!`] ($13-$20); the node's id comes back from `RETURNING`, and
+/// `last_insert_rowid()` stays the node's through the `UPDATE` (only an `INSERT` changes it).
+static INSERT_NODE_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let evaluation: Vec<String> = (13..=20).map(|i| format!("${i}")).collect();
+    format!(
+        "BEGIN IMMEDIATE; {}; UPDATE llm_calls SET node_id = last_insert_rowid() WHERE id = $11; \
+         INSERT INTO evaluations ({EVALUATION_COLUMNS}) VALUES (last_insert_rowid(), $1, {}); \
+         COMMIT",
+        INSERT_NODE.as_str(),
+        evaluation.join(", ")
+    )
+});
 
 /// Rows per multi-row `INSERT` (12 parameters a node row: well under SQLite's 32,766).
 const INSERT_CHUNK: usize = 400;
@@ -361,12 +384,38 @@ impl Store {
     /// call, attaches the call to it). When this returns `Ok`, both are durable.
     pub async fn insert_node(&self, node: &NewNode, evaluation: &NewEvaluation) -> Result<NodeId> {
         let encoded = self.encode(node, evaluation)?;
-        let result: Result<i64, sqlx::Error> = on_db!(self, pool => async {
-            let mut tx = pool.begin_write().await?;
-            let id = insert_encoded!(tx, &encoded).await?;
-            tx.commit().await?;
-            Ok(id)
-        }.await);
+        let result: Result<i64, sqlx::Error> = match &self.inner.db {
+            Db::Sqlite(pool) => {
+                async {
+                    let mut writer =
+                        WriteConnection::acquire(self.inner.writer.as_ref(), pool).await?;
+                    let query =
+                        sqlx::query_scalar(sqlx::AssertSqlSafe(INSERT_NODE_SQLITE.as_str()));
+                    let query = bind_evaluation_fields!(bind_node!(query, &encoded), &encoded);
+                    writer.begin_command();
+                    let ids: Result<Vec<i64>, _> = query.fetch_all(writer.connection()).await;
+                    writer.settle(&ids).await;
+                    let ids = ids?;
+                    match ids[..] {
+                        [id] => Ok(id),
+                        _ => Err(sqlx::Error::Protocol(format!(
+                            "inserted one node but got {} ids back",
+                            ids.len()
+                        ))),
+                    }
+                }
+                .await
+            }
+            Db::Postgres(pool) => {
+                async {
+                    let mut tx = pool.begin_write().await?;
+                    let id = insert_encoded!(tx, &encoded).await?;
+                    tx.commit().await?;
+                    Ok(id)
+                }
+                .await
+            }
+        };
         match result {
             Ok(id) => Ok(NodeId(id)),
             Err(e) => Err(self.insert_error(node.run, e).await),
@@ -601,12 +650,18 @@ impl Store {
     pub(crate) async fn set_lineage_commits(&self, commits: &[(NodeId, String)]) -> Result<()> {
         let result: Result<(), sqlx::Error> = on_db!(self, pool => async {
             let mut tx = pool.begin_write().await?;
-            for (node, commit) in commits {
-                sqlx::query("UPDATE nodes SET lineage_commit = $1 WHERE id = $2")
-                    .bind(commit)
-                    .bind(node.0)
-                    .execute(&mut *tx)
-                    .await?;
+            for chunk in commits.chunks(INSERT_CHUNK) {
+                // One statement a chunk; `WITH ... UPDATE ... FROM` reads the same on both.
+                let sql = format!(
+                    "WITH v (id, commit_id) AS (VALUES {}) \
+                     UPDATE nodes SET lineage_commit = v.commit_id FROM v WHERE nodes.id = v.id",
+                    value_rows(chunk.len(), 2)
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (node, commit) in chunk {
+                    query = query.bind(node.0).bind(commit);
+                }
+                query.execute(&mut *tx).await?;
             }
             tx.commit().await
         }.await);

@@ -45,7 +45,9 @@ cases!(
     exports_read_back,
     lineage_follows_the_tree,
     lineage_batches_match_one_by_one,
+    lineage_packs_match_loose_commits,
     load_tree_is_exact,
+    failed_and_cancelled_node_writes_leave_no_trace,
 );
 
 async fn runs_round_trip(target: Target) {
@@ -888,6 +890,130 @@ async fn lineage_batches_match_one_by_one(target: Target) {
     }
 }
 
+/// A batch of lineage commits big enough to go into a pack gives the same commits as loose
+/// one-by-one writes; the packs stay few, git reads them, and nothing is written loose.
+async fn lineage_packs_match_loose_commits(target: Target) {
+    async fn chain(store: &Store) -> (hone_store::RunId, Vec<hone_store::NodeId>) {
+        let run = ok(store.create_run(&new_run(1)).await);
+        let mut ids: Vec<hone_store::NodeId> = Vec::new();
+        for i in 0..60 {
+            // A chain with side branches: every third node hangs off the one before last.
+            let parent = match i {
+                0 => None,
+                _ if i % 3 == 0 && i >= 2 => Some(ids[i - 2]),
+                _ => Some(ids[i - 1]),
+            };
+            let code = format!("fn main() {{ step({i}); }}");
+            let (_, id) =
+                node_from_reply(store, run, parent, "p", &code, eval(i as f64, true)).await;
+            ids.push(id);
+        }
+        (run, ids)
+    }
+    let store = target.open().await;
+    let (run, ids) = chain(&store).await;
+    // Three batches of 20 (each a pack), and a batch of everything (nothing left to write).
+    for batch in ids.chunks(20) {
+        assert_eq!(ok(store.record_lineage_batch(batch).await), 20);
+    }
+    assert_eq!(ok(store.record_lineage_batch(&ids).await), 0);
+    let packed: Vec<Option<String>> = ok(store.get_nodes(&ids).await)
+        .into_iter()
+        .map(|n| n.lineage_commit)
+        .collect();
+    assert!(packed.iter().all(Option::is_some));
+    assert_eq!(ok(store.best_lineage_commit(run).await), packed[59]);
+    let objects = target.lineage.join("objects");
+    let loose: Vec<String> = ok(std::fs::read_dir(&objects))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.len() == 2)
+        .collect();
+    assert!(loose.is_empty(), "loose objects: {loose:?}");
+    let packs = ok(std::fs::read_dir(objects.join("pack")))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+        .count();
+    assert!(
+        (1..=2).contains(&packs),
+        "{packs} packs after three batches"
+    );
+
+    // The same tree committed one node at a time, loose, in a fresh store.
+    let dir = ok(tempfile::tempdir());
+    let other = Target::sqlite(dir.path()).open().await;
+    let (run2, ids2) = chain(&other).await;
+    let mut single = Vec::new();
+    for id in &ids2 {
+        single.push(ok(other.record_lineage(*id).await));
+    }
+    if run2 == run && ids2 == ids {
+        assert_eq!(packed, single);
+    }
+    // `git log` from the best ref walks back to the seed through the packed commits.
+    let repo = ok(git2::Repository::open_bare(&target.lineage));
+    let mut walk = ok(repo.revwalk());
+    ok(walk.push_ref(&format!("refs/runs/{run}/best")));
+    assert_eq!(
+        walk.count(),
+        41,
+        "the best node's ancestry: 59, 58, 57, 55, ... 1, 0"
+    );
+    let fsck = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&target.lineage)
+        .args(["fsck", "--strict", "--no-dangling"])
+        .output();
+    if let Ok(output) = fsck {
+        assert!(
+            output.status.success(),
+            "git fsck: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// A node write that fails, or whose future is dropped part-way, leaves neither half of the
+/// node behind, and the next write goes through (no transaction is left open).
+async fn failed_and_cancelled_node_writes_leave_no_trace(target: Target) {
+    let store = target.open().await;
+    let run = ok(store.create_run(&new_run(1)).await);
+    let seed = ok(store
+        .insert_node(&node(run, None, "s", "s"), &eval(1.0, true))
+        .await);
+    let mut bad = node(run, Some(hone_store::NodeId(987_654)), "bad", "bad");
+    assert!(store.insert_node(&bad, &eval(1.0, true)).await.is_err());
+    bad.parent = Some(seed);
+    bad.llm_call = Some(hone_store::LlmCallId(987_654));
+    assert!(store.insert_node(&bad, &eval(1.0, true)).await.is_err());
+    let mut acknowledged = vec![seed];
+    for i in 0..40u64 {
+        let attempt = node(run, Some(seed), &format!("c{i}"), &format!("code {i}"));
+        // Dropped at a different point each time (or not at all).
+        let cut = Duration::from_micros(i * i * 20);
+        let _ = tokio::time::timeout(cut, store.insert_node(&attempt, &eval(i as f64, true))).await;
+        let after = node(run, Some(seed), &format!("a{i}"), &format!("after {i}"));
+        let written = tokio::time::timeout(
+            Duration::from_secs(30),
+            store.insert_node(&after, &eval(0.5, true)),
+        )
+        .await;
+        acknowledged.push(ok(ok(written)));
+    }
+    let report = ok(store.check_integrity().await);
+    assert!(report.database_ok, "{report:?}");
+    assert_eq!(report.nodes_without_evaluation, 0);
+    let tree = ok(store.load_tree(run).await);
+    for id in &acknowledged {
+        assert!(
+            tree.iter().any(|n| n.id == *id),
+            "node {id} was acknowledged"
+        );
+    }
+    // Dropped writes are all or nothing: 41 acknowledged, at most 40 more.
+    assert!((41..=81).contains(&tree.len()), "{} nodes", tree.len());
+}
+
 /// `load_tree` reads back exactly what was written, across chunk boundaries, whatever the
 /// text holds (separators, quotes, unicode) and whatever the reals are.
 async fn load_tree_is_exact(target: Target) {
@@ -982,5 +1108,36 @@ async fn load_tree_is_exact(target: Target) {
     assert_eq!(
         hone_store::NodeRecord::from_new(id, &n, &e),
         ok(store.get_node(id).await)
+    );
+}
+
+/// A SQLite store copies its WAL back into the database from a background task, so commits
+/// never pay for a checkpoint: after a burst of writes and a second's pause, the pages are
+/// in the database file although no commit crossed the WAL's own checkpoint threshold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_is_checkpointed_in_the_background() {
+    let dir = ok(tempfile::tempdir());
+    let target = Target::sqlite(dir.path());
+    let store = target.open().await;
+    let database = dir.path().join("hone.db");
+    let before = ok(std::fs::metadata(&database)).len();
+    let run = ok(store.create_run(&new_run(1)).await);
+    for i in 0..300 {
+        let code = format!("// {i}\n{}", "x".repeat(8_000));
+        ok(store
+            .insert_node(&node(run, None, &format!("h{i}"), &code), &eval(1.0, true))
+            .await);
+    }
+    let mut grown = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        grown = ok(std::fs::metadata(&database)).len() - before;
+        if grown > 2_000_000 {
+            break;
+        }
+    }
+    assert!(
+        grown > 2_000_000,
+        "the database file grew by {grown} bytes only"
     );
 }
