@@ -7,13 +7,14 @@
 //! the compiled module is the same). A step is everything the loop does: the strategy,
 //! the prompt, the replayed model call stored before its reply is parsed, the parse, the
 //! evaluation, the node and evaluation in one transaction; lineage commits are written by
-//! the background writer and flushed before `drive` returns, so they count too.
+//! the background writer and flushed before `drive` returns, so they count too. `drive`
+//! runs in a task of the multi-threaded runtime, as `hone run` runs it.
 //!
 //! - `orchestrator/step`: wall time per step of `drive` (1 / steps per second).
 //! - `orchestrator/evaluation`: the same candidates' evaluations alone, on a fresh task.
 //! - With `--bench`, a summary line per store setting: steps per second and the overhead
-//!   per step = (drive time - evaluation time) / steps, over `HONE_BENCH_STEPS` (200) steps,
-//!   split into the store's share on the step's path (the run's calls and nodes written
+//!   per step = (drive time - evaluation time) / steps, over `HONE_BENCH_STEPS` (1,000)
+//!   steps at `--concurrency HONE_BENCH_CONCURRENCY` (1), split into the store's share on the step's path (the run's calls and nodes written
 //!   again, alone, into a fresh store: call, then node + evaluation) and the rest; the
 //!   lineage commits of those nodes, written afterwards in one batch, are timed beside it;
 //!   `HONE_BENCH_STORE=default`, `full-sync` or `no-lineage` runs only that setting.
@@ -87,6 +88,7 @@ struct Bench {
     /// Variants used so far (each run gets new ones).
     next_variant: u64,
     runs: u64,
+    concurrency: usize,
 }
 
 impl Bench {
@@ -108,6 +110,7 @@ impl Bench {
             dir,
             next_variant: 0,
             runs: 0,
+            concurrency: 1,
         }
     }
 
@@ -136,7 +139,7 @@ impl Bench {
             evaluations: Some(steps as i64 + 1),
             ..Budgets::default()
         };
-        settings.concurrency = 1;
+        settings.concurrency = self.concurrency;
         let config = store_config(&run_dir.join("hone.db"), setting);
         let replay_config = store_config(&run_dir.join("replay").join("hone.db"), setting);
         let sandbox = &self.sandbox;
@@ -148,9 +151,9 @@ impl Bench {
                 .await
                 .unwrap_or_else(|e| panic!("create: {e}"));
             let started = Instant::now();
-            let outcome = orchestrator
-                .drive()
+            let outcome = tokio::spawn(orchestrator.drive())
                 .await
+                .unwrap_or_else(|e| panic!("drive: {e}"))
                 .unwrap_or_else(|e| panic!("drive: {e}"));
             let took = started.elapsed();
             assert_eq!(outcome.evaluations, steps as i64 + 1, "{outcome:?}");
@@ -319,8 +322,12 @@ fn summary() {
     let steps: u64 = std::env::var("HONE_BENCH_STEPS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(1_000);
     let mut bench = Bench::new();
+    bench.concurrency = std::env::var("HONE_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     // Warm the caches (compiled module, templates).
     bench.run(5, StoreSetting::Default);
     let only = std::env::var("HONE_BENCH_STORE").unwrap_or_default();
@@ -337,9 +344,10 @@ fn summary() {
         let ms = |d: f64| d * 1e3 / steps as f64;
         let overhead = drive.as_secs_f64() - evaluations.as_secs_f64();
         eprintln!(
-            "orchestrator summary ({name}, {steps} steps): {:.0} steps/s, {:.3} ms per step, \
+            "orchestrator summary ({name}, {steps} steps, concurrency {}): {:.0} steps/s, {:.3} ms per step, \
              evaluation {:.3} ms, overhead {:.3} ms per step, of which the store's writes \
              {:.3} ms, the rest {:.3} ms; lineage alone, batched: {:.3} ms per node",
+            bench.concurrency,
             steps as f64 / drive.as_secs_f64(),
             ms(drive.as_secs_f64()),
             ms(evaluations.as_secs_f64()),

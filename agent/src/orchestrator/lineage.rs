@@ -3,31 +3,50 @@
 //! A step acknowledges its node once the node's transaction commits; the git commit of its
 //! files follows here. Whatever a crash leaves without a commit is written by
 //! `Store::sync_lineage` when the run resumes or ends, so lineage never holds a step up.
+//!
+//! A step only appends the node's id to a shared list: the writer wakes on its own every
+//! [`BATCH_WINDOW`], or early when the list fills up or a flush is asked for, so a fast run
+//! costs no wake-up per step and its nodes go to git in big batches (one pack file each),
+//! while a run whose steps take longer than the window writes one commit at a time.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hone_store::{NodeId, RunId, Store};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, oneshot};
 
-/// The most nodes committed in one batch.
+/// The most nodes committed in one batch; a list this long wakes the writer early.
 const MAX_BATCH: usize = 512;
 
-/// How long the writer gathers nodes after the first of a batch before writing them (unless
-/// the batch fills up or a flush is asked for first). Fast runs get big batches, written as
-/// one pack file each; a run whose steps take longer than this writes one commit at a time.
+/// How often the writer looks for nodes to commit.
 const BATCH_WINDOW: Duration = Duration::from_millis(250);
 
-enum Message {
-    Node(NodeId),
-    Flush(oneshot::Sender<()>),
+/// What the steps hand to the writer.
+#[derive(Default)]
+struct Pending {
+    nodes: Vec<NodeId>,
+    /// Answered once every node queued before them is committed.
+    flushes: Vec<oneshot::Sender<()>>,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Notify,
+}
+
+impl Shared {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// The sending side, shared by the steps. With lineage disabled it drops everything.
 #[derive(Clone)]
 pub struct LineageQueue {
-    sender: Option<mpsc::UnboundedSender<Message>>,
+    shared: Option<Arc<Shared>>,
     store: Store,
     /// A batch failed since the last flush: its commits are still to be written.
     failed: Arc<AtomicBool>,
@@ -39,15 +58,18 @@ impl LineageQueue {
         let failed = Arc::new(AtomicBool::new(false));
         if store.lineage_path().is_none() {
             return LineageQueue {
-                sender: None,
+                shared: None,
                 store,
                 failed,
             };
         }
-        let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_batches(store.clone(), receiver, failed.clone()));
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            wake: Notify::new(),
+        });
+        tokio::spawn(write_batches(store.clone(), shared.clone(), failed.clone()));
         LineageQueue {
-            sender: Some(sender),
+            shared: Some(shared),
             store,
             failed,
         }
@@ -55,10 +77,15 @@ impl LineageQueue {
 
     /// Queues a stored node's commit.
     pub fn record(&self, node: NodeId) {
-        if let Some(sender) = &self.sender {
-            // The writer only stops when every sender is gone; a failed send cannot happen
-            // while `self` lives, and a lost commit is synced on resume anyway.
-            let _ = sender.send(Message::Node(node));
+        if let Some(shared) = &self.shared {
+            let full = {
+                let mut pending = shared.pending();
+                pending.nodes.push(node);
+                pending.nodes.len() >= MAX_BATCH
+            };
+            if full {
+                shared.wake.notify_one();
+            }
         }
     }
 
@@ -66,13 +93,14 @@ impl LineageQueue {
     /// failed, writes `run`'s missing commits once more (a finished run is never resumed,
     /// so this is the last chance) and logs what still fails.
     pub async fn flush(&self, run: RunId) {
-        let Some(sender) = &self.sender else {
+        let Some(shared) = &self.shared else {
             return;
         };
         let (done, wait) = oneshot::channel();
-        if sender.send(Message::Flush(done)).is_ok() {
-            let _ = wait.await;
-        }
+        shared.pending().flushes.push(done);
+        shared.wake.notify_one();
+        // An error means the writer is gone (the runtime is shutting down): nothing to wait for.
+        let _ = wait.await;
         if self.failed.swap(false, Ordering::SeqCst)
             && let Err(e) = self.store.sync_lineage(run).await
         {
@@ -81,43 +109,26 @@ impl LineageQueue {
     }
 }
 
-async fn write_batches(
-    store: Store,
-    mut receiver: mpsc::UnboundedReceiver<Message>,
-    failed: Arc<AtomicBool>,
-) {
-    let mut batch = Vec::new();
-    let mut flushes = Vec::new();
-    while let Some(first) = receiver.recv().await {
-        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Node(node) => batch.push(node),
-                Message::Flush(done) => flushes.push(done),
-            }
-            if batch.len() >= MAX_BATCH {
-                break;
-            }
-            next = match receiver.try_recv() {
-                Ok(message) => Some(message),
-                // Nothing queued: a flush writes now, otherwise wait out the window.
-                Err(_) if !flushes.is_empty() => None,
-                Err(_) => tokio::time::timeout_at(deadline, receiver.recv())
-                    .await
-                    .ok()
-                    .flatten(),
-            };
+/// The writer: until the last queue handle is dropped, commits what the steps queued.
+async fn write_batches(store: Store, shared: Arc<Shared>, failed: Arc<AtomicBool>) {
+    loop {
+        tokio::select! {
+            _ = shared.wake.notified() => {}
+            _ = tokio::time::sleep(BATCH_WINDOW) => {}
         }
-        if !batch.is_empty() {
-            if let Err(e) = store.record_lineage_batch(&batch).await {
+        let Pending { nodes, flushes } = std::mem::take(&mut *shared.pending());
+        for batch in nodes.chunks(MAX_BATCH) {
+            if let Err(e) = store.record_lineage_batch(batch).await {
                 failed.store(true, Ordering::SeqCst);
                 tracing::warn!(error = %e, nodes = batch.len(), "lineage commits failed; `hone resume` writes them later");
             }
-            batch.clear();
         }
-        for done in flushes.drain(..) {
+        for done in flushes {
             let _ = done.send(());
+        }
+        // Only this task holds the list: no step can queue another node.
+        if Arc::strong_count(&shared) == 1 && shared.pending().nodes.is_empty() {
+            return;
         }
     }
 }
