@@ -14,7 +14,7 @@ pub(crate) struct Migration {
 }
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Created before anything else, in both databases.
 pub(crate) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hone_schema (\
@@ -200,6 +200,11 @@ CREATE TABLE job_attempts (
 );
 "#;
 
+/// v3: drops two indexes no query reads (`nodes (parent_id)`, `llm_calls (node_id)`): each
+/// cost a page write on every step's commits.
+const V3_DROP_UNREAD_INDEXES: &str = "DROP INDEX IF EXISTS nodes_parent; \
+    DROP INDEX IF EXISTS llm_calls_node;";
+
 /// All migrations, oldest first. Versions are consecutive from 1.
 pub(crate) fn migrations() -> Vec<Migration> {
     vec![
@@ -221,6 +226,11 @@ pub(crate) fn migrations() -> Vec<Migration> {
                     .replace("{ID}", "BIGSERIAL PRIMARY KEY")
                     .replace("{BLOB}", "BYTEA")
             }),
+        },
+        Migration {
+            version: 3,
+            sqlite: V3_DROP_UNREAD_INDEXES,
+            postgres: V3_DROP_UNREAD_INDEXES,
         },
     ]
 }

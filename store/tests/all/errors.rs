@@ -80,6 +80,55 @@ async fn newer_schema_is_refused() {
     }
 }
 
+/// A store written at schema v2 opens at the current version with its data intact (v3
+/// drops two unread indexes).
+#[tokio::test]
+async fn a_v2_store_is_migrated() {
+    let dir = ok(tempfile::tempdir());
+    let target = Target::sqlite(dir.path());
+    let store = target.open().await;
+    let run = ok(store.create_run(&new_run(1)).await);
+    let (_, node) = crate::support::node_from_reply(
+        &store,
+        run,
+        None,
+        "prompt",
+        "fn main() {}",
+        crate::support::eval(2.0, true),
+    )
+    .await;
+    store.close().await;
+    const INDEXES: &str = "SELECT name FROM sqlite_master WHERE type = 'index' \
+        AND name IN ('nodes_parent', 'llm_calls_node') ORDER BY name";
+    let url = format!("sqlite://{}", target.url);
+    {
+        use sqlx::Connection;
+        // Back to what v2 had.
+        let mut conn = ok(sqlx::SqliteConnection::connect(&url).await);
+        ok(sqlx::raw_sql(
+            "CREATE INDEX nodes_parent ON nodes (parent_id); \
+             CREATE INDEX llm_calls_node ON llm_calls (node_id); \
+             UPDATE hone_schema SET version = 2;",
+        )
+        .execute(&mut conn)
+        .await);
+        let found: Vec<String> = ok(sqlx::query_scalar(INDEXES).fetch_all(&mut conn).await);
+        assert_eq!(found.len(), 2);
+        ok(conn.close().await);
+    }
+    let store = target.open().await;
+    assert_eq!(ok(store.schema_version().await), hone_store::SCHEMA_VERSION);
+    assert_eq!(ok(store.get_node(node).await).evaluation.score, Some(2.0));
+    store.close().await;
+    {
+        use sqlx::Connection;
+        let mut conn = ok(sqlx::SqliteConnection::connect(&url).await);
+        let found: Vec<String> = ok(sqlx::query_scalar(INDEXES).fetch_all(&mut conn).await);
+        assert_eq!(found, Vec::<String>::new());
+        ok(conn.close().await);
+    }
+}
+
 #[tokio::test]
 async fn read_only_store_refuses_writes_clearly() {
     let dir = ok(tempfile::tempdir());
