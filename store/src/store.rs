@@ -374,16 +374,22 @@ impl Store {
             }
             Location::Postgres(url) => {
                 let name = redact(&url);
+                let unreachable = |source| {
+                    Error::Unreachable {
+                    store: name.clone(),
+                    hint: "check that the PostgreSQL server is running, and the host, port, user and database in the URL".into(),
+                    source,
+                }
+                };
+                let options = url
+                    .parse::<sqlx::postgres::PgConnectOptions>()
+                    .map_err(unreachable)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(config.max_connections.max(1))
                     .acquire_timeout(config.connect_timeout)
-                    .connect(&url)
+                    .connect_with(statement_logging(options))
                     .await
-                    .map_err(|source| Error::Unreachable {
-                        store: name.clone(),
-                        hint: "check that the PostgreSQL server is running, and the host, port, user and database in the URL".into(),
-                        source,
-                    })?;
+                    .map_err(unreachable)?;
                 (Db::Postgres(pool), name, None, None)
             }
         };
@@ -626,13 +632,22 @@ fn classify(
     other(source)
 }
 
+/// sqlx logs every statement at debug (kept) and one slower than a second as a warning:
+/// under load a statement waiting for SQLite's write lock is a busy machine, not something
+/// to print in the middle of a run (or before a command's error), so those go to info.
+fn statement_logging<O: sqlx::ConnectOptions>(options: O) -> O {
+    options
+        .log_statements(log::LevelFilter::Debug)
+        .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1))
+}
+
 /// The pool, and the options its connections were opened with (to open the writer alike).
 async fn open_sqlite(
     path: &Path,
     config: &StoreConfig,
     name: &str,
 ) -> Result<(SqlitePool, Option<SqliteConnectOptions>)> {
-    let mut options = SqliteConnectOptions::new()
+    let mut options = statement_logging(SqliteConnectOptions::new())
         .filename(path)
         .read_only(config.read_only)
         .create_if_missing(config.create_if_missing && !config.read_only)
