@@ -819,6 +819,15 @@ async fn lineage_tree(store: &Store) -> (hone_store::RunId, Vec<hone_store::Node
     (run, ids)
 }
 
+/// Each node's lineage commit, written one `record_lineage` at a time (loose objects).
+async fn commits_one_by_one(store: &Store, ids: &[hone_store::NodeId]) -> Vec<Option<String>> {
+    let mut commits = Vec::new();
+    for id in ids {
+        commits.push(ok(store.record_lineage(*id).await));
+    }
+    commits
+}
+
 async fn lineage_batches_match_one_by_one(target: Target) {
     // Batched: parents inside the batch in any order, a parent outside it already committed,
     // and a parent outside it without a commit (the walk-up path).
@@ -843,10 +852,7 @@ async fn lineage_batches_match_one_by_one(target: Target) {
     let dir = ok(tempfile::tempdir());
     let other = Target::sqlite(dir.path()).open().await;
     let (run2, ids2) = lineage_tree(&other).await;
-    let mut single = Vec::new();
-    for id in &ids2 {
-        single.push(ok(other.record_lineage(*id).await));
-    }
+    let single = commits_one_by_one(&other, &ids2).await;
     if run2 == run && ids2 == ids {
         assert_eq!(batched, single);
     }
@@ -943,10 +949,7 @@ async fn lineage_packs_match_loose_commits(target: Target) {
     let dir = ok(tempfile::tempdir());
     let other = Target::sqlite(dir.path()).open().await;
     let (run2, ids2) = chain(&other).await;
-    let mut single = Vec::new();
-    for id in &ids2 {
-        single.push(ok(other.record_lineage(*id).await));
-    }
+    let single = commits_one_by_one(&other, &ids2).await;
     if run2 == run && ids2 == ids {
         assert_eq!(packed, single);
     }
