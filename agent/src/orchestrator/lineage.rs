@@ -28,6 +28,9 @@ struct Pending {
     nodes: Vec<NodeId>,
     /// Answered once every node queued before them is committed.
     flushes: Vec<oneshot::Sender<()>>,
+    /// The writer has stopped (it panicked, or the runtime is shutting down): a flush
+    /// does not wait for it.
+    stopped: bool,
 }
 
 struct Shared {
@@ -97,9 +100,16 @@ impl LineageQueue {
             return;
         };
         let (done, wait) = oneshot::channel();
-        shared.pending().flushes.push(done);
+        {
+            let mut pending = shared.pending();
+            if pending.stopped {
+                drop(done);
+            } else {
+                pending.flushes.push(done);
+            }
+        }
         shared.wake.notify_one();
-        // An error means the writer is gone (the runtime is shutting down): nothing to wait for.
+        // An error means the writer stopped before answering: nothing more to wait for.
         let _ = wait.await;
         if self.failed.swap(false, Ordering::SeqCst)
             && let Err(e) = self.store.sync_lineage(run).await
@@ -109,14 +119,33 @@ impl LineageQueue {
     }
 }
 
+/// Marks the writer stopped when its task ends in any way, and drops the flushes it can no
+/// longer answer (their waiters then return).
+struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        let mut pending = self.0.pending();
+        pending.stopped = true;
+        pending.flushes.clear();
+    }
+}
+
 /// The writer: until the last queue handle is dropped, commits what the steps queued.
 async fn write_batches(store: Store, shared: Arc<Shared>, failed: Arc<AtomicBool>) {
+    let _stop = StopGuard(shared.clone());
     loop {
         tokio::select! {
             _ = shared.wake.notified() => {}
             _ = tokio::time::sleep(BATCH_WINDOW) => {}
         }
-        let Pending { nodes, flushes } = std::mem::take(&mut *shared.pending());
+        let (nodes, flushes) = {
+            let mut pending = shared.pending();
+            (
+                std::mem::take(&mut pending.nodes),
+                std::mem::take(&mut pending.flushes),
+            )
+        };
         for batch in nodes.chunks(MAX_BATCH) {
             if let Err(e) = store.record_lineage_batch(batch).await {
                 failed.store(true, Ordering::SeqCst);
@@ -126,9 +155,41 @@ async fn write_batches(store: Store, shared: Arc<Shared>, failed: Arc<AtomicBool
         for done in flushes {
             let _ = done.send(());
         }
-        // Only this task holds the list: no step can queue another node.
-        if Arc::strong_count(&shared) == 1 && shared.pending().nodes.is_empty() {
+        // Only this task (and its guard) hold the list: no step can queue another node.
+        if Arc::strong_count(&shared) == 2 && shared.pending().nodes.is_empty() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_flush_does_not_wait_for_a_stopped_writer() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open_with(hone_store::StoreConfig::new(
+            dir.path().join("hone.db").to_string_lossy(),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            wake: Notify::new(),
+        });
+        let queue = LineageQueue {
+            shared: Some(shared.clone()),
+            store,
+            failed: Arc::new(AtomicBool::new(false)),
+        };
+        // A flush waiting when the writer stops is released...
+        let (done, wait) = oneshot::channel();
+        shared.pending().flushes.push(done);
+        drop(StopGuard(shared.clone()));
+        assert!(wait.await.is_err());
+        // ...and a later one does not wait at all.
+        let flushed = tokio::time::timeout(Duration::from_secs(5), queue.flush(RunId(1))).await;
+        assert!(flushed.is_ok(), "the flush waited for a stopped writer");
     }
 }
