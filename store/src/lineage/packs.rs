@@ -183,7 +183,7 @@ pub(crate) fn roll_up(repo: &Repository) -> Result<usize, git2::Error> {
     // The new pack holds every object of the merged ones: they can go. The index first, so
     // that a reader never finds an index without its pack.
     for pack in merging {
-        for extension in ["idx", "pack", "rev"] {
+        for extension in ["idx", "pack", "rev", "bitmap", "mtimes", "promisor"] {
             let _ = std::fs::remove_file(pack.idx.with_extension(extension));
         }
     }
