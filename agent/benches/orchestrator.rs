@@ -14,8 +14,9 @@
 //! - `orchestrator/evaluation`: the same candidates' evaluations alone, on a fresh task.
 //! - With `--bench`, a summary line per store setting: steps per second and the overhead
 //!   per step = (drive time - evaluation time) / steps, over `HONE_BENCH_STEPS` (1,000)
-//!   steps at `--concurrency HONE_BENCH_CONCURRENCY` (1), split into the store's share on the step's path (the run's calls and nodes written
-//!   again, alone, into a fresh store: call, then node + evaluation) and the rest; the
+//!   steps at `--concurrency HONE_BENCH_CONCURRENCY` (1), split into the store's share on
+//!   the step's path (the run's calls and nodes written again, alone, into a fresh store:
+//!   call, then node + evaluation) and the rest; the
 //!   lineage commits of those nodes, written afterwards in one batch, are timed beside it;
 //!   `HONE_BENCH_STORE=default`, `full-sync` or `no-lineage` runs only that setting.
 //!

@@ -255,15 +255,12 @@ fn run_on_this_thread(
         0
     };
     let memory_bytes = limits.memory_bytes.min(sandbox.max_memory_bytes());
-    let mut state = match &io {
-        Io::Buffered(stdin) => {
-            RunState::new(stdin.to_vec(), limits, memory_bytes, fuel_given, meter_fuel)
-        }
-        Io::Streaming(..) => {
-            RunState::new(Vec::new(), limits, memory_bytes, fuel_given, meter_fuel)
-        }
+    let (stdin, streams) = match io {
+        Io::Buffered(stdin) => (stdin.to_vec(), None),
+        Io::Streaming(stdin, stdout) => (Vec::new(), Some((stdin, stdout))),
     };
-    if let Io::Streaming(stdin, stdout) = io {
+    let mut state = RunState::new(stdin, limits, memory_bytes, fuel_given, meter_fuel);
+    if let Some((stdin, stdout)) = streams {
         let deadline = started
             .checked_add(limits.timeout)
             .unwrap_or(started + FAR_DEADLINE);

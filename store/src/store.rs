@@ -358,7 +358,7 @@ impl Store {
                     )
                 };
                 let writer = match options {
-                    Some(options) if beside.is_some() && !config.read_only => {
+                    Some(options) if !config.read_only => {
                         Some(writer::Writer::connect(&options).await.map_err(|source| {
                             Error::Unreachable {
                                 store: name.clone(),
@@ -374,12 +374,12 @@ impl Store {
             }
             Location::Postgres(url) => {
                 let name = redact(&url);
-                let unreachable = |source| {
-                    Error::Unreachable {
+                let unreachable = |source| Error::Unreachable {
                     store: name.clone(),
-                    hint: "check that the PostgreSQL server is running, and the host, port, user and database in the URL".into(),
+                    hint: "check that the PostgreSQL server is running, and the host, port, \
+                           user and database in the URL"
+                        .into(),
                     source,
-                }
                 };
                 let options = url
                     .parse::<sqlx::postgres::PgConnectOptions>()
@@ -641,7 +641,8 @@ fn statement_logging<O: sqlx::ConnectOptions>(options: O) -> O {
         .log_slow_statements(log::LevelFilter::Info, Duration::from_secs(1))
 }
 
-/// The pool, and the options its connections were opened with (to open the writer alike).
+/// The pool, and the options its connections were opened with, to open the writer alike
+/// (`None` for an in-memory database, whose data lives in its one pooled connection).
 async fn open_sqlite(
     path: &Path,
     config: &StoreConfig,

@@ -64,30 +64,32 @@ impl Store {
     pub async fn record_llm_call(&self, call: &NewLlmCall) -> Result<LlmCallId> {
         let run = call.run;
         // The same query for either database.
+        // The same query for either database.
         macro_rules! query {
             () => {
-        sqlx::query_scalar(
-            "INSERT INTO llm_calls (run_id, parent_node_id, operator, model, system, prompt, \
-             reply, tokens_in, tokens_out, tokens_estimated, cost_dollars, latency_ms, error, \
-             replayed, attempt, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-        )
-        .bind(run.0)
-        .bind(call.parent.map(|p| p.0))
-        .bind(stored_text(&call.operator))
-        .bind(stored_text(&call.model))
-        .bind(stored_text(&call.system))
-        .bind(stored_text(&call.prompt))
-        .bind(call.reply.as_deref().map(stored_text))
-        .bind(call.tokens_in)
-        .bind(call.tokens_out)
-        .bind(call.tokens_estimated)
-        .bind(if call.cost_dollars.is_finite() { call.cost_dollars } else { 0.0 })
-        .bind(if call.latency_ms.is_finite() { call.latency_ms } else { 0.0 })
-        .bind(call.error.as_deref().map(stored_text))
-        .bind(call.replayed)
-        .bind(call.attempt)
-        .bind(call.created_at.0)
+                sqlx::query_scalar(
+                    "INSERT INTO llm_calls (run_id, parent_node_id, operator, model, system, \
+                     prompt, reply, tokens_in, tokens_out, tokens_estimated, cost_dollars, \
+                     latency_ms, error, replayed, attempt, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                     $16) RETURNING id",
+                )
+                .bind(run.0)
+                .bind(call.parent.map(|p| p.0))
+                .bind(stored_text(&call.operator))
+                .bind(stored_text(&call.model))
+                .bind(stored_text(&call.system))
+                .bind(stored_text(&call.prompt))
+                .bind(call.reply.as_deref().map(stored_text))
+                .bind(call.tokens_in)
+                .bind(call.tokens_out)
+                .bind(call.tokens_estimated)
+                .bind(if call.cost_dollars.is_finite() { call.cost_dollars } else { 0.0 })
+                .bind(if call.latency_ms.is_finite() { call.latency_ms } else { 0.0 })
+                .bind(call.error.as_deref().map(stored_text))
+                .bind(call.replayed)
+                .bind(call.attempt)
+                .bind(call.created_at.0)
             };
         }
         let id: Result<i64, sqlx::Error> = match &self.inner.db {

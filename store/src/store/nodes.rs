@@ -315,6 +315,17 @@ fn value_rows(rows: usize, k: usize) -> String {
         .join(", ")
 }
 
+/// `UPDATE table SET column = ...` for `rows` (id, value) pairs in one statement (binds
+/// `$1, $2` per row: the id, then the value); `WITH ... UPDATE ... FROM` reads the same on
+/// SQLite and PostgreSQL.
+fn update_rows_sql(table: &str, column: &str, rows: usize) -> String {
+    format!(
+        "WITH v (id, value) AS (VALUES {}) \
+         UPDATE {table} SET {column} = v.value FROM v WHERE {table}.id = v.id",
+        value_rows(rows, 2)
+    )
+}
+
 /// SQLite: a batch as multi-row `INSERT`s, two statements per [`INSERT_CHUNK`] nodes instead
 /// of two per node, in one write transaction. Ids come back in the order of the `VALUES`
 /// rows once sorted: under the write lock SQLite gives each inserted row the next rowid
@@ -352,14 +363,18 @@ async fn insert_rows_sqlite(
             query = bind_evaluation!(query, *id, e);
         }
         query.execute(&mut *tx).await?;
-        for (e, id) in chunk.iter().zip(&chunk_ids) {
-            if let Some(call) = e.node.llm_call {
-                sqlx::query("UPDATE llm_calls SET node_id = $1 WHERE id = $2")
-                    .bind(*id)
-                    .bind(call.0)
-                    .execute(&mut *tx)
-                    .await?;
+        let links: Vec<(i64, i64)> = chunk
+            .iter()
+            .zip(&chunk_ids)
+            .filter_map(|(e, id)| e.node.llm_call.map(|call| (call.0, *id)))
+            .collect();
+        if !links.is_empty() {
+            let sql = update_rows_sql("llm_calls", "node_id", links.len());
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (call, node) in links {
+                query = query.bind(call).bind(node);
             }
+            query.execute(&mut *tx).await?;
         }
         ids.extend(chunk_ids);
     }
@@ -651,12 +666,7 @@ impl Store {
         let result: Result<(), sqlx::Error> = on_db!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             for chunk in commits.chunks(INSERT_CHUNK) {
-                // One statement a chunk; `WITH ... UPDATE ... FROM` reads the same on both.
-                let sql = format!(
-                    "WITH v (id, commit_id) AS (VALUES {}) \
-                     UPDATE nodes SET lineage_commit = v.commit_id FROM v WHERE nodes.id = v.id",
-                    value_rows(chunk.len(), 2)
-                );
+                let sql = update_rows_sql("nodes", "lineage_commit", chunk.len());
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (node, commit) in chunk {
                     query = query.bind(node.0).bind(commit);

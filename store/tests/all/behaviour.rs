@@ -292,10 +292,26 @@ async fn batch_insert_is_atomic(target: Target) {
             )
         })
         .collect();
+    // Every third node was proposed by a model call: the batch links each call to its node.
+    let mut batch = batch;
+    for (i, (node, _)) in batch.iter_mut().enumerate().filter(|(i, _)| i % 3 == 0) {
+        let prompt = format!("prompt {i}");
+        node.llm_call = Some(ok(store
+            .record_llm_call(&call(run, Some(seed), &prompt, "reply"))
+            .await));
+    }
     let ids = ok(store.insert_nodes(&batch).await);
     assert_eq!(ids.len(), 50);
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(ok(store.load_tree(run).await).len(), 51);
+    let calls = ok(store.llm_calls(run).await);
+    assert_eq!(calls.len(), 17);
+    for record in &calls {
+        let i: usize = record.prompt["prompt ".len()..]
+            .parse()
+            .unwrap_or(usize::MAX);
+        assert_eq!(record.node, Some(ids[i]), "call for node {i}");
+    }
 
     // One bad item (a parent that does not exist) rolls the whole batch back.
     let mut bad = batch.clone();
