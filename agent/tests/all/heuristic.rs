@@ -113,25 +113,17 @@ fn guessing_task() -> tempfile::TempDir {
     dir
 }
 
-/// Bisection that splits at an eighth instead of the middle: valid, but more queries.
-const LOPSIDED: &str = r#"
-use std::io::BufRead;
-fn main() {
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
-    let n: u64 = lines.next().unwrap().unwrap().trim().parse().unwrap();
-    let (mut lo, mut hi) = (1, n);
-    while lo <= hi {
-        let mid = lo + (hi - lo) / 8;
-        println!("? {mid}");
-        match lines.next().unwrap().unwrap().trim() {
-            "=" => return,
-            "<" => hi = mid - 1,
-            _ => lo = mid + 1,
-        }
-    }
+/// The seed's bisection, splitting at an eighth instead of the middle: valid, but more
+/// queries.
+fn lopsided() -> String {
+    let seed = std::fs::read_to_string(fixture("guess_seed.rs")).expect("seed");
+    let lopsided = seed.replace("(hi - lo) / 2", "(hi - lo) / 8");
+    assert_ne!(
+        lopsided, seed,
+        "the seed no longer splits at `(hi - lo) / 2`"
+    );
+    lopsided
 }
-"#;
 
 #[test]
 fn a_turn_by_turn_game_scores_good_play_above_bad_play() {
@@ -160,7 +152,7 @@ fn a_turn_by_turn_game_scores_good_play_above_bad_play() {
         "{again:#}"
     );
 
-    let bad = eval(task.path(), LOPSIDED);
+    let bad = eval(task.path(), &lopsided());
     let evaluation = &bad["evaluation"];
     assert_eq!(evaluation["status"], "ok", "{bad:#}");
     assert_eq!(evaluation["metrics"]["passed"], 3, "{bad:#}");
