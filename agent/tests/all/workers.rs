@@ -42,6 +42,19 @@ fn hone(dir: &Path, store: &str) -> Command {
     command
 }
 
+/// Starts `hone run LONGEST_RUN --workers` (evaluations through the queue), output piped.
+fn run_with_workers(dir: &Path, url: &str) -> Child {
+    hone(dir, url)
+        .arg("run")
+        .arg(LONGEST_RUN)
+        .args(RUN_FLAGS)
+        .arg("--workers")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("hone run --workers: {e}"))
+}
+
 fn server() -> Option<PostgresServer> {
     match PostgresServer::start() {
         Ok(server) => Some(server),
@@ -222,15 +235,7 @@ fn three_workers_match_a_single_process_run() {
     let workers: Vec<WorkerProcess> = (0..3)
         .map(|n| WorkerProcess::start(dir.path(), &url, n, "10s"))
         .collect();
-    let child = hone(dir.path(), &url)
-        .arg("run")
-        .arg(LONGEST_RUN)
-        .args(RUN_FLAGS)
-        .arg("--workers")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("hone run --workers: {e}"));
+    let child = run_with_workers(dir.path(), &url);
     let remote = outcome(&wait_output(child, Duration::from_secs(120)));
     assert_eq!(remote["status"], "finished", "{remote}");
     assert_eq!(remote["evaluations"], single["evaluations"]);
@@ -873,15 +878,7 @@ fn workers_in_network_namespaces_evaluate_every_job() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    let child = hone(dir.path(), &url)
-        .arg("run")
-        .arg(LONGEST_RUN)
-        .args(RUN_FLAGS)
-        .arg("--workers")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("hone run --workers: {e}"));
+    let child = run_with_workers(dir.path(), &url);
     let logs = || workers.iter().map(|w| w.log()).collect::<String>();
     let result = outcome(&wait_output(child, Duration::from_secs(60)));
     assert_eq!(result["status"], "finished", "{result}\n{}", logs());
