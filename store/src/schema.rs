@@ -14,7 +14,7 @@ pub(crate) struct Migration {
 }
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Created before anything else, in both databases.
 pub(crate) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hone_schema (\
@@ -205,6 +205,32 @@ CREATE TABLE job_attempts (
 const V3_DROP_UNREAD_INDEXES: &str = "DROP INDEX IF EXISTS nodes_parent; \
     DROP INDEX IF EXISTS llm_calls_node;";
 
+/// v4, SQLite only: `evaluations.node_id` becomes `INTEGER PRIMARY KEY`, the table's rowid.
+/// As `BIGINT PRIMARY KEY` SQLite kept it as a separate index beside the rowid: one more page
+/// written by every node's commit. The table is rebuilt (SQLite cannot change a primary key
+/// in place); PostgreSQL's `BIGINT PRIMARY KEY` is already the table's key and stays.
+const V4_SQLITE_EVALUATIONS_KEYED_BY_NODE: &str = r#"
+CREATE TABLE evaluations_v4 (
+    node_id INTEGER PRIMARY KEY REFERENCES nodes(id),
+    run_id BIGINT NOT NULL REFERENCES runs(id),
+    status TEXT NOT NULL,
+    valid BOOLEAN NOT NULL,
+    score DOUBLE PRECISION,
+    metrics TEXT NOT NULL,
+    feedback TEXT NOT NULL,
+    trace TEXT NOT NULL,
+    fuel BIGINT,
+    wall_ms DOUBLE PRECISION
+);
+INSERT INTO evaluations_v4 (node_id, run_id, status, valid, score, metrics, feedback, trace,
+    fuel, wall_ms)
+    SELECT node_id, run_id, status, valid, score, metrics, feedback, trace, fuel, wall_ms
+    FROM evaluations ORDER BY node_id;
+DROP TABLE evaluations;
+ALTER TABLE evaluations_v4 RENAME TO evaluations;
+CREATE INDEX evaluations_rank ON evaluations (run_id, valid, score);
+"#;
+
 /// All migrations, oldest first. Versions are consecutive from 1.
 pub(crate) fn migrations() -> Vec<Migration> {
     vec![
@@ -231,6 +257,11 @@ pub(crate) fn migrations() -> Vec<Migration> {
             version: 3,
             sqlite: V3_DROP_UNREAD_INDEXES,
             postgres: V3_DROP_UNREAD_INDEXES,
+        },
+        Migration {
+            version: 4,
+            sqlite: V4_SQLITE_EVALUATIONS_KEYED_BY_NODE,
+            postgres: "",
         },
     ]
 }

@@ -511,7 +511,9 @@ impl Store {
                         Db::Sqlite(_) => migration.sqlite,
                         Db::Postgres(_) => migration.postgres,
                     };
-                    sqlx::raw_sql(script).execute(&mut *tx).await.map_err(fail)?;
+                    if !script.is_empty() {
+                        sqlx::raw_sql(script).execute(&mut *tx).await.map_err(fail)?;
+                    }
                     sqlx::query(
                         "INSERT INTO hone_schema (id, version) VALUES (1, $1) \
                          ON CONFLICT (id) DO UPDATE SET version = excluded.version",

@@ -158,7 +158,8 @@ pub struct NewLlmCall {
 pub struct LlmCallRecord {
     pub id: LlmCallId,
     pub run: RunId,
-    /// The node this call produced (set by [`crate::Store::insert_node`] or [`crate::Store::attach_llm_call`]).
+    /// The node this call produced: the node that names it as its `llm_call`, or the one
+    /// it was attached to with [`crate::Store::attach_llm_call`] (an ask before a re-ask).
     pub node: Option<NodeId>,
     pub parent: Option<NodeId>,
     pub operator: String,

@@ -273,27 +273,19 @@ macro_rules! insert_encoded {
             )
             .execute(&mut *$conn)
             .await?;
-            if let Some(call) = e.node.llm_call {
-                sqlx::query("UPDATE llm_calls SET node_id = $1 WHERE id = $2")
-                    .bind(id)
-                    .bind(call.0)
-                    .execute(&mut *$conn)
-                    .await?;
-            }
             Ok::<i64, sqlx::Error>(id)
         }
     };
 }
 
-/// SQLite: one node, its evaluation and its model call's back-link, in a transaction, as
-/// one command (one hand-off to the connection's thread instead of five; see
-/// `store/writer.rs`). Binds [`bind_node!`] ($1-$12) then
-/// [`bind_evaluation_fields!`] ($13-$20); the node's id comes back from `RETURNING`, and
-/// `last_insert_rowid()` stays the node's through the `UPDATE` (only an `INSERT` changes it).
+/// SQLite: one node and its evaluation in a transaction, as one command (one hand-off to
+/// the connection's thread instead of four; see `store/writer.rs`). Binds [`bind_node!`]
+/// ($1-$12) then [`bind_evaluation_fields!`] ($13-$20); the node's id comes back from
+/// `RETURNING` and is the evaluation's through `last_insert_rowid()`.
 static INSERT_NODE_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let evaluation: Vec<String> = (13..=20).map(|i| format!("${i}")).collect();
     format!(
-        "BEGIN IMMEDIATE; {}; UPDATE llm_calls SET node_id = last_insert_rowid() WHERE id = $11; \
+        "BEGIN IMMEDIATE; {}; \
          INSERT INTO evaluations ({EVALUATION_COLUMNS}) VALUES (last_insert_rowid(), $1, {}); \
          COMMIT",
         INSERT_NODE.as_str(),
@@ -363,19 +355,6 @@ async fn insert_rows_sqlite(
             query = bind_evaluation!(query, *id, e);
         }
         query.execute(&mut *tx).await?;
-        let links: Vec<(i64, i64)> = chunk
-            .iter()
-            .zip(&chunk_ids)
-            .filter_map(|(e, id)| e.node.llm_call.map(|call| (call.0, *id)))
-            .collect();
-        if !links.is_empty() {
-            let sql = update_rows_sql("llm_calls", "node_id", links.len());
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (call, node) in links {
-                query = query.bind(call).bind(node);
-            }
-            query.execute(&mut *tx).await?;
-        }
         ids.extend(chunk_ids);
     }
     tx.commit().await?;
@@ -395,8 +374,9 @@ impl Store {
         })
     }
 
-    /// Inserts a node and its evaluation in one transaction (and, if the node names its model
-    /// call, attaches the call to it). When this returns `Ok`, both are durable.
+    /// Inserts a node and its evaluation in one transaction. The node's `llm_call` is the
+    /// link to its call ([`Store::llm_calls`] reads it back as the call's `node`); the call's
+    /// row is not rewritten. When this returns `Ok`, both are durable.
     pub async fn insert_node(&self, node: &NewNode, evaluation: &NewEvaluation) -> Result<NodeId> {
         let encoded = self.encode(node, evaluation)?;
         let result: Result<i64, sqlx::Error> = match &self.inner.db {

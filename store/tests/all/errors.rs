@@ -80,15 +80,17 @@ async fn newer_schema_is_refused() {
     }
 }
 
-/// A store written at schema v2 opens at the current version with its data intact (v3
-/// drops two unread indexes).
+/// A store written at schema v2 opens at the current version with its data intact: v3
+/// drops two unread indexes, v4 rebuilds `evaluations` keyed by its node (SQLite kept the
+/// `BIGINT PRIMARY KEY` as an index of its own). A call linked the old way (its `node_id`
+/// set by the node's insert) still reads back with its node.
 #[tokio::test]
 async fn a_v2_store_is_migrated() {
     let dir = ok(tempfile::tempdir());
     let target = Target::sqlite(dir.path());
     let store = target.open().await;
     let run = ok(store.create_run(&new_run(1)).await);
-    let (_, node) = crate::support::node_from_reply(
+    let (call, node) = crate::support::node_from_reply(
         &store,
         run,
         None,
@@ -99,7 +101,8 @@ async fn a_v2_store_is_migrated() {
     .await;
     store.close().await;
     const INDEXES: &str = "SELECT name FROM sqlite_master WHERE type = 'index' \
-        AND name IN ('nodes_parent', 'llm_calls_node') ORDER BY name";
+        AND name IN ('nodes_parent', 'llm_calls_node', 'sqlite_autoindex_evaluations_1') \
+        ORDER BY name";
     let url = format!("sqlite://{}", target.url);
     {
         use sqlx::Connection;
@@ -108,17 +111,46 @@ async fn a_v2_store_is_migrated() {
         ok(sqlx::raw_sql(
             "CREATE INDEX nodes_parent ON nodes (parent_id); \
              CREATE INDEX llm_calls_node ON llm_calls (node_id); \
+             CREATE TABLE evaluations_v2 (node_id BIGINT PRIMARY KEY REFERENCES nodes(id), \
+                 run_id BIGINT NOT NULL REFERENCES runs(id), status TEXT NOT NULL, \
+                 valid BOOLEAN NOT NULL, score DOUBLE PRECISION, metrics TEXT NOT NULL, \
+                 feedback TEXT NOT NULL, trace TEXT NOT NULL, fuel BIGINT, \
+                 wall_ms DOUBLE PRECISION); \
+             INSERT INTO evaluations_v2 SELECT * FROM evaluations; \
+             DROP TABLE evaluations; \
+             ALTER TABLE evaluations_v2 RENAME TO evaluations; \
+             CREATE INDEX evaluations_rank ON evaluations (run_id, valid, score); \
+             UPDATE llm_calls SET node_id = (SELECT id FROM nodes WHERE llm_call_id = llm_calls.id); \
              UPDATE hone_schema SET version = 2;",
         )
         .execute(&mut conn)
         .await);
         let found: Vec<String> = ok(sqlx::query_scalar(INDEXES).fetch_all(&mut conn).await);
-        assert_eq!(found.len(), 2);
+        assert_eq!(found.len(), 3);
         ok(conn.close().await);
     }
     let store = target.open().await;
     assert_eq!(ok(store.schema_version().await), hone_store::SCHEMA_VERSION);
     assert_eq!(ok(store.get_node(node).await).evaluation.score, Some(2.0));
+    // The old link and a new one (from the node alone) both read back.
+    let (new_call, new_node) = crate::support::node_from_reply(
+        &store,
+        run,
+        Some(node),
+        "prompt",
+        "fn main() { 1; }",
+        crate::support::eval(3.0, true),
+    )
+    .await;
+    let links: Vec<_> = ok(store.llm_calls(run).await)
+        .into_iter()
+        .map(|c| (c.id, c.node))
+        .collect();
+    assert_eq!(links, [(call, Some(node)), (new_call, Some(new_node))]);
+    assert_eq!(
+        ok(store.best_node(run).await).map(|b| b.node),
+        Some(new_node)
+    );
     store.close().await;
     {
         use sqlx::Connection;
