@@ -641,20 +641,47 @@ impl Store {
         Ok(commits)
     }
 
-    /// Records many nodes' lineage commits in one transaction.
+    /// Records many nodes' lineage commits: one statement per [`INSERT_CHUNK`] nodes. A
+    /// commit id stands alone (a chunk recorded without the next is simply written again by
+    /// `sync_lineage`), so on SQLite each chunk is its own transaction on the steps' write
+    /// connection: a step's write waits on its mutex for one chunk at most, where a pooled
+    /// transaction would meet it as `SQLITE_BUSY`, whose handler sleeps a millisecond or more.
     pub(crate) async fn set_lineage_commits(&self, commits: &[(NodeId, String)]) -> Result<()> {
-        let result: Result<(), sqlx::Error> = on_db!(self, pool => async {
-            let mut tx = pool.begin_write().await?;
-            for chunk in commits.chunks(INSERT_CHUNK) {
+        // The same statement for either database.
+        macro_rules! update {
+            ($chunk:expr) => {{
+                let chunk = $chunk;
                 let sql = update_rows_sql("nodes", "lineage_commit", chunk.len());
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (node, commit) in chunk {
                     query = query.bind(node.0).bind(commit);
                 }
-                query.execute(&mut *tx).await?;
+                query
+            }};
+        }
+        let result: Result<(), sqlx::Error> = match &self.inner.db {
+            Db::Sqlite(pool) => {
+                async {
+                    for chunk in commits.chunks(INSERT_CHUNK) {
+                        let mut writer =
+                            WriteConnection::acquire(self.inner.writer.as_ref(), pool).await?;
+                        update!(chunk).execute(writer.connection()).await?;
+                    }
+                    Ok(())
+                }
+                .await
             }
-            tx.commit().await
-        }.await);
+            Db::Postgres(pool) => {
+                async {
+                    let mut tx = pool.begin_write().await?;
+                    for chunk in commits.chunks(INSERT_CHUNK) {
+                        update!(chunk).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await
+                }
+                .await
+            }
+        };
         result.map_err(self.db_err("record lineage commits", None))
     }
 }
