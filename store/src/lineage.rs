@@ -144,7 +144,7 @@ impl Lineage {
                 return Ok(0);
             }
             // A big batch: one pack file instead of a file per object.
-            objects.write_pack(&odb).map_err(&err)?;
+            objects.write_pack(repo).map_err(&err)?;
             match packs::roll_up(repo) {
                 Ok(merged) => Ok(merged),
                 // The batch is written; merging waits for the next one.
