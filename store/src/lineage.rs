@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::{LlmCallId, NodeId, NodeRecord, RunId, Store};
 
 mod packs;
+mod thread;
 
 use packs::Objects;
 
@@ -29,6 +30,8 @@ pub(crate) struct Lineage {
     path: PathBuf,
     read_only: bool,
     repo: Mutex<Option<Repository>>,
+    /// Where the git work runs, at a lower priority than the run's steps.
+    thread: thread::GitThread,
 }
 
 /// What a commit needs to know about a node.
@@ -43,6 +46,7 @@ impl Lineage {
             path,
             read_only,
             repo: Mutex::new(None),
+            thread: thread::GitThread::default(),
         }
     }
 
@@ -502,7 +506,8 @@ impl Store {
         let Some(lineage) = self.inner.lineage.clone() else {
             return Ok(None);
         };
-        self.blocking(move || lineage.best(run)).await
+        let on = lineage.clone();
+        self.git_work(&lineage, move || on.best(run)).await
     }
 
     async fn commit_records(
@@ -522,9 +527,9 @@ impl Store {
                 CommitInput { node, model }
             })
             .collect();
-        let lineage = lineage.clone();
+        let on = lineage.clone();
         let written = self
-            .blocking(move || lineage.commit_nodes(&inputs, &mut parents))
+            .git_work(lineage, move || on.commit_nodes(&inputs, &mut parents))
             .await?;
         self.set_lineage_commits(&written).await?;
         Ok(written)
@@ -536,8 +541,8 @@ impl Store {
         };
         let commits = self.lineage_commits_of(&[best.node]).await?;
         if let Some(Some(commit)) = commits.get(&best.node).cloned() {
-            let lineage = lineage.clone();
-            self.blocking(move || lineage.set_best(run, &commit))
+            let on = lineage.clone();
+            self.git_work(lineage, move || on.set_best(run, &commit))
                 .await?;
         }
         Ok(())
@@ -553,17 +558,19 @@ impl Store {
         Ok(models.into_iter().map(|(id, m)| (id.0, m)).collect())
     }
 
-    /// Runs blocking work (git) off the async worker threads.
-    pub(crate) async fn blocking<T: Send + 'static>(
+    /// Runs git work on the lineage's own thread, off the async worker threads and below
+    /// the run's steps in priority (`lineage/thread.rs`).
+    async fn git_work<T: Send + 'static>(
         &self,
+        lineage: &Lineage,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| Error::Background {
+        lineage.thread.run(f).await.unwrap_or_else(|| {
+            Err(Error::Background {
                 store: self.inner.name.clone(),
-                message: e.to_string(),
-            })?
+                message: "the lineage thread could not be started, or its git work panicked".into(),
+            })
+        })
     }
 }
 
