@@ -352,7 +352,8 @@ impl Prompts {
 
     /// Renders the system and user messages of a prompt.
     pub fn render(&self, context: &PromptContext<'_>) -> Result<RenderedPrompt, PromptError> {
-        let data = TemplateData::new(context, &self.budget);
+        // Converted once for both templates (rendering converts a `Serialize` context anew).
+        let data = minijinja::Value::from_serialize(TemplateData::new(context, &self.budget));
         let system_name = self.pick("system", context.kind)?;
         let user_name = self.pick(context.operator.name(), context.kind)?;
         let render = |name: &str| -> Result<String, PromptError> {
