@@ -100,19 +100,15 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn the_thread_runs_below_normal_priority() {
+        // SAFETY: plain system calls about the calling thread.
+        let niceness =
+            || unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        let ours = niceness();
         let thread = GitThread::default();
-        let niceness = thread
-            .run(|| {
-                // SAFETY: plain system calls about this thread.
-                unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
-            })
-            .await;
+        let theirs = thread.run(niceness).await;
         // At least NICENESS: a process already nicer than that stays as nice as it was.
-        assert!(niceness.is_some_and(|n| n >= NICENESS), "{niceness:?}");
-        // Only that thread: the caller's keeps its priority (unless the whole process was
-        // already as nice).
-        // SAFETY: as above, for the test's own thread.
-        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
-        assert!(ours < NICENESS || Some(ours) == niceness, "{ours}");
+        assert!(theirs.is_some_and(|n| n >= NICENESS), "{theirs:?}");
+        // Only that thread: the caller's keeps its priority.
+        assert_eq!(niceness(), ours);
     }
 }
