@@ -200,8 +200,9 @@ fn adler32(data: &[u8]) -> u32 {
 /// Writes `entries` as a version-2 pack and its version-2 index into `repo`'s pack folder,
 /// each file under a temporary name and then renamed, the pack before its index (git finds
 /// packs by their index, so a reader never sees an index without its pack). The index is
-/// built from what is known here (ids, offsets, CRC-32s): nothing is parsed back.
-fn write_pack_files(repo: &Repository, entries: &[Entry]) -> Result<(), git2::Error> {
+/// built from what is known here (ids, offsets, CRC-32s): nothing is parsed back. Returns
+/// the index's path (named by the pack's checksum, so equal packs share one name).
+fn write_pack_files(repo: &Repository, entries: &[Entry]) -> Result<PathBuf, git2::Error> {
     let count = u32::try_from(entries.len())
         .map_err(|_| git2::Error::from_str("too many objects for one pack"))?;
     let size: usize = entries.iter().map(|e| e.bytes.len()).sum();
@@ -279,7 +280,8 @@ fn write_pack_files(repo: &Repository, entries: &[Entry]) -> Result<(), git2::Er
         std::fs::rename(&temporary, &path).map_err(fail)
     };
     write("pack", &pack)?;
-    write("idx", &idx)
+    write("idx", &idx)?;
+    Ok(dir.join(format!("{name}.idx")))
 }
 
 /// A pack of the repository: its index file and how many objects it holds.
@@ -337,10 +339,12 @@ pub(crate) fn roll_up(repo: &Repository) -> Result<usize, git2::Error> {
             )?);
         }
     }
-    write_pack_files(repo, &entries)?;
+    let merged = write_pack_files(repo, &entries)?;
     // The new pack holds every object of the merged ones: they can go. The index first, so
-    // that a reader never finds an index without its pack.
-    for pack in merging {
+    // that a reader never finds an index without its pack. A merged pack whose bytes the
+    // new one repeats (its objects, in its order, held everything the others added) has
+    // the new pack's name: it is the new pack now, and stays.
+    for pack in merging.iter().filter(|p| p.idx != merged) {
         for extension in ["idx", "pack", "rev", "bitmap", "mtimes", "promisor"] {
             let _ = std::fs::remove_file(pack.idx.with_extension(extension));
         }
@@ -680,6 +684,26 @@ mod tests {
         for (id, text) in &blobs {
             let blob = fresh.find_blob(*id).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(blob.content(), text.as_bytes());
+        }
+        git_checks(dir.path());
+    }
+
+    /// A merge whose result repeats one merged pack byte for byte (that pack already held
+    /// every object, in the same order) writes a pack of the same name: it must survive.
+    #[test]
+    fn a_merge_equal_to_one_of_its_packs_keeps_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let repo = Repository::init_bare(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        // Commit 0 alone (5 objects), then commits 0 and 1 (9): the merge takes the first
+        // pack's objects, then the second's new ones, which is the second pack again.
+        let first = batch(&repo, 0..1);
+        let both = batch(&repo, 0..2);
+        assert_eq!(counts(&repo), [5, 9]);
+        assert_eq!(roll_up(&repo).unwrap_or_else(|e| panic!("{e}")), 2);
+        assert_eq!(counts(&repo), [9]);
+        let fresh = Repository::open_bare(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        for id in first.iter().chain(&both) {
+            fresh.find_commit(*id).unwrap_or_else(|e| panic!("{e}"));
         }
         git_checks(dir.path());
     }
