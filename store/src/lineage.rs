@@ -142,8 +142,8 @@ impl Lineage {
         let packed = inputs.len() >= packs::PACK_MIN_NODES;
         let merged = self.with_repo(run, |repo| {
             let err = self.git_err(run, "cannot write lineage commits");
-            let odb = repo.odb().map_err(&err)?;
             if !packed {
+                let odb = repo.odb().map_err(&err)?;
                 objects.write_loose(&odb).map_err(&err)?;
                 return Ok(0);
             }
@@ -506,8 +506,8 @@ impl Store {
         let Some(lineage) = self.inner.lineage.clone() else {
             return Ok(None);
         };
-        let on = lineage.clone();
-        self.git_work(&lineage, move || on.best(run)).await
+        self.git_work(&lineage, move |lineage| lineage.best(run))
+            .await
     }
 
     async fn commit_records(
@@ -527,9 +527,10 @@ impl Store {
                 CommitInput { node, model }
             })
             .collect();
-        let on = lineage.clone();
         let written = self
-            .git_work(lineage, move || on.commit_nodes(&inputs, &mut parents))
+            .git_work(lineage, move |lineage| {
+                lineage.commit_nodes(&inputs, &mut parents)
+            })
             .await?;
         self.set_lineage_commits(&written).await?;
         Ok(written)
@@ -541,8 +542,7 @@ impl Store {
         };
         let commits = self.lineage_commits_of(&[best.node]).await?;
         if let Some(Some(commit)) = commits.get(&best.node).cloned() {
-            let on = lineage.clone();
-            self.git_work(lineage, move || on.set_best(run, &commit))
+            self.git_work(lineage, move |lineage| lineage.set_best(run, &commit))
                 .await?;
         }
         Ok(())
@@ -562,10 +562,11 @@ impl Store {
     /// the run's steps in priority (`lineage/thread.rs`).
     async fn git_work<T: Send + 'static>(
         &self,
-        lineage: &Lineage,
-        f: impl FnOnce() -> Result<T> + Send + 'static,
+        lineage: &Arc<Lineage>,
+        f: impl FnOnce(&Lineage) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        lineage.thread.run(f).await.unwrap_or_else(|| {
+        let on = lineage.clone();
+        lineage.thread.run(move || f(&on)).await.unwrap_or_else(|| {
             Err(Error::Background {
                 store: self.inner.name.clone(),
                 message: "the lineage thread could not be started, or its git work panicked".into(),

@@ -70,9 +70,9 @@ fn start() -> Option<Sender<Job>> {
 #[cfg(target_os = "linux")]
 fn lower_priority() {
     // On Linux a thread id names one thread for `setpriority`.
-    let thread = unsafe { libc::gettid() };
     // SAFETY: plain system calls on this thread's own id; a failure changes nothing.
-    let status = unsafe { libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, NICENESS) };
+    let status =
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, NICENESS) };
     if status != 0 {
         tracing::debug!(error = %std::io::Error::last_os_error(), "cannot lower the lineage thread's priority");
     }

@@ -30,7 +30,7 @@ pub(super) fn start(store: Weak<Inner>) {
         loop {
             tick.tick().await;
             // Hold the pool, not the store, so that dropping the last `Store` ends the task.
-            let pool = match store.upgrade().as_deref() {
+            let (pool, name) = match store.upgrade().as_deref() {
                 Some(Inner {
                     db: Db::Sqlite(pool),
                     name,
@@ -38,7 +38,6 @@ pub(super) fn start(store: Weak<Inner>) {
                 }) if !pool.is_closed() => (pool.clone(), name.clone()),
                 _ => return,
             };
-            let (pool, name) = pool;
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(&pool)
                 .await
