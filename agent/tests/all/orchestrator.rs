@@ -11,6 +11,7 @@ mod long_horizon;
 mod outputs;
 mod replay;
 mod resume;
+mod soak;
 mod strategies;
 
 use std::path::{Path, PathBuf};
