@@ -140,10 +140,53 @@ impl std::fmt::Debug for Task {
     }
 }
 
-impl Task {
+/// How task folders are loaded: the sandbox their programs compile and run in, and the
+/// options some kinds need (the hone binary an interactive heuristic tester runs candidates
+/// with). Cheap to clone.
+#[derive(Clone)]
+pub struct TaskLoader {
+    sandbox: Sandbox,
+    hone_binary: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for TaskLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskLoader")
+            .field("hone_binary", &self.hone_binary)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TaskLoader {
+    /// A loader whose tasks compile and run their programs in `sandbox`, without a hone
+    /// binary (an interactive heuristic task then fails to load, naming what is missing).
+    pub fn new(sandbox: Sandbox) -> TaskLoader {
+        TaskLoader {
+            sandbox,
+            hone_binary: None,
+        }
+    }
+
+    /// The hone executable an interactive heuristic tester runs candidates with
+    /// (`hone sandbox run --stream`). Checked when a task needs it.
+    pub fn with_hone_binary(mut self, path: impl Into<PathBuf>) -> TaskLoader {
+        self.hone_binary = Some(path.into());
+        self
+    }
+
+    /// The sandbox the loaded tasks use.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// The hone binary given with [`TaskLoader::with_hone_binary`], if any.
+    pub fn hone_binary(&self) -> Option<&Path> {
+        self.hone_binary.as_deref()
+    }
+
     /// Loads `dir/task.toml`, checks it strictly and prepares the evaluator (compiling
     /// trusted task programs and, where the kind needs it, measuring the seed).
-    pub fn load(dir: &Path, sandbox: &Sandbox) -> Result<Task, TaskError> {
+    pub fn load(&self, dir: &Path) -> Result<Task, TaskError> {
         let manifest_path = dir.join("task.toml");
         let text = read_to_string(&manifest_path)?;
         let manifest: Manifest = toml::from_str(&text).map_err(|e| TaskError::Parse {
@@ -194,7 +237,8 @@ impl Task {
         let context = LoadContext {
             dir: dir.to_path_buf(),
             manifest_path: manifest_path.clone(),
-            sandbox: sandbox.clone(),
+            sandbox: self.sandbox.clone(),
+            hone_binary: self.hone_binary.clone(),
             section: section.unwrap_or_default(),
             languages: languages.clone(),
             statement: statement.clone(),
@@ -215,6 +259,15 @@ impl Task {
             content_hash: hash_folder(dir)?,
             evaluator: loaded.evaluator,
         })
+    }
+
+}
+
+impl Task {
+    /// Loads `dir/task.toml` with a [`TaskLoader`] of `sandbox` and no other options
+    /// (an interactive heuristic task, which needs the hone binary, does not load).
+    pub fn load(dir: &Path, sandbox: &Sandbox) -> Result<Task, TaskError> {
+        TaskLoader::new(sandbox.clone()).load(dir)
     }
 
     /// Scores a candidate (see [`Evaluator::evaluate`]).
@@ -265,6 +318,8 @@ pub struct LoadContext {
     pub dir: PathBuf,
     pub manifest_path: PathBuf,
     pub sandbox: Sandbox,
+    /// The hone binary, when the loader was given one (see [`TaskLoader::with_hone_binary`]).
+    pub hone_binary: Option<PathBuf>,
     /// The kind's own section of task.toml (`[efficiency]`, ...), empty if absent.
     pub section: toml::Table,
     pub languages: Vec<Language>,

@@ -382,7 +382,7 @@ impl<'a> TreePrinter<'a> {
 }
 
 pub fn tasks(cli: &super::Cli, args: &TasksArgs) -> anyhow::Result<ExitCode> {
-    let sandbox = hone_sandbox::Sandbox::new(super::sandbox_config(cli))?;
+    let loader = super::task_loader(cli)?;
     let mut dirs = Vec::new();
     let kinds = std::fs::read_dir(&args.library)
         .with_context(|| format!("cannot read {}", args.library.display()))?;
@@ -399,7 +399,7 @@ pub fn tasks(cli: &super::Cli, args: &TasksArgs) -> anyhow::Result<ExitCode> {
     dirs.sort();
     let mut broken = 0;
     for dir in dirs {
-        match hone_tasks::Task::load(&dir, &sandbox) {
+        match loader.load(&dir) {
             Ok(task) => println!(
                 "{:<15} {:<28} {}",
                 task.kind.name(),
