@@ -263,7 +263,7 @@ fn preflight(
         };
         let settings = row_settings(suite, options, row);
         settings.check(task).map_err(fail)?;
-        crate::orchestrator::Proposer::build(&settings, task, loader.sandbox()).map_err(fail)?;
+        crate::orchestrator::Proposer::build(&settings, task).map_err(fail)?;
     }
     Ok(())
 }

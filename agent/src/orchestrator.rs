@@ -122,7 +122,7 @@ impl Orchestrator {
         let task = tasks.load(&settings.task_dir)?;
         settings.check(&task)?;
         // The proposer first: a run that cannot propose is never stored.
-        let proposer = Proposer::build(&settings, &task, tasks.sandbox())?;
+        let proposer = Proposer::build(&settings, &task)?;
         let run = store
             .create_run(&NewRun {
                 task_name: task.name.clone(),
@@ -171,7 +171,7 @@ impl Orchestrator {
                 "the task folder changed since the run started; resuming with the current files"
             );
         }
-        let proposer = Proposer::build(&settings, &task, tasks.sandbox())?;
+        let proposer = Proposer::build(&settings, &task)?;
         let nodes = store.load_tree(run).await?;
         let events = store.events(run).await?;
         store

@@ -39,6 +39,6 @@ pub use candidate::Candidate;
 pub use error::TaskError;
 pub use evaluation::{EvalStatus, Evaluation};
 pub use task::{
-    Evaluator, LoadContext, Loaded, PromptMaterial, Scale, Task, TaskKind, TaskLoader,
-    VariableSpec, VariableType, hash_folder,
+    Evaluator, LoadContext, Loaded, PromptMaterial, RandomCandidates, Scale, Task, TaskKind,
+    TaskLoader, VariableSpec, VariableType, hash_folder,
 };

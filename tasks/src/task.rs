@@ -59,6 +59,20 @@ pub trait Evaluator: Send + Sync {
     /// Scores a candidate on held-out data (hidden tests, private seeds), for the final
     /// integrity check. `None` when the task has no held-out data.
     fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation>;
+
+    /// The task's source of random valid candidates, when it has one (a counterexample
+    /// task's random generator); `None` otherwise.
+    fn random_candidates(&self) -> Option<&dyn RandomCandidates> {
+        None
+    }
+}
+
+/// Random valid candidates of a task, for the random-search baseline: what a proposer that
+/// knows nothing would try, compared with the model at equal numbers of evaluations.
+pub trait RandomCandidates: Send + Sync {
+    /// The candidate of `seed`: the same seed always gives the same candidate. An error
+    /// means the task's own generator is broken.
+    fn random_candidate(&self, seed: u64) -> Result<Candidate, TaskError>;
 }
 
 /// The scale of a numeric variable, for optimizers and prompts.
@@ -278,6 +292,11 @@ impl Task {
     /// Scores a candidate on held-out data (see [`Evaluator::evaluate_final`]).
     pub fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation> {
         self.evaluator.evaluate_final(candidate)
+    }
+
+    /// The task's random valid candidates (see [`Evaluator::random_candidates`]).
+    pub fn random_candidates(&self) -> Option<&dyn RandomCandidates> {
+        self.evaluator.random_candidates()
     }
 
     /// The evaluator, to share with worker threads.

@@ -66,10 +66,11 @@
 //! | the task's own programs misbehave | `invalid_output` + `task_problem` | false | 0 |
 //!
 //! # Random-search baseline (REFUTE's randsearch)
-//! [`CounterexampleEvaluator::random_input`] runs the task's `random_generator` with a seed:
-//! the seed is written to its stdin as a decimal number and line feed, and also seeds the
-//! sandbox's `random_get`. It returns an `input.txt` candidate to evaluate like any other, so
-//! a baseline and a model compare at equal numbers of evaluations.
+//! The task's [`RandomCandidates`] (from [`Task::random_candidates`](crate::Task::random_candidates))
+//! run its `random_generator` with a seed, written to its stdin as a decimal number and a
+//! line feed, which also seeds the sandbox's `random_get`. Each is an `input.txt` candidate
+//! to evaluate like any other, so a baseline and a model compare at equal numbers of
+//! evaluations.
 
 mod config;
 
@@ -87,7 +88,7 @@ use crate::candidate::Candidate;
 use crate::checker::{self, CheckerSpec, check_builtin, checker_program_input, trim_for_feedback};
 use crate::error::TaskError;
 use crate::evaluation::{EvalStatus, Evaluation};
-use crate::task::{Evaluator, LoadContext, Loaded, PromptMaterial, TaskKind};
+use crate::task::{Evaluator, LoadContext, Loaded, PromptMaterial, RandomCandidates, TaskKind};
 
 /// Score of a refuting input.
 pub const SCORE_REFUTED: f64 = 1.0;
@@ -398,63 +399,19 @@ impl Evaluator for CounterexampleEvaluator {
     fn evaluate_final(&self, _candidate: &Candidate) -> Option<Evaluation> {
         None
     }
+
+    fn random_candidates(&self) -> Option<&dyn RandomCandidates> {
+        Some(self)
+    }
+}
+
+impl RandomCandidates for CounterexampleEvaluator {
+    fn random_candidate(&self, seed: u64) -> Result<Candidate, TaskError> {
+        self.random_input(seed)
+    }
 }
 
 impl CounterexampleEvaluator {
-    /// Loads the counterexample task in `dir` on its own (reading `[task]` only for its kind and
-    /// languages), for callers that need the concrete evaluator, such as the random-search
-    /// baseline. [`Task::load`](crate::Task::load) remains the way to load any task.
-    pub fn load(dir: &Path, sandbox: &Sandbox) -> Result<CounterexampleEvaluator, TaskError> {
-        let manifest_path = dir.join("task.toml");
-        let text = crate::task::read_to_string(&manifest_path)?;
-        let table: toml::Table = toml::from_str(&text).map_err(|e| TaskError::Parse {
-            path: manifest_path.clone(),
-            message: crate::task::toml_message(&e),
-        })?;
-        let header = table.get("task").and_then(|v| v.as_table());
-        let kind = header.and_then(|h| h.get("kind")).and_then(|v| v.as_str());
-        if kind != Some(TaskKind::Counterexample.name()) {
-            return Err(TaskError::field(
-                &manifest_path,
-                "task.kind",
-                format!(
-                    "expected `counterexample`, found {}",
-                    kind.map(|k| format!("`{k}`")).unwrap_or("nothing".into())
-                ),
-            ));
-        }
-        let mut languages = Vec::new();
-        if let Some(list) = header
-            .and_then(|h| h.get("languages"))
-            .and_then(|v| v.as_array())
-        {
-            for (i, value) in list.iter().enumerate() {
-                let language = value.as_str().and_then(Language::parse).ok_or_else(|| {
-                    TaskError::field(
-                        &manifest_path,
-                        format!("task.languages[{i}]"),
-                        "unknown language; accepted: rust, c, wat",
-                    )
-                })?;
-                languages.push(language);
-            }
-        }
-        let section = table
-            .get("counterexample")
-            .and_then(|v| v.as_table())
-            .cloned()
-            .unwrap_or_default();
-        let context = LoadContext {
-            dir: dir.to_path_buf(),
-            manifest_path,
-            sandbox: sandbox.clone(),
-            section,
-            languages,
-            statement: String::new(),
-        };
-        Ok(build(&context)?.0)
-    }
-
     /// A random valid input from the task's random generator, as an `input.txt` candidate.
     /// The seed goes to the generator's stdin (decimal, then a line feed) and seeds its
     /// `random_get`; the same seed always gives the same input. An error means the task's
@@ -496,17 +453,6 @@ impl CounterexampleEvaluator {
             )
         })?;
         Ok(Candidate::from_file(LITERAL_INPUT_FILE, text))
-    }
-
-    /// `count` random inputs with seeds `first_seed`, `first_seed + 1`, ...
-    pub fn random_candidates(
-        &self,
-        first_seed: u64,
-        count: usize,
-    ) -> Result<Vec<Candidate>, TaskError> {
-        (0..count as u64)
-            .map(|i| self.random_input(first_seed.wrapping_add(i)))
-            .collect()
     }
 
     /// The largest input, in bytes.
