@@ -12,6 +12,7 @@ pub mod prompt;
 pub mod reply;
 pub mod report;
 pub mod search;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod tuner;
 pub mod worker;

@@ -1,4 +1,5 @@
-//! Test support (not used by the binary): a scripted OpenAI-compatible mock server.
+//! Test support behind the `testing` feature (not in the binary): a scripted
+//! OpenAI-compatible mock server.
 //!
 //! [`MockServer`] listens on `127.0.0.1:0` and serves `POST /v1/chat/completions` (and
 //! `/chat/completions`) from a script of [`MockResponse`]s (status, headers, body, delay),
