@@ -1,5 +1,6 @@
 //! Integration tests of hone-agent through its public API.
 
+mod baselines;
 mod bench;
 mod heuristic;
 mod llm;
