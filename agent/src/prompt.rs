@@ -49,7 +49,7 @@ pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// How a child is asked for (DESIGN §2).
+/// How a child is asked for: the operator a strategy plans, each with its own prompt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operator {
