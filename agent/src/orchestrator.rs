@@ -541,11 +541,6 @@ impl Orchestrator {
         output: StepOutput,
     ) -> Result<(), OrchestratorError> {
         self.counters.add_calls(&output.calls);
-        if let Proposer::Model(model) = &mut self.proposer {
-            for call in &output.calls {
-                model.record_cost(&call.model, call.cost_dollars);
-            }
-        }
         match output.result {
             step::StepResult::Node(record) => {
                 self.consecutive_failures = 0;

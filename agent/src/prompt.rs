@@ -330,11 +330,6 @@ impl Prompts {
         &self.budget
     }
 
-    /// Template file names, sorted.
-    pub fn template_names(&self) -> &[String] {
-        &self.names
-    }
-
     fn pick(&self, base: &str, kind: TaskKind) -> Result<String, PromptError> {
         let specific = format!("{base}.{}.j2", kind.name());
         let general = format!("{base}.j2");

@@ -188,16 +188,6 @@ impl TaskLoader {
         self
     }
 
-    /// The sandbox the loaded tasks use.
-    pub fn sandbox(&self) -> &Sandbox {
-        &self.sandbox
-    }
-
-    /// The hone binary given with [`TaskLoader::with_hone_binary`], if any.
-    pub fn hone_binary(&self) -> Option<&Path> {
-        self.hone_binary.as_deref()
-    }
-
     /// Loads `dir/task.toml`, checks it strictly and prepares the evaluator (compiling
     /// trusted task programs and, where the kind needs it, measuring the seed).
     pub fn load(&self, dir: &Path) -> Result<Task, TaskError> {

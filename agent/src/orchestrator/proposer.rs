@@ -303,8 +303,6 @@ impl ModelProposer {
         })
     }
 
-    pub fn record_cost(&mut self, _model: &str, _dollars: f64) {}
-
     /// Feeds the model selector: the score gain a call's child achieved, per dollar.
     pub fn observe_gain(&mut self, calls: &[super::budget::CallCost], gain: f64) {
         if let Some(last) = calls.last() {

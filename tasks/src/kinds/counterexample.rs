@@ -455,16 +455,6 @@ impl CounterexampleEvaluator {
         Ok(Candidate::from_file(LITERAL_INPUT_FILE, text))
     }
 
-    /// The largest input, in bytes.
-    pub fn max_input_bytes(&self) -> u64 {
-        self.max_input_bytes
-    }
-
-    /// The limits of the two solutions.
-    pub fn solution_limits(&self) -> &SolutionLimits {
-        &self.solution_limits
-    }
-
     fn language_allowed(&self, language: Language) -> bool {
         self.languages.is_empty() || self.languages.contains(&language)
     }
