@@ -2,6 +2,7 @@
 
 mod baselines;
 mod bench;
+mod export;
 mod heuristic;
 mod llm;
 mod orchestrator;
