@@ -264,7 +264,6 @@ impl TaskLoader {
             evaluator: loaded.evaluator,
         })
     }
-
 }
 
 impl Task {
@@ -336,18 +335,17 @@ pub struct LoadContext {
 }
 
 impl LoadContext {
-    /// Deserializes the kind's section strictly, naming the section in errors.
+    /// Deserializes the kind's section strictly; an error names the field at fault in full
+    /// (`counterexample.solution_limits.fuel`, `efficiency.hidden.generate[0]`).
     pub fn parse_section<T: serde::de::DeserializeOwned>(
         &self,
         kind: TaskKind,
     ) -> Result<T, TaskError> {
-        toml::Value::Table(self.section.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| TaskError::Field {
-                path: self.manifest_path.clone(),
-                field: kind.name().to_string(),
-                message: toml_message(&e),
-            })
+        deserialize_table(&self.section).map_err(|e| TaskError::Field {
+            path: self.manifest_path.clone(),
+            field: e.field(kind.name()),
+            message: e.message,
+        })
     }
 
     /// A path inside the task folder; an error naming `field` if it does not exist.
@@ -401,6 +399,57 @@ pub struct Loaded {
     pub evaluator: Arc<dyn Evaluator>,
     pub seeds: Vec<Candidate>,
     pub prompt: PromptMaterial,
+}
+
+/// Why a table did not deserialize: where (keys and indices below the table) and what.
+pub(crate) struct TableError {
+    /// `hidden.generate[0]`; empty when the table itself is at fault (a missing field).
+    pub(crate) path: String,
+    pub(crate) message: String,
+}
+
+impl TableError {
+    /// The field's full name under `section`: `section.path`, or `section`.
+    pub(crate) fn field(&self, section: &str) -> String {
+        if self.path.is_empty() {
+            section.to_string()
+        } else if self.path.starts_with('[') {
+            format!("{section}{}", self.path)
+        } else {
+            format!("{section}.{}", self.path)
+        }
+    }
+}
+
+/// Deserializes a table, keeping the path of keys and indices to an error.
+pub(crate) fn deserialize_table<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+) -> Result<T, TableError> {
+    serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+        let mut path = String::new();
+        for segment in e.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => path += &format!("[{index}]"),
+                serde_path_to_error::Segment::Map { key } => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path += key;
+                }
+                serde_path_to_error::Segment::Enum { variant } => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path += variant;
+                }
+                serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        TableError {
+            path,
+            message: toml_message(e.inner()),
+        }
+    })
 }
 
 pub(crate) fn read_to_string(path: &Path) -> Result<String, TaskError> {
