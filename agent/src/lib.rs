@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod export;
 pub mod llm;
 pub mod orchestrator;
 pub mod prompt;

@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use hone_agent::export::{ExportFormat, ExportOptions};
 use hone_store::{
-    Budgets, ExportFormat, ExportOptions, LineageLocation, LlmCallId, NewEvaluation, NewLlmCall,
-    NewNode, NewRun, NodeId, RunId, Store, StoreConfig, Timestamp,
+    Budgets, LineageLocation, LlmCallId, NewEvaluation, NewLlmCall, NewNode, NewRun, NodeId, RunId,
+    Store, StoreConfig, Timestamp,
 };
 
 fn t(ms: i64) -> Timestamp {
@@ -204,8 +205,7 @@ async fn export(
     options: &ExportOptions,
 ) -> String {
     let mut out = Vec::new();
-    let stats = store
-        .export(run, format, options, &mut out)
+    let stats = hone_agent::export::export(store, run, format, options, &mut out)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8(out).unwrap_or_else(|e| panic!("{e}"));
@@ -247,6 +247,23 @@ async fn exports_are_byte_for_byte_the_recorded_lines() {
     assert_fixture("dpo-strict.jsonl", &dpo_strict);
     let trajectories = export(&store, run, ExportFormat::Trajectories, &default).await;
     assert_fixture("trajectories.jsonl", &trajectories);
+    // SFT: the replies whose node beat its parent (not the duplicate, not the failures).
+    let replies: Vec<String> = sft
+        .lines()
+        .map(|l| {
+            let line: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}"));
+            let messages = line["messages"].as_array().cloned().unwrap_or_default();
+            messages
+                .last()
+                .map(|m| m["content"].to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(replies.len(), 3, "{replies:?}");
+    assert!(
+        replies[1] == "\"B\"" && replies[2] == "\"E\"",
+        "{replies:?}"
+    );
     // The fixtures are not trivially empty.
     for text in [&sft, &sft_strict, &dpo, &dpo_strict, &trajectories] {
         assert!(!text.is_empty());
