@@ -33,7 +33,7 @@ use hone_store::{
     Budgets, Durability, LineageLocation, LlmCallRecord, NewEvaluation, NewLlmCall, NewNode,
     NewRun, NodeId, RunId, Store, StoreConfig, Timestamp,
 };
-use hone_tasks::{Candidate, Task};
+use hone_tasks::{Candidate, TaskLoader};
 
 const TASK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/noop-wat");
 
@@ -83,7 +83,7 @@ enum StoreSetting {
 
 struct Bench {
     runtime: tokio::runtime::Runtime,
-    sandbox: Sandbox,
+    tasks: TaskLoader,
     seed: String,
     dir: tempfile::TempDir,
     /// Variants used so far (each run gets new ones).
@@ -106,7 +106,7 @@ impl Bench {
         .unwrap_or_else(|e| panic!("sandbox: {e}"));
         Bench {
             runtime,
-            sandbox,
+            tasks: TaskLoader::new(sandbox),
             seed: seed(),
             dir,
             next_variant: 0,
@@ -143,12 +143,12 @@ impl Bench {
         settings.concurrency = self.concurrency;
         let config = store_config(&run_dir.join("hone.db"), setting);
         let replay_config = store_config(&run_dir.join("replay").join("hone.db"), setting);
-        let sandbox = &self.sandbox;
+        let tasks = &self.tasks;
         self.runtime.block_on(async {
             let store = Store::open_with(config)
                 .await
                 .unwrap_or_else(|e| panic!("store: {e}"));
-            let orchestrator = Orchestrator::create(store.clone(), sandbox, settings)
+            let orchestrator = Orchestrator::create(store.clone(), tasks, settings)
                 .await
                 .unwrap_or_else(|e| panic!("create: {e}"));
             let started = Instant::now();
@@ -171,7 +171,10 @@ impl Bench {
 
     /// Evaluates `steps` fresh variants on a freshly loaded task, as the run does.
     fn evaluations(&mut self, steps: u64) -> Duration {
-        let task = Task::load(Path::new(TASK), &self.sandbox).unwrap_or_else(|e| panic!("{e}"));
+        let task = self
+            .tasks
+            .load(Path::new(TASK))
+            .unwrap_or_else(|e| panic!("{e}"));
         let candidates: Vec<Candidate> = (self.next_variant..self.next_variant + steps)
             .map(|n| Candidate::from_file("main.wat", variant(&self.seed, n)))
             .collect();

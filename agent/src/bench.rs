@@ -47,8 +47,8 @@ mod suite;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use hone_sandbox::Sandbox;
 use hone_store::{Budgets, RunId, RunRecord, Store};
+use hone_tasks::TaskLoader;
 
 pub use results::{Aggregate, RowResult, aggregate};
 pub use suite::{ProposerKind, ProposerSpec, Row, Suite, TaskSpec};
@@ -233,7 +233,7 @@ enum Action {
 /// can be built (a grid on a task without variables, a tuner with nothing to tune, a missing
 /// cassette are errors naming the row, not a failure halfway through the bench).
 fn preflight(
-    sandbox: &Sandbox,
+    loader: &TaskLoader,
     suite: &Suite,
     options: &BenchOptions,
     rows: &[Row],
@@ -253,7 +253,8 @@ fn preflight(
             error: Box::new(error),
         };
         if !tasks.contains_key(&row.task.dir) {
-            let task = hone_tasks::Task::load(&row.task.dir, sandbox)
+            let task = loader
+                .load(&row.task.dir)
                 .map_err(|e| fail(OrchestratorError::Task(e)))?;
             tasks.insert(row.task.dir.clone(), task);
         }
@@ -262,7 +263,7 @@ fn preflight(
         };
         let settings = row_settings(suite, options, row);
         settings.check(task).map_err(fail)?;
-        crate::orchestrator::Proposer::build(&settings, task, sandbox).map_err(fail)?;
+        crate::orchestrator::Proposer::build(&settings, task).map_err(fail)?;
     }
     Ok(())
 }
@@ -274,13 +275,13 @@ pub type KeyResolver = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sy
 /// as `hone run` does (their runs are left interrupted, resumed by the next bench).
 pub async fn run(
     store: &Store,
-    sandbox: &Sandbox,
+    tasks: &TaskLoader,
     suite: &Suite,
     options: &BenchOptions,
     plan: Plan,
     api_key: KeyResolver,
 ) -> Result<BenchReport, BenchError> {
-    preflight(sandbox, suite, options, &plan.rows)?;
+    preflight(tasks, suite, options, &plan.rows)?;
     let existing = runs_by_label(store.list_runs().await?);
     let mut report = BenchReport {
         rows: Vec::new(),
@@ -347,7 +348,7 @@ pub async fn run(
                     }
                     in_flight.spawn_local(run_row(
                         store.clone(),
-                        sandbox.clone(),
+                        tasks.clone(),
                         i,
                         row,
                         settings,
@@ -411,7 +412,7 @@ type RowOutcome = (usize, Row, Result<(RunId, String), OrchestratorError>);
 
 async fn run_row(
     store: Store,
-    sandbox: Sandbox,
+    tasks: TaskLoader,
     index: usize,
     row: Row,
     settings: RunSettings,
@@ -422,12 +423,12 @@ async fn run_row(
         let orchestrator = match action {
             Action::Resume(id) => {
                 let key = |name: &str| api_key(name);
-                Orchestrator::resume(store.clone(), &sandbox, id, &key).await?
+                Orchestrator::resume(store.clone(), &tasks, id, &key).await?
             }
             _ => {
                 let mut settings = settings;
                 settings.api_key = api_key(&settings.llm.api_key_env);
-                Orchestrator::create(store.clone(), &sandbox, settings).await?
+                Orchestrator::create(store.clone(), &tasks, settings).await?
             }
         };
         let id = orchestrator.run_id();

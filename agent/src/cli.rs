@@ -39,6 +39,10 @@ pub struct Cli {
     )]
     pub log: String,
 
+    /// The hone binary an interactive heuristic tester runs candidates with [default: this executable].
+    #[arg(long, global = true, env = "HONE_BIN", value_name = "PATH")]
+    pub hone_bin: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -177,6 +181,22 @@ pub fn sandbox_config(cli: &Cli) -> hone_sandbox::SandboxConfig {
         cache_dir: cache_dir(cli),
         ..Default::default()
     }
+}
+
+/// The task loader of this process: its sandbox, and the hone binary (`--hone-bin` or
+/// HONE_BIN, else this executable) for interactive heuristic testers.
+pub fn task_loader(cli: &Cli) -> anyhow::Result<hone_tasks::TaskLoader> {
+    let sandbox = hone_sandbox::Sandbox::new(sandbox_config(cli))?;
+    let loader = hone_tasks::TaskLoader::new(sandbox);
+    let binary = match &cli.hone_bin {
+        Some(path) => Some(path.clone()),
+        // Without it only an interactive heuristic task fails, with its own error.
+        None => std::env::current_exe().ok(),
+    };
+    Ok(match binary {
+        Some(path) => loader.with_hone_binary(path),
+        None => loader,
+    })
 }
 
 /// Parses sizes like `64MiB`, `1GiB`, `512KiB`, `1000000`.

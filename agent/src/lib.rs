@@ -6,12 +6,14 @@
 
 pub mod bench;
 pub mod cli;
+pub mod export;
 pub mod llm;
 pub mod orchestrator;
 pub mod prompt;
 pub mod reply;
 pub mod report;
 pub mod search;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod tuner;
 pub mod worker;

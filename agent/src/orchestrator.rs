@@ -17,9 +17,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hone_sandbox::Sandbox;
 use hone_store::{NewEvaluation, NewRun, NodeId, NodeRecord, RunId, Store, Timestamp};
-use hone_tasks::{Candidate, EvalStatus, Evaluation, Task};
+use hone_tasks::{Candidate, EvalStatus, Evaluation, Task, TaskLoader};
 use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 use tokio::task::JoinSet;
@@ -103,27 +102,27 @@ impl Orchestrator {
     /// Creates a new run of `settings` in `store`, evaluating in this process.
     pub async fn create(
         store: Store,
-        sandbox: &Sandbox,
+        tasks: &TaskLoader,
         settings: RunSettings,
     ) -> Result<Orchestrator, OrchestratorError> {
-        Orchestrator::create_with(store, sandbox, settings, Evaluations::InProcess).await
+        Orchestrator::create_with(store, tasks, settings, Evaluations::InProcess).await
     }
 
     /// Creates a new run whose evaluations happen where `evaluations` says (recorded in the
     /// run's config, so `hone resume` keeps it). Workers need a PostgreSQL store.
     pub async fn create_with(
         store: Store,
-        sandbox: &Sandbox,
+        tasks: &TaskLoader,
         settings: RunSettings,
         evaluations: Evaluations,
     ) -> Result<Orchestrator, OrchestratorError> {
         evaluations
             .check(&store)
             .map_err(OrchestratorError::Settings)?;
-        let task = Task::load(&settings.task_dir, sandbox)?;
+        let task = tasks.load(&settings.task_dir)?;
         settings.check(&task)?;
         // The proposer first: a run that cannot propose is never stored.
-        let proposer = Proposer::build(&settings, &task, sandbox)?;
+        let proposer = Proposer::build(&settings, &task)?;
         let run = store
             .create_run(&NewRun {
                 task_name: task.name.clone(),
@@ -153,7 +152,7 @@ impl Orchestrator {
     /// `api_key` resolves the key from the environment variable named in the settings.
     pub async fn resume(
         store: Store,
-        sandbox: &Sandbox,
+        tasks: &TaskLoader,
         run: RunId,
         api_key: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Orchestrator, OrchestratorError> {
@@ -165,14 +164,14 @@ impl Orchestrator {
             ))
         })?;
         settings.api_key = api_key(&settings.llm.api_key_env);
-        let task = Task::load(&settings.task_dir, sandbox)?;
+        let task = tasks.load(&settings.task_dir)?;
         if task.content_hash != record.task_hash {
             tracing::warn!(
                 task = %settings.task_dir.display(),
                 "the task folder changed since the run started; resuming with the current files"
             );
         }
-        let proposer = Proposer::build(&settings, &task, sandbox)?;
+        let proposer = Proposer::build(&settings, &task)?;
         let nodes = store.load_tree(run).await?;
         let events = store.events(run).await?;
         store
@@ -542,11 +541,6 @@ impl Orchestrator {
         output: StepOutput,
     ) -> Result<(), OrchestratorError> {
         self.counters.add_calls(&output.calls);
-        if let Proposer::Model(model) = &mut self.proposer {
-            for call in &output.calls {
-                model.record_cost(&call.model, call.cost_dollars);
-            }
-        }
         match output.result {
             step::StepResult::Node(record) => {
                 self.consecutive_failures = 0;

@@ -49,7 +49,7 @@ pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// How a child is asked for (DESIGN §2).
+/// How a child is asked for: the operator a strategy plans, each with its own prompt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operator {
@@ -328,11 +328,6 @@ impl Prompts {
 
     pub fn budget(&self) -> &PromptBudget {
         &self.budget
-    }
-
-    /// Template file names, sorted.
-    pub fn template_names(&self) -> &[String] {
-        &self.names
     }
 
     fn pick(&self, base: &str, kind: TaskKind) -> Result<String, PromptError> {

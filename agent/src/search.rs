@@ -1,4 +1,4 @@
-//! Search strategies: which node to refine next, and how (DESIGN §2).
+//! Search strategies: which node to refine next, and how (the operator of a [`Plan`]).
 //!
 //! A [`Strategy`] sees the [`SearchTree`] (every evaluated node of the run) and returns a
 //! [`Plan`]: the operator and its parent(s). It is told each result with

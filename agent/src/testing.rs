@@ -1,9 +1,10 @@
-//! Test support (not used by the binary): a scripted OpenAI-compatible mock server.
+//! Test support behind the `testing` feature (not in the binary): a scripted
+//! OpenAI-compatible mock server.
 //!
 //! [`MockServer`] listens on `127.0.0.1:0` and serves `POST /v1/chat/completions` (and
-//! `/chat/completions`) from a script of [`MockResponse`]s (status, headers, body, delay),
-//! then from a rule (a closure from the request to a response), and records every request
-//! it got. It counts requests in flight, so tests can check a client's concurrency limit.
+//! `/chat/completions`) from a script of [`MockResponse`]s (status, headers, body, delay)
+//! or from a rule (a closure from the request to a response), and records every request it
+//! got. It counts requests in flight, so tests can check a client's concurrency limit.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -187,14 +188,6 @@ impl MockServer {
         rule: impl Fn(&RecordedRequest) -> MockResponse + Send + Sync + 'static,
     ) -> std::io::Result<MockServer> {
         MockServer::launch(VecDeque::new(), Some(Arc::new(rule))).await
-    }
-
-    /// Serves the script first, then answers with `rule`.
-    pub async fn start_with_script_and_rule(
-        script: impl IntoIterator<Item = MockResponse>,
-        rule: impl Fn(&RecordedRequest) -> MockResponse + Send + Sync + 'static,
-    ) -> std::io::Result<MockServer> {
-        MockServer::launch(script.into_iter().collect(), Some(Arc::new(rule))).await
     }
 
     async fn launch(

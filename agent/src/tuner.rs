@@ -28,7 +28,9 @@
 pub mod baselines;
 mod builtin;
 mod cmaes;
+pub mod grid;
 mod nelder_mead;
+pub mod tsallis;
 mod tunable;
 
 use hone_tasks::{Candidate, Scale, VariableSpec, VariableType};

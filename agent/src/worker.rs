@@ -28,9 +28,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hone_sandbox::Sandbox;
 use hone_store::{Backend, ClaimedJob, JOBS_CHANNEL, QueueListener, Store, WorkerId};
-use hone_tasks::{Candidate, Task};
+use hone_tasks::{Candidate, Task, TaskLoader};
 
 pub use dispatch::RemoteEvaluations;
 
@@ -139,7 +138,7 @@ impl Backoff {
 /// One `hone worker` process.
 pub struct Worker {
     store: Store,
-    sandbox: Sandbox,
+    loader: TaskLoader,
     options: WorkerOptions,
     id: WorkerId,
     tasks: HashMap<String, Task>,
@@ -164,7 +163,7 @@ impl Worker {
     /// Registers a worker in `store` (retrying while the database is unreachable).
     pub async fn register(
         store: Store,
-        sandbox: Sandbox,
+        loader: TaskLoader,
         options: WorkerOptions,
         stop: Arc<AtomicBool>,
     ) -> Result<Worker, String> {
@@ -197,7 +196,7 @@ impl Worker {
         );
         Ok(Worker {
             store,
-            sandbox,
+            loader,
             options,
             id,
             tasks: HashMap::new(),
@@ -281,9 +280,9 @@ impl Worker {
             return Ok(task.clone());
         }
         let dir = folder::materialize(&self.store, &self.options.cache_dir, hash).await?;
-        let sandbox = self.sandbox.clone();
+        let loader = self.loader.clone();
         let load_dir = dir.clone();
-        let task = tokio::task::spawn_blocking(move || Task::load(&load_dir, &sandbox))
+        let task = tokio::task::spawn_blocking(move || loader.load(&load_dir))
             .await
             .map_err(|e| format!("loading the task failed: {e}"))?
             .map_err(|e| format!("the task at `{}` does not load here: {e}", dir.display()))?;

@@ -1,5 +1,7 @@
 //! Native host kernels offered to guests as imports from module `hone`, and the helpers
-//! kernels use to read guest memory and charge fuel for their work.
+//! kernels use to read guest memory and charge fuel for their work. Public: the fuel of a
+//! call ([`CALL_FUEL`]) and the guest-side API ([`numeric::C_HEADER`],
+//! [`numeric::RUST_MODULE`]); the kernels themselves are reached only through the linker.
 //!
 //! Fuel rule: every kernel charges [`CALL_FUEL`] plus one unit per floating-point
 //! operation it performs (documented per kernel). A wasm loop doing the same work costs
@@ -12,7 +14,7 @@ use wasmtime::{Caller, Linker, Trap};
 use crate::run::RunState;
 
 /// The import module name of host kernels.
-pub const MODULE: &str = "hone";
+pub(crate) const MODULE: &str = "hone";
 
 /// Fixed fuel charged for every kernel call.
 pub const CALL_FUEL: u64 = 10;
@@ -20,9 +22,9 @@ pub const CALL_FUEL: u64 = 10;
 /// A kernel was called with arguments that do not fit the guest (a pointer or length out
 /// of its memory, a negative size). Ends the run as a runtime error.
 #[derive(Debug)]
-pub struct KernelFault {
-    pub kernel: &'static str,
-    pub message: String,
+pub(crate) struct KernelFault {
+    pub(crate) kernel: &'static str,
+    pub(crate) message: String,
 }
 
 impl std::fmt::Display for KernelFault {
@@ -34,7 +36,7 @@ impl std::error::Error for KernelFault {}
 
 /// Charges `fuel` to the running guest; traps with out-of-fuel when it has less. Call it
 /// before doing the work. (A no-op when the sandbox does not meter fuel: benchmarks only.)
-pub fn charge(caller: &mut Caller<'_, RunState>, fuel: u64) -> wasmtime::Result<()> {
+pub(crate) fn charge(caller: &mut Caller<'_, RunState>, fuel: u64) -> wasmtime::Result<()> {
     if !caller.data().meter_fuel {
         return Ok(());
     }
@@ -55,7 +57,7 @@ fn fault(kernel: &'static str, message: impl Into<String>) -> wasmtime::Error {
 }
 
 /// The guest's linear memory as bytes.
-pub fn guest_memory<'a>(
+pub(crate) fn guest_memory<'a>(
     caller: &'a mut Caller<'_, RunState>,
     kernel: &'static str,
 ) -> wasmtime::Result<&'a mut [u8]> {
@@ -65,7 +67,7 @@ pub fn guest_memory<'a>(
 }
 
 /// The byte range of `count` elements of `size` bytes at `ptr`, checked against the memory.
-pub fn checked_range(
+pub(crate) fn checked_range(
     memory_len: usize,
     kernel: &'static str,
     what: &str,
@@ -88,7 +90,7 @@ pub fn checked_range(
 }
 
 /// Reads `count` little-endian f64 values at `ptr`.
-pub fn read_f64s(
+pub(crate) fn read_f64s(
     memory: &[u8],
     kernel: &'static str,
     what: &str,
@@ -103,7 +105,7 @@ pub fn read_f64s(
 }
 
 /// Writes f64 values at `ptr`.
-pub fn write_f64s(
+pub(crate) fn write_f64s(
     memory: &mut [u8],
     kernel: &'static str,
     what: &str,

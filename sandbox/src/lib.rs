@@ -60,6 +60,5 @@ pub use compile::{CompilerConfig, Language, SCRATCH_ENV, trim_diagnostics};
 pub use error::SandboxError;
 pub use limits::Limits;
 pub use outcome::{Outcome, RunStatus};
-pub use run::RunState;
 pub use sandbox::{Compilation, Program, Sandbox, SandboxConfig, ToolchainReport};
 pub use wasi::NANOS_PER_FUEL;

@@ -116,7 +116,7 @@ pub enum Error {
         file: String,
     },
 
-    /// Reading or writing a file (an export, a store directory) failed.
+    /// Reading or writing a file (a store directory) failed.
     #[error("{context} `{}`: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -6,7 +6,8 @@
 //! only after its transaction commits, so a run killed at any instant resumes with nothing
 //! it had acknowledged lost or duplicated, and its budgets are counted from what is stored.
 //! Beside the database, a bare git repository (`.hone/lineage.git`) holds each node as a
-//! commit of its candidate files, and the run can be exported as expert-iteration data.
+//! commit of its candidate files. Its nodes and model calls, read back, are the rows an
+//! expert-iteration export is made of.
 //!
 //! # Core concepts
 //!
@@ -22,7 +23,6 @@
 //!   of [`Store::add_active_time`] heartbeats, so time while no process ran is not counted.
 //! - Lineage: [`Store::record_lineage`] commits a node after its transaction;
 //!   [`Store::sync_lineage`] catches up after a crash. Commit hashes are reproducible.
-//! - Exports: [`Store::export`] writes SFT, DPO or trajectory JSONL ([`ExportFormat`]).
 //! - Evaluation queue (PostgreSQL only): [`Store::enqueue_job`], [`Store::claim_job`]
 //!   (`FOR UPDATE SKIP LOCKED`, a lease renewed with [`Store::renew_lease`]),
 //!   [`Store::complete_job`]; task folders by content hash ([`Store::put_task_folder`]);
@@ -84,7 +84,6 @@
 //! ```
 
 mod error;
-mod export;
 mod lineage;
 mod schema;
 mod store;
@@ -93,7 +92,6 @@ pub mod testing;
 mod types;
 
 pub use error::{Error, Result};
-pub use export::{ExportFormat, ExportOptions, ExportStats};
 pub use lineage::{METADATA_FILE, best_ref};
 pub use schema::SCHEMA_VERSION;
 pub use store::queue::{

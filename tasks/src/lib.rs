@@ -7,6 +7,8 @@
 //! Native reference solvers and scorers live here; candidates run in `hone-sandbox`.
 //!
 //! # Core concepts
+//! - [`TaskLoader`]: loads task folders with a sandbox and load options (the hone binary);
+//!   [`Task::load`] is the loader without options.
 //! - [`Task`]: a loaded task (cheap to clone): seeds, [`PromptMaterial`], and an evaluator.
 //! - [`Candidate`]: named files and values; [`Candidate::content_hash`] dedupes.
 //! - [`Evaluation`]: status, validity, score (higher is better), metrics, feedback, trace.
@@ -37,6 +39,6 @@ pub use candidate::Candidate;
 pub use error::TaskError;
 pub use evaluation::{EvalStatus, Evaluation};
 pub use task::{
-    Evaluator, LoadContext, Loaded, PromptMaterial, Scale, Task, TaskKind, VariableSpec,
-    VariableType, hash_folder,
+    Evaluator, LoadContext, Loaded, PromptMaterial, RandomCandidates, Scale, Task, TaskKind,
+    TaskLoader, VariableSpec, VariableType, hash_folder,
 };

@@ -1,5 +1,5 @@
 //! Native objectives of params tasks: numerical solvers whose parameters are tuned, run as
-//! plain Rust, deterministic given their seed, and the baselines (grid search, Tsallis-INF).
+//! plain Rust, deterministic given their seed.
 //!
 //! Every objective reports a *cost* (lower is better): solver iterations for (a)–(c), the
 //! function value for (d). The params kind scores a candidate as `score = -cost`.
@@ -12,9 +12,7 @@
 //!   spectrum `[mu, L]`; variables `alpha` (step) and `beta` (momentum).
 //! - [`test_function`]: a shifted, rotated quadratic or Rosenbrock function in a few
 //!   variables, minimized from its value alone (Trace's numerical-optimization setting).
-//! - [`baselines`]: grid search over a box and the Tsallis-INF bandit over a grid of `omega`.
 
-pub mod baselines;
 pub mod heavy_ball;
 pub mod rng;
 pub mod sor;

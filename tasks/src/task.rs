@@ -59,6 +59,20 @@ pub trait Evaluator: Send + Sync {
     /// Scores a candidate on held-out data (hidden tests, private seeds), for the final
     /// integrity check. `None` when the task has no held-out data.
     fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation>;
+
+    /// The task's source of random valid candidates, when it has one (a counterexample
+    /// task's random generator); `None` otherwise.
+    fn random_candidates(&self) -> Option<&dyn RandomCandidates> {
+        None
+    }
+}
+
+/// Random valid candidates of a task, for the random-search baseline: what a proposer that
+/// knows nothing would try, compared with the model at equal numbers of evaluations.
+pub trait RandomCandidates: Send + Sync {
+    /// The candidate of `seed`: the same seed always gives the same candidate. An error
+    /// means the task's own generator is broken.
+    fn random_candidate(&self, seed: u64) -> Result<Candidate, TaskError>;
 }
 
 /// The scale of a numeric variable, for optimizers and prompts.
@@ -140,10 +154,43 @@ impl std::fmt::Debug for Task {
     }
 }
 
-impl Task {
+/// How task folders are loaded: the sandbox their programs compile and run in, and the
+/// options some kinds need (the hone binary an interactive heuristic tester runs candidates
+/// with). Cheap to clone.
+#[derive(Clone)]
+pub struct TaskLoader {
+    sandbox: Sandbox,
+    hone_binary: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for TaskLoader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskLoader")
+            .field("hone_binary", &self.hone_binary)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TaskLoader {
+    /// A loader whose tasks compile and run their programs in `sandbox`, without a hone
+    /// binary (an interactive heuristic task then fails to load, naming what is missing).
+    pub fn new(sandbox: Sandbox) -> TaskLoader {
+        TaskLoader {
+            sandbox,
+            hone_binary: None,
+        }
+    }
+
+    /// The hone executable an interactive heuristic tester runs candidates with
+    /// (`hone sandbox run --stream`). Checked when a task needs it.
+    pub fn with_hone_binary(mut self, path: impl Into<PathBuf>) -> TaskLoader {
+        self.hone_binary = Some(path.into());
+        self
+    }
+
     /// Loads `dir/task.toml`, checks it strictly and prepares the evaluator (compiling
     /// trusted task programs and, where the kind needs it, measuring the seed).
-    pub fn load(dir: &Path, sandbox: &Sandbox) -> Result<Task, TaskError> {
+    pub fn load(&self, dir: &Path) -> Result<Task, TaskError> {
         let manifest_path = dir.join("task.toml");
         let text = read_to_string(&manifest_path)?;
         let manifest: Manifest = toml::from_str(&text).map_err(|e| TaskError::Parse {
@@ -194,7 +241,8 @@ impl Task {
         let context = LoadContext {
             dir: dir.to_path_buf(),
             manifest_path: manifest_path.clone(),
-            sandbox: sandbox.clone(),
+            sandbox: self.sandbox.clone(),
+            hone_binary: self.hone_binary.clone(),
             section: section.unwrap_or_default(),
             languages: languages.clone(),
             statement: statement.clone(),
@@ -216,6 +264,14 @@ impl Task {
             evaluator: loaded.evaluator,
         })
     }
+}
+
+impl Task {
+    /// Loads `dir/task.toml` with a [`TaskLoader`] of `sandbox` and no other options
+    /// (an interactive heuristic task, which needs the hone binary, does not load).
+    pub fn load(dir: &Path, sandbox: &Sandbox) -> Result<Task, TaskError> {
+        TaskLoader::new(sandbox.clone()).load(dir)
+    }
 
     /// Scores a candidate (see [`Evaluator::evaluate`]).
     pub fn evaluate(&self, candidate: &Candidate) -> Evaluation {
@@ -225,6 +281,11 @@ impl Task {
     /// Scores a candidate on held-out data (see [`Evaluator::evaluate_final`]).
     pub fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation> {
         self.evaluator.evaluate_final(candidate)
+    }
+
+    /// The task's random valid candidates (see [`Evaluator::random_candidates`]).
+    pub fn random_candidates(&self) -> Option<&dyn RandomCandidates> {
+        self.evaluator.random_candidates()
     }
 
     /// The evaluator, to share with worker threads.
@@ -265,6 +326,8 @@ pub struct LoadContext {
     pub dir: PathBuf,
     pub manifest_path: PathBuf,
     pub sandbox: Sandbox,
+    /// The hone binary, when the loader was given one (see [`TaskLoader::with_hone_binary`]).
+    pub hone_binary: Option<PathBuf>,
     /// The kind's own section of task.toml (`[efficiency]`, ...), empty if absent.
     pub section: toml::Table,
     pub languages: Vec<Language>,
@@ -272,18 +335,17 @@ pub struct LoadContext {
 }
 
 impl LoadContext {
-    /// Deserializes the kind's section strictly, naming the section in errors.
+    /// Deserializes the kind's section strictly; an error names the field at fault in full
+    /// (`counterexample.solution_limits.fuel`, `efficiency.hidden.generate[0]`).
     pub fn parse_section<T: serde::de::DeserializeOwned>(
         &self,
         kind: TaskKind,
     ) -> Result<T, TaskError> {
-        toml::Value::Table(self.section.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| TaskError::Field {
-                path: self.manifest_path.clone(),
-                field: kind.name().to_string(),
-                message: toml_message(&e),
-            })
+        deserialize_table(&self.section).map_err(|e| TaskError::Field {
+            path: self.manifest_path.clone(),
+            field: e.field(kind.name()),
+            message: e.message,
+        })
     }
 
     /// A path inside the task folder; an error naming `field` if it does not exist.
@@ -337,6 +399,57 @@ pub struct Loaded {
     pub evaluator: Arc<dyn Evaluator>,
     pub seeds: Vec<Candidate>,
     pub prompt: PromptMaterial,
+}
+
+/// Why a table did not deserialize: where (keys and indices below the table) and what.
+pub(crate) struct TableError {
+    /// `hidden.generate[0]`; empty when the table itself is at fault (a missing field).
+    pub(crate) path: String,
+    pub(crate) message: String,
+}
+
+impl TableError {
+    /// The field's full name under `section`: `section.path`, or `section`.
+    pub(crate) fn field(&self, section: &str) -> String {
+        if self.path.is_empty() {
+            section.to_string()
+        } else if self.path.starts_with('[') {
+            format!("{section}{}", self.path)
+        } else {
+            format!("{section}.{}", self.path)
+        }
+    }
+}
+
+/// Deserializes a table, keeping the path of keys and indices to an error.
+pub(crate) fn deserialize_table<T: serde::de::DeserializeOwned>(
+    table: &toml::Table,
+) -> Result<T, TableError> {
+    serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+        let mut path = String::new();
+        for segment in e.path().iter() {
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => path += &format!("[{index}]"),
+                serde_path_to_error::Segment::Map { key } => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path += key;
+                }
+                serde_path_to_error::Segment::Enum { variant } => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path += variant;
+                }
+                serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        TableError {
+            path,
+            message: toml_message(e.inner()),
+        }
+    })
 }
 
 pub(crate) fn read_to_string(path: &Path) -> Result<String, TaskError> {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hone_sandbox::Sandbox;
 
 use crate::bench::{self, BenchOptions, Suite};
 
@@ -59,7 +58,7 @@ pub fn run(cli: &super::Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let store = super::run::open_store(cli).await?;
-        let sandbox = Sandbox::new(super::sandbox_config(cli))?;
+        let tasks = super::task_loader(cli)?;
         eprintln!(
             "hone bench: suite `{}`: {} row(s), {} at a time",
             suite.name,
@@ -67,7 +66,7 @@ pub fn run(cli: &super::Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
             options.concurrency
         );
         let resolver: bench::KeyResolver = std::sync::Arc::new(key);
-        let report = bench::run(&store, &sandbox, &suite, &options, plan, resolver).await?;
+        let report = bench::run(&store, &tasks, &suite, &options, plan, resolver).await?;
         let markdown = bench::write_results(&dir, &suite, &report)
             .with_context(|| format!("suite {}", suite.file.display()))?;
         if args.json {

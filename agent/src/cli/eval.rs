@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hone_sandbox::{Language, Sandbox};
+use hone_sandbox::Language;
 use hone_tasks::{Candidate, EvalStatus, Task, TaskKind};
 
 #[derive(Debug, clap::Args)]
@@ -47,8 +47,7 @@ pub fn candidate_from_file(task: &Task, path: &std::path::Path) -> anyhow::Resul
 }
 
 pub fn run(cli: &super::Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
-    let sandbox = Sandbox::new(super::sandbox_config(cli))?;
-    let task = Task::load(&args.task_dir, &sandbox)?;
+    let task = super::task_loader(cli)?.load(&args.task_dir)?;
     let candidate = candidate_from_file(&task, &args.file)?;
     let evaluation = task.evaluate(&candidate);
     let final_evaluation = if args.final_check {

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hone_store::{ExportFormat, ExportOptions, NodeId, RunId};
+use hone_store::{NodeId, RunId};
+
+use crate::export::{ExportFormat, ExportOptions};
 
 use super::run::open_store;
 
@@ -382,7 +384,7 @@ impl<'a> TreePrinter<'a> {
 }
 
 pub fn tasks(cli: &super::Cli, args: &TasksArgs) -> anyhow::Result<ExitCode> {
-    let sandbox = hone_sandbox::Sandbox::new(super::sandbox_config(cli))?;
+    let loader = super::task_loader(cli)?;
     let mut dirs = Vec::new();
     let kinds = std::fs::read_dir(&args.library)
         .with_context(|| format!("cannot read {}", args.library.display()))?;
@@ -399,7 +401,7 @@ pub fn tasks(cli: &super::Cli, args: &TasksArgs) -> anyhow::Result<ExitCode> {
     dirs.sort();
     let mut broken = 0;
     for dir in dirs {
-        match hone_tasks::Task::load(&dir, &sandbox) {
+        match loader.load(&dir) {
             Ok(task) => println!(
                 "{:<15} {:<28} {}",
                 task.kind.name(),
@@ -426,12 +428,7 @@ pub fn tasks(cli: &super::Cli, args: &TasksArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn export(cli: &super::Cli, args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let format = match args.format.as_str() {
-        "sft" => ExportFormat::Sft,
-        "dpo" => ExportFormat::Dpo,
-        "trajectories" => ExportFormat::Trajectories,
-        other => anyhow::bail!("unknown export format `{other}`; accepted: sft, dpo, trajectories"),
-    };
+    let format: ExportFormat = args.format.parse().map_err(anyhow::Error::msg)?;
     runtime()?.block_on(async {
         let store = open_store(cli).await?;
         // An unknown run fails before the output file is created.
@@ -441,9 +438,9 @@ pub fn export(cli: &super::Cli, args: &ExportArgs) -> anyhow::Result<ExitCode> {
             min_gap: args.min_gap,
             ..ExportOptions::default()
         };
-        let stats = store
-            .export_to_path(RunId(args.run), format, &options, &args.output)
-            .await?;
+        let stats =
+            crate::export::export_to_path(&store, RunId(args.run), format, &options, &args.output)
+                .await?;
         eprintln!(
             "hone: wrote {} records to {}",
             stats.records,

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use hone_sandbox::Sandbox;
 use hone_store::{Budgets, RunId, Store};
 
 use crate::orchestrator::{Orchestrator, RunOutcome, RunSettings, best_dir};
@@ -228,9 +227,9 @@ pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let store = open_store(cli).await?;
-        let sandbox = Sandbox::new(super::sandbox_config(cli))?;
+        let tasks = super::task_loader(cli)?;
         let orchestrator =
-            Orchestrator::create_with(store.clone(), &sandbox, settings, evaluations).await?;
+            Orchestrator::create_with(store.clone(), &tasks, settings, evaluations).await?;
         if evaluations == crate::worker::Evaluations::Workers {
             eprintln!(
                 "hone: evaluations go to the queue of {}; start workers with `hone worker --store URL`",
@@ -254,9 +253,9 @@ pub fn resume(cli: &super::Cli, args: &ResumeArgs) -> anyhow::Result<ExitCode> {
         if record.status == "finished" {
             bail!("run {} already finished ({}); nothing to resume\nhint: start a new run with `hone run {}`", args.run, record.status_detail.unwrap_or_default(), record.task_dir);
         }
-        let sandbox = Sandbox::new(super::sandbox_config(cli))?;
+        let tasks = super::task_loader(cli)?;
         let key = |name: &str| std::env::var(name).ok().filter(|k| !k.is_empty());
-        let orchestrator = Orchestrator::resume(store.clone(), &sandbox, RunId(args.run), &key).await?;
+        let orchestrator = Orchestrator::resume(store.clone(), &tasks, RunId(args.run), &key).await?;
         eprintln!("hone: resuming run {} on task `{}`", args.run, orchestrator.task().name);
         finish(&store, orchestrator, args.json).await
     })

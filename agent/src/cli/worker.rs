@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
-use hone_sandbox::Sandbox;
 use hone_store::{Store, StoreConfig};
 
 use crate::worker::{Worker, WorkerOptions};
@@ -56,7 +55,7 @@ pub fn run(cli: &super::Cli, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         let mut config = StoreConfig::new(url);
         config.connect_timeout = std::time::Duration::from_secs(3);
         let store = Store::open_with(config).await?;
-        let sandbox = Sandbox::new(super::sandbox_config(cli))?;
+        let tasks = super::task_loader(cli)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         tokio::spawn(async move {
@@ -72,7 +71,7 @@ pub fn run(cli: &super::Cli, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
             poll: args.poll,
             cache_dir,
         };
-        let worker = Worker::register(store, sandbox, options, stop)
+        let worker = Worker::register(store, tasks, options, stop)
             .await
             .map_err(anyhow::Error::msg)
             .context("hone worker could not start")?;

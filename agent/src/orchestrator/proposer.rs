@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use hone_sandbox::{Language, Sandbox};
+use hone_sandbox::Language;
 use hone_tasks::{Candidate, Task, TaskKind, VariableSpec};
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
@@ -55,11 +55,7 @@ pub const OFFLINE_SPECS: [&str; 8] = [
 const ACCEPTED: &str = "openai, record:FILE, replay:FILE, replay-seq:FILE, builtin, builtin:cma-es, builtin:nelder-mead, grid, tsallis, random";
 
 impl Proposer {
-    pub fn build(
-        settings: &RunSettings,
-        task: &Task,
-        sandbox: &Sandbox,
-    ) -> Result<Proposer, OrchestratorError> {
+    pub fn build(settings: &RunSettings, task: &Task) -> Result<Proposer, OrchestratorError> {
         let seed_candidate = || task.seeds.first().cloned().unwrap_or_default();
         // The evaluations a baseline gets: the budget less the task's seeds.
         let points = settings
@@ -110,7 +106,7 @@ impl Proposer {
                     })?;
                 Ok(Proposer::Builtin(tuner))
             }
-            "random" => Ok(Proposer::Random(RandomInputs::new(task, sandbox)?)),
+            "random" => Ok(Proposer::Random(RandomInputs::new(task)?)),
             spec => {
                 if spec != "openai" && !spec.contains(':') {
                     return Err(OrchestratorError::Settings(format!(
@@ -307,8 +303,6 @@ impl ModelProposer {
         })
     }
 
-    pub fn record_cost(&mut self, _model: &str, _dollars: f64) {}
-
     /// Feeds the model selector: the score gain a call's child achieved, per dollar.
     pub fn observe_gain(&mut self, calls: &[super::budget::CallCost], gain: f64) {
         if let Some(last) = calls.last() {
@@ -320,19 +314,28 @@ impl ModelProposer {
 
 /// REFUTE's random-search baseline: random valid inputs from the task's generator.
 pub struct RandomInputs {
-    evaluator: hone_tasks::kinds::counterexample::CounterexampleEvaluator,
+    task: Task,
 }
 
 impl RandomInputs {
-    pub fn new(task: &Task, sandbox: &Sandbox) -> Result<RandomInputs, OrchestratorError> {
-        let evaluator =
-            hone_tasks::kinds::counterexample::CounterexampleEvaluator::load(&task.dir, sandbox)?;
-        Ok(RandomInputs { evaluator })
+    /// The baseline of `task`; an error when the task has no random inputs.
+    pub fn new(task: &Task) -> Result<RandomInputs, OrchestratorError> {
+        if task.random_candidates().is_none() {
+            return Err(OrchestratorError::Settings(format!(
+                "--llm random needs a task with random inputs (a counterexample task); `{}` is a {} task",
+                task.name, task.kind
+            )));
+        }
+        Ok(RandomInputs { task: task.clone() })
     }
 
     /// A random valid input for a fresh seed drawn from `rng`.
     pub fn candidate(&mut self, rng: &mut ChaCha12Rng) -> Result<Candidate, String> {
         let seed: u64 = rng.random();
-        self.evaluator.random_input(seed).map_err(|e| e.to_string())
+        let random = self
+            .task
+            .random_candidates()
+            .ok_or_else(|| format!("task `{}` has no random inputs", self.task.name))?;
+        random.random_candidate(seed).map_err(|e| e.to_string())
     }
 }

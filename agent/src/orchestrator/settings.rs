@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use hone_store::Budgets;
-use hone_tasks::{Task, TaskKind};
+use hone_tasks::Task;
 use serde::{Deserialize, Serialize};
 
 use super::OrchestratorError;
@@ -125,7 +125,7 @@ impl RunSettings {
                 self.strategy.name()
             ));
         }
-        if self.llm.spec == "random" && task.kind != TaskKind::Counterexample {
+        if self.llm.spec == "random" && task.random_candidates().is_none() {
             return fail(format!(
                 "--llm random proposes random valid inputs and works only for counterexample tasks; task `{}` is of kind {}",
                 task.name, task.kind

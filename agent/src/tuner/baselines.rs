@@ -6,14 +6,14 @@
 //! through `observe`, in order, before proposing again).
 //!
 //! # Grid
-//! The points of `hone_tasks::objectives::baselines::grid_points(variables, n)`, `n` = the
+//! The points of [`grid_points`]`(variables, n)`, `n` = the
 //! run's evaluation budget less the task's seeds (100 without an evaluation budget), visited in
 //! order; a point already evaluated (the seed's, or before a resume) is skipped. When every
 //! point is visited the grid is refined (`2k − 1` levels per variable for `k`, which keeps the
 //! old points and adds the midpoints) so a time budget keeps it busy.
 //!
 //! # Tsallis-INF
-//! `hone_tasks::objectives::baselines::TsallisInf` over the arms `grid_points(variables,
+//! [`TsallisInf`] over the arms `grid_points(variables,
 //! max(20, n))` (20 arms as in "Learning to Relax", more when the budget allows). One round is
 //! one candidate: the loss of an evaluation is its cost normalized by the task's seed,
 //!
@@ -31,9 +31,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use hone_tasks::objectives::baselines::{TsallisInf, grid_points};
 use hone_tasks::{Candidate, VariableSpec};
 
+use super::grid::grid_points;
+use super::tsallis::TsallisInf;
 use super::{Dimension, TunerError};
 
 /// Points (or arms) a grid or bandit gets when the run has no evaluation budget.

@@ -216,13 +216,6 @@ impl BuiltinProposer {
             None => false,
         }
     }
-
-    /// Replays a history of (candidate, score), e.g. after resuming a run.
-    pub fn observe_history<'a>(&mut self, history: impl IntoIterator<Item = (&'a Candidate, f64)>) {
-        for (candidate, score) in history {
-            self.observe(candidate, score);
-        }
-    }
 }
 
 fn optimizer(start: Vec<f64>, config: &TunerConfig, seed: u64) -> Box<dyn AskTell> {

@@ -1,5 +1,6 @@
 //! heuristic tasks with an interactive AHC tools folder: the `tester` runs the candidate
-//! through `hone sandbox run --stream` (the hone binary under test, given as HONE_BIN),
+//! through `hone sandbox run --stream` (the hone binary under test: HONE_BIN, or hone's own
+//! executable),
 //! driven end to end with `hone eval`: a tester that sends the whole input at once
 //! (`tools-interactive`), and a turn-by-turn guessing game (`tools-interactive-turns`).
 
@@ -17,19 +18,28 @@ fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("hone-test-cache")
 }
 
-/// `hone eval TASK FILE --json --final-check` with HONE_BIN set; the parsed JSON.
-fn eval(task: &Path, candidate: &str) -> serde_json::Value {
+/// `hone eval TASK FILE --json --final-check`, the tester's hone binary given as HONE_BIN
+/// when `hone_bin` is `Some` (else hone passes its own executable).
+fn hone_eval(task: &Path, candidate: &str, hone_bin: Option<&Path>) -> std::process::Output {
     let file = task.join("candidate.rs");
     std::fs::write(&file, candidate).expect("candidate");
-    let output = Command::new(env!("CARGO_BIN_EXE_hone"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hone"));
+    command
         .arg("--cache-dir")
         .arg(cache_dir())
         .args(["eval", "--json", "--final-check"])
         .arg(task)
         .arg(&file)
-        .env("HONE_BIN", env!("CARGO_BIN_EXE_hone"))
-        .output()
-        .expect("hone runs");
+        .env_remove("HONE_BIN");
+    if let Some(path) = hone_bin {
+        command.env("HONE_BIN", path);
+    }
+    command.output().expect("hone runs")
+}
+
+/// [`hone_eval`] that must succeed; the parsed JSON.
+fn eval_with(task: &Path, candidate: &str, hone_bin: Option<&Path>) -> serde_json::Value {
+    let output = hone_eval(task, candidate, hone_bin);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -37,6 +47,11 @@ fn eval(task: &Path, candidate: &str) -> serde_json::Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// [`eval_with`] HONE_BIN set to the hone binary under test.
+fn eval(task: &Path, candidate: &str) -> serde_json::Value {
+    eval_with(task, candidate, Some(Path::new(env!("CARGO_BIN_EXE_hone"))))
 }
 
 fn interactive_task() -> tempfile::TempDir {
@@ -98,6 +113,22 @@ fn interactive_tester_runs_the_candidate_through_hone_sandbox_run() {
     assert_eq!(evaluation["score"], 0.0);
 }
 
+#[test]
+fn a_hone_bin_that_is_not_a_file_is_a_clear_error() {
+    let task = interactive_task();
+    let missing = task.path().join("no-such-hone");
+    let seed = std::fs::read_to_string(fixture("subset_seed.rs")).expect("seed");
+    let output = hone_eval(task.path(), &seed, Some(&missing));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("heuristic.tools")
+            && stderr.contains(&missing.display().to_string())
+            && stderr.contains("is not a file"),
+        "{stderr}"
+    );
+}
+
 /// A task on the turn-by-turn guessing game (`tools-interactive-turns`): the tester keeps
 /// the secret and answers each query only after reading it.
 fn guessing_task() -> tempfile::TempDir {
@@ -128,9 +159,11 @@ fn lopsided() -> String {
 #[test]
 fn a_turn_by_turn_game_scores_good_play_above_bad_play() {
     let task = guessing_task();
-    let good = eval(
+    // No HONE_BIN: hone hands the tester its own executable.
+    let good = eval_with(
         task.path(),
         &std::fs::read_to_string(fixture("guess_seed.rs")).expect("seed"),
+        None,
     );
     let evaluation = &good["evaluation"];
     assert_eq!(evaluation["status"], "ok", "{good:#}");

@@ -1,6 +1,8 @@
 //! Integration tests of hone-agent through its public API.
 
+mod baselines;
 mod bench;
+mod export;
 mod heuristic;
 mod llm;
 mod orchestrator;

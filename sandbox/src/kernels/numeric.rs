@@ -5,7 +5,7 @@
 //! element counts, everything f64 little-endian as wasm stores it):
 //! - Status results: 0 = solved, 1 = singular / not positive definite (the guest decides).
 //! - A pointer or length outside guest memory, a negative size or a malformed CSR matrix
-//!   ends the run as a runtime error (a [`KernelFault`]); it never touches host memory.
+//!   ends the run as a runtime error (a kernel fault); it never touches host memory.
 //! - Fuel is charged before the work, so a guest cannot make the host work for free:
 //!   | kernel | fuel |
 //!   |---|---|
@@ -18,7 +18,7 @@
 //!   | `sparse_cholesky_solve(n, row_ptr, col_idx, values, rhs, nrhs)` | CALL_FUEL + 4·nnz(A) + 10·nnz(L) + 4·nnz(L)·nrhs |
 //!   | `sparse_lu_solve(n, row_ptr, col_idx, values, rhs, nrhs)` | CALL_FUEL + 4·nnz(A) + Σ_rows nnz(row)² + 20·B + 8·B·nrhs, B = nnz of the Cholesky factor of AᵀA (George–Ng bound on L and U) |
 //!   | `axpy(alpha, x, y, n)` | CALL_FUEL + 2·n |
-//! - Factors larger than [`FACTOR_LIMIT`] entries are refused (runtime error), so a hostile
+//! - Factors larger than 2^25 entries are refused (runtime error), so a hostile
 //!   matrix cannot exhaust host memory.
 
 use std::cell::RefCell;
@@ -46,7 +46,7 @@ pub const RUST_MODULE: &str = include_str!("../../guest/hone.rs");
 
 /// Largest factor (entries of L, or the bound on L and U) a sparse kernel builds: 2^25
 /// entries, 256 MiB of values.
-pub const FACTOR_LIMIT: usize = 1 << 25;
+pub(crate) const FACTOR_LIMIT: usize = 1 << 25;
 
 /// Plans kept per thread before the cache is cleared (sizes are guest-chosen).
 const PLAN_CACHE: usize = 64;
@@ -253,7 +253,7 @@ fn irfft(
 
 /// The Thomas algorithm: `lower[i]` multiplies `x[i-1]` (lower[0] unused), `upper[i]`
 /// multiplies `x[i+1]` (upper[n-1] unused). `None` on a zero pivot.
-pub fn thomas(lower: &[f64], diag: &[f64], upper: &[f64], rhs: &[f64]) -> Option<Vec<f64>> {
+pub(crate) fn thomas(lower: &[f64], diag: &[f64], upper: &[f64], rhs: &[f64]) -> Option<Vec<f64>> {
     let n = diag.len();
     if n == 0 {
         return Some(Vec::new());
@@ -282,7 +282,12 @@ pub fn thomas(lower: &[f64], diag: &[f64], upper: &[f64], rhs: &[f64]) -> Option
 
 /// Cyclic tridiagonal solve (Sherman–Morrison): like [`thomas`], with `lower[0]` coupling
 /// row 0 to `x[n-1]` and `upper[n-1]` coupling row n-1 to `x[0]`. Needs n ≥ 3.
-pub fn cyclic_thomas(lower: &[f64], diag: &[f64], upper: &[f64], rhs: &[f64]) -> Option<Vec<f64>> {
+pub(crate) fn cyclic_thomas(
+    lower: &[f64],
+    diag: &[f64],
+    upper: &[f64],
+    rhs: &[f64],
+) -> Option<Vec<f64>> {
     let n = diag.len();
     if n < 3 {
         return None;
@@ -338,7 +343,7 @@ fn tridiag(
 /// Banded LU with partial pivoting. `band` is row-major `[n][kl+ku+1]` with
 /// `band[i][j - i + kl] = A[i][j]`; `rhs` holds `nrhs` right-hand sides of length n one after
 /// another and is overwritten with the solutions. `None` if singular.
-pub fn banded_lu_solve(
+pub(crate) fn banded_lu_solve(
     band: &[f64],
     n: usize,
     kl: usize,
@@ -469,7 +474,7 @@ fn banded_solve(
 
 /// Dense LU with partial pivoting of a row-major `n × n` matrix; solves in place for
 /// `nrhs` right-hand sides stored one after another. `None` if singular.
-pub fn dense_lu(a: &mut [f64], n: usize, rhs: &mut [f64], nrhs: usize) -> Option<()> {
+pub(crate) fn dense_lu(a: &mut [f64], n: usize, rhs: &mut [f64], nrhs: usize) -> Option<()> {
     let mut perm: Vec<usize> = (0..n).collect();
     for col in 0..n {
         let (mut pivot_row, mut best) = (col, a[col * n + col].abs());

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hone_store::{Error, ExportFormat, ExportOptions, Store};
+use hone_store::{Error, Store};
 
 use crate::support::{Postgres, Target, call, eval, new_run, node, node_from_reply, ok, t};
 
@@ -42,7 +42,6 @@ cases!(
     final_evaluations_and_events,
     missing_runs_are_clear_errors,
     reader_works_while_a_writer_writes,
-    exports_read_back,
     lineage_follows_the_tree,
     lineage_batches_match_one_by_one,
     lineage_packs_match_loose_commits,
@@ -456,155 +455,6 @@ async fn reader_works_while_a_writer_writes(target: Target) {
                 .is_err_and(|e| e.is_read_only())
         );
     }
-}
-
-async fn exports_read_back(target: Target) {
-    let store = target.open().await;
-    let run = ok(store.create_run(&new_run(1)).await);
-    let (_, seed) = node_from_reply(&store, run, None, "draft it", "SEED", eval(1.0, true)).await;
-    let (_, a) = node_from_reply(
-        &store,
-        run,
-        Some(seed),
-        "improve seed",
-        "A",
-        eval(2.0, true),
-    )
-    .await;
-    node_from_reply(
-        &store,
-        run,
-        Some(seed),
-        "improve seed",
-        "B",
-        eval(1.5, true),
-    )
-    .await;
-    let mut compile = eval(f64::NAN, false);
-    compile.status = "compile_error".into();
-    node_from_reply(&store, run, Some(seed), "improve seed", "C", compile).await;
-    node_from_reply(&store, run, Some(a), "improve a", "D", eval(1.9, true)).await;
-    // A reply to the same prompt as A that did not parse.
-    let garbage = ok(store
-        .record_llm_call(&call(run, Some(seed), "improve seed", "GARBAGE"))
-        .await);
-    ok(store
-        .set_llm_call_parse_error(garbage, "no code block")
-        .await);
-
-    let dir = ok(tempfile::tempdir());
-    let read = |name: &str| -> Vec<serde_json::Value> {
-        let text = ok(std::fs::read_to_string(dir.path().join(name)));
-        text.lines().map(|l| ok(serde_json::from_str(l))).collect()
-    };
-
-    // SFT: replies whose node beat its parent.
-    let stats = ok(store
-        .export_to_path(
-            run,
-            ExportFormat::Sft,
-            &ExportOptions::default(),
-            dir.path().join("sft.jsonl"),
-        )
-        .await);
-    let sft = read("sft.jsonl");
-    assert_eq!(stats.records, sft.len());
-    let replies: Vec<&str> = sft
-        .iter()
-        .map(|l| l["messages"][2]["content"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(replies, vec!["A", "B"]);
-    for line in &sft {
-        let roles: Vec<&str> = line["messages"]
-            .as_array()
-            .map(|m| m.iter().map(|x| x["role"].as_str().unwrap_or("")).collect())
-            .unwrap_or_default();
-        assert_eq!(roles, vec!["system", "user", "assistant"]);
-        assert_eq!(line["messages"][0]["content"], "You optimize programs.");
-        assert_eq!(line["messages"][1]["content"], "improve seed");
-    }
-    let options = ExportOptions {
-        min_gain: 0.75,
-        ..ExportOptions::default()
-    };
-    ok(store
-        .export_to_path(
-            run,
-            ExportFormat::Sft,
-            &options,
-            dir.path().join("sft2.jsonl"),
-        )
-        .await);
-    assert_eq!(read("sft2.jsonl").len(), 1, "min_gain filters B (+0.5)");
-
-    // DPO: siblings A>B, A>C, B>C, and A (works) vs GARBAGE (did not parse), same prompt.
-    ok(store
-        .export_to_path(
-            run,
-            ExportFormat::Dpo,
-            &ExportOptions::default(),
-            dir.path().join("dpo.jsonl"),
-        )
-        .await);
-    let dpo = read("dpo.jsonl");
-    let mut pairs: Vec<(String, String)> = dpo
-        .iter()
-        .map(|l| {
-            assert_eq!(l["prompt"][0]["role"], "system");
-            assert_eq!(l["prompt"][1]["role"], "user");
-            assert_eq!(l["chosen"][0]["role"], "assistant");
-            assert_eq!(l["rejected"][0]["role"], "assistant");
-            (
-                l["chosen"][0]["content"].as_str().unwrap_or("").to_string(),
-                l["rejected"][0]["content"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-            )
-        })
-        .collect();
-    pairs.sort();
-    let expected: Vec<(String, String)> = [("A", "B"), ("A", "C"), ("A", "GARBAGE"), ("B", "C")]
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    assert_eq!(pairs, expected);
-    let options = ExportOptions {
-        min_gap: 1.0,
-        ..ExportOptions::default()
-    };
-    ok(store
-        .export_to_path(
-            run,
-            ExportFormat::Dpo,
-            &options,
-            dir.path().join("dpo2.jsonl"),
-        )
-        .await);
-    assert_eq!(
-        read("dpo2.jsonl").len(),
-        3,
-        "min_gap drops A>B (0.5) but keeps valid-vs-invalid pairs"
-    );
-
-    // Trajectories: one object per node, with its evaluation and calls.
-    ok(store
-        .export_to_path(
-            run,
-            ExportFormat::Trajectories,
-            &ExportOptions::default(),
-            dir.path().join("traj.jsonl"),
-        )
-        .await);
-    let trajectories = read("traj.jsonl");
-    assert_eq!(trajectories.len(), 5);
-    assert_eq!(trajectories[1]["node"], serde_json::json!(a));
-    assert_eq!(trajectories[1]["parent"], serde_json::json!(seed));
-    assert_eq!(trajectories[1]["files"]["main.rs"], "A");
-    assert_eq!(trajectories[1]["evaluation"]["score"], 2.0);
-    assert_eq!(trajectories[1]["llm_calls"][0]["reply"], "A");
-    assert_eq!(trajectories[3]["evaluation"]["status"], "compile_error");
-    assert!(trajectories[3]["evaluation"]["score"].is_null());
 }
 
 async fn lineage_follows_the_tree(target: Target) {

@@ -45,8 +45,8 @@
 //! per test: `name`, `status`, `passed`, `fuel`, `fuel_limit`, `seed_fuel`,
 //! `peak_memory_bytes`, `seed_peak_memory_bytes`.
 
+mod config;
 mod judge;
-mod spec;
 mod suite;
 
 use std::collections::HashMap;
@@ -214,7 +214,7 @@ impl Evaluator for EfficiencyEvaluator {
 
 pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
     let manifest = &context.manifest_path;
-    let spec = spec::parse(manifest, &context.section)?;
+    let config = config::parse(manifest, &context.section)?;
     if context.languages.is_empty() {
         return Err(TaskError::field(
             manifest,
@@ -222,12 +222,15 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
             "an efficiency task needs at least one candidate language; accepted: [\"rust\"], [\"c\"], [\"c\", \"rust\"], ...",
         ));
     }
-    let seed_path = context.existing_path("efficiency.seed", &spec.seed)?;
+    let seed_path = context.existing_path("efficiency.seed", &config.seed)?;
     let seed_language = Language::from_path(&seed_path).ok_or_else(|| {
         TaskError::field(
             manifest,
             "efficiency.seed",
-            format!("`{}`: unknown language; accepted: .rs, .c, .wat", spec.seed),
+            format!(
+                "`{}`: unknown language; accepted: .rs, .c, .wat",
+                config.seed
+            ),
         )
     })?;
     if !context.languages.contains(&seed_language) {
@@ -236,23 +239,23 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
             "efficiency.seed",
             format!(
                 "`{}` is {seed_language}, which `task.languages` does not allow",
-                spec.seed
+                config.seed
             ),
         ));
     }
-    let seed_source = context.read_file("efficiency.seed", &spec.seed)?;
-    let seed = context.compile_task_program("efficiency.seed", &spec.seed)?;
-    let generator = spec
+    let seed_source = context.read_file("efficiency.seed", &config.seed)?;
+    let seed = context.compile_task_program("efficiency.seed", &config.seed)?;
+    let generator = config
         .generator
         .as_deref()
         .map(|p| context.compile_task_program("efficiency.generator", p))
         .transpose()?;
-    let reference = spec
+    let reference = config
         .reference
         .as_deref()
         .map(|p| context.compile_task_program("efficiency.reference", p))
         .transpose()?;
-    let checker_program = match &spec.checker {
+    let checker_program = match &config.checker {
         CheckerSpec::Program { path } => {
             Some(context.compile_task_program("efficiency.checker.path", path)?)
         }
@@ -260,12 +263,12 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
     };
     let judge = Judge {
         sandbox: context.sandbox.clone(),
-        spec: spec.checker.clone(),
+        spec: config.checker.clone(),
         program: checker_program,
     };
     let limits = RunLimits {
-        memory_bytes: spec.memory_mb << 20,
-        timeout: Duration::from_millis(spec.timeout_ms),
+        memory_bytes: config.memory_mb << 20,
+        timeout: Duration::from_millis(config.timeout_ms),
     };
     let builder = SuiteBuilder {
         sandbox: &context.sandbox,
@@ -278,12 +281,12 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         reference: reference.as_ref(),
         memory_bytes: limits.memory_bytes,
         timeout: limits.timeout,
-        fuel_factor: spec.fuel_factor,
-        fuel_floor: spec.fuel_floor,
+        fuel_factor: config.fuel_factor,
+        fuel_floor: config.fuel_floor,
     };
-    let visible = builder.build("visible", &spec.visible)?;
-    let hidden = builder.build("hidden", &spec.hidden)?;
-    let prompt = prompt_material(&spec, context, &visible, &limits);
+    let visible = builder.build("visible", &config.visible)?;
+    let hidden = builder.build("hidden", &config.hidden)?;
+    let prompt = prompt_material(&config, context, &visible, &limits);
     let evaluator = EfficiencyEvaluator {
         sandbox: context.sandbox.clone(),
         languages: context.languages.clone(),
@@ -301,7 +304,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
 }
 
 fn prompt_material(
-    spec: &spec::EfficiencySpec,
+    config: &config::EfficiencyConfig,
     context: &LoadContext,
     visible: &Suite,
     limits: &RunLimits,
@@ -330,7 +333,7 @@ fn prompt_material(
             trim_for_feedback(String::from_utf8_lossy(&example.expected).trim_end(), 300)
         );
     }
-    let checker = match &spec.checker {
+    let checker = match &config.checker {
         CheckerSpec::Tokens => {
             "whitespace-separated tokens must equal the expected ones exactly".to_string()
         }
@@ -357,8 +360,8 @@ fn prompt_material(
              {} MiB of memory, {} ms of wall time. Every visible test must pass; hidden tests re-check the final program.",
             languages.join(", "),
             files.join(" or "),
-            spec.fuel_factor,
-            spec.fuel_floor,
+            config.fuel_factor,
+            config.fuel_floor,
             limits.memory_bytes >> 20,
             limits.timeout.as_millis()
         ),

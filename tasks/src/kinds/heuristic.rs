@@ -40,7 +40,8 @@
 //! - Otherwise (maximize without `best_known`) hone's score is the total raw score.
 //! - `zero_on_failure`: any failed case makes the score 0.
 //!
-//! Interactive tools: the tester's command is `hone sandbox run --stream`, which passes the
+//! Interactive tools: the tester's command is `hone sandbox run --stream` (the hone binary
+//! given to the [`TaskLoader`](crate::TaskLoader)), which passes the
 //! candidate's stdin and stdout through as it runs, so the tester can answer each query
 //! before the next (turn by turn); a candidate that stops answering ends at `timeout_ms`.
 //!
@@ -474,7 +475,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
                 tool_timeout,
             )?);
             let source = if tools.interactive {
-                let hone = hone_binary(manifest)?;
+                let hone = hone_binary(context)?;
                 judge::Source::Interactive {
                     tools: tools.clone(),
                     hone,
@@ -598,38 +599,32 @@ fn seed_references(
     Ok(())
 }
 
-/// The hone binary that runs candidates for an interactive tester: `HONE_BIN`, else this
-/// process when it is `hone`. (Read here, not by the CLI, because `Task::load` takes no
-/// settings for it; see ARCHITECTURE.md.)
-fn hone_binary(manifest: &Path) -> Result<PathBuf, TaskError> {
-    if let Some(path) = std::env::var_os("HONE_BIN").filter(|v| !v.is_empty()) {
-        let path = PathBuf::from(path);
-        if path.is_file() {
-            // The tester runs in a scratch dir: a relative path would not reach hone there.
-            return std::fs::canonicalize(&path).map_err(|source| TaskError::Read { path, source });
-        }
+/// The hone binary that runs candidates for an interactive tester: the one given to the
+/// [`TaskLoader`](crate::TaskLoader), as an absolute path (the tester runs in a scratch dir,
+/// where a relative path would not reach it).
+fn hone_binary(context: &LoadContext) -> Result<PathBuf, TaskError> {
+    let manifest = &context.manifest_path;
+    let Some(path) = &context.hone_binary else {
+        return Err(TaskError::field(
+            manifest,
+            "heuristic.tools",
+            "an interactive tools folder runs candidates through `hone sandbox run`, and no hone binary was given to load it with (the hone CLI passes its own executable, or --hone-bin / HONE_BIN)",
+        ));
+    };
+    if !path.is_file() {
         return Err(TaskError::field(
             manifest,
             "heuristic.tools",
             format!(
-                "HONE_BIN = `{}` is not a file; it must name the hone binary",
+                "the hone binary `{}` is not a file; an interactive tools folder runs candidates through it",
                 path.display()
             ),
         ));
     }
-    match std::env::current_exe() {
-        Ok(exe) if exe.file_stem().is_some_and(|n| n == "hone") => Ok(exe),
-        other => Err(TaskError::field(
-            manifest,
-            "heuristic.tools",
-            format!(
-                "an interactive tools folder runs candidates through `hone sandbox run`, and this process ({}) is not hone: set HONE_BIN to the hone binary",
-                other
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|e| e.to_string())
-            ),
-        )),
-    }
+    std::fs::canonicalize(path).map_err(|source| TaskError::Read {
+        path: path.clone(),
+        source,
+    })
 }
 
 fn prompt_material(

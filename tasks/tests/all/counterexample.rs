@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use hone_sandbox::{Sandbox, SandboxConfig};
-use hone_tasks::kinds::counterexample::{
-    CounterexampleEvaluator, SCORE_NOT_REFUTED, SCORE_REFUTED,
-};
-use hone_tasks::{Candidate, EvalStatus, Evaluation, Evaluator, Task, TaskError};
+use hone_tasks::kinds::counterexample::{SCORE_NOT_REFUTED, SCORE_REFUTED};
+use hone_tasks::{Candidate, EvalStatus, Evaluation, RandomCandidates, Task, TaskError};
 
 fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
@@ -133,14 +131,13 @@ fn check_bundled(name: &str, expected_outcome: &str) -> (Task, Evaluation) {
         "{name}: a repeat gave another verdict"
     );
 
-    let evaluator =
-        CounterexampleEvaluator::load(&dir, sandbox()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let random = random_inputs(&task);
     let mut refuted = 0;
     for seed in 1..=RANDOM_INPUTS {
-        let candidate = evaluator
-            .random_input(seed)
+        let candidate = random
+            .random_candidate(seed)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let evaluation = evaluator.evaluate(&candidate);
+        let evaluation = task.evaluate(&candidate);
         match evaluation.status {
             EvalStatus::Ok => refuted += 1,
             EvalStatus::WrongAnswer => assert_eq!(evaluation.score, SCORE_NOT_REFUTED),
@@ -251,11 +248,12 @@ fn random_search_figures() {
         "kth-smallest",
         "distinct-per-test",
     ] {
-        let evaluator = CounterexampleEvaluator::load(&library(name), sandbox()).expect("task");
+        let task = Task::load(&library(name), sandbox()).expect("task");
+        let random = random_inputs(&task);
         let refuted = (0..SEEDS)
             .filter(|&seed| {
-                let candidate = evaluator.random_input(seed).expect("random input");
-                evaluator.evaluate(&candidate).status == EvalStatus::Ok
+                let candidate = random.random_candidate(seed).expect("random input");
+                task.evaluate(&candidate).status == EvalStatus::Ok
             })
             .count();
         println!("random search {name}: {refuted}/{SEEDS} random inputs refute");
@@ -264,15 +262,21 @@ fn random_search_figures() {
 
 #[test]
 fn random_inputs_are_reproducible_per_seed() {
-    let evaluator =
-        CounterexampleEvaluator::load(&library("longest-run"), sandbox()).expect("task");
-    let a = evaluator.random_input(7).expect("input");
-    assert_eq!(a, evaluator.random_input(7).expect("input"));
-    assert_ne!(a, evaluator.random_input(8).expect("input"));
-    let batch = evaluator.random_candidates(7, 3).expect("inputs");
-    assert_eq!(batch.len(), 3);
-    assert_eq!(batch[0], a);
+    let task = Task::load(&library("longest-run"), sandbox()).expect("task");
+    let random = random_inputs(&task);
+    let a = random.random_candidate(7).expect("input");
+    assert_eq!(a, random.random_candidate(7).expect("input"));
+    assert_ne!(a, random.random_candidate(8).expect("input"));
     assert!(a.files.contains_key("input.txt"));
+    // The same task loaded again draws the same inputs.
+    let again = Task::load(&library("longest-run"), sandbox()).expect("task");
+    assert_eq!(a, random_inputs(&again).random_candidate(7).expect("input"));
+}
+
+/// The random valid inputs of a counterexample task.
+fn random_inputs(task: &Task) -> &dyn RandomCandidates {
+    task.random_candidates()
+        .unwrap_or_else(|| panic!("{}: a counterexample task has random inputs", task.name))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -739,20 +743,13 @@ fn task_toml_errors_name_file_and_field() {
 }
 
 #[test]
-fn the_concrete_evaluator_loads_only_counterexample_tasks() {
-    let dir = temp_task(BASE, &[]);
-    let manifest = std::fs::read_to_string(dir.path().join("task.toml")).expect("manifest");
-    std::fs::write(
-        dir.path().join("task.toml"),
-        manifest.replace("kind = \"counterexample\"", "kind = \"efficiency\""),
+fn only_counterexample_tasks_have_random_candidates() {
+    let counterexample = Task::load(&library("longest-run"), sandbox()).expect("task");
+    assert!(counterexample.random_candidates().is_some());
+    let efficiency = Task::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("library/efficiency/pair-count"),
+        sandbox(),
     )
-    .expect("write");
-    let error = CounterexampleEvaluator::load(dir.path(), sandbox())
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    assert!(
-        error.contains("task.kind") && error.contains("expected `counterexample`"),
-        "{error}"
-    );
+    .expect("task");
+    assert!(efficiency.random_candidates().is_none());
 }

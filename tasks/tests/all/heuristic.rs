@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use hone_sandbox::{Sandbox, SandboxConfig};
-use hone_tasks::{Candidate, EvalStatus, Evaluation, Task, TaskError};
+use hone_tasks::{Candidate, EvalStatus, Evaluation, Task, TaskError, TaskLoader};
 
 fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
@@ -634,17 +634,27 @@ fn tools_folder_that_does_not_build_is_a_load_error() {
 
 #[test]
 fn interactive_tools_need_the_hone_binary() {
-    // This test binary is not hone and (in this process) HONE_BIN is unset: a clear error.
-    if std::env::var_os("HONE_BIN").is_some() {
-        return;
-    }
     let seed = std::fs::read_to_string(fixture("subset_seed.rs")).expect("seed");
     let dir = temp_task(&tools_toml("tools-interactive", ""), &[("seed.rs", &seed)]);
+    // Loaded without a hone binary: a clear error naming the field and what is missing.
     let message = Task::load(dir.path(), sandbox())
         .expect_err("no hone")
         .to_string();
     assert!(
-        message.contains("HONE_BIN") && message.contains("heuristic.tools"),
+        message.contains("heuristic.tools") && message.contains("no hone binary was given"),
+        "{message}"
+    );
+    // Given a path that is not a file: the error names it.
+    let missing = dir.path().join("no-such-hone");
+    let message = TaskLoader::new(sandbox().clone())
+        .with_hone_binary(&missing)
+        .load(dir.path())
+        .expect_err("not a file")
+        .to_string();
+    assert!(
+        message.contains("heuristic.tools")
+            && message.contains(&missing.display().to_string())
+            && message.contains("is not a file"),
         "{message}"
     );
 }

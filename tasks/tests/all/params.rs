@@ -1,17 +1,15 @@
-//! params tasks: the native objectives against known facts, the baselines, the bundled
-//! tasks, the sandboxed objective programs, and bad input.
+//! params tasks: the native objectives against known facts, the bundled tasks, the
+//! sandboxed objective programs, and bad input.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use hone_sandbox::{Sandbox, SandboxConfig};
-use hone_tasks::objectives::baselines::{grid_search, relax_arms, tsallis_on_sor};
-use hone_tasks::objectives::heavy_ball::{HeavyBallConfig, Quadratics};
 use hone_tasks::objectives::sor::{SorConfig, SorSequence};
 use hone_tasks::objectives::ssor_cg::{HeatProblem, SsorCgConfig};
 use hone_tasks::objectives::test_function::{Function, TestFunction, TestFunctionConfig};
-use hone_tasks::{Candidate, EvalStatus, Scale, Task, TaskError, VariableSpec, VariableType};
+use hone_tasks::{Candidate, EvalStatus, Task, TaskError};
 use serde_json::json;
 
 fn sandbox() -> &'static Sandbox {
@@ -41,34 +39,27 @@ fn sor_sequence() -> &'static SorSequence {
     SEQUENCE.get_or_init(|| SorSequence::generate(&SorConfig::default(), 7))
 }
 
-/// Total iterations of the SOR sequence at each of the 20 bandit arms, linspace(1, 1.95, 20).
+/// The omegas of "Learning to Relax": linspace(1, 1.95, 20).
+fn relax_omegas() -> Vec<f64> {
+    (0..20).map(|i| 1.0 + 0.05 * f64::from(i)).collect()
+}
+
+/// Total iterations of the SOR sequence at each of [`relax_omegas`].
 fn sor_arm_costs() -> &'static [u64] {
     static COSTS: OnceLock<Vec<u64>> = OnceLock::new();
     COSTS.get_or_init(|| {
-        relax_arms()
+        relax_omegas()
             .iter()
             .map(|&w| sor_sequence().total_iterations(w))
             .collect()
     })
 }
 
-fn float(name: &str, lower: f64, upper: f64, scale: Scale) -> VariableSpec {
-    VariableSpec {
-        name: name.into(),
-        kind: VariableType::Float,
-        lower,
-        upper,
-        scale,
-        initial: lower,
-        description: String::new(),
-    }
-}
-
 // ---- (a) SOR: the Learning to Relax facts ----
 
 #[test]
 fn sor_best_fixed_omega_lies_between_1_5_and_1_9_and_beats_gauss_seidel_widely() {
-    let grid = relax_arms();
+    let grid = relax_omegas();
     let costs = sor_arm_costs();
     let (best_index, best_cost) = costs
         .iter()
@@ -97,43 +88,6 @@ fn sor_best_fixed_omega_lies_between_1_5_and_1_9_and_beats_gauss_seidel_widely()
     );
 }
 
-#[test]
-fn tsallis_inf_learns_online_between_gauss_seidel_and_the_best_fixed_omega() {
-    let seq = sor_sequence();
-    let arms = relax_arms();
-    assert_eq!(arms.len(), 20);
-    assert!((arms[0] - 1.0).abs() < 1e-12 && (arms[19] - 1.95).abs() < 1e-12);
-    let best_fixed = *sor_arm_costs().iter().min().unwrap();
-    let gauss_seidel = sor_arm_costs()[0];
-    let run = tsallis_on_sor(seq, arms.clone(), 1);
-    assert_eq!(run.chosen.len(), seq.len());
-    assert_eq!(
-        run.total_iterations,
-        run.iterations.iter().map(|&k| u64::from(k)).sum::<u64>()
-    );
-    assert!(
-        run.total_iterations < gauss_seidel / 2,
-        "bandit {} vs omega=1 {gauss_seidel}",
-        run.total_iterations
-    );
-    assert!(
-        run.total_iterations >= best_fixed,
-        "bandit {} vs best fixed {best_fixed}",
-        run.total_iterations
-    );
-    // It learns: the omegas played in the second half are larger on average (closer to the
-    // best, about 1.8) than in the first half.
-    let half = seq.len() / 2;
-    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
-    assert!(
-        mean(&run.chosen[half..]) > mean(&run.chosen[..half]),
-        "{:?}",
-        run.chosen
-    );
-    // Deterministic given the seed.
-    assert_eq!(tsallis_on_sor(seq, arms, 1), run);
-}
-
 // ---- (b) SSOR-PCG on the heat equation ----
 
 #[test]
@@ -153,48 +107,6 @@ fn ssor_cg_converges_and_some_omega_in_1_2_beats_symmetric_gauss_seidel() {
     );
     // Far from 1 on the low side the preconditioner is worse.
     assert!(problem.total_iterations(0.3) > sgs);
-}
-
-// ---- (c) heavy ball: the scan minimum is the theoretical optimum ----
-
-#[test]
-fn heavy_ball_grid_minimum_matches_the_theoretical_optimum() {
-    let config = HeavyBallConfig::default();
-    let quadratics = Quadratics::generate(&config, 5);
-    let (alpha_star, beta_star) = config.optimum();
-    let (sl, sm) = (config.lipschitz.sqrt(), config.mu.sqrt());
-    assert!((alpha_star - 4.0 / (sl + sm).powi(2)).abs() < 1e-15);
-    // A 21 x 21 grid search (the baseline) over a box around the optimum.
-    let specs = [
-        float("alpha", 0.5 * alpha_star, 1.5 * alpha_star, Scale::Log),
-        float(
-            "beta",
-            beta_star - 0.1,
-            (beta_star + 0.1).min(0.999),
-            Scale::Linear,
-        ),
-    ];
-    let result = grid_search(&specs, 441, |p| {
-        -(quadratics.total_iterations(p["alpha"], p["beta"]) as f64)
-    })
-    .unwrap();
-    assert_eq!(result.evaluations, 441);
-    let (alpha, beta) = (result.best["alpha"], result.best["beta"]);
-    assert!(
-        (alpha / alpha_star - 1.0).abs() < 0.15,
-        "alpha {alpha} vs {alpha_star}"
-    );
-    assert!(
-        (beta - beta_star).abs() < 0.02,
-        "beta {beta} vs {beta_star}"
-    );
-    // And the optimum is far better than plain gradient descent with its best step.
-    let gradient_descent = quadratics.total_iterations(2.0 / (config.mu + config.lipschitz), 0.0);
-    assert!(
-        gradient_descent > 5 * (-result.best_score) as u64,
-        "{gradient_descent} vs {}",
-        -result.best_score
-    );
 }
 
 // ---- (d) test functions ----

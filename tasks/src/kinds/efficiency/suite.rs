@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use hone_sandbox::{Limits, Program, Sandbox};
 
+use super::config::TestSetConfig;
 use super::judge::Judge;
-use super::spec::TestSetSpec;
 use crate::error::TaskError;
 
 /// Fuel a trusted program (generator, reference, the seed at load) may use on one test.
@@ -78,12 +78,12 @@ struct RawCase {
 impl SuiteBuilder<'_> {
     /// Reads or generates the tests of one set, fills in expected outputs (reference or
     /// seed), runs the seed on each and checks that it passes.
-    pub fn build(&self, label: &'static str, spec: &TestSetSpec) -> Result<Suite, TaskError> {
+    pub fn build(&self, label: &'static str, tests: &TestSetConfig) -> Result<Suite, TaskError> {
         let mut raw = Vec::new();
-        if let Some(folder) = &spec.files {
+        if let Some(folder) = &tests.files {
             raw.extend(self.read_folder(&format!("efficiency.{label}.files"), folder)?);
         }
-        for generated in &spec.generate {
+        for generated in &tests.generate {
             let Some(generator) = self.generator else {
                 return Err(TaskError::field(
                     self.manifest,

@@ -1,19 +1,19 @@
 //! Expert-iteration exports of a run: SFT chat JSONL, DPO preference pairs, full trajectories.
 //!
-//! Field names follow what TRL-style trainers read: SFT lines are
+//! The store hands the run's rows (its nodes and model calls); this module picks the
+//! examples and writes them in the chat-message shape trainers read. Field names follow
+//! what TRL-style trainers read: SFT lines are
 //! `{"messages": [{"role": "system", ...}, {"role": "user", ...}, {"role": "assistant", ...}]}`;
 //! DPO lines are conversational `{"prompt": [system, user], "chosen": [assistant],
 //! "rejected": [assistant]}`. A node's prompt and reply come from the model call that
-//! produced it ([`crate::NewNode::llm_call`]).
+//! produced it (`NewNode::llm_call`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use hone_store::{LlmCallRecord, NodeId, NodeRecord, RunId, Store};
 use serde_json::json;
-
-use crate::error::{Error, Result};
-use crate::{LlmCallRecord, NodeId, NodeRecord, RunId, Store};
 
 /// Which export to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl std::str::FromStr for ExportFormat {
             "dpo" => Ok(ExportFormat::Dpo),
             "trajectories" => Ok(ExportFormat::Trajectories),
             other => Err(format!(
-                "unknown export format `{other}`; expected sft, dpo or trajectories"
+                "unknown export format `{other}`; accepted: sft, dpo, trajectories"
             )),
         }
     }
@@ -68,6 +68,82 @@ impl Default for ExportOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExportStats {
     pub records: usize,
+}
+
+/// Why an export was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The run's rows could not be read.
+    #[error(transparent)]
+    Store(#[from] hone_store::Error),
+    /// The output could not be created or written.
+    #[error("{context} `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Writes a run's export as JSON lines to `out`.
+pub async fn export(
+    store: &Store,
+    run: RunId,
+    format: ExportFormat,
+    options: &ExportOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<ExportStats, ExportError> {
+    let tree = store.load_tree(run).await?;
+    let calls = store.llm_calls(run).await?;
+    let lines = lines(&tree, &calls, format, options);
+    let io = |source| ExportError::Io {
+        path: format!("export of run {run}").into(),
+        context: "cannot write",
+        source,
+    };
+    for line in &lines {
+        // A JSON value always serializes.
+        let text = line.to_string();
+        out.write_all(text.as_bytes()).map_err(io)?;
+        out.write_all(b"\n").map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    Ok(ExportStats {
+        records: lines.len(),
+    })
+}
+
+/// Writes a run's export to a file (replacing it).
+pub async fn export_to_path(
+    store: &Store,
+    run: RunId,
+    format: ExportFormat,
+    options: &ExportOptions,
+    path: impl AsRef<Path>,
+) -> Result<ExportStats, ExportError> {
+    let path = path.as_ref();
+    let file = std::fs::File::create(path).map_err(|source| ExportError::Io {
+        path: path.to_path_buf(),
+        context: "cannot create the export file",
+        source,
+    })?;
+    let mut writer = std::io::BufWriter::new(file);
+    export(store, run, format, options, &mut writer).await
+}
+
+/// The export's lines for a run's nodes and model calls (as the store reads them).
+pub fn lines(
+    tree: &[NodeRecord],
+    calls: &[LlmCallRecord],
+    format: ExportFormat,
+    options: &ExportOptions,
+) -> Vec<serde_json::Value> {
+    match format {
+        ExportFormat::Sft => sft_lines(tree, calls, options),
+        ExportFormat::Dpo => dpo_lines(tree, calls, options),
+        ExportFormat::Trajectories => trajectory_lines(tree, calls),
+    }
 }
 
 /// A reply with the node it produced (if any).
@@ -103,58 +179,6 @@ fn prompt_messages(call: &LlmCallRecord) -> Vec<serde_json::Value> {
 
 fn assistant(reply: &str) -> serde_json::Value {
     json!([{"role": "assistant", "content": reply}])
-}
-
-impl Store {
-    /// Writes a run's export as JSON lines to `out`.
-    pub async fn export(
-        &self,
-        run: RunId,
-        format: ExportFormat,
-        options: &ExportOptions,
-        out: &mut (dyn Write + Send),
-    ) -> Result<ExportStats> {
-        let tree = self.load_tree(run).await?;
-        let calls = self.llm_calls(run).await?;
-        let lines = match format {
-            ExportFormat::Sft => sft_lines(&tree, &calls, options),
-            ExportFormat::Dpo => dpo_lines(&tree, &calls, options),
-            ExportFormat::Trajectories => trajectory_lines(&tree, &calls),
-        };
-        let io = |source| Error::Io {
-            path: format!("export of run {run}").into(),
-            context: "cannot write",
-            source,
-        };
-        for line in &lines {
-            let text = serde_json::to_string(line)
-                .map_err(self.json_err("serialize an export line", Some(run)))?;
-            out.write_all(text.as_bytes()).map_err(io)?;
-            out.write_all(b"\n").map_err(io)?;
-        }
-        out.flush().map_err(io)?;
-        Ok(ExportStats {
-            records: lines.len(),
-        })
-    }
-
-    /// Writes a run's export to a file (replacing it).
-    pub async fn export_to_path(
-        &self,
-        run: RunId,
-        format: ExportFormat,
-        options: &ExportOptions,
-        path: impl AsRef<Path>,
-    ) -> Result<ExportStats> {
-        let path = path.as_ref();
-        let file = std::fs::File::create(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            context: "cannot create the export file",
-            source,
-        })?;
-        let mut writer = std::io::BufWriter::new(file);
-        self.export(run, format, options, &mut writer).await
-    }
 }
 
 fn replies<'a>(tree: &'a [NodeRecord], calls: &'a [LlmCallRecord]) -> Vec<Reply<'a>> {
