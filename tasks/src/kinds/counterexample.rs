@@ -451,6 +451,7 @@ impl CounterexampleEvaluator {
             section,
             languages,
             statement: String::new(),
+            host_kernels: false,
         };
         Ok(build(&context)?.0)
     }

@@ -266,6 +266,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
     let limits = RunLimits {
         memory_bytes: spec.memory_mb << 20,
         timeout: Duration::from_millis(spec.timeout_ms),
+        host_kernels: context.host_kernels,
     };
     let builder = SuiteBuilder {
         sandbox: &context.sandbox,
@@ -278,6 +279,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         reference: reference.as_ref(),
         memory_bytes: limits.memory_bytes,
         timeout: limits.timeout,
+        host_kernels: limits.host_kernels,
         fuel_factor: spec.fuel_factor,
         fuel_floor: spec.fuel_floor,
     };

@@ -388,6 +388,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         fuel: Some(raw.fuel),
         memory_bytes: raw.memory_mb << 20,
         timeout: Duration::from_millis(raw.timeout_ms),
+        host_kernels: context.host_kernels,
         ..Limits::default()
     };
     let (source, objective, generate): (judge::Source, Objective, Generator) = match (

@@ -3,5 +3,6 @@
 mod counterexample;
 mod efficiency;
 mod heuristic;
+mod host_kernels;
 mod params;
 mod pde;

@@ -264,6 +264,9 @@ impl Runner<'_> {
                     "--seed".into(),
                     seed.to_string(),
                 ];
+                if limits.host_kernels {
+                    args.push("--host-kernels".into());
+                }
                 if let Some(dir) = judge.sandbox.cache_dir() {
                     args.push("--cache-dir".into());
                     args.push(dir.display().to_string());
