@@ -1,4 +1,5 @@
-//! Per-run limits: fuel, linear memory, wall-clock deadline, output caps, random seed.
+//! Per-run limits: fuel, linear memory, wall-clock deadline, output caps, random seed, and
+//! whether host kernels are offered.
 
 use std::time::Duration;
 
@@ -20,6 +21,11 @@ pub struct Limits {
     pub stderr_bytes: u64,
     /// Seed of the guest's `random_get`.
     pub seed: u64,
+    /// Whether the guest may call the host kernels (module `hone`). Off by default: a
+    /// module that imports one then ends as `runtime_error(host_kernels_off)` before it
+    /// starts, so fuel compares like for like between runs that all do their work in wasm.
+    #[serde(default)]
+    pub host_kernels: bool,
 }
 
 impl Default for Limits {
@@ -31,6 +37,7 @@ impl Default for Limits {
             stdout_bytes: 16 << 20,
             stderr_bytes: 64 << 10,
             seed: 0,
+            host_kernels: false,
         }
     }
 }

@@ -173,6 +173,27 @@ pub(crate) fn run(
                     .into(),
         });
     }
+    if !limits.host_kernels && !program.kernel_imports().is_empty() {
+        return Ok(Outcome {
+            status: RunStatus::RuntimeError {
+                trap: "host_kernels_off".into(),
+                message: format!(
+                    "the module imports host kernels ({}), which are not offered here: do the work in the program itself",
+                    program
+                        .kernel_imports()
+                        .iter()
+                        .map(|name| format!("`{}.{name}`", crate::kernels::MODULE))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+            fuel_used: 0,
+            wall: std::time::Duration::ZERO,
+            peak_memory_bytes: 0,
+            stdout: Vec::new(),
+            stderr: String::new(),
+        });
+    }
     let needed = sandbox.max_wasm_stack_bytes() + HOST_STACK_HEADROOM;
     if stack_left().is_some_and(|left| left >= needed) {
         return run_on_this_thread(sandbox, program, io, limits);

@@ -89,6 +89,8 @@ struct ProgramInner {
     pre: InstancePre<RunState>,
     wasm_hash: String,
     wasm_len: usize,
+    /// The host kernels the module imports (names in module `hone`), in import order.
+    kernel_imports: Vec<String>,
 }
 
 impl Program {
@@ -103,6 +105,12 @@ impl Program {
 
     pub fn wasm_len(&self) -> usize {
         self.inner.wasm_len
+    }
+
+    /// The host kernels the module imports (names in module `hone`); a run whose
+    /// `Limits::host_kernels` is off refuses a module that imports any.
+    pub fn kernel_imports(&self) -> &[String] {
+        &self.inner.kernel_imports
     }
 }
 
@@ -524,11 +532,17 @@ impl Sandbox {
                 )));
             }
         };
+        let kernel_imports = module
+            .imports()
+            .filter(|import| import.module() == crate::kernels::MODULE)
+            .map(|import| import.name().to_string())
+            .collect();
         let program = Program {
             inner: Arc::new(ProgramInner {
                 pre,
                 wasm_hash: wasm_hash.clone(),
                 wasm_len: bytes.len(),
+                kernel_imports,
             }),
         };
         self.memo_put(wasm_hash, program.clone());

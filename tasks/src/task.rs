@@ -225,6 +225,13 @@ impl TaskLoader {
             })?;
             languages.push(language);
         }
+        if header.host_kernels && header.kind == TaskKind::Counterexample {
+            return Err(TaskError::field(
+                &manifest_path,
+                "task.host_kernels",
+                "host kernels are not offered to counterexample tasks; remove the key",
+            ));
+        }
         let section = manifest.sections.get(header.kind.name()).cloned();
         for key in manifest.sections.keys() {
             if key != header.kind.name() {
@@ -246,6 +253,7 @@ impl TaskLoader {
             section: section.unwrap_or_default(),
             languages: languages.clone(),
             statement: statement.clone(),
+            host_kernels: header.host_kernels,
         };
         let loaded = crate::kinds::load(header.kind, &context)?;
         let mut prompt = loaded.prompt;
@@ -294,7 +302,13 @@ impl Task {
     }
 }
 
-/// `task.toml`: a `[task]` header and one section named after the kind. (No
+/// `task.toml`: a `[task]` header and one section named after the kind. The header's keys:
+/// `kind` (required), `name` (default: the folder's name), `description`, `statement`
+/// (default `statement.md`), `languages`, and `host_kernels` (default false: the task's
+/// runs may not import the sandbox's host kernels, so a module that does ends as
+/// `runtime_error(host_kernels_off)` and every run's fuel counts wasm work alike; true
+/// offers them to the candidate's runs and the task's own programs (seed, objective), for
+/// every kind but counterexample, where it is a load error). (No
 /// `deny_unknown_fields` here: serde rejects every flattened key with it; `Task::load`
 /// checks the section names itself.)
 #[derive(Debug, Deserialize)]
@@ -315,6 +329,9 @@ struct Header {
     statement: String,
     #[serde(default)]
     languages: Vec<String>,
+    /// Link the sandbox's host kernels into the candidate's runs (pde, params, heuristic).
+    #[serde(default)]
+    host_kernels: bool,
 }
 
 fn default_statement() -> String {
@@ -332,6 +349,8 @@ pub struct LoadContext {
     pub section: toml::Table,
     pub languages: Vec<Language>,
     pub statement: String,
+    /// `[task] host_kernels`: whether the candidate's runs may call the host kernels.
+    pub host_kernels: bool,
 }
 
 impl LoadContext {

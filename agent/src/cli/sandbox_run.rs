@@ -42,6 +42,10 @@ pub struct SandboxRunArgs {
     /// reading all of stdin first and printing stdout at the end.
     #[arg(long)]
     pub stream: bool,
+    /// Offer the host kernels (imports from module `hone`); without it a program that
+    /// imports one ends as runtime_error(host_kernels_off) before it starts.
+    #[arg(long)]
+    pub host_kernels: bool,
 }
 
 pub fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> {
@@ -80,6 +84,7 @@ pub fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> 
         memory_bytes: args.memory,
         timeout: args.timeout,
         seed: args.seed,
+        host_kernels: args.host_kernels,
         ..Limits::default()
     };
     let outcome = if args.stream {

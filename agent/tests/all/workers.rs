@@ -1,10 +1,11 @@
 //! Evaluation workers through PostgreSQL, end to end through the `hone` binary: three
 //! worker processes reproduce a single-process run; a worker SIGKILLed mid-job costs one
 //! lease and loses nothing; no job is ever held by two workers at once; bad input is
-//! refused clearly. PostgreSQL is a throwaway server the tests start (skipped, with the
-//! reason printed, when none can be started). Most tests run the workers as local
-//! processes; where network namespaces are available (`ip netns`, root), one runs each
-//! worker as a separate host on a private bridge the test creates and removes.
+//! refused clearly. PostgreSQL is a throwaway server the tests start (when none can be
+//! started: skipped with the reason printed, but failed under CI, `CI=true`). Most tests
+//! run the workers as local processes; one runs each worker as a separate host on a
+//! private bridge the test creates and removes, in network namespaces (`ip netns`, root;
+//! skipped like PostgreSQL when unavailable, failed under CI).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,10 +60,27 @@ fn server() -> Option<PostgresServer> {
     match PostgresServer::start() {
         Ok(server) => Some(server),
         Err(e) => {
-            eprintln!("SKIPPED: worker tests: no PostgreSQL server could be started: {e}");
+            unavailable("worker tests: no PostgreSQL server could be started", &e);
             None
         }
     }
+}
+
+/// Whether the tests run under CI: `CI` set to anything but empty, `false` or `0`.
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "false" | "0"))
+}
+
+/// A service a test needs is missing: under CI the test fails with `reason` (it must run
+/// there, never pass unrun); elsewhere it prints `SKIPPED: ...` and the caller returns.
+fn unavailable(what: &str, reason: &dyn std::fmt::Display) {
+    if under_ci() {
+        panic!(
+            "{what}: {reason}\nCI is set, so this test must run, not skip.\n\
+             hint: scripts/bootstrap installs PostgreSQL and iproute2; network namespaces need root (CAP_NET_ADMIN)"
+        );
+    }
+    eprintln!("SKIPPED: {what}: {reason} (under CI=true this fails)");
 }
 
 fn database(server: &PostgresServer, name: &str) -> String {
@@ -812,14 +830,14 @@ fn namespaced_worker(dir: &Path, ns: &str, store: &str, n: usize) -> WorkerProce
 #[test]
 fn workers_in_network_namespaces_evaluate_every_job() {
     if let Err(reason) = PrivateNet::probe() {
-        eprintln!("SKIPPED: network namespaces unavailable: {reason}");
+        unavailable("network namespaces unavailable", &reason);
         return;
     }
     const WORKERS: usize = 3;
     let net = match PrivateNet::create(WORKERS) {
         Ok(net) => net,
         Err(reason) => {
-            eprintln!("SKIPPED: network namespaces unavailable: {reason}");
+            unavailable("network namespaces unavailable", &reason);
             return;
         }
     };
@@ -830,7 +848,7 @@ fn workers_in_network_namespaces_evaluate_every_job() {
     let server = match PostgresServer::start_with(&[bridge_ip], &[&net.subnet()]) {
         Ok(server) => server,
         Err(e) => {
-            eprintln!("SKIPPED: worker tests: no PostgreSQL server could be started: {e}");
+            unavailable("worker tests: no PostgreSQL server could be started", &e);
             return;
         }
     };

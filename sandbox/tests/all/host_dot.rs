@@ -4,7 +4,7 @@
 use hone_sandbox::kernels::CALL_FUEL;
 use hone_sandbox::{Language, Limits, Program, RunStatus};
 
-use crate::support::{assert_trap, program, run};
+use crate::support::{assert_trap, kernel_limits, program, run};
 
 /// `cost N1 N2`: dot products of length N1 and N2, each timed on the virtual clock (which
 /// advances one nanosecond per unit of fuel), printed as `result1 result2 cost1 cost2`.
@@ -93,7 +93,7 @@ fn guests() -> [(Language, Program); 2] {
 fn dot_returns_the_native_result_and_charges_its_documented_fuel() {
     let (n1, n2) = (10u64, 1000u64);
     for (language, guest) in guests() {
-        let outcome = run(&guest, &format!("cost {n1} {n2}"), &Limits::default());
+        let outcome = run(&guest, &format!("cost {n1} {n2}"), &kernel_limits());
         assert_eq!(
             outcome.status,
             RunStatus::Ok,
@@ -125,7 +125,7 @@ fn a_bad_pointer_or_length_is_a_clean_kernel_fault() {
         let outcome = run(
             &guest,
             &format!("bad {} 100", 0xFFFF_FF00u32),
-            &Limits::default(),
+            &kernel_limits(),
         );
         let message = assert_trap(&outcome, &["kernel_fault"]);
         assert!(
@@ -135,7 +135,7 @@ fn a_bad_pointer_or_length_is_a_clean_kernel_fault() {
             "{message}"
         );
 
-        let outcome = run(&guest, "bad 1024 -5", &Limits::default());
+        let outcome = run(&guest, "bad 1024 -5", &kernel_limits());
         let message = assert_trap(&outcome, &["kernel_fault"]);
         assert!(
             message.contains("negative length -5"),
@@ -148,9 +148,40 @@ fn a_bad_pointer_or_length_is_a_clean_kernel_fault() {
             "bad 1024 100000000",
             &Limits {
                 fuel: Some(50_000_000),
-                ..Limits::default()
+                ..kernel_limits()
             },
         );
         assert_eq!(outcome.status, RunStatus::FuelExhausted, "{language}");
     }
+}
+
+#[test]
+fn host_kernels_are_offered_only_when_the_limits_say_so() {
+    for (language, guest) in guests() {
+        assert_eq!(guest.kernel_imports(), ["dot"], "{language}");
+        // Off by default: the run ends before the guest starts, naming the kernel.
+        let refused = run(&guest, "cost 10 1000", &Limits::default());
+        let message = assert_trap(&refused, &["host_kernels_off"]);
+        assert!(
+            message.contains("`hone.dot`") && message.contains("not offered"),
+            "{language}: {message}"
+        );
+        assert_eq!(refused.fuel_used, 0, "{language}");
+        assert!(refused.stdout.is_empty(), "{language}");
+        // The same program, with the kernels offered.
+        let offered = run(&guest, "cost 10 1000", &kernel_limits());
+        assert_eq!(
+            offered.status,
+            RunStatus::Ok,
+            "{language}: {}",
+            offered.stderr
+        );
+    }
+    // A module without kernel imports runs either way.
+    let plain = program(
+        Language::Wat,
+        r#"(module (memory (export "memory") 1) (func (export "_start")))"#,
+    );
+    assert!(plain.kernel_imports().is_empty());
+    assert_eq!(run(&plain, "", &Limits::default()).status, RunStatus::Ok);
 }

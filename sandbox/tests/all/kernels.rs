@@ -6,7 +6,7 @@
 
 use hone_sandbox::{Language, Limits, RunStatus};
 
-use crate::support::{program, sandbox};
+use crate::support::{kernel_limits, program, sandbox};
 
 const C_HEADER: &str = include_str!("../../guest/hone.h");
 const RUST_MODULE: &str = include_str!("../../guest/hone.rs");
@@ -191,7 +191,7 @@ fn input(j: usize) -> f64 {
 
 fn run(language: Language, source: &str) -> (Vec<f64>, u64) {
     let p = program(language, source);
-    let outcome = sandbox().run(&p, b"", &Limits::default()).unwrap();
+    let outcome = sandbox().run(&p, b"", &kernel_limits()).unwrap();
     assert_eq!(
         outcome.status,
         RunStatus::Ok,
@@ -371,7 +371,7 @@ fn wat_call(import: &str, params: &str, results: &str, args: &str) -> String {
 
 fn status_of(source: &str) -> (RunStatus, u64) {
     let p = program(Language::Wat, source);
-    let outcome = sandbox().run(&p, b"", &Limits::default()).unwrap();
+    let outcome = sandbox().run(&p, b"", &kernel_limits()).unwrap();
     (outcome.status, outcome.fuel_used)
 }
 
@@ -536,7 +536,7 @@ fn kernels_charge_fuel_for_their_work() {
             b"",
             &Limits {
                 fuel: Some(100_000),
-                ..Limits::default()
+                ..kernel_limits()
             },
         )
         .unwrap();

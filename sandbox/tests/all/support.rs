@@ -321,6 +321,14 @@ pub fn zombie_children(grace: Duration) -> Vec<u32> {
     }
 }
 
+/// The default limits with the host kernels offered (they are off by default).
+pub fn kernel_limits() -> Limits {
+    Limits {
+        host_kernels: true,
+        ..Limits::default()
+    }
+}
+
 /// Limits with a small fuel budget, for cases that must end fast.
 pub fn quick_limits() -> Limits {
     Limits {

@@ -39,6 +39,23 @@ impl Target {
     }
 }
 
+/// Whether the tests run under CI: `CI` set to anything but empty, `false` or `0`.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "false" | "0"))
+}
+
+/// A service a test needs is missing: under CI the test fails with `reason`; elsewhere it
+/// prints `SKIPPED: ...` and the caller returns.
+pub fn unavailable(what: &str, reason: &dyn std::fmt::Display) {
+    if under_ci() {
+        panic!(
+            "{what}: {reason}\nCI is set, so this test must run, not skip.\n\
+             hint: scripts/bootstrap installs PostgreSQL; or set HONE_TEST_POSTGRES_URL to a server"
+        );
+    }
+    eprintln!("SKIPPED: {what}: {reason} (under CI=true this fails)");
+}
+
 /// Where PostgreSQL tests run: `HONE_TEST_POSTGRES_URL` (a server the CI started; each
 /// case gets its own database created through it) or a server this process starts.
 pub enum Postgres {
@@ -47,7 +64,8 @@ pub enum Postgres {
 }
 
 impl Postgres {
-    /// `None` (with the reason printed) when no server can be had.
+    /// `None` (with the reason printed) when no server can be had, outside CI; under CI
+    /// (`CI` set and not `false`/`0`) the test fails instead, so it can never pass unrun.
     pub fn get() -> Option<Postgres> {
         if let Ok(url) = std::env::var("HONE_TEST_POSTGRES_URL")
             && !url.trim().is_empty()
@@ -57,7 +75,7 @@ impl Postgres {
         match PostgresServer::start() {
             Ok(server) => Some(Postgres::Owned(server)),
             Err(e) => {
-                eprintln!("SKIPPED: PostgreSQL tests: no server could be started: {e}");
+                unavailable("PostgreSQL tests: no server could be started", &e);
                 None
             }
         }

@@ -269,6 +269,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
     let limits = RunLimits {
         memory_bytes: config.memory_mb << 20,
         timeout: Duration::from_millis(config.timeout_ms),
+        host_kernels: context.host_kernels,
     };
     let builder = SuiteBuilder {
         sandbox: &context.sandbox,
@@ -281,6 +282,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         reference: reference.as_ref(),
         memory_bytes: limits.memory_bytes,
         timeout: limits.timeout,
+        host_kernels: limits.host_kernels,
         fuel_factor: config.fuel_factor,
         fuel_floor: config.fuel_floor,
     };

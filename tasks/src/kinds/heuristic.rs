@@ -17,6 +17,7 @@
 //! private_seeds = "1000..1030"  # cases scored only by evaluate_final (optional)
 //! best_known = "best.txt"       # optional: `SEED SCORE` lines, or { "0" = 123, ... }
 //! zero_on_failure = false       # AtCoder rule: any failed case zeroes the total
+//! strict_output = false         # ahc001: read outputs more strictly than the contest's vis
 //! fuel = 2_000_000_000          # per case
 //! timeout_ms = 10_000           # per case, wall clock
 //! memory_mb = 256               # per case
@@ -389,6 +390,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         fuel: Some(raw.fuel),
         memory_bytes: raw.memory_mb << 20,
         timeout: Duration::from_millis(raw.timeout_ms),
+        host_kernels: context.host_kernels,
         ..Limits::default()
     };
     let (source, objective, generate): (judge::Source, Objective, Generator) = match (
@@ -420,8 +422,19 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
                     "applies to `tools` folders only",
                 ));
             }
-            let problem: Arc<dyn problems::Problem> =
-                problems::by_name(name).map(Arc::from).ok_or_else(|| {
+            if raw.strict_output && !problems::STRICT_OUTPUT.contains(&name.as_str()) {
+                return Err(TaskError::field(
+                    manifest,
+                    "heuristic.strict_output",
+                    format!(
+                        "applies to {} only (`{name}` always reads its output strictly)",
+                        problems::STRICT_OUTPUT.join(", ")
+                    ),
+                ));
+            }
+            let problem: Arc<dyn problems::Problem> = problems::by_name(name, raw.strict_output)
+                .map(Arc::from)
+                .ok_or_else(|| {
                     TaskError::field(
                         manifest,
                         "heuristic.builtin",
@@ -453,6 +466,13 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
             )
         }
         (None, Some(relative)) => {
+            if raw.strict_output {
+                return Err(TaskError::field(
+                    manifest,
+                    "heuristic.strict_output",
+                    "applies to `builtin` problems only (a tools folder's vis decides how it reads)",
+                ));
+            }
             let objective = raw.objective.ok_or_else(|| {
                 TaskError::field(
                     manifest,

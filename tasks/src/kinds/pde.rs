@@ -21,6 +21,7 @@
 //! [task]
 //! kind = "pde"
 //! languages = ["c", "rust"]
+//! host_kernels = true         # offer the host kernels (and document them in the prompt); default false
 //!
 //! [pde]
 //! equation = "burgers"        # advection | burgers | reaction_diffusion | heat | darcy
@@ -109,10 +110,16 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
             contract::equation_text(&settings.equation)
         ),
         statement: String::new(),
-        documentation: format!(
-            "{inputs}\n{outputs}\n\n{scoring}\n\n{}",
-            kernel_documentation()
-        ),
+        documentation: if context.host_kernels {
+            format!(
+                "{inputs}\n{outputs}\n\n{scoring}\n\n{}",
+                kernel_documentation()
+            )
+        } else {
+            format!(
+                "{inputs}\n{outputs}\n\n{scoring}\n\nNo host kernels: the solver does all its work in wasm."
+            )
+        },
         constraints: format!(
             "Languages: {}. One source file, WASI stdin/stdout only. Fuel limit {}, memory {} MiB, wall {} ms per evaluation.",
             context
@@ -133,6 +140,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         sandbox: context.sandbox.clone(),
         languages: context.languages.clone(),
         settings,
+        host_kernels: context.host_kernels,
         visible,
         held_out: OnceLock::new(),
         convergence: OnceLock::new(),
@@ -235,6 +243,8 @@ struct PdeEvaluator {
     sandbox: Sandbox,
     languages: Vec<Language>,
     settings: Settings,
+    /// `[task] host_kernels`.
+    host_kernels: bool,
     visible: Batch,
     held_out: OnceLock<Result<Batch, String>>,
     convergence: OnceLock<Result<Vec<Batch>, String>>,
@@ -407,6 +417,7 @@ impl PdeEvaluator {
             memory_bytes: self.settings.memory_mb << 20,
             timeout: Duration::from_millis(self.settings.timeout_ms),
             stdout_bytes: (8 * self.expected_values(&self.visible) as u64 + 4096).max(1 << 20) * 4,
+            host_kernels: self.host_kernels,
             ..Limits::default()
         }
     }

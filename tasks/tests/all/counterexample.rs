@@ -753,3 +753,92 @@ fn only_counterexample_tasks_have_random_candidates() {
     .expect("task");
     assert!(efficiency.random_candidates().is_none());
 }
+
+/// Every bundled validator reads the layout exactly as its statement says: a valid input
+/// (from the task's random generator) passes with or without its final newline, and each
+/// kind of looser whitespace is rejected with a message naming it.
+#[test]
+fn bundled_validators_are_as_strict_as_their_statements() {
+    const BUNDLED: [&str; 8] = [
+        "distinct-per-test",
+        "inversion-count",
+        "kth-smallest",
+        "largest-concatenation",
+        "longest-run",
+        "substring-hash",
+        "time-budget",
+        "variance",
+    ];
+    for name in BUNDLED {
+        let dir = library(name);
+        let statement = std::fs::read_to_string(dir.join("statement.md")).expect("statement");
+        assert!(
+            statement.contains("single spaces") && statement.contains("no tabs, no `\\r`"),
+            "{name}: the statement must say what the validator accepts"
+        );
+        let task = Task::load(&dir, sandbox()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // A random input with a space in it (a line of two tokens or more).
+        let valid = (1..=20)
+            .map(|seed| {
+                let input = random_inputs(&task)
+                    .random_candidate(seed)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                input.files.get("input.txt").expect("input.txt").clone()
+            })
+            .find(|text| text.contains(' '))
+            .unwrap_or_else(|| panic!("{name}: no random input with a space"));
+        assert!(valid.ends_with('\n'), "{name}: {valid:?}");
+        let verdict = |text: &str| task.evaluate(&Candidate::from_file("input.txt", text));
+        for accepted in [valid.clone(), valid.trim_end_matches('\n').to_string()] {
+            let evaluation = verdict(&accepted);
+            assert!(
+                matches!(evaluation.status, EvalStatus::Ok | EvalStatus::WrongAnswer),
+                "{name}: a valid input was rejected: {}",
+                evaluation.feedback
+            );
+        }
+        let first_line_end = valid.find('\n').expect("a line break");
+        let loose = [
+            (
+                "CRLF line ends",
+                valid.replace('\n', "\r\n"),
+                "carriage return",
+            ),
+            ("a tab", valid.replacen(' ', "\t", 1), "tab"),
+            ("a repeated space", valid.replacen(' ', "  ", 1), "repeated"),
+            ("a leading space", format!(" {valid}"), "leading"),
+            (
+                "a trailing space",
+                format!("{} {}", &valid[..first_line_end], &valid[first_line_end..]),
+                "trailing",
+            ),
+            (
+                "a blank line at the end",
+                format!("{valid}\n"),
+                "extra data",
+            ),
+            (
+                "a blank line inside",
+                format!("{}\n{}", &valid[..first_line_end], &valid[first_line_end..]),
+                "blank line",
+            ),
+            ("a line break for a space", valid.replacen(' ', "\n", 1), ""),
+            ("a vertical tab", valid.replacen(' ', "\u{b}", 1), "0x0b"),
+        ];
+        for (what, text, says) in loose {
+            let evaluation = verdict(&text);
+            assert_eq!(
+                evaluation.status,
+                EvalStatus::InvalidOutput,
+                "{name}: an input with {what} was accepted: {}",
+                evaluation.feedback
+            );
+            assert!(
+                evaluation.feedback.contains("the validator rejected it")
+                    && evaluation.feedback.contains(says),
+                "{name}, {what}: {}",
+                evaluation.feedback
+            );
+        }
+    }
+}

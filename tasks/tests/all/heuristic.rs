@@ -220,11 +220,7 @@ fn bad_outputs_fail_their_case_with_the_scorers_message() {
         .expect("cases");
     for (bad, status, words) in [
         ("0 0 10000 10000", EvalStatus::WrongAnswer, "overlap"),
-        (
-            "0 0 10001 5",
-            EvalStatus::WrongAnswer,
-            "breaks 0 <= a < c <= 10000",
-        ),
+        ("0 0 10001 5", EvalStatus::WrongAnswer, "is out of range"),
         (
             "1 2 three 4",
             EvalStatus::InvalidOutput,
@@ -458,6 +454,14 @@ fn bad_task_toml_is_a_clear_error() {
         (
             "tools = \".\"\npublic_seeds = \"0..3\"\n",
             &["heuristic.objective", "missing"],
+        ),
+        (
+            "builtin = \"tour\"\npublic_seeds = \"0..3\"\nstrict_output = true\n",
+            &["heuristic.strict_output", "ahc001 only"],
+        ),
+        (
+            "tools = \".\"\nobjective = \"maximize\"\npublic_seeds = \"0..3\"\nstrict_output = true\n",
+            &["heuristic.strict_output", "builtin"],
         ),
         (
             "tools = \".\"\nobjective = \"maximize\"\npublic_seeds = \"0..3\"\n",

@@ -1,7 +1,9 @@
 //! Integration tests of hone-tasks, one module per topic.
 
+mod ahc001;
 mod counterexample;
 mod efficiency;
 mod heuristic;
+mod host_kernels;
 mod params;
 mod pde;

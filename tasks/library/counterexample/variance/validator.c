@@ -3,10 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Token reader for validators: the whole input is read, tokens are separated by spaces,
-   tabs or newlines, and every failure prints why and exits with code 1. */
+/* Strict reader for validators: the whole input is read and must be laid out exactly as
+   the statement says: the tokens of a line separated by single spaces, every line ended by
+   `\n` (the last line's newline is optional), and no other whitespace (no tabs, no `\r`,
+   no leading, trailing or repeated spaces, no blank lines). Every failure prints why and
+   exits with code 1. */
 static char *data;
 static size_t len, pos;
+static long long line = 1;
 
 static void reject(const char *fmt, ...) {
     va_list args;
@@ -33,15 +37,49 @@ static void load_input(void) {
     }
 }
 
-static int is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+/* What the byte at `at` is, for messages. */
+static const char *describe(size_t at) {
+    static char buf[32];
+    if (at >= len) return "the end of the input";
+    switch (data[at]) {
+    case ' ': return "a space";
+    case '\n': return "a line break";
+    case '\r': return "a carriage return (`\\r`; lines end with `\\n` only)";
+    case '\t': return "a tab (tokens are separated by single spaces)";
+    }
+    snprintf(buf, sizeof buf, "byte 0x%02x", (unsigned char)data[at]);
+    return buf;
+}
 
+/* The next token: the bytes up to the next space, line break or end of the input. */
 static const char *next_token(const char *what, size_t *tlen) {
-    while (pos < len && is_space(data[pos])) pos++;
-    if (pos == len) reject("the input ended early: expected %s", what);
+    if (pos == len) reject("the input ended early: expected %s on line %lld", what, line);
+    if (data[pos] == ' ' || data[pos] == '\n')
+        reject("line %lld: expected %s, found %s (no leading or repeated spaces, no blank lines)", line, what, describe(pos));
     size_t start = pos;
-    while (pos < len && !is_space(data[pos])) pos++;
+    while (pos < len && data[pos] != ' ' && data[pos] != '\n') {
+        if (data[pos] == '\r' || data[pos] == '\t' || data[pos] == '\v' || data[pos] == '\f')
+            reject("line %lld: %s: found %s", line, what, describe(pos));
+        pos++;
+    }
     *tlen = pos - start;
     return data + start;
+}
+
+/* The single space between two tokens of a line. */
+static void expect_space(const char *what) {
+    if (pos == len || data[pos] != ' ')
+        reject("line %lld: expected a single space before %s, found %s", line, what, describe(pos));
+    pos++;
+}
+
+/* The end of a line: `\n`, or the end of the input (the final newline is optional). */
+static void expect_line_end(const char *what) {
+    if (pos == len) return;
+    if (data[pos] != '\n')
+        reject("line %lld: expected the end of the line after %s, found %s (a trailing space, or more tokens than the line holds)", line, what, describe(pos));
+    pos++;
+    line++;
 }
 
 static long long read_int(const char *what, long long lo, long long hi) {
@@ -63,15 +101,24 @@ static long long read_int(const char *what, long long lo, long long hi) {
     return x;
 }
 
+/* A line of `count` integers in [lo, hi], each named `what`. */
+__attribute__((unused)) static void read_int_line(const char *what, long long count, long long lo, long long hi) {
+    for (long long i = 0; i < count; i++) {
+        if (i > 0) expect_space(what);
+        read_int(what, lo, hi);
+    }
+    expect_line_end(what);
+}
+
 static void expect_end(void) {
-    while (pos < len && is_space(data[pos])) pos++;
-    if (pos != len) reject("extra data after the last expected token (at byte %zu)", pos);
+    if (pos != len) reject("extra data after the last line (line %lld: %s)", line, describe(pos));
 }
 
 int main(void) {
     load_input();
     long long n = read_int("n", 1, 100000);
-    for (long long i = 0; i < n; i++) read_int("x_i", -1000000000, 1000000000);
+    expect_line_end("n");
+    read_int_line("x_i", n, -1000000000, 1000000000);
     expect_end();
     return 0;
 }

@@ -89,6 +89,7 @@ impl RunLimits {
             stdout_bytes,
             stderr_bytes: STDERR_BYTES,
             seed,
+            host_kernels: false,
         }
     }
 
@@ -157,6 +158,7 @@ impl SolutionLimits {
             stdout_bytes: self.output_bytes,
             stderr_bytes: STDERR_BYTES,
             seed,
+            host_kernels: false,
         }
     }
 

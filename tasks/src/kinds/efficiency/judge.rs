@@ -110,6 +110,8 @@ impl CaseResult<'_> {
 pub(crate) struct RunLimits {
     pub memory_bytes: u64,
     pub timeout: Duration,
+    /// `[task] host_kernels`.
+    pub host_kernels: bool,
 }
 
 /// Runs `program` on every test of `suite` (up to [`MAX_FAILURES`] failures) and scores it
@@ -153,6 +155,7 @@ fn run_case(judge: &Judge, program: &Program, case: &TestCase, limits: &RunLimit
             .saturating_add(64 << 10),
         stderr_bytes: 16 << 10,
         seed: 0,
+        host_kernels: limits.host_kernels,
     };
     let outcome = match judge.sandbox.run(program, &case.input, &run_limits) {
         Ok(outcome) => outcome,

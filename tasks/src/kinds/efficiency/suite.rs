@@ -63,6 +63,8 @@ pub(crate) struct SuiteBuilder<'a> {
     pub reference: Option<&'a Program>,
     pub memory_bytes: u64,
     pub timeout: std::time::Duration,
+    /// `[task] host_kernels`: the seed and reference may call them too.
+    pub host_kernels: bool,
     pub fuel_factor: f64,
     pub fuel_floor: u64,
 }
@@ -144,6 +146,7 @@ impl SuiteBuilder<'_> {
             timeout: self.timeout.max(std::time::Duration::from_secs(60)),
             stdout_bytes: TRUSTED_STDOUT_BYTES,
             seed,
+            host_kernels: self.host_kernels,
             ..Limits::default()
         }
     }

@@ -225,19 +225,20 @@ impl Runner<'_> {
                     }
                     return CaseResult::failed(seed, status, fuel, message);
                 }
-                let output = outcome.stdout_text();
                 match source {
-                    Source::Builtin(problem) => match problem.score(input, &output) {
-                        Ok(raw) => CaseResult::passed(seed, raw, fuel, None),
-                        Err(rejection) => {
-                            let status = if rejection.malformed {
-                                EvalStatus::InvalidOutput
-                            } else {
-                                EvalStatus::WrongAnswer
-                            };
-                            CaseResult::failed(seed, status, fuel, rejection.message)
+                    Source::Builtin(problem) => {
+                        match problem.score_stdout(input, &outcome.stdout) {
+                            Ok(raw) => CaseResult::passed(seed, raw, fuel, None),
+                            Err(rejection) => {
+                                let status = if rejection.malformed {
+                                    EvalStatus::InvalidOutput
+                                } else {
+                                    EvalStatus::WrongAnswer
+                                };
+                                CaseResult::failed(seed, status, fuel, rejection.message)
+                            }
                         }
-                    },
+                    }
                     Source::Batch(tools) => {
                         let scored = tools.score_batch(input, &outcome.stdout);
                         from_tool(seed, fuel, scored.score, scored.message)
@@ -264,6 +265,9 @@ impl Runner<'_> {
                     "--seed".into(),
                     seed.to_string(),
                 ];
+                if limits.host_kernels {
+                    args.push("--host-kernels".into());
+                }
                 if let Some(dir) = judge.sandbox.cache_dir() {
                     args.push("--cache-dir".into());
                     args.push(dir.display().to_string());

@@ -43,15 +43,32 @@ pub trait Problem: Send + Sync {
     fn generate(&self, seed: u64) -> String;
     /// The raw score of `output` on `input` (an input this problem generated).
     fn score(&self, input: &str, output: &str) -> Result<i64, Rejection>;
+    /// The raw score of a program's stdout as it wrote it. By default its bytes are read as
+    /// UTF-8 (an invalid sequence becomes U+FFFD) and scored by `score`; a problem whose
+    /// contest tool reads bytes differently says how by overriding this.
+    fn score_stdout(&self, input: &str, stdout: &[u8]) -> Result<i64, Rejection> {
+        self.score(input, &String::from_utf8_lossy(stdout))
+    }
 }
 
 /// The names `builtin` accepts.
 pub const NAMES: [&str; 3] = ["ahc001", "tour", "grid_path"];
 
-/// The problem named `name`, if built in.
-pub fn by_name(name: &str) -> Option<Box<dyn Problem>> {
+/// The names `strict_output = true` applies to: problems from a contest whose own tool
+/// reads outputs more loosely than their statement (the others always read strictly).
+pub const STRICT_OUTPUT: [&str; 1] = ["ahc001"];
+
+/// The problem named `name`, if built in; `strict_output` as task.toml says (see
+/// [`STRICT_OUTPUT`]).
+pub fn by_name(name: &str, strict_output: bool) -> Option<Box<dyn Problem>> {
     match name {
-        "ahc001" => Some(Box::new(ahc001::Ahc001)),
+        "ahc001" => Some(Box::new(ahc001::Ahc001 {
+            reading: if strict_output {
+                ahc001::OutputReading::Strict
+            } else {
+                ahc001::OutputReading::Vis
+            },
+        })),
         "tour" => Some(Box::new(tour::Tour)),
         "grid_path" => Some(Box::new(grid_path::GridPath)),
         _ => None,

@@ -40,6 +40,9 @@ pub struct RawSpec {
     pub best_known: Option<toml::Value>,
     #[serde(default)]
     pub zero_on_failure: bool,
+    /// Builtins from a contest only: read outputs more strictly than the contest's tool.
+    #[serde(default)]
+    pub strict_output: bool,
     #[serde(default = "default_fuel")]
     pub fuel: u64,
     #[serde(default = "default_timeout_ms")]

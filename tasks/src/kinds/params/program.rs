@@ -74,6 +74,7 @@ pub(super) fn load(
         fuel: Some(options.fuel),
         memory_bytes: options.memory_mb << 20,
         timeout: Duration::from_millis(options.timeout_ms),
+        host_kernels: context.host_kernels,
         ..Limits::default()
     };
     let (verb, sign) = match options.direction {
