@@ -12,8 +12,11 @@ pub mod score;
 pub mod spectral;
 
 pub use darcy::{
-    DarcyError, DarcyProblem, cholesky_solve_lower, darcy_matrix, darcy_reference, solve_darcy,
+    DarcyError, DarcyProblem, cholesky_solve_lower, darcy_matrix, darcy_reference,
+    restrict_to_centres, solve_darcy,
 };
-pub use initial::{DarcyCoefficient, FourierInitial};
-pub use score::{convergence_rate, frame_errors, nrmse};
+pub use initial::{DarcyCoefficient, FourierInitial, cell_centres, codepde_convergence_initial};
+pub use score::{
+    convergence_rate, frame_errors, interpolate_linear, nrmse, self_convergence_error,
+};
 pub use spectral::{PeriodicEquation, PeriodicSolver, periodic_reference};

@@ -1,20 +1,31 @@
 //! pde tasks (CodePDE): the model writes a numerical solver; hone scores its accuracy
 //! against a trusted native reference, with its cost (fuel) beside it.
 //!
-//! Equations: 1-D advection, viscous Burgers, Fisher–KPP reaction–diffusion and heat
-//! (periodic on [0, 1)), and 2-D Darcy flow `−∇·(a∇u) = 1` with zero boundary values.
-//! Initial data come from seeds (sums of random Fourier modes; thresholded Gaussian random
-//! fields for Darcy). The candidate reads one batch in the binary format of
-//! [`contract`] on stdin and writes the solution on stdout (f64 little-endian,
-//! `[batch, T+1, nx]`, frame 0 the initial condition; Darcy `[batch, n, n]`).
+//! Equations: 1-D advection, viscous Burgers `u_t + (u²/2)_x = (ν/π) u_xx` (PDEBench's and
+//! CodePDE's convention: the solver receives ν/π), Fisher–KPP reaction–diffusion and heat
+//! (periodic on [0, 1), values at the cell centres `(j + ½)/nx`), and 2-D Darcy flow
+//! `−∇·(a∇u) = 1` with zero boundary values. Initial data come from seeds (sums of random
+//! Fourier modes; thresholded Gaussian random fields for Darcy). The candidate reads one batch
+//! in the binary format of [`contract`] on stdin and writes the solution on stdout (f64
+//! little-endian, `[batch, T+1, nx]`, frame 0 the initial condition; Darcy `[batch, n, n]`).
 //!
-//! Score rule: for a valid candidate `score = −log10(max(nRMSE, 1e-12)) − w·log10(fuel)`,
+//! Score rule: for a valid candidate `score = −log10(max(nRMSE, floor)) − w·log10(fuel)`,
 //! `w = fuel_weight` (default 0.01), where nRMSE is CodePDE's (per sample
 //! `sqrt(mean((u−u_ref)²)) / sqrt(mean(u_ref²))` over all frames including frame 0, then the
-//! mean over samples). A 10× more accurate solver gains 1; a 10× cheaper one gains `w`.
-//! NaN/Inf, a wrong output size, a trap or an exceeded limit make the candidate invalid
-//! (status `invalid_output` or the run's status). Metrics: `nrmse`, `nrmse_max`, `fuel`,
-//! `wall_ms`, and with the optional convergence check `convergence_rate`.
+//! mean over samples) and `floor` is at least 10× the reference's own error (1e-12 for the
+//! exact references, [`crate::pde::spectral::NONLINEAR_NRMSE_FLOOR`],
+//! [`crate::pde::darcy::DARCY_NRMSE_FLOOR`]). A 10× more accurate solver gains 1; a 10× cheaper
+//! one gains `w`. NaN/Inf, values whose nRMSE overflows, a wrong output size, a trap or an
+//! exceeded limit make the candidate invalid (status `invalid_output` or the run's status).
+//! Metrics: `nrmse`, `nrmse_max`, `fuel`, `run_wall_ms`, and with the convergence check
+//! `convergence_rate`.
+//!
+//! The optional convergence check is CodePDE's self-convergence test: the candidate's runs on
+//! other grids are compared with each other (1-D: CodePDE's five test initial conditions on
+//! `grids`, steps of 0.01 up to a tenth of the final time; each grid against the next finer
+//! or the finest) or with its own task-grid solution (Darcy: the coefficient re-sampled on the
+//! grid coarsened by `down_sample`). It never uses the reference. The rate is reported; with
+//! `min_rate` a lower rate makes the candidate invalid.
 //!
 //! task.toml:
 //! ```toml
@@ -28,13 +39,13 @@
 //! nu = 0.01                   # beta (advection); nu (burgers, heat); nu and rho (reaction_diffusion)
 //! seed_solution = "seed.c"
 //! batch = 4                   # samples per evaluation
-//! nx = 256                    # grid points (1-D) or cells per side (darcy)
-//! frames = 10                 # T: output frames after the initial one (1-D)
-//! final_time = 1.0            # t_T (1-D)
+//! nx = 256                    # grid points (1-D) or cells per side (darcy, default 48)
+//! frames = 200                # T: output frames after the initial one (1-D)
+//! final_time = 2.0            # t_T (1-D)
 //! modes = 2                   # random Fourier modes per initial condition (1-D)
 //! max_wavenumber = 4
 //! # coefficient_values = [3.0, 12.0]   # darcy
-//! reference_grid = 2048       # 1-D: fine grid (multiple of nx); darcy: refinement factor (default 4)
+//! reference_grid = 2048       # 1-D: fine grid of the spectral reference (multiple of nx)
 //! seed = 1                    # visible batch
 //! final_seed = 1001           # held-out batch for evaluate_final (optional)
 //! fuel = 5_000_000_000
@@ -43,9 +54,11 @@
 //! fuel_weight = 0.01
 //! [pde.convergence]           # optional, off by default
 //! enabled = true
-//! grids = [256, 512, 1024, 2048]
-//! samples = 2
-//! min_rate = 1.0              # optional: below it (and error above 1e-10) the candidate is invalid
+//! grids = [256, 512, 1024, 2048]   # 1-D
+//! compare = "next"            # 1-D: "next" (default for burgers) or "finest"
+//! # down_sample = [6, 4, 3, 2]     # darcy: nx must be divisible by each
+//! # samples = 8                    # darcy: first samples re-solved (at most batch)
+//! # min_rate = 1.0            # optional: below it (and error above 1e-10) the candidate is invalid
 //! ```
 
 mod config;
@@ -58,18 +71,17 @@ use std::time::{Duration, Instant};
 use hone_sandbox::{Compilation, Language, Limits, Program, Sandbox};
 use serde_json::json;
 
-use self::config::{Equation, Section, Settings};
+use self::config::{Compare, ConvergencePlan, Equation, Section, Settings};
 use crate::candidate::Candidate;
 use crate::error::TaskError;
 use crate::evaluation::{EvalStatus, Evaluation};
 use crate::pde::{
-    DarcyCoefficient, FourierInitial, convergence_rate, darcy_reference, frame_errors, nrmse,
-    periodic_reference,
+    DarcyCoefficient, FourierInitial, cell_centres, codepde_convergence_initial, convergence_rate,
+    darcy_reference, frame_errors, interpolate_linear, nrmse, periodic_reference,
+    restrict_to_centres, self_convergence_error,
 };
 use crate::task::{Evaluator, LoadContext, Loaded, PromptMaterial, TaskKind};
 
-/// nRMSE below this counts as exact (round-off): the score stops growing there.
-const NRMSE_FLOOR: f64 = 1e-12;
 /// Below this finest-grid error the convergence rate is not required (already at round-off).
 const CONVERGED_ERROR: f64 = 1e-10;
 
@@ -92,14 +104,13 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         ));
     }
     let seed_source = context.read_file("pde.seed_solution", &settings.seed_solution)?;
-    let visible =
-        Batch::build(&settings, settings.seed, settings.nx, settings.batch).map_err(|m| {
-            TaskError::field(
-                &context.manifest_path,
-                "pde",
-                format!("cannot build the reference: {m}"),
-            )
-        })?;
+    let visible = Batch::build(&settings, settings.seed).map_err(|m| {
+        TaskError::field(
+            &context.manifest_path,
+            "pde",
+            format!("cannot build the reference: {m}"),
+        )
+    })?;
     let (inputs, outputs) = contract::io_documentation(&settings);
     let scoring = contract::scoring_documentation(&settings);
     let prompt = PromptMaterial {
@@ -166,36 +177,72 @@ pub fn kernel_documentation() -> String {
 /// One sample's input data and reference solution.
 type SampleData = (Vec<f64>, Vec<f64>);
 
-/// One batch of samples: the stdin bytes and the reference solution.
-struct Batch {
-    stdin: Vec<u8>,
-    reference: Vec<f64>,
+/// The shape of one run's output: `[batch, times, nx]` (1-D) or `[batch, nx, nx]` (Darcy,
+/// `times` empty).
+#[derive(Clone, Debug)]
+struct Layout {
     batch: usize,
     nx: usize,
+    times: Vec<f64>,
+}
+
+impl Layout {
+    fn darcy(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    fn sample_len(&self) -> usize {
+        if self.darcy() {
+            self.nx * self.nx
+        } else {
+            self.times.len() * self.nx
+        }
+    }
+
+    fn values(&self) -> usize {
+        self.batch * self.sample_len()
+    }
+
+    fn describe(&self) -> String {
+        if self.darcy() {
+            format!("[batch {}, n {}, n {}]", self.batch, self.nx, self.nx)
+        } else {
+            format!(
+                "[batch {}, frames {}, nx {}]",
+                self.batch,
+                self.times.len(),
+                self.nx
+            )
+        }
+    }
+}
+
+/// One run's input: the stdin bytes, the output layout and, for scored batches, the reference.
+struct Batch {
+    stdin: Vec<u8>,
+    layout: Layout,
+    /// Empty for the convergence check's runs (compared with the candidate itself).
+    reference: Vec<f64>,
 }
 
 impl Batch {
-    /// Draws `batch` samples from `seed` on grid `nx` and solves them natively (in parallel).
-    fn build(settings: &Settings, seed: u64, nx: usize, batch: usize) -> Result<Batch, String> {
-        let times = &settings.times;
+    /// Draws `batch` samples from `seed` on the task grid and solves them natively (in parallel).
+    fn build(settings: &Settings, seed: u64) -> Result<Batch, String> {
+        let (times, nx, batch) = (&settings.times, settings.nx, settings.batch);
         let equation = settings.equation;
         let per_sample: Vec<Result<SampleData, String>> = parallel_map(batch, |b| match equation {
             Equation::Periodic(p) => {
                 let unit = matches!(p, crate::pde::PeriodicEquation::ReactionDiffusion { .. });
                 let u0 =
                     FourierInitial::random(seed, b, settings.modes, settings.max_wavenumber, unit);
-                // The convergence grids may exceed the task grid: keep the reference at least 2× finer.
-                let fine = if nx >= settings.reference_grid {
-                    2 * nx
-                } else {
-                    settings.reference_grid.div_ceil(nx) * nx
-                };
-                Ok((u0.sample(nx), periodic_reference(p, &u0, nx, fine, times)))
+                Ok((
+                    u0.sample(nx),
+                    periodic_reference(p, &u0, nx, settings.reference_grid, times),
+                ))
             }
             Equation::Darcy { low, high } => {
                 let a = DarcyCoefficient::random(seed, b, low, high).cells(nx);
-                let u =
-                    darcy_reference(nx, settings.reference_grid, &a).map_err(|e| e.to_string())?;
+                let u = darcy_reference(nx, &a).map_err(|e| e.to_string())?;
                 Ok((a, u))
             }
         });
@@ -206,12 +253,31 @@ impl Batch {
             data.extend(d);
             reference.extend(r);
         }
-        Ok(Batch {
-            stdin: contract::encode_input(&equation, batch, nx, times, &data),
-            reference,
-            batch,
-            nx,
-        })
+        Ok(Batch::unscored(&equation, batch, nx, times, data).with_reference(reference))
+    }
+
+    /// A run without a reference (the convergence check's).
+    fn unscored(
+        equation: &Equation,
+        batch: usize,
+        nx: usize,
+        times: &[f64],
+        data: Vec<f64>,
+    ) -> Batch {
+        Batch {
+            stdin: contract::encode_input(equation, batch, nx, times, &data),
+            layout: Layout {
+                batch,
+                nx,
+                times: times.to_vec(),
+            },
+            reference: Vec::new(),
+        }
+    }
+
+    fn with_reference(mut self, reference: Vec<f64>) -> Batch {
+        self.reference = reference;
+        self
     }
 }
 
@@ -247,7 +313,14 @@ struct PdeEvaluator {
     host_kernels: bool,
     visible: Batch,
     held_out: OnceLock<Result<Batch, String>>,
-    convergence: OnceLock<Result<Vec<Batch>, String>>,
+    convergence: OnceLock<Vec<Batch>>,
+}
+
+/// A finished run: the decoded output (all values finite) and its cost.
+struct Run {
+    output: Vec<f64>,
+    fuel: u64,
+    wall: Duration,
 }
 
 /// A successful, scored run of one batch.
@@ -255,8 +328,7 @@ struct Scored {
     nrmse: f64,
     per_sample: Vec<f64>,
     frames: Vec<f64>,
-    fuel: u64,
-    wall: Duration,
+    run: Run,
 }
 
 impl Evaluator for PdeEvaluator {
@@ -266,9 +338,9 @@ impl Evaluator for PdeEvaluator {
 
     fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation> {
         let seed = self.settings.final_seed?;
-        let batch = self.held_out.get_or_init(|| {
-            Batch::build(&self.settings, seed, self.settings.nx, self.settings.batch)
-        });
+        let batch = self
+            .held_out
+            .get_or_init(|| Batch::build(&self.settings, seed));
         Some(match batch {
             Ok(batch) => self.evaluate_on(candidate, batch, false),
             Err(message) => Evaluation::failed(
@@ -291,15 +363,16 @@ impl PdeEvaluator {
             Ok(p) => p,
             Err(e) => return e,
         };
-        let scored = match self.run_batch(&program, batch) {
+        let scored = match self.run_scored(&program, batch) {
             Ok(s) => s,
             Err(mut e) => {
                 e.wall_ms = started.elapsed().as_secs_f64() * 1e3;
                 return e;
             }
         };
-        let fuel = scored.fuel;
-        let score = -scored.nrmse.max(NRMSE_FLOOR).log10()
+        let fuel = scored.run.fuel;
+        let floor = self.settings.equation.nrmse_floor();
+        let score = -scored.nrmse.max(floor).log10()
             - self.settings.fuel_weight * (fuel.max(1) as f64).log10();
         let mut feedback = self.feedback(&scored, score);
         let nrmse_max = scored.per_sample.iter().copied().fold(0.0, f64::max);
@@ -320,14 +393,13 @@ impl PdeEvaluator {
         .with_metric("nrmse", scored.nrmse)
         .with_metric("nrmse_max", nrmse_max)
         .with_metric("fuel", fuel)
-        .with_metric("run_wall_ms", scored.wall.as_secs_f64() * 1e3);
+        .with_metric("run_wall_ms", scored.run.wall.as_secs_f64() * 1e3);
         if with_convergence && let Some(check) = &self.settings.convergence {
-            match self.convergence_check(&program) {
-                Ok((errors, rate)) => {
+            match self.convergence_check(&program, &scored.run.output) {
+                Ok((sizes, errors, rate)) => {
                     let finest = errors.last().copied().unwrap_or(0.0);
                     feedback.push_str(&format!(
-                        "\nconvergence: grids {:?}, nRMSE {}, rate {}\n",
-                        check.grids,
+                        "\nconvergence (your solver against its own runs on other grids): grids {sizes:?}, errors {}, rate {}\n",
                         errors
                             .iter()
                             .map(|e| format!("{e:.3e}"))
@@ -340,7 +412,7 @@ impl PdeEvaluator {
                         evaluation = evaluation.with_metric("convergence_rate", r);
                     }
                     evaluation.trace["convergence"] =
-                        json!({ "grids": check.grids, "nrmse": errors, "rate": rate });
+                        json!({ "grids": sizes, "errors": errors, "rate": rate });
                     if let Some(min) = check.min_rate
                         && finest > CONVERGED_ERROR
                         && rate.is_none_or(|r| r < min)
@@ -411,29 +483,27 @@ impl PdeEvaluator {
         }
     }
 
-    fn limits(&self) -> Limits {
+    fn limits(&self, layout: &Layout) -> Limits {
         Limits {
             fuel: Some(self.settings.fuel),
             memory_bytes: self.settings.memory_mb << 20,
             timeout: Duration::from_millis(self.settings.timeout_ms),
-            stdout_bytes: (8 * self.expected_values(&self.visible) as u64 + 4096).max(1 << 20) * 4,
+            // Room for the expected output and more, so that a longer output is reported
+            // with its size rather than cut off.
+            stdout_bytes: (16 * layout.values() as u64 + 4096).max(4 << 20),
             host_kernels: self.host_kernels,
             ..Limits::default()
         }
     }
 
-    fn expected_values(&self, batch: &Batch) -> usize {
-        batch.batch
-            * contract::sample_len(&self.settings.equation, batch.nx, self.settings.times.len())
-    }
-
-    /// Runs one batch and scores it; an invalid run comes back as its evaluation.
-    fn run_batch(&self, program: &Program, batch: &Batch) -> Result<Scored, Evaluation> {
-        let mut limits = self.limits();
-        limits.stdout_bytes = limits
-            .stdout_bytes
-            .max(8 * self.expected_values(batch) as u64 * 2);
-        let outcome = match self.sandbox.run(program, &batch.stdin, &limits) {
+    /// Runs one batch; an invalid run (did not finish, wrong size, a value not finite) comes
+    /// back as its evaluation.
+    fn run(&self, program: &Program, batch: &Batch) -> Result<Run, Evaluation> {
+        let layout = &batch.layout;
+        let outcome = match self
+            .sandbox
+            .run(program, &batch.stdin, &self.limits(layout))
+        {
             Ok(o) => o,
             Err(e) => {
                 return Err(Evaluation::failed(
@@ -443,8 +513,13 @@ impl PdeEvaluator {
             }
         };
         let stderr_tail = tail(&outcome.stderr, 1500);
+        let failed = |status: EvalStatus, message: String| {
+            let mut failed = Evaluation::failed(status, message);
+            failed.fuel = Some(outcome.fuel_used);
+            failed.with_metric("fuel", outcome.fuel_used)
+        };
         if let Some(status) = EvalStatus::from_run_status(&outcome.status) {
-            let mut failed = Evaluation::failed(
+            return Err(failed(
                 status,
                 format!(
                     "the solver did not finish: {} (fuel used {}, limit {}){}",
@@ -457,28 +532,14 @@ impl PdeEvaluator {
                         format!("\nstderr:\n{stderr_tail}")
                     }
                 ),
-            );
-            failed.fuel = Some(outcome.fuel_used);
-            return Err(failed.with_metric("fuel", outcome.fuel_used));
+            ));
         }
-        let expected = self.expected_values(batch);
+        let expected = layout.values();
         if outcome.stdout.len() != 8 * expected {
-            let shape = match self.settings.equation {
-                Equation::Darcy { .. } => {
-                    format!("[batch {}, n {}, n {}]", batch.batch, batch.nx, batch.nx)
-                }
-                Equation::Periodic(_) => {
-                    format!(
-                        "[batch {}, frames {}, nx {}]",
-                        batch.batch,
-                        self.settings.times.len(),
-                        batch.nx
-                    )
-                }
-            };
             let mut message = format!(
-                "wrong output length: expected {} bytes ({expected} f64 values, shape {shape}, little-endian), got {} bytes",
+                "wrong output length: expected {} bytes ({expected} f64 values, shape {}, little-endian), got {} bytes",
                 8 * expected,
+                layout.describe(),
                 outcome.stdout.len()
             );
             let printable = outcome
@@ -494,72 +555,61 @@ impl PdeEvaluator {
             if !stderr_tail.is_empty() {
                 message.push_str(&format!("\nstderr:\n{stderr_tail}"));
             }
-            let mut failed = Evaluation::failed(EvalStatus::InvalidOutput, message);
-            failed.fuel = Some(outcome.fuel_used);
-            return Err(failed.with_metric("fuel", outcome.fuel_used));
+            return Err(failed(EvalStatus::InvalidOutput, message));
         }
         let output = contract::decode_output(&outcome.stdout);
-        let sample_len =
-            contract::sample_len(&self.settings.equation, batch.nx, self.settings.times.len());
         if let Some(index) = output.iter().position(|v| !v.is_finite()) {
-            let mut failed = Evaluation::failed(
+            return Err(failed(
                 EvalStatus::InvalidOutput,
-                self.non_finite_message(&output, index, batch),
-            );
-            failed.fuel = Some(outcome.fuel_used);
-            return Err(failed.with_metric("fuel", outcome.fuel_used));
+                non_finite_message(&output, index, layout),
+            ));
         }
-        let (mean, per_sample) = nrmse(&output, &batch.reference, sample_len);
-        let frames = match self.settings.equation {
-            Equation::Periodic(_) => frame_errors(
-                &output,
-                &batch.reference,
-                batch.batch,
-                self.settings.times.len(),
-                batch.nx,
-            ),
-            Equation::Darcy { .. } => Vec::new(),
-        };
-        Ok(Scored {
-            nrmse: mean,
-            per_sample,
-            frames,
+        Ok(Run {
+            output,
             fuel: outcome.fuel_used,
             wall: outcome.wall,
         })
     }
 
-    fn non_finite_message(&self, output: &[f64], index: usize, batch: &Batch) -> String {
-        let value = output[index];
-        match self.settings.equation {
-            Equation::Darcy { .. } => {
-                let (b, cell) = (index / (batch.nx * batch.nx), index % (batch.nx * batch.nx));
-                format!(
-                    "the output holds {value} at sample {b}, cell (i {}, j {}); every value must be finite",
-                    cell / batch.nx,
-                    cell % batch.nx
-                )
-            }
-            Equation::Periodic(_) => {
-                let frames = self.settings.times.len();
-                let (b, rest) = (index / (frames * batch.nx), index % (frames * batch.nx));
-                let (t, j) = (rest / batch.nx, rest % batch.nx);
-                let bad = output.iter().filter(|v| !v.is_finite()).count();
-                format!(
-                    "the output holds {value} at sample {b}, frame {t} (t = {}), x index {j} ({bad} non-finite values in all); \
-                     every value must be finite\nhint: the scheme diverged by frame {t}: check the time-step (CFL) condition, or use an implicit or exponential integrator",
-                    self.settings.times[t]
-                )
-            }
+    /// Runs one batch and scores it against its reference.
+    fn run_scored(&self, program: &Program, batch: &Batch) -> Result<Scored, Evaluation> {
+        let run = self.run(program, batch)?;
+        let layout = &batch.layout;
+        let (mean, per_sample) = nrmse(&run.output, &batch.reference, layout.sample_len());
+        if !mean.is_finite() {
+            // Finite values so large that their squares overflow.
+            let mut failed = Evaluation::failed(
+                EvalStatus::InvalidOutput,
+                "the output's values are so large that the nRMSE overflows (it is not finite); the solution stays of the order of the initial data",
+            );
+            failed.fuel = Some(run.fuel);
+            return Err(failed.with_metric("fuel", run.fuel));
         }
+        let frames = if layout.darcy() {
+            Vec::new()
+        } else {
+            frame_errors(
+                &run.output,
+                &batch.reference,
+                layout.batch,
+                layout.times.len(),
+                layout.nx,
+            )
+        };
+        Ok(Scored {
+            nrmse: mean,
+            per_sample,
+            frames,
+            run,
+        })
     }
 
     fn feedback(&self, scored: &Scored, score: f64) -> String {
         let mut text = format!(
             "nRMSE {:.4e} (score {score:.4}; fuel {}; run wall {:.0} ms)\nper-sample nRMSE: {}\n",
             scored.nrmse,
-            scored.fuel,
-            scored.wall.as_secs_f64() * 1e3,
+            scored.run.fuel,
+            scored.run.wall.as_secs_f64() * 1e3,
             scored
                 .per_sample
                 .iter()
@@ -567,15 +617,25 @@ impl PdeEvaluator {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        let floor = self.settings.equation.nrmse_floor();
+        if scored.nrmse < floor {
+            text.push_str(&format!(
+                "the nRMSE is below {floor:e}, where the score stops growing (the reference's own accuracy)\n"
+            ));
+        }
         if !scored.frames.is_empty() {
             let times = &self.settings.times;
+            // Every frame is scored; the feedback shows at most about 20 of them.
+            let stride = (scored.frames.len() - 1).div_ceil(20).max(1);
             text.push_str("per-frame relative error (mean over samples): ");
             text.push_str(
                 &scored
                     .frames
                     .iter()
                     .zip(times)
-                    .map(|(e, t)| format!("t={t:.3}: {e:.2e}"))
+                    .enumerate()
+                    .filter(|(k, _)| k % stride == 0 || *k + 1 == scored.frames.len())
+                    .map(|(_, (e, t))| format!("t={t:.3}: {e:.2e}"))
                     .collect::<Vec<_>>()
                     .join(", "),
             );
@@ -604,35 +664,136 @@ impl PdeEvaluator {
         text
     }
 
-    fn convergence_check(&self, program: &Program) -> Result<(Vec<f64>, Option<f64>), Evaluation> {
-        let Some(check) = &self.settings.convergence else {
-            return Ok((Vec::new(), None));
-        };
-        let batches = self.convergence.get_or_init(|| {
-            check
-                .grids
+    /// The inputs of the convergence check's runs (built once).
+    fn convergence_batches(&self, plan: &ConvergencePlan) -> &[Batch] {
+        self.convergence.get_or_init(|| match plan {
+            ConvergencePlan::Periodic { grids, times, .. } => grids
                 .iter()
-                .map(|&g| Batch::build(&self.settings, self.settings.seed, g, check.samples))
-                .collect()
-        });
-        let batches = match batches {
-            Ok(b) => b,
-            Err(m) => {
-                return Err(Evaluation::failed(
-                    EvalStatus::InvalidOutput,
-                    format!("the reference failed: {m}"),
-                ));
+                .map(|&g| {
+                    let x = periodic_check_points(g);
+                    let u0 = codepde_convergence_initial(&x);
+                    Batch::unscored(&self.settings.equation, u0.len() / g, g, times, u0)
+                })
+                .collect(),
+            ConvergencePlan::Darcy {
+                down_sample,
+                samples,
+            } => {
+                let Equation::Darcy { low, high } = self.settings.equation else {
+                    return Vec::new();
+                };
+                down_sample
+                    .iter()
+                    .map(|&r| {
+                        let n = self.settings.nx / r;
+                        let a: Vec<f64> = (0..*samples)
+                            .flat_map(|b| {
+                                DarcyCoefficient::random(self.settings.seed, b, low, high).cells(n)
+                            })
+                            .collect();
+                        Batch::unscored(&self.settings.equation, *samples, n, &[], a)
+                    })
+                    .collect()
             }
+        })
+    }
+
+    /// CodePDE's self-convergence check: the candidate's runs on other grids compared with
+    /// each other (1-D) or with its own task-grid solution `output` (Darcy). Returns the grid
+    /// sizes of the errors, the errors and the average rate.
+    #[allow(clippy::type_complexity)]
+    fn convergence_check(
+        &self,
+        program: &Program,
+        output: &[f64],
+    ) -> Result<(Vec<usize>, Vec<f64>, Option<f64>), Evaluation> {
+        let Some(check) = &self.settings.convergence else {
+            return Ok((Vec::new(), Vec::new(), None));
         };
-        let mut errors = Vec::new();
+        let batches = self.convergence_batches(&check.plan);
+        let mut runs = Vec::with_capacity(batches.len());
         for batch in batches {
-            let scored = self.run_batch(program, batch).map_err(|mut e| {
-                e.feedback = format!("at nx = {}: {}", batch.nx, e.feedback);
+            let run = self.run(program, batch).map_err(|mut e| {
+                e.feedback = format!("at nx = {}: {}", batch.layout.nx, e.feedback);
                 e
             })?;
-            errors.push(scored.nrmse);
+            runs.push(run.output);
         }
-        Ok((errors.clone(), convergence_rate(&check.grids, &errors)))
+        let (sizes, errors) = match &check.plan {
+            ConvergencePlan::Periodic { grids, compare, .. } => {
+                let samples = batches.first().map_or(1, |b| b.layout.batch);
+                let frames = batches.first().map_or(1, |b| b.layout.times.len());
+                let mut errors = Vec::new();
+                for i in 0..grids.len() - 1 {
+                    let f = match compare {
+                        Compare::Next => i + 1,
+                        Compare::Finest => grids.len() - 1,
+                    };
+                    let (xc, xf) = (
+                        periodic_check_points(grids[i]),
+                        periodic_check_points(grids[f]),
+                    );
+                    let projected: Vec<f64> = runs[f]
+                        .chunks(grids[f])
+                        .flat_map(|row| interpolate_linear(&xf, row, &xc))
+                        .collect();
+                    debug_assert_eq!(projected.len(), samples * frames * grids[i]);
+                    errors.push(self_convergence_error(&runs[i], &projected, samples));
+                }
+                (grids[..grids.len() - 1].to_vec(), errors)
+            }
+            ConvergencePlan::Darcy {
+                down_sample,
+                samples,
+            } => {
+                let n = self.settings.nx;
+                let errors = down_sample
+                    .iter()
+                    .zip(&runs)
+                    .map(|(&r, coarse)| {
+                        let projected: Vec<f64> = output
+                            .chunks(n * n)
+                            .take(*samples)
+                            .flat_map(|u| restrict_to_centres(u, n, r))
+                            .collect();
+                        self_convergence_error(coarse, &projected, *samples)
+                    })
+                    .collect();
+                (down_sample.iter().map(|r| n / r).collect(), errors)
+            }
+        };
+        let rate = convergence_rate(&sizes, &errors);
+        Ok((sizes, errors, rate))
+    }
+}
+
+/// The points of the 1-D convergence runs on `n` cells: CodePDE's cell centres between the
+/// first and last `x-coordinate` of its 1024-point datasets.
+fn periodic_check_points(n: usize) -> Vec<f64> {
+    const DATASET_NX: f64 = 1024.0;
+    cell_centres(0.5 / DATASET_NX, 1.0 - 0.5 / DATASET_NX, n)
+}
+
+fn non_finite_message(output: &[f64], index: usize, layout: &Layout) -> String {
+    let value = output[index];
+    let nx = layout.nx;
+    if layout.darcy() {
+        let (b, cell) = (index / (nx * nx), index % (nx * nx));
+        format!(
+            "the output holds {value} at sample {b}, cell (i {}, j {}); every value must be finite",
+            cell / nx,
+            cell % nx
+        )
+    } else {
+        let frames = layout.times.len();
+        let (b, rest) = (index / (frames * nx), index % (frames * nx));
+        let (t, j) = (rest / nx, rest % nx);
+        let bad = output.iter().filter(|v| !v.is_finite()).count();
+        format!(
+            "the output holds {value} at sample {b}, frame {t} (t = {}), x index {j} ({bad} non-finite values in all); \
+             every value must be finite\nhint: the scheme diverged by frame {t}: check the time-step (CFL) condition, or use an implicit or exponential integrator",
+            layout.times[t]
+        )
     }
 }
 

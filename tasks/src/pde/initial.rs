@@ -91,15 +91,43 @@ impl FourierInitial {
         }
     }
 
-    /// Values on the grid `x_j = j / nx`, `j = 0..nx`.
+    /// Values at the cell centres `x_j = (j + ½) / nx`, `j = 0..nx` (PDEBench's
+    /// `x-coordinate`).
     pub fn sample(&self, nx: usize) -> Vec<f64> {
-        (0..nx).map(|j| self.value(j as f64 / nx as f64)).collect()
+        (0..nx)
+            .map(|j| self.value((j as f64 + 0.5) / nx as f64))
+            .collect()
     }
 
     /// The largest wavenumber present.
     pub fn max_wavenumber(&self) -> u32 {
         self.modes.iter().map(|m| m.wavenumber).max().unwrap_or(0)
     }
+}
+
+/// CodePDE's five initial conditions for its 1-D convergence test (`init` in its evaluators,
+/// `u0 = 1`, `du = 0.1`): "sin", "sinsin", "Gaussian", "react" and "possin", at the points `x`.
+/// Returns `[5, x.len()]` flattened. They are not periodic on [0, 1); CodePDE uses them as
+/// they are, and so does hone.
+pub fn codepde_convergence_initial(x: &[f64]) -> Vec<f64> {
+    use std::f64::consts::PI;
+    let shapes: [&dyn Fn(f64) -> f64; 5] = [
+        &|x| ((x + 1.0) * PI).sin(),
+        &|x| ((x + 1.0) * PI).sin() + 0.1 * ((x + 1.0) * PI * 8.0).sin(),
+        &|x| (-(x * x) * PI / 4.0).exp() / 2f64.sqrt(),
+        &|x| (-0.5 * (x - PI).powi(2) / (0.25 * PI).powi(2)).exp(),
+        &|x| ((x + 1.0) * PI).sin().abs(),
+    ];
+    shapes
+        .iter()
+        .flat_map(|f| x.iter().map(|&x| f(x)))
+        .collect()
+}
+
+/// The cell centres of `n` equal cells on `[low, high]` (CodePDE's `get_x_coordinate`).
+pub fn cell_centres(low: f64, high: f64, n: usize) -> Vec<f64> {
+    let dx = (high - low) / n as f64;
+    (0..n).map(|j| low + (j as f64 + 0.5) * dx).collect()
 }
 
 /// A piecewise-constant Darcy coefficient: a smooth Gaussian random field (cosine series

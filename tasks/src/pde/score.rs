@@ -48,20 +48,62 @@ pub fn frame_errors(
     errors
 }
 
-/// CodePDE's convergence rate: `rate_i = log(e_i / e_{i+1}) / log(nx_{i+1} / nx_i)`, averaged
-/// over the first two rates (or the only one). `None` with fewer than two grids or when an
-/// error is zero or not finite.
-pub fn convergence_rate(grids: &[usize], errors: &[f64]) -> Option<f64> {
-    let rates: Vec<f64> = grids
+/// CodePDE's observed convergence rate: `rate_i = log(e_i / e_{i+1}) / log(n_{i+1} / n_i)` for
+/// every pair of consecutive errors, averaged. `sizes[i]` is the grid size (points or cells
+/// per side) of error `i`. `None` without two errors or when a rate is not finite (an error
+/// of zero, or not finite).
+pub fn convergence_rate(sizes: &[usize], errors: &[f64]) -> Option<f64> {
+    let rates: Vec<f64> = sizes
         .windows(2)
         .zip(errors.windows(2))
-        .take(2)
         .map(|(g, e)| (e[0] / e[1]).ln() / (g[1] as f64 / g[0] as f64).ln())
         .collect();
     if rates.is_empty() || rates.iter().any(|r| !r.is_finite()) {
         return None;
     }
     Some(rates.iter().sum::<f64>() / rates.len() as f64)
+}
+
+/// CodePDE's self-convergence error between a coarse run and a finer one mapped onto the
+/// coarse points (`projected`, same layout): the mean over samples of the Euclidean norm of
+/// the difference, divided by the square root of the number of coarse values in all
+/// (`np.mean(np.linalg.norm(u_c − u_f, axis)) / np.sqrt(u_c.size)`).
+pub fn self_convergence_error(coarse: &[f64], projected: &[f64], samples: usize) -> f64 {
+    let per = coarse.len() / samples.max(1);
+    if per == 0 {
+        return 0.0;
+    }
+    let norms: f64 = coarse
+        .chunks(per)
+        .zip(projected.chunks(per))
+        .map(|(c, f)| {
+            c.iter()
+                .zip(f)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .sum();
+    norms / samples.max(1) as f64 / (coarse.len() as f64).sqrt()
+}
+
+/// Linear interpolation of `values` given at increasing points `from` onto the points `to`,
+/// extrapolating linearly beyond either end (scipy's `interp1d(kind="linear",
+/// fill_value="extrapolate")`). `from` needs at least two points.
+pub fn interpolate_linear(from: &[f64], values: &[f64], to: &[f64]) -> Vec<f64> {
+    let last = from.len().saturating_sub(2);
+    to.iter()
+        .map(|&x| {
+            // The interval [from[i], from[i + 1]] holding x (the first or last beyond the ends).
+            let i = from
+                .partition_point(|&p| p <= x)
+                .saturating_sub(1)
+                .min(last);
+            let (x0, x1) = (from[i], from[i + 1]);
+            let w = (x - x0) / (x1 - x0);
+            values[i] + w * (values[i + 1] - values[i])
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -80,10 +122,29 @@ mod tests {
 
     #[test]
     fn rate_of_a_second_order_sequence() {
-        let grids = [256, 512, 1024, 2048];
-        let errors = [1e-2, 2.5e-3, 6.25e-4, 1e-9];
+        let grids = [256, 512, 1024];
+        let errors = [1e-2, 2.5e-3, 6.25e-4];
         assert!((convergence_rate(&grids, &errors).unwrap() - 2.0).abs() < 1e-12);
+        // Every consecutive pair counts: a stalled last error lowers the average.
+        let stalled = convergence_rate(&grids, &[1e-2, 2.5e-3, 2.5e-3]).unwrap();
+        assert!((stalled - 1.0).abs() < 1e-12);
         assert_eq!(convergence_rate(&grids[..1], &errors[..1]), None);
-        assert_eq!(convergence_rate(&grids, &[0.0, 0.0, 0.0, 0.0]), None);
+        assert_eq!(convergence_rate(&grids, &[0.0, 0.0, 0.0]), None);
+    }
+
+    #[test]
+    fn self_convergence_error_is_codepde_norm_over_all_values() {
+        // Two samples of two values: norms 3 and 0 (of [3, 0] and [0, 0]); mean 1.5; / sqrt(4).
+        let coarse = [3.0, 0.0, 1.0, 1.0];
+        let projected = [0.0, 0.0, 1.0, 1.0];
+        assert!((self_convergence_error(&coarse, &projected, 2) - 0.75).abs() < 1e-15);
+    }
+
+    #[test]
+    fn linear_interpolation_inside_and_beyond_the_ends() {
+        let from = [0.0, 1.0, 2.0];
+        let values = [0.0, 10.0, 30.0];
+        let got = interpolate_linear(&from, &values, &[-1.0, 0.5, 1.0, 1.5, 3.0]);
+        assert_eq!(got, vec![-10.0, 5.0, 10.0, 20.0, 50.0]);
     }
 }

@@ -1,14 +1,20 @@
-//! The pde task kind: the native reference solvers against analytic solutions and their
-//! convergence order, the five bundled tasks, the candidate contract (bad output, NaN,
-//! traps), the convergence-rate check, and task.toml errors.
+//! The pde task kind: the native reference solvers against analytic solutions, finer solves
+//! and their convergence order, the five bundled tasks (CodePDE's time grids and viscosity),
+//! the candidate contract (bad output, NaN, traps), cheaters, CodePDE's self-convergence
+//! check, and task.toml errors.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use hone_sandbox::{Sandbox, SandboxConfig};
+use std::f64::consts::{PI, TAU};
+
+use hone_tasks::pde::darcy::{DARCY_NRMSE_FLOOR, darcy_extrapolated, darcy_refined};
+use hone_tasks::pde::initial::Mode;
+use hone_tasks::pde::spectral::NONLINEAR_NRMSE_FLOOR;
 use hone_tasks::pde::{
-    DarcyProblem, FourierInitial, PeriodicEquation, darcy_reference, periodic_reference,
-    solve_darcy,
+    DarcyCoefficient, DarcyProblem, FourierInitial, PeriodicEquation, darcy_reference,
+    periodic_reference, solve_darcy,
 };
 use hone_tasks::{Candidate, EvalStatus, Task};
 
@@ -48,38 +54,130 @@ fn nrmse(evaluation: &hone_tasks::Evaluation) -> f64 {
 
 // ---------------------------------------------------------------- reference solvers
 
-fn max_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+fn relative_rms(u: &[f64], r: &[f64]) -> f64 {
+    let error: f64 = u.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum();
+    let norm: f64 = r.iter().map(|b| b * b).sum();
+    (error / norm).sqrt()
+}
+
+/// CodePDE's time grid of the 1-D datasets: `t_k = 0.01 k` up to `final_time`.
+fn dataset_times(final_time: f64) -> Vec<f64> {
+    let frames = (final_time / 0.01).round() as usize;
+    (0..=frames)
+        .map(|k| final_time * k as f64 / frames as f64)
+        .collect()
 }
 
 #[test]
 fn burgers_reference_is_converged_in_space_and_time() {
-    // Doubling the fine grid (and halving the CFL-bound step) changes nothing visible:
-    // the reference is at round-off level for the task's ν.
-    let u0 = FourierInitial::random(1, 0, 2, 4, false);
-    let times = [0.0, 0.25, 0.5];
+    // Doubling the fine grid (and so halving the CFL-bound step) moves the reference by far
+    // less than the nRMSE where the score stops growing, over CodePDE's whole time grid.
+    let times = dataset_times(2.0);
     let equation = PeriodicEquation::Burgers { nu: 0.01 };
-    let coarse = periodic_reference(equation, &u0, 256, 2048, &times);
-    let fine = periodic_reference(equation, &u0, 256, 4096, &times);
-    let scale = fine.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    let difference = max_diff(&coarse, &fine) / scale;
+    for sample in 0..2 {
+        let u0 = FourierInitial::random(1, sample, 2, 4, false);
+        let task_grid = periodic_reference(equation, &u0, 256, 2048, &times);
+        let finer = periodic_reference(equation, &u0, 256, 4096, &times);
+        let difference = relative_rms(&task_grid, &finer);
+        assert!(
+            difference < NONLINEAR_NRMSE_FLOOR / 10.0,
+            "sample {sample}: 2048 vs 4096 points differ by nRMSE {difference:e}"
+        );
+    }
+}
+
+#[test]
+fn burgers_viscosity_is_nu_over_pi() {
+    // A tiny single mode stays linear: under u_t + (u²/2)_x = (ν/π) u_xx it decays as
+    // e^{−(ν/π)(2πk)² t}; under ν u_xx it would end π² ≈ 10 times further down (e^{−3.2}).
+    let amplitude = 1e-8;
+    let (nu, wavenumber, phase, t) = (0.01, 2, 0.4, 2.0);
+    let u0 = FourierInitial {
+        modes: vec![Mode {
+            amplitude,
+            wavenumber,
+            phase,
+        }],
+        unit_map: None,
+    };
+    let reference = periodic_reference(PeriodicEquation::Burgers { nu }, &u0, 64, 128, &[0.0, t]);
+    let k = TAU * f64::from(wavenumber);
+    let decay = (-(nu / PI) * k * k * t).exp();
+    assert!((decay - (-1.005f64).exp()).abs() < 1e-3, "{decay}");
+    let exact: Vec<f64> = (0..64)
+        .map(|j| amplitude * decay * (k * (j as f64 + 0.5) / 64.0 + phase).sin())
+        .collect();
+    let error = relative_rms(&reference[64..], &exact);
+    assert!(error < 1e-6, "relative error {error:e}");
+}
+
+#[test]
+fn burgers_solver_receives_nu_over_pi() {
+    // CodePDE's evaluator hands the solver nu / π: the header's parameter is 0.01 / π. This
+    // candidate traps unless it is, and writes the initial condition in every frame.
+    let task = task("burgers");
+    let evaluation = task.evaluate(&c_candidate(
+        r#"int main(void) {
+    Input in = read_input(0);
+    if (in.np != 1 || fabs(in.params[0] - 0.01 / M_PI) > 1e-18) __builtin_trap();
+    for (uint32_t b = 0; b < in.batch; b++)
+        for (uint32_t k = 0; k < in.nt; k++) fwrite(in.data + (size_t)b * in.nx, 8, in.nx, stdout);
+    return 0;
+}"#,
+    ));
+    assert!(evaluation.valid, "{}", evaluation.feedback);
     assert!(
-        difference < 1e-9,
-        "2048 vs 4096 points differ by {difference:e}"
+        task.prompt.objective.contains("(ν/π) u_xx") && task.prompt.documentation.contains("nu/pi"),
+        "{}\n{}",
+        task.prompt.objective,
+        task.prompt.documentation
     );
 }
 
 #[test]
+fn one_dimensional_tasks_score_codepde_time_grids() {
+    // PDEBench's configs: dt_save 0.01 up to t = 2 (advection, Burgers) or t = 1
+    // (reaction–diffusion); CodePDE keeps the 201 or 101 points, t = 0 included.
+    for (name, points, last) in [
+        ("advection", 201, 2.0),
+        ("burgers", 201, 2.0),
+        ("reaction-diffusion", 101, 1.0),
+    ] {
+        let evaluation = task(name).evaluate(&task(name).seeds[0]);
+        assert!(evaluation.valid, "{name}: {}", evaluation.feedback);
+        let times: Vec<f64> = evaluation.trace["times"]
+            .as_array()
+            .expect("times")
+            .iter()
+            .map(|t| t.as_f64().expect("time"))
+            .collect();
+        assert_eq!(times.len(), points, "{name}");
+        assert_eq!(times[0], 0.0);
+        assert!(
+            (times[points - 1] - last).abs() < 1e-12,
+            "{name}: {times:?}"
+        );
+        assert!(
+            times.windows(2).all(|w| (w[1] - w[0] - 0.01).abs() < 1e-12),
+            "{name}"
+        );
+        assert_eq!(
+            evaluation.trace["per_frame_error"].as_array().map(Vec::len),
+            Some(points),
+            "{name}: every frame is scored"
+        );
+    }
+}
+
+#[test]
 fn reaction_diffusion_reference_is_converged() {
+    let times = dataset_times(1.0);
     let u0 = FourierInitial::random(5, 2, 2, 4, true);
-    let times = [0.0, 0.5, 1.0];
     let equation = PeriodicEquation::ReactionDiffusion { nu: 0.5, rho: 1.0 };
     let a = periodic_reference(equation, &u0, 256, 1024, &times);
     let b = periodic_reference(equation, &u0, 256, 2048, &times);
-    assert!(max_diff(&a, &b) < 1e-11, "{:e}", max_diff(&a, &b));
+    let difference = relative_rms(&a, &b);
+    assert!(difference < NONLINEAR_NRMSE_FLOOR / 10.0, "{difference:e}");
 }
 
 /// Discrete L2 error of the FV scheme against `u = sin(πx) sin(πy)` with coefficient `a`.
@@ -161,15 +259,44 @@ fn darcy_fv_is_second_order_with_variable_coefficient() {
     );
 }
 
+/// The reference's distance to the same extrapolation from grids twice as fine, in nRMSE.
+fn darcy_reference_error(seed: u64, sample: usize) -> f64 {
+    let n = 48;
+    let a = DarcyCoefficient::random(seed, sample, 3.0, 12.0).cells(n);
+    let reference = darcy_reference(n, &a).expect("reference");
+    let finer = darcy_extrapolated(n, 8, &a).expect("finer");
+    relative_rms(&reference, &finer)
+}
+
 #[test]
-fn darcy_reference_converges_under_refinement() {
-    // A two-valued coefficient: the refined reference moves less and less as r grows.
-    let a = hone_tasks::pde::DarcyCoefficient::random(3, 0, 3.0, 12.0).cells(16);
-    let r2 = darcy_reference(16, 2, &a).unwrap();
-    let r4 = darcy_reference(16, 4, &a).unwrap();
-    let r8 = darcy_reference(16, 8, &a).unwrap();
-    let (d1, d2) = (max_diff(&r2, &r4), max_diff(&r4, &r8));
-    assert!(d2 < d1 / 2.0, "{d1:e} {d2:e}");
+fn darcy_reference_is_ten_times_below_the_floor() {
+    // The task's first visible sample (48 cells; the finer solve has 1536² unknowns, ~15 s).
+    let error = darcy_reference_error(1, 0);
+    assert!(
+        error < DARCY_NRMSE_FLOOR / 10.0,
+        "reference vs finer: nRMSE {error:e}"
+    );
+    // A single refined five-point solve (the old reference) is far from it: a candidate
+    // copying that scheme no longer matches the reference better than a more accurate one.
+    let a = DarcyCoefficient::random(1, 0, 3.0, 12.0).cells(48);
+    let plain = darcy_refined(48, 4, &a).expect("refined");
+    let reference = darcy_reference(48, &a).expect("reference");
+    assert!(
+        relative_rms(&plain, &reference) > DARCY_NRMSE_FLOOR,
+        "the refined solve is already converged?"
+    );
+}
+
+#[test]
+#[ignore = "expensive: every visible and held-out sample of the bundled task against a 32× refined computation (about 2 minutes)"]
+fn darcy_reference_is_ten_times_below_the_floor_on_every_bundled_sample() {
+    for (seed, sample) in (0..4).flat_map(|s| [(1, s), (1001, s)]) {
+        let error = darcy_reference_error(seed, sample);
+        assert!(
+            error < DARCY_NRMSE_FLOOR / 10.0,
+            "seed {seed} sample {sample}: nRMSE {error:e}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- bundled tasks
@@ -491,11 +618,169 @@ fn task_toml_errors_name_file_and_field() {
     );
 }
 
+// ---------------------------------------------------------------- cheaters
+
+/// Writes every frame from `value(b, k, j, u0)`, a C expression, after reading the input.
+fn frames_candidate(value: &str, tail: &str) -> Candidate {
+    c_candidate(&format!(
+        r#"int main(void) {{
+    Input in = read_input(0);
+    size_t count = (size_t)in.batch * in.nt * in.nx;
+    double *out = malloc(count * 8);
+    for (uint32_t b = 0; b < in.batch; b++)
+        for (uint32_t k = 0; k < in.nt; k++)
+            for (uint32_t j = 0; j < in.nx; j++) {{
+                double u0 = in.data[(size_t)b * in.nx + j];
+                (void)u0;
+                out[((size_t)b * in.nt + k) * in.nx + j] = {value};
+            }}
+    {tail}
+}}"#
+    ))
+}
+
+#[test]
+fn cheaters_end_invalid_or_below_the_honest_seed() {
+    let task = task("heat");
+    let honest = task.evaluate(&task.seeds[0]);
+    assert!(honest.valid, "{}", honest.feedback);
+    let write = "fwrite(out, 8, count, stdout); return 0;";
+    let cases: Vec<(&str, Candidate)> = vec![
+        ("NaN", frames_candidate("k == 3 ? NAN : u0", write)),
+        ("Inf", frames_candidate("k == 5 ? -INFINITY : u0", write)),
+        ("overflowing values", frames_candidate("1e300", write)),
+        ("huge values", frames_candidate("1e100", write)),
+        ("zeros", frames_candidate("0.0", write)),
+        (
+            "too few numbers",
+            frames_candidate("u0", "fwrite(out, 8, count - 1, stdout); return 0;"),
+        ),
+        (
+            "too many numbers",
+            frames_candidate(
+                "u0",
+                "fwrite(out, 8, count, stdout); fwrite(out, 8, 1, stdout); return 0;",
+            ),
+        ),
+        (
+            "a text line after the output",
+            frames_candidate(
+                "u0",
+                "fwrite(out, 8, count, stdout); printf(\"done\\n\"); return 0;",
+            ),
+        ),
+        (
+            "early exit with success",
+            c_candidate("int main(void) { read_input(0); exit(0); }"),
+        ),
+        (
+            "half the output, then success",
+            frames_candidate("u0", "fwrite(out, 8, count / 2, stdout); exit(0);"),
+        ),
+        (
+            "no input read, success",
+            c_candidate("int main(void) { return 0; }"),
+        ),
+    ];
+    for (name, candidate) in cases {
+        let evaluation = task.evaluate(&candidate);
+        assert!(
+            !evaluation.valid || evaluation.score < honest.score,
+            "{name}: valid with score {} (honest seed {})\n{}",
+            evaluation.score,
+            honest.score,
+            evaluation.feedback
+        );
+        assert!(
+            evaluation.score.is_finite(),
+            "{name}: score {}",
+            evaluation.score
+        );
+        if let Some(held_out) = task.evaluate_final(&candidate) {
+            assert!(
+                !held_out.valid || held_out.score < honest.score,
+                "{name}: held-out valid with score {}",
+                held_out.score
+            );
+        }
+    }
+    // Values whose squares overflow are invalid, with the reason.
+    let overflow = task.evaluate(&frames_candidate("1e300", write));
+    assert_eq!(overflow.status, EvalStatus::InvalidOutput);
+    assert!(
+        overflow.feedback.contains("overflows"),
+        "{}",
+        overflow.feedback
+    );
+}
+
+#[test]
+fn a_candidate_failing_off_the_task_grid_is_invalid() {
+    // Correct on the scored grid, but exits early (with success) on the convergence grids.
+    let section = "equation = \"advection\"\nbeta = 0.1\nnx = 64\nbatch = 2\nframes = 20\nfinal_time = 0.2\nseed_solution = \"seed.c\"\n\
+                   [pde.convergence]\nenabled = true\ngrids = [32, 64, 128]";
+    let dir = scratch_task_with(section, "advection/seed.c");
+    let task = Task::load(dir.path(), sandbox()).unwrap_or_else(|e| panic!("{e}"));
+    let honest = task.evaluate(&task.seeds[0]);
+    assert!(honest.valid, "{}", honest.feedback);
+    let seed = std::fs::read_to_string(library("advection/seed.c")).expect("seed");
+    let picky = seed.replacen(
+        "Input in = read_input(0);",
+        "Input in = read_input(0);\n    if (in.nx != 64) exit(0);",
+        1,
+    );
+    assert_ne!(picky, seed, "the seed's main reads its input first");
+    let evaluation = task.evaluate(&Candidate::from_file("main.c", picky));
+    assert!(!evaluation.valid, "{}", evaluation.feedback);
+    assert!(
+        evaluation
+            .feedback
+            .contains("convergence check: at nx = 32"),
+        "{}",
+        evaluation.feedback
+    );
+}
+
+// ---------------------------------------------------------------- self-convergence
+
+#[test]
+fn convergence_check_compares_the_candidate_with_itself() {
+    // A candidate that never moves u0 is far from the reference, yet consistent with itself:
+    // each run differs from the next finer one only by the linear interpolation of CodePDE's
+    // test initial conditions (smooth inside the interval), a second-order error. CodePDE's
+    // check must report 2.
+    let section = "equation = \"advection\"\nbeta = 0.1\nnx = 64\nbatch = 2\nframes = 20\nfinal_time = 2.0\nseed_solution = \"seed.c\"\n\
+                   [pde.convergence]\nenabled = true\ngrids = [256, 512, 1024, 2048]\ncompare = \"next\"";
+    let dir = scratch_task_with(section, "advection/seed.c");
+    let task = Task::load(dir.path(), sandbox()).unwrap_or_else(|e| panic!("{e}"));
+    let frozen = task.evaluate(&frames_candidate(
+        "u0",
+        "fwrite(out, 8, count, stdout); return 0;",
+    ));
+    assert!(frozen.valid, "{}", frozen.feedback);
+    assert!(nrmse(&frozen) > 0.05, "{}", frozen.feedback);
+    let rate = frozen.metrics["convergence_rate"].as_f64().expect("rate");
+    assert!(
+        (rate - 2.0).abs() < 0.05,
+        "rate {rate}\n{}",
+        frozen.feedback
+    );
+    let trace = &frozen.trace["convergence"];
+    assert_eq!(trace["grids"], serde_json::json!([256, 512, 1024]));
+    assert!(
+        frozen.feedback.contains("against its own runs"),
+        "{}",
+        frozen.feedback
+    );
+}
+
 #[test]
 fn convergence_check_measures_the_order() {
-    // First-order upwind: its numerical diffusion shrinks linearly with dx.
+    // First-order upwind on CodePDE's test initial conditions (some with jumps across the
+    // periodic boundary): a low but positive rate. With min_rate above it the candidate is
+    // invalid.
     let section = "equation = \"advection\"\nbeta = 0.5\nnx = 64\nbatch = 2\nframes = 4\nfinal_time = 1.0\nseed_solution = \"seed.c\"\n\
-                   [pde.convergence]\nenabled = true\ngrids = [64, 128, 256, 512]\nsamples = 1";
+                   [pde.convergence]\nenabled = true\ngrids = [64, 128, 256, 512]";
     let dir = scratch_task_with(section, "advection/seed.c");
     let task = Task::load(dir.path(), sandbox()).unwrap_or_else(|e| panic!("{e}"));
     let evaluation = task.evaluate(&task.seeds[0]);
@@ -504,22 +789,17 @@ fn convergence_check_measures_the_order() {
         .as_f64()
         .expect("rate");
     assert!(
-        (0.8..1.2).contains(&rate),
+        (0.3..1.2).contains(&rate),
         "rate {rate}\n{}",
         evaluation.feedback
     );
     assert!(
-        evaluation
-            .feedback
-            .contains("convergence: grids [64, 128, 256, 512]"),
+        evaluation.feedback.contains("grids [64, 128, 256]"),
         "{}",
         evaluation.feedback
     );
 
-    let dir = scratch_task_with(
-        &section.replace("samples = 1", "samples = 1\nmin_rate = 1.5"),
-        "advection/seed.c",
-    );
+    let dir = scratch_task_with(&format!("{section}\nmin_rate = 1.5"), "advection/seed.c");
     let task = Task::load(dir.path(), sandbox()).unwrap_or_else(|e| panic!("{e}"));
     let evaluation = task.evaluate(&task.seeds[0]);
     assert_eq!(
@@ -534,4 +814,65 @@ fn convergence_check_measures_the_order() {
         "{}",
         evaluation.feedback
     );
+}
+
+#[test]
+fn convergence_is_on_in_the_codepde_tasks() {
+    for name in ["advection", "burgers", "reaction-diffusion", "darcy"] {
+        let task = task(name);
+        let evaluation = task.evaluate(&task.seeds[0]);
+        assert!(evaluation.valid, "{name}: {}", evaluation.feedback);
+        let rate = evaluation.metrics.get("convergence_rate");
+        assert!(
+            rate.and_then(|r| r.as_f64()).is_some_and(f64::is_finite),
+            "{name}: no rate\n{}",
+            evaluation.feedback
+        );
+        assert!(
+            task.prompt
+                .documentation
+                .contains("Convergence check (CodePDE's)"),
+            "{name}"
+        );
+    }
+    let darcy = task("darcy").evaluate(&task("darcy").seeds[0]);
+    assert_eq!(
+        darcy.trace["convergence"]["grids"],
+        serde_json::json!([8, 12, 16, 24]),
+        "48 cells coarsened by 6, 4, 3 and 2"
+    );
+}
+
+#[test]
+fn convergence_section_errors_name_the_field() {
+    let e = load_error(
+        "equation = \"heat\"\nnu = 0.1\nseed_solution = \"seed.c\"\n[pde.convergence]\nenabled = true\ngrids = [64, 128]",
+    );
+    assert!(
+        e.contains("`pde.convergence.grids`") && e.contains("three"),
+        "{e}"
+    );
+    let e = load_error(
+        "equation = \"heat\"\nnu = 0.1\nseed_solution = \"seed.c\"\n[pde.convergence]\nenabled = true\ncompare = \"coarsest\"",
+    );
+    assert!(
+        e.contains("`pde.convergence.compare`") && e.contains("finest"),
+        "{e}"
+    );
+    let e = load_error(
+        "equation = \"heat\"\nnu = 0.1\nseed_solution = \"seed.c\"\n[pde.convergence]\nenabled = true\ndown_sample = [2, 4]",
+    );
+    assert!(
+        e.contains("`pde.convergence.down_sample`") && e.contains("not used"),
+        "{e}"
+    );
+    let e = load_error(
+        "equation = \"darcy\"\nnx = 32\nseed_solution = \"seed.c\"\n[pde.convergence]\nenabled = true\ndown_sample = [6, 4]",
+    );
+    assert!(
+        e.contains("`pde.convergence.down_sample[0]`") && e.contains("divide nx = 32"),
+        "{e}"
+    );
+    let e = load_error("equation = \"darcy\"\nreference_grid = 4\nseed_solution = \"seed.c\"");
+    assert!(e.contains("`pde.reference_grid`"), "{e}");
 }

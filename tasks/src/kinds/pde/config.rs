@@ -46,7 +46,13 @@ pub(crate) struct Section {
 pub(crate) struct ConvergenceSection {
     #[serde(default)]
     pub enabled: bool,
+    /// 1-D: the grids (points) the candidate also runs on.
     pub grids: Option<Vec<i64>>,
+    /// 1-D: `"next"` compares each grid with the next finer one, `"finest"` with the finest.
+    pub compare: Option<String>,
+    /// Darcy: the down-sampling factors of the task grid.
+    pub down_sample: Option<Vec<i64>>,
+    /// Darcy: the first samples of the batch that are re-solved on the coarse grids.
     pub samples: Option<i64>,
     pub min_rate: Option<f64>,
 }
@@ -80,11 +86,14 @@ impl Equation {
         }
     }
 
-    /// The parameters in header order.
+    /// The parameters in header order, as the solver receives them. Burgers gets `ν/π`, the
+    /// diffusion coefficient itself, as CodePDE's evaluator hands its solver `nu / np.pi`.
     pub fn parameters(&self) -> Vec<(&'static str, f64)> {
         match *self {
             Equation::Periodic(PeriodicEquation::Advection { beta }) => vec![("beta", beta)],
-            Equation::Periodic(PeriodicEquation::Burgers { nu }) => vec![("nu", nu)],
+            Equation::Periodic(PeriodicEquation::Burgers { nu }) => {
+                vec![("nu/pi", nu / std::f64::consts::PI)]
+            }
             Equation::Periodic(PeriodicEquation::ReactionDiffusion { nu, rho }) => {
                 vec![("nu", nu), ("rho", rho)]
             }
@@ -94,14 +103,68 @@ impl Equation {
     }
 }
 
+impl Equation {
+    /// The nRMSE below which the score stops growing: at least 10× the reference's own error,
+    /// so that every score step measures accuracy against the true solution (checked in the
+    /// tests against finer solves).
+    pub fn nrmse_floor(&self) -> f64 {
+        match self {
+            Equation::Periodic(
+                PeriodicEquation::Advection { .. } | PeriodicEquation::Heat { .. },
+            ) => EXACT_NRMSE_FLOOR,
+            Equation::Periodic(_) => crate::pde::spectral::NONLINEAR_NRMSE_FLOOR,
+            Equation::Darcy { .. } => crate::pde::darcy::DARCY_NRMSE_FLOOR,
+        }
+    }
+}
+
+/// Exact references (advection, heat): the floor is round-off.
+const EXACT_NRMSE_FLOOR: f64 = 1e-12;
+
 pub(crate) const EQUATIONS: &str = "advection, burgers, reaction_diffusion, heat, darcy";
 
-/// The convergence-rate check (CodePDE), off by default.
+/// CodePDE's self-convergence check, off by default: the candidate against its own runs
+/// on other grids (never against the reference).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Convergence {
-    pub grids: Vec<usize>,
-    pub samples: usize,
+    pub plan: ConvergencePlan,
+    /// Below this average rate (and with errors above round-off) the candidate is invalid.
     pub min_rate: Option<f64>,
+}
+
+/// Which runs the convergence check makes.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum ConvergencePlan {
+    /// 1-D: CodePDE's five analytic initial conditions on each grid, over its time grid
+    /// (steps of 0.01 up to a tenth of the task's final time).
+    Periodic {
+        grids: Vec<usize>,
+        compare: Compare,
+        times: Vec<f64>,
+    },
+    /// Darcy: the first `samples` coefficients re-sampled on the task grid coarsened by
+    /// each factor (largest first), compared with the candidate's own task-grid solution.
+    Darcy {
+        down_sample: Vec<usize>,
+        samples: usize,
+    },
+}
+
+/// What each 1-D grid's solution is compared with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Compare {
+    /// The next finer grid (CodePDE's Burgers evaluator).
+    Next,
+    /// The finest grid (CodePDE's advection and reaction–diffusion evaluators).
+    Finest,
+}
+
+/// CodePDE's convergence time grid: `t_k = 0.01 k` for `k = 0..=ceil(span / 0.01) + 1`, where
+/// `span` is a tenth of the task's final time ("to save time" in its evaluators).
+pub(crate) fn convergence_times(final_time: f64) -> Vec<f64> {
+    const STEP: f64 = 0.01;
+    let last = ((final_time / 10.0) / STEP).ceil() as usize + 1;
+    (0..=last).map(|k| k as f64 * STEP).collect()
 }
 
 /// The checked settings.
@@ -225,7 +288,6 @@ impl Section {
                     ("final_time", self.final_time.is_some()),
                     ("modes", self.modes.is_some()),
                     ("max_wavenumber", self.max_wavenumber.is_some()),
-                    ("convergence", self.convergence.is_some()),
                 ] {
                     unused(field, present, name)?;
                 }
@@ -257,7 +319,7 @@ impl Section {
         }
         let batch = positive(path, "batch", self.batch, 4, 1, 256)?;
         let nx = if darcy {
-            positive(path, "nx", self.nx, 32, 4, 1024)?
+            positive(path, "nx", self.nx, 48, 4, 1024)?
         } else {
             positive(path, "nx", self.nx, 256, 16, 1 << 16)?
         };
@@ -283,7 +345,8 @@ impl Section {
             ));
         }
         let reference_grid = if darcy {
-            positive(path, "reference_grid", self.reference_grid, 4, 1, 16)?
+            unused("reference_grid", self.reference_grid.is_some(), name)?;
+            0
         } else {
             let default = (nx * 2048usize.div_ceil(nx)) as i64;
             let m = positive(
@@ -314,61 +377,7 @@ impl Section {
             ));
         }
         let convergence = match self.convergence {
-            Some(c) if c.enabled => {
-                let grids = c.grids.unwrap_or_else(|| vec![256, 512, 1024, 2048]);
-                if grids.len() < 2 {
-                    return Err(TaskError::field(
-                        path,
-                        "pde.convergence.grids",
-                        "give at least two grids",
-                    ));
-                }
-                let mut checked = Vec::new();
-                for (i, &g) in grids.iter().enumerate() {
-                    if !(16..=1 << 16).contains(&g) || (i > 0 && g <= grids[i - 1]) {
-                        return Err(TaskError::field(
-                            path,
-                            format!("pde.convergence.grids[{i}]"),
-                            format!(
-                                "{g} is not accepted; use increasing grid sizes from 16 to 65536"
-                            ),
-                        ));
-                    }
-                    if 2 * max_wavenumber as i64 >= g {
-                        return Err(TaskError::field(
-                            path,
-                            format!("pde.convergence.grids[{i}]"),
-                            format!("{g} points do not resolve max_wavenumber = {max_wavenumber}"),
-                        ));
-                    }
-                    checked.push(g as usize);
-                }
-                let samples = match c.samples {
-                    Some(s) if s < 1 || s as usize > batch => {
-                        return Err(TaskError::field(
-                            path,
-                            "pde.convergence.samples",
-                            format!("{s} is not accepted; use 1 to batch ({batch})"),
-                        ));
-                    }
-                    Some(s) => s as usize,
-                    None => batch.min(2),
-                };
-                if let Some(r) = c.min_rate
-                    && !r.is_finite()
-                {
-                    return Err(TaskError::field(
-                        path,
-                        "pde.convergence.min_rate",
-                        "use a finite number",
-                    ));
-                }
-                Some(Convergence {
-                    grids: checked,
-                    samples,
-                    min_rate: c.min_rate,
-                })
-            }
+            Some(c) if c.enabled => Some(c.check(path, darcy, nx, batch, &times, name)?),
             _ => None,
         };
         let fuel = self.fuel.unwrap_or(5_000_000_000);
@@ -409,6 +418,129 @@ impl Section {
             memory_mb,
             fuel_weight,
             convergence,
+        })
+    }
+}
+
+impl ConvergenceSection {
+    fn check(
+        self,
+        path: &Path,
+        darcy: bool,
+        nx: usize,
+        batch: usize,
+        times: &[f64],
+        equation: &str,
+    ) -> Result<Convergence, TaskError> {
+        let unused = |field: &str, present: bool| -> Result<(), TaskError> {
+            if present {
+                Err(TaskError::field(
+                    path,
+                    format!("pde.convergence.{field}"),
+                    format!("not used by `{equation}`; remove it"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        if let Some(r) = self.min_rate
+            && !r.is_finite()
+        {
+            return Err(TaskError::field(
+                path,
+                "pde.convergence.min_rate",
+                "use a finite number",
+            ));
+        }
+        let plan = if darcy {
+            unused("grids", self.grids.is_some())?;
+            unused("compare", self.compare.is_some())?;
+            let factors = self.down_sample.unwrap_or_else(|| vec![6, 4, 3, 2]);
+            if factors.len() < 2 {
+                return Err(TaskError::field(
+                    path,
+                    "pde.convergence.down_sample",
+                    "give at least two factors",
+                ));
+            }
+            let mut down_sample = Vec::new();
+            for (i, &f) in factors.iter().enumerate() {
+                let accepted = f >= 2
+                    && (f as usize) < nx
+                    && nx.is_multiple_of(f as usize)
+                    && !down_sample.contains(&(f as usize));
+                if !accepted {
+                    return Err(TaskError::field(
+                        path,
+                        format!("pde.convergence.down_sample[{i}]"),
+                        format!(
+                            "{f} is not accepted; use distinct factors from 2 that divide nx = {nx} and leave at least 2 cells"
+                        ),
+                    ));
+                }
+                down_sample.push(f as usize);
+            }
+            // CodePDE sorts the factors, coarsest grid first.
+            down_sample.sort_unstable_by(|a, b| b.cmp(a));
+            let samples = match self.samples {
+                Some(s) if s < 1 || s as usize > batch => {
+                    return Err(TaskError::field(
+                        path,
+                        "pde.convergence.samples",
+                        format!("{s} is not accepted; use 1 to batch ({batch})"),
+                    ));
+                }
+                Some(s) => s as usize,
+                None => batch.min(8),
+            };
+            ConvergencePlan::Darcy {
+                down_sample,
+                samples,
+            }
+        } else {
+            unused("down_sample", self.down_sample.is_some())?;
+            unused("samples", self.samples.is_some())?;
+            let grids = self.grids.unwrap_or_else(|| vec![256, 512, 1024, 2048]);
+            if grids.len() < 3 {
+                return Err(TaskError::field(
+                    path,
+                    "pde.convergence.grids",
+                    "give at least three grids (two errors make one rate)",
+                ));
+            }
+            let mut checked = Vec::new();
+            for (i, &g) in grids.iter().enumerate() {
+                if !(16..=1 << 16).contains(&g) || (i > 0 && g <= grids[i - 1]) {
+                    return Err(TaskError::field(
+                        path,
+                        format!("pde.convergence.grids[{i}]"),
+                        format!("{g} is not accepted; use increasing grid sizes from 16 to 65536"),
+                    ));
+                }
+                checked.push(g as usize);
+            }
+            let compare = match self.compare.as_deref() {
+                Some("next") => Compare::Next,
+                Some("finest") => Compare::Finest,
+                None if equation == "burgers" => Compare::Next,
+                None => Compare::Finest,
+                Some(other) => {
+                    return Err(TaskError::field(
+                        path,
+                        "pde.convergence.compare",
+                        format!("`{other}` is not accepted; use \"next\" or \"finest\""),
+                    ));
+                }
+            };
+            ConvergencePlan::Periodic {
+                grids: checked,
+                compare,
+                times: convergence_times(times.last().copied().unwrap_or(1.0)),
+            }
+        };
+        Ok(Convergence {
+            plan,
+            min_rate: self.min_rate,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The candidate's binary contract: the stdin header and data, the expected stdout size, and
 //! the documentation of both (shown to the model).
 
-use super::config::{Equation, Settings};
+use super::config::{Compare, ConvergencePlan, Equation, Settings};
 
 /// The first bytes of every input.
 pub(crate) const MAGIC: &[u8; 8] = b"HONEPDE1";
@@ -34,14 +34,6 @@ pub(crate) fn encode_input(
     out
 }
 
-/// Values per sample of the output.
-pub(crate) fn sample_len(equation: &Equation, nx: usize, time_points: usize) -> usize {
-    match equation {
-        Equation::Darcy { .. } => nx * nx,
-        Equation::Periodic(_) => time_points * nx,
-    }
-}
-
 /// Decodes stdout as f64 little-endian values.
 pub(crate) fn decode_output(bytes: &[u8]) -> Vec<f64> {
     bytes
@@ -57,7 +49,10 @@ pub(crate) fn equation_text(equation: &Equation) -> String {
             use crate::pde::PeriodicEquation::*;
             let pde = match p {
                 Advection { beta } => format!("u_t + β u_x = 0 with β = {beta}"),
-                Burgers { nu } => format!("u_t + (u²/2)_x = ν u_xx with ν = {nu}"),
+                Burgers { nu } => format!(
+                    "u_t + (u²/2)_x = (ν/π) u_xx with ν = {nu} (diffusion coefficient ν/π = {}, the value the header gives)",
+                    nu / std::f64::consts::PI
+                ),
                 ReactionDiffusion { nu, rho } => {
                     format!("u_t = ν u_xx + ρ u (1 − u) with ν = {nu}, ρ = {rho}")
                 }
@@ -110,7 +105,7 @@ pub(crate) fn io_documentation(settings: &Settings) -> (String, String) {
         ),
         Equation::Periodic(_) => (
             header
-                + "- f64 × batch·nx: the initial conditions u0[b][j] = u(x_j, 0) at x_j = j / nx (periodic grid, no duplicate end point)\n",
+                + "- f64 × batch·nx: the initial conditions u0[b][j] = u(x_j, 0) at the cell centres x_j = (j + 0.5) / nx (periodic)\n",
             format!(
                 "stdout: f64 little-endian, shape [batch, T+1, nx] = {} values ({} bytes); frame 0 is the initial condition, \
                  frame k the solution at t_k. Nothing else may be written to stdout (use stderr for logs).",
@@ -123,22 +118,61 @@ pub(crate) fn io_documentation(settings: &Settings) -> (String, String) {
 
 /// How a candidate is scored (shown to the model and in the module docs).
 pub(crate) fn scoring_documentation(settings: &Settings) -> String {
+    let floor = settings.equation.nrmse_floor();
+    let frames = if settings.times.is_empty() {
+        String::new()
+    } else {
+        format!(" (all {} frames, frame 0 included)", settings.times.len())
+    };
     let mut text = format!(
-        "Scoring: nRMSE exactly as CodePDE: for each sample sqrt(mean((u − u_ref)²)) / sqrt(mean(u_ref²)) over all values \
-         (every frame, frame 0 included), then the mean over samples. u_ref is a trusted native solution \
-         (pseudo-spectral with small steps on a fine grid for 1-D, a refined finite-volume solve for Darcy). \
-         score = −log10(max(nRMSE, 1e-12)) − {} · log10(fuel): accuracy first; fuel (the sandbox's deterministic \
-         instruction count, host kernels included) breaks near-ties. NaN or Inf anywhere, a wrong output size, a trap, \
-         or an exceeded limit make the candidate invalid. Limits: fuel {}, memory {} MiB, wall {} ms.",
-        settings.fuel_weight, settings.fuel, settings.memory_mb, settings.timeout_ms
+        "Scoring: nRMSE exactly as CodePDE: for each sample sqrt(mean((u − u_ref)²)) / sqrt(mean(u_ref²)) over all values{frames}, \
+         then the mean over samples. u_ref is a trusted native solution of the PDE, accurate to better than {:e}. \
+         score = −log10(max(nRMSE, {floor:e})) − {} · log10(fuel): accuracy first (below {floor:e} the reference's own \
+         error would dominate, so the score stops growing there); fuel (the sandbox's deterministic instruction count, \
+         host kernels included) breaks near-ties. NaN or Inf anywhere, values so large that the nRMSE overflows, a wrong \
+         output size, a trap, or an exceeded limit make the candidate invalid. Limits: fuel {}, memory {} MiB, wall {} ms.",
+        floor / 10.0,
+        settings.fuel_weight,
+        settings.fuel,
+        settings.memory_mb,
+        settings.timeout_ms
     );
     if let Some(c) = &settings.convergence {
-        text.push_str(&format!(
-            " Convergence check: the solver is also run on grids {:?} ({} samples); rate_i = log(e_i/e_(i+1)) / log(nx_(i+1)/nx_i), averaged over the first two rates{}.",
-            c.grids,
-            c.samples,
-            c.min_rate.map(|r| format!("; it must be at least {r} unless the error is already below 1e-10")).unwrap_or_default()
-        ));
+        let rule = c
+            .min_rate
+            .map(|r| {
+                format!(
+                    " The rate must be at least {r} unless the last error is already below 1e-10."
+                )
+            })
+            .unwrap_or_else(|| " The rate is reported, not scored.".to_string());
+        match &c.plan {
+            ConvergencePlan::Periodic {
+                grids,
+                compare,
+                times,
+            } => text.push_str(&format!(
+                " Convergence check (CodePDE's): the same program also runs on grids nx = {grids:?} with CodePDE's five test \
+                 initial conditions (sin, sinsin, Gaussian, react, possin) and {} time points t = 0, 0.01, ..., {:.2}; each grid's \
+                 solution is compared with {} (linearly interpolated in x) by mean_b ‖u − u_fine‖ / sqrt(values), and \
+                 rate_i = log(e_i/e_(i+1)) / log(nx_(i+1)/nx_i) is averaged over the grids.{rule}",
+                times.len(),
+                times.last().copied().unwrap_or(0.0),
+                match compare {
+                    Compare::Next => "the next finer grid's",
+                    Compare::Finest => "the finest grid's",
+                },
+            )),
+            ConvergencePlan::Darcy {
+                down_sample,
+                samples,
+            } => text.push_str(&format!(
+                " Convergence check (CodePDE's): the first {samples} coefficients, sampled on the task grid coarsened by the \
+                 factors {down_sample:?}, are solved by the same program; each coarse solution is compared with your own \
+                 task-grid solution at the coarse cell centres by mean_b ‖u − u_fine‖ / sqrt(values), and \
+                 rate_i = log(e_i/e_(i+1)) / log(factor_i/factor_(i+1)) is averaged.{rule}"
+            )),
+        }
     }
     text
 }
