@@ -21,7 +21,7 @@
 //!
 //! # Ask/tell
 //!
-//! Optimizers implement [`AskTell`] over the unit cube [0,1]^n; [`Dimension`] maps each
+//! Optimizers implement [`AskTell`] over the unit cube `[0,1]^n`; [`Dimension`] maps each
 //! coordinate to its variable (linear or log scale, clamped, rounded for ints). Higher
 //! scores are better; pass `f64::NEG_INFINITY` (or NaN) for invalid candidates.
 
@@ -56,7 +56,7 @@ pub(crate) fn values_of(specs: &[VariableSpec], candidate: &Candidate) -> Vec<f6
         .collect()
 }
 
-/// A derivative-free optimizer over [0,1]^n: `ask` a point, `tell` its score (higher is
+/// A derivative-free optimizer over `[0,1]^n`: `ask` a point, `tell` its score (higher is
 /// better). Points told need not be ones asked (other proposers' candidates count too),
 /// though Nelder–Mead only advances on its own.
 pub trait AskTell: Send {
@@ -132,7 +132,7 @@ impl Dimension {
         }
     }
 
-    /// The value's coordinate in [0,1].
+    /// The value's coordinate in `[0,1]`.
     pub fn normalize(&self, value: f64) -> f64 {
         let value = if value.is_finite() {
             value.clamp(self.lower, self.upper)
@@ -150,7 +150,7 @@ impl Dimension {
         }
     }
 
-    /// The value at coordinate `t` (clamped to [0,1]; rounded for ints).
+    /// The value at coordinate `t` (clamped to `[0,1]`; rounded for ints).
     pub fn denormalize(&self, t: f64) -> f64 {
         let t = if t.is_finite() {
             t.clamp(0.0, 1.0)

@@ -1,4 +1,4 @@
-//! CMA-ES (Hansen's covariance matrix adaptation) with IPOP restarts, ask/tell, on [0,1]^n.
+//! CMA-ES (Hansen's covariance matrix adaptation) with IPOP restarts, ask/tell, on `[0,1]^n`.
 #![allow(clippy::needless_range_loop)] // index-heavy linear algebra reads best with indices
 
 use rand::{Rng, SeedableRng};
@@ -7,7 +7,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::AskTell;
 
-/// CMA-ES over the unit cube. Samples are clamped into [0,1]^n and the clamped points are
+/// CMA-ES over the unit cube. Samples are clamped into `[0,1]^n` and the clamped points are
 /// what the update sees (repair). Maximizes the told score. Restarts with a doubled
 /// population from a random mean when the step size collapses or the scores go flat (IPOP).
 pub struct CmaEs {
@@ -39,7 +39,7 @@ pub struct CmaEs {
 }
 
 impl CmaEs {
-    /// Starts at `mean` (in [0,1]^n) with step `sigma` (e.g. 0.3). `population` defaults to
+    /// Starts at `mean` (in `[0,1]^n`) with step `sigma` (e.g. 0.3). `population` defaults to
     /// 4 + 3 ln n.
     pub fn new(mean: Vec<f64>, sigma: f64, population: Option<usize>, seed: u64) -> CmaEs {
         let n = mean.len().max(1);
@@ -113,7 +113,7 @@ impl CmaEs {
         self.told.clear();
     }
 
-    /// The current mean (the optimizer's best guess), in [0,1]^n.
+    /// The current mean (the optimizer's best guess), in `[0,1]^n`.
     pub fn mean(&self) -> &[f64] {
         &self.mean
     }

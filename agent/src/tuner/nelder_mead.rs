@@ -1,4 +1,4 @@
-//! Nelder–Mead simplex search, ask/tell, on [0,1]^n (sequential: one point in flight).
+//! Nelder–Mead simplex search, ask/tell, on `[0,1]^n` (sequential: one point in flight).
 #![allow(clippy::needless_range_loop)] // index-heavy linear algebra reads best with indices
 
 use super::AskTell;

@@ -251,8 +251,8 @@ fn irfft(
     Ok(0)
 }
 
-/// The Thomas algorithm: `lower[i]` multiplies `x[i-1]` (lower[0] unused), `upper[i]`
-/// multiplies `x[i+1]` (upper[n-1] unused). `None` on a zero pivot.
+/// The Thomas algorithm: `lower[i]` multiplies `x[i-1]` (`lower[0]` unused), `upper[i]`
+/// multiplies `x[i+1]` (`upper[n-1]` unused). `None` on a zero pivot.
 pub(crate) fn thomas(lower: &[f64], diag: &[f64], upper: &[f64], rhs: &[f64]) -> Option<Vec<f64>> {
     let n = diag.len();
     if n == 0 {
