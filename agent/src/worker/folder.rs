@@ -133,14 +133,24 @@ pub async fn materialize(store: &Store, cache: &Path, hash: &str) -> Result<Path
             "the task folder stored under {hash} hashes to {found} once unpacked; the store is damaged"
         ));
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&staging, &dir).map_err(|e| {
-        format!(
-            "cannot move `{}` to `{}`: {e}",
-            staging.display(),
-            dir.display()
-        )
-    })?;
+    // Another process may have unpacked the same folder meanwhile and be loading it: a
+    // complete folder already in place is kept (never deleted under its reader), and only
+    // a damaged one is replaced.
+    let unpacked = |dir: &Path| hone_tasks::hash_folder(dir).ok().as_deref() == Some(hash);
+    if std::fs::rename(&staging, &dir).is_err() {
+        if dir.is_dir() && unpacked(&dir) {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Ok(dir);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&staging, &dir).map_err(|e| {
+            format!(
+                "cannot move `{}` to `{}`: {e}",
+                staging.display(),
+                dir.display()
+            )
+        })?;
+    }
     Ok(dir)
 }
 
