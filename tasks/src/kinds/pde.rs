@@ -35,7 +35,7 @@
 //! # coefficient_values = [3.0, 12.0]   # darcy
 //! reference_grid = 2048       # 1-D: fine grid (multiple of nx); darcy: refinement factor (default 4)
 //! seed = 1                    # visible batch
-//! final_seed = 1001           # held-out batch for evaluate_final (optional)
+//! final_seed = 1001           # held-out batch for evaluate_private (optional)
 //! fuel = 5_000_000_000
 //! timeout_ms = 10_000
 //! memory_mb = 256
@@ -254,7 +254,7 @@ impl Evaluator for PdeEvaluator {
         self.evaluate_on(candidate, &self.visible, true)
     }
 
-    fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation> {
+    fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
         let seed = self.settings.final_seed?;
         let batch = self.held_out.get_or_init(|| {
             Batch::build(&self.settings, seed, self.settings.nx, self.settings.batch)

@@ -216,7 +216,7 @@ fn check_seed(name: &str, low: f64, high: f64) {
         evaluation.fuel
     );
     let held_out = task
-        .evaluate_final(&task.seeds[0])
+        .evaluate_private(&task.seeds[0])
         .expect("final_seed is set");
     assert!(held_out.valid, "{name}: {}", held_out.feedback);
     assert_ne!(
