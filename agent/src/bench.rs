@@ -444,14 +444,6 @@ async fn row_result(store: &Store, row: &Row, run: RunId) -> Result<RowResult, B
     let record = store.get_run(run).await?;
     let spend = store.spend(run).await?;
     let best = store.best_node(run).await?;
-    let finals = store.final_evaluations(run).await?;
-    let private_score = best.as_ref().and_then(|b| {
-        finals
-            .iter()
-            .rev()
-            .find(|f| f.node == b.node)
-            .and_then(|f| f.evaluation.score.filter(|_| f.evaluation.valid))
-    });
     let llm = match &row.proposer.model {
         Some(model) => format!("{} ({model})", row.proposer.llm),
         None => row.proposer.llm.clone(),
@@ -465,8 +457,9 @@ async fn row_result(store: &Store, row: &Row, run: RunId) -> Result<RowResult, B
         seed: row.seed,
         run: run.0,
         status: record.status,
-        private_score,
-        public_score: best.map(|b| b.score),
+        private_score: best.map(|b| b.score),
+        public_score: best.map(|b| b.public_score),
+        basis: best.map(|b| b.basis),
         evaluations: spend.evaluations,
         llm_calls: spend.llm_calls,
         tokens: spend.tokens(),

@@ -8,6 +8,7 @@
 
 mod budget;
 mod lineage;
+mod private;
 mod proposer;
 mod settings;
 mod step;
@@ -17,13 +18,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hone_store::{NewEvaluation, NewRun, NodeId, NodeRecord, RunId, Store, Timestamp};
+use hone_store::{NewEvaluation, NewRun, NodeId, NodeRecord, RunId, ScoreBasis, Store, Timestamp};
 use hone_tasks::{Candidate, EvalStatus, Evaluation, Task, TaskLoader};
 use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
 use tokio::task::JoinSet;
 
 pub use budget::{BudgetCounters, StopReason};
+pub use private::{PRIVATE_TOP_K, private_evaluation};
 pub use proposer::{OFFLINE_SPECS, Proposer};
 pub use settings::{LlmSettings, RunSettings};
 pub use step::StepReport;
@@ -50,7 +52,7 @@ pub enum OrchestratorError {
     Step(String),
 }
 
-/// What a finished (or stopped) run reports.
+/// What a finished (or stopped) run reports. Its best is ranked by private score.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RunOutcome {
     pub run: i64,
@@ -61,22 +63,22 @@ pub struct RunOutcome {
     pub llm_calls: i64,
     pub tokens: i64,
     pub dollars: f64,
+    /// The first valid seed's private score (its public one if it has none).
     pub seed_score: Option<f64>,
     pub best_node: Option<i64>,
+    /// The score the run reports: the best node's private score (see `best_basis`).
     pub best_score: Option<f64>,
+    /// The best node's public score.
+    pub best_public_score: Option<f64>,
+    /// How `best_score` was measured.
+    pub best_basis: Option<ScoreBasis>,
     pub best_valid: bool,
-    pub final_evaluation: Option<FinalCheck>,
-    pub replayed: bool,
-}
-
-/// The best node re-evaluated on held-out data.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct FinalCheck {
-    pub status: String,
-    pub valid: bool,
-    pub score: f64,
-    /// The held-out score fell far below the run's score (or became invalid).
+    /// The best node's public score is far above its private one (special-cased public
+    /// cases, or overfitting).
     pub large_drop: bool,
+    /// Nodes of the run with a private evaluation.
+    pub private_evaluations: usize,
+    pub replayed: bool,
 }
 
 /// Everything one run holds while it runs.
@@ -189,7 +191,7 @@ impl Orchestrator {
         evaluations
             .check(&store)
             .map_err(OrchestratorError::Settings)?;
-        Orchestrator::assemble(
+        let mut orchestrator = Orchestrator::assemble(
             store,
             task,
             settings,
@@ -198,7 +200,10 @@ impl Orchestrator {
             (nodes, events),
             evaluations,
         )
-        .await
+        .await?;
+        // What the run's predecessor left without a private result (stopped before its end).
+        orchestrator.settle_private().await?;
+        Ok(orchestrator)
     }
 
     async fn assemble(
@@ -243,7 +248,13 @@ impl Orchestrator {
             }
         }
         let dedupe: DedupeMap = Arc::new(Mutex::new(HashMap::new()));
+        let mut leaders = private::PublicLeaders::default();
         for record in &nodes {
+            if record.duplicate_of.is_none()
+                && let Some(score) = record.rank_score()
+            {
+                leaders.admit(score);
+            }
             let node = tree_node(&tree, record, direction_of_node.get(&record.id.0).cloned());
             let index = tree.push(node);
             if let Some(list) = directions_of.remove(&record.id.0) {
@@ -286,6 +297,7 @@ impl Orchestrator {
                 dedupe,
                 settings.eval_threads,
                 lineage::LineageQueue::start(store.clone()),
+                leaders,
             )
             .with_remote(remote),
         );
@@ -606,12 +618,12 @@ impl Orchestrator {
             .map(|b| format!("{:.4}", self.tree.node(b).score))
             .unwrap_or("-".into());
         format!(
-            "best {best}  calls {}  ${:.4}",
+            "public best {best}  calls {}  ${:.4}",
             self.counters.llm_calls, self.counters.dollars
         )
     }
 
-    async fn finish(self, stop: StopReason) -> Result<RunOutcome, OrchestratorError> {
+    async fn finish(mut self, stop: StopReason) -> Result<RunOutcome, OrchestratorError> {
         if let Some(remote) = self.context.remote() {
             remote.shutdown().await;
         }
@@ -629,45 +641,29 @@ impl Orchestrator {
                 &serde_json::json!({ "reason": stop.to_string() }),
             )
             .await?;
+        if stop != StopReason::Interrupted {
+            self.settle_private().await?;
+        }
         let spend = self.store.spend(self.run).await?;
+        let privates = self.store.private_evaluations(self.run).await?;
         let seed_score = self
             .tree
             .nodes()
             .iter()
             .find(|n| n.operator == "seed" && n.valid)
-            .map(|n| n.score);
-        let best = self.tree.best_valid().or(self.tree.best());
-        let mut final_evaluation = None;
-        if let Some(best) = best
-            && stop != StopReason::Interrupted
-        {
-            let node = self.tree.node(best);
-            let task = self.task.clone();
-            let candidate = node.candidate.clone();
-            let evaluation = tokio::task::spawn_blocking(move || task.evaluate_final(&candidate))
-                .await
-                .ok()
-                .flatten();
-            if let Some(evaluation) = evaluation {
-                self.store
-                    .record_final_evaluation(
-                        self.run,
-                        NodeId(node.id),
-                        "held_out",
-                        &new_evaluation(&evaluation),
-                        Timestamp::now(),
-                    )
-                    .await?;
-                let large_drop =
-                    node.valid && (!evaluation.valid || large_drop(node.score, evaluation.score));
-                final_evaluation = Some(FinalCheck {
-                    status: evaluation.status.to_string(),
-                    valid: evaluation.valid,
-                    score: evaluation.score,
-                    large_drop,
-                });
-            }
-        }
+            .map(|n| {
+                privates
+                    .iter()
+                    .find(|p| p.node.0 == n.id)
+                    .map(|p| {
+                        p.evaluation
+                            .score
+                            .filter(|_| p.evaluation.valid)
+                            .unwrap_or(0.0)
+                    })
+                    .unwrap_or(n.score)
+            });
+        let best = self.store.best_node(self.run).await?;
         let detail = stop.to_string();
         if status == "interrupted" {
             self.store
@@ -688,12 +684,61 @@ impl Orchestrator {
             tokens: spend.tokens(),
             dollars: spend.dollars,
             seed_score,
-            best_node: best.map(|b| self.tree.node(b).id),
-            best_score: best.map(|b| self.tree.node(b).score),
-            best_valid: best.is_some_and(|b| self.tree.node(b).valid),
-            final_evaluation,
+            best_node: best.map(|b| b.node.0),
+            best_score: best.map(|b| b.score),
+            best_public_score: best.map(|b| b.public_score),
+            best_basis: best.map(|b| b.basis),
+            best_valid: best.is_some(),
+            large_drop: best.is_some_and(|b| large_drop(b.public_score, b.score)),
+            private_evaluations: privates.len(),
             replayed: self.proposer.is_replay(),
         })
+    }
+}
+
+impl Orchestrator {
+    /// Evaluates privately the best [`PRIVATE_TOP_K`] public nodes that have no private
+    /// result yet (a step evaluates a node that enters them at once; this catches what a
+    /// stop or a crash left), then points the lineage's best ref at the run's best.
+    async fn settle_private(&mut self) -> Result<(), OrchestratorError> {
+        let done: std::collections::HashSet<i64> = self
+            .store
+            .private_evaluations(self.run)
+            .await?
+            .iter()
+            .map(|p| p.node.0)
+            .collect();
+        let mut ranked: Vec<&TreeNode> = self
+            .tree
+            .nodes()
+            .iter()
+            .filter(|n| n.valid && !n.duplicate && n.score.is_finite())
+            .collect();
+        ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        let missing: Vec<(i64, Candidate)> = ranked
+            .into_iter()
+            .take(PRIVATE_TOP_K)
+            .filter(|n| !done.contains(&n.id))
+            .map(|n| (n.id, n.candidate.clone()))
+            .collect();
+        let evaluated = missing.len();
+        for (id, candidate) in missing {
+            let public = evaluation_of(&self.store.get_node(NodeId(id)).await?);
+            let private = self
+                .context
+                .evaluate_private(candidate, &public)
+                .await
+                .map_err(OrchestratorError::Step)?;
+            self.store
+                .record_private_evaluation(self.run, NodeId(id), &private, Timestamp::now())
+                .await?;
+        }
+        if evaluated > 0
+            && let Err(e) = self.store.refresh_best_ref(self.run).await
+        {
+            tracing::warn!(error = %e, run = self.run.0, "could not move the lineage's best ref");
+        }
+        Ok(())
     }
 }
 
@@ -790,10 +835,10 @@ pub(crate) fn new_evaluation(evaluation: &Evaluation) -> NewEvaluation {
     }
 }
 
-/// Whether a held-out score fell more than 20% of the run's score's magnitude below it
+/// Whether a private score fell more than 20% of the public score's magnitude below it
 /// (scores are higher-is-better and may be negative, as costs are).
-fn large_drop(run_score: f64, held_out: f64) -> bool {
-    held_out < run_score - 0.2 * run_score.abs()
+fn large_drop(public: f64, private: f64) -> bool {
+    private < public - 0.2 * public.abs()
 }
 
 /// Where `hone run` writes the best candidate's files: `.hone/runs/<run>/best/`.

@@ -51,34 +51,28 @@ pub fn render(
         summary
             .best
             .as_ref()
-            .map(|b| format!("{:.6} (node {})", b.score, b.node.0))
+            .map(|b| escape(&crate::cli::inspect::best_line(b)))
             .unwrap_or_else(|| "-".into()),
     );
-    for f in &summary.final_evaluations {
-        let run_best = summary.best.as_ref().map(|b| b.score);
-        let drop = match (run_best, f.evaluation.score) {
-            (Some(r), Some(h)) => !f.evaluation.valid || h < 0.8 * r,
-            _ => !f.evaluation.valid,
-        };
+    if let Some(b) = &summary.best
+        && b.basis == hone_store::ScoreBasis::Private
+        && b.score < b.public_score - 0.2 * b.public_score.abs()
+    {
         let _ = write!(
             html,
-            "<p class=\"{}\">held-out re-evaluation of node {}: {} valid={} score {}{}</p>",
-            if drop { "warn" } else { "" },
-            f.node.0,
-            escape(&f.evaluation.status),
-            f.evaluation.valid,
-            f.evaluation
-                .score
-                .map(|s| format!("{s:.6}"))
-                .unwrap_or_else(|| "-".into()),
-            if drop {
-                " — large drop (overfitting?)"
-            } else {
-                ""
-            }
+            "<p class=\"warn\">The best node's public score ({:.6}) is far above its private score ({:.6}): special-cased public cases, or overfitting?</p>",
+            b.public_score, b.score
         );
     }
-    html.push_str("<h2>Scores over evaluations</h2>");
+    let _ = write!(
+        html,
+        "<p>Scores are ranked by the private score, measured on held-out cases for the {} node(s) \
+         whose public score entered the run's best {}; the chart and the tree show public scores \
+         (and the private ones where measured).</p>",
+        summary.private_evaluations.len(),
+        crate::orchestrator::PRIVATE_TOP_K
+    );
+    html.push_str("<h2>Public scores over evaluations</h2>");
     html.push_str(&score_chart(nodes));
     html.push_str("<h2>Counts by status</h2><table><tr><th>status</th><th>nodes</th></tr>");
     for (status, count) in &summary.by_status {
@@ -102,7 +96,12 @@ pub fn render(
         );
     }
     html.push_str("</table><h2>Tree</h2><pre>");
-    html.push_str(&escape(&crate::cli::inspect::render_tree(nodes, best, 400)));
+    html.push_str(&escape(&crate::cli::inspect::render_tree(
+        nodes,
+        &summary.private_evaluations,
+        best,
+        400,
+    )));
     html.push_str("</pre>");
     if let Some(best) = best.and_then(|b| nodes.iter().find(|n| n.id == b)) {
         html.push_str("<h2>Best candidate</h2>");

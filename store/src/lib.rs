@@ -1,7 +1,7 @@
 //! hone's run store: the memory and the checkpoint of every run.
 //!
 //! Everything a run produces — runs, nodes (candidates), their evaluations, every model
-//! call, events and final re-evaluations — is written here, in SQLite (the default, in WAL
+//! call, events and private evaluations — is written here, in SQLite (the default, in WAL
 //! mode at `.hone/hone.db`) or PostgreSQL (one schema, migrated on open). A write returns
 //! only after its transaction commits, so a run killed at any instant resumes with nothing
 //! it had acknowledged lost or duplicated, and its budgets are counted from what is stored.
@@ -19,6 +19,8 @@
 //!   [`NewLlmCall`] / [`LlmCallRecord`]: what callers write and read back. Statuses are
 //!   plain strings; the store does not interpret them. Ids ([`RunId`], [`NodeId`],
 //!   [`LlmCallId`]) are store-wide `i64` newtypes.
+//! - [`PrivateEvaluation`]: a node's score on held-out cases, numbers only;
+//!   [`Store::best_node`] ranks by it ([`BestNode`], [`ScoreBasis`]).
 //! - [`Spend`]: a run's budgets used so far, counted from the store. Wall time is the sum
 //!   of [`Store::add_active_time`] heartbeats, so time while no process ran is not counted.
 //! - Lineage: [`Store::record_lineage`] commits a node after its transaction;
@@ -101,7 +103,7 @@ pub use store::queue::{
 pub use store::runs::IntegrityReport;
 pub use store::{Backend, Durability, LineageLocation, Store, StoreConfig};
 pub use types::{
-    BestNode, Budgets, EvaluationRecord, EventId, EventRecord, FinalEvaluationRecord, LlmCallId,
-    LlmCallRecord, NewEvaluation, NewLlmCall, NewNode, NewRun, NodeId, NodeRecord, RunId,
-    RunRecord, RunSummary, Spend, Timestamp,
+    BestNode, Budgets, EvaluationRecord, EventId, EventRecord, LlmCallId, LlmCallRecord,
+    NewEvaluation, NewLlmCall, NewNode, NewRun, NodeId, NodeRecord, PrivateEvaluation,
+    PrivateEvaluationRecord, RunId, RunRecord, RunSummary, ScoreBasis, Spend, Timestamp,
 };

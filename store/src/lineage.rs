@@ -510,6 +510,15 @@ impl Store {
             .await
     }
 
+    /// Moves `refs/runs/<run>/best` to the run's best node (if it has a commit): after a
+    /// private evaluation changed which node is best. Does nothing without lineage.
+    pub async fn refresh_best_ref(&self, run: RunId) -> Result<()> {
+        let Some(lineage) = self.inner.lineage.clone() else {
+            return Ok(());
+        };
+        self.update_best_ref(&lineage, run).await
+    }
+
     async fn commit_records(
         &self,
         lineage: &Arc<Lineage>,

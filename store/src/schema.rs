@@ -14,7 +14,7 @@ pub(crate) struct Migration {
 }
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Created before anything else, in both databases.
 pub(crate) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hone_schema (\
@@ -231,6 +231,36 @@ ALTER TABLE evaluations_v4 RENAME TO evaluations;
 CREATE INDEX evaluations_rank ON evaluations (run_id, valid, score);
 "#;
 
+/// v5: a node's private evaluation (its score on held-out cases, which the run reports and
+/// ranks by) in `private_evaluations`, one row per node, keyed by the node (SQLite's rowid).
+/// Only the numbers are kept: no metrics, feedback or trace, so nothing of the held-out
+/// cases can reach a prompt or an export through the store. `held_out` is false when the
+/// task has no held-out cases and the row repeats the public result. The rows of
+/// `final_evaluations` (the best node's held-out re-check, the latest per node) move here,
+/// and that table is dropped.
+const V5_PRIVATE_EVALUATIONS: &str = r#"
+CREATE TABLE private_evaluations (
+    node_id {KEY} REFERENCES nodes(id),
+    run_id BIGINT NOT NULL REFERENCES runs(id),
+    held_out BOOLEAN NOT NULL,
+    status TEXT NOT NULL,
+    valid BOOLEAN NOT NULL,
+    score DOUBLE PRECISION,
+    fuel BIGINT,
+    wall_ms DOUBLE PRECISION,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX private_evaluations_run ON private_evaluations (run_id);
+INSERT INTO private_evaluations (node_id, run_id, held_out, status, valid, score, fuel,
+    wall_ms, created_at)
+    SELECT f.node_id, f.run_id, TRUE, f.status, f.valid, f.score, f.fuel, f.wall_ms,
+        f.created_at
+    FROM final_evaluations f
+    WHERE f.id = (SELECT MAX(g.id) FROM final_evaluations g WHERE g.node_id = f.node_id)
+    ORDER BY f.node_id;
+DROP TABLE final_evaluations;
+"#;
+
 /// All migrations, oldest first. Versions are consecutive from 1.
 pub(crate) fn migrations() -> Vec<Migration> {
     vec![
@@ -263,6 +293,13 @@ pub(crate) fn migrations() -> Vec<Migration> {
             sqlite: V4_SQLITE_EVALUATIONS_KEYED_BY_NODE,
             postgres: "",
         },
+        Migration {
+            version: 5,
+            sqlite: SQLITE_V5
+                .get_or_init(|| V5_PRIVATE_EVALUATIONS.replace("{KEY}", "INTEGER PRIMARY KEY")),
+            postgres: POSTGRES_V5
+                .get_or_init(|| V5_PRIVATE_EVALUATIONS.replace("{KEY}", "BIGINT PRIMARY KEY")),
+        },
     ]
 }
 
@@ -270,6 +307,8 @@ static SQLITE_V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 static POSTGRES_V1: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 static SQLITE_V2: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 static POSTGRES_V2: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static SQLITE_V5: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static POSTGRES_V5: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 #[cfg(test)]
 mod tests {
@@ -284,6 +323,8 @@ mod tests {
             assert!(!m.postgres.contains("{ID}"));
             assert!(!m.sqlite.contains("{BLOB}"));
             assert!(!m.postgres.contains("{BLOB}"));
+            assert!(!m.sqlite.contains("{KEY}"));
+            assert!(!m.postgres.contains("{KEY}"));
         }
         assert_eq!(all.last().map(|m| m.version), Some(SCHEMA_VERSION));
     }

@@ -297,14 +297,28 @@ impl NodeRecord {
     }
 }
 
-/// A stored final (hidden or private) re-evaluation of a run's chosen node.
+/// A node's private evaluation: its result on the task's held-out cases, which no prompt,
+/// feedback, log or export sees; the score a run reports and ranks by. Only the numbers are
+/// stored (no metrics, feedback or trace), so nothing of the held-out cases can leak back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FinalEvaluationRecord {
+pub struct PrivateEvaluation {
+    /// False when the task has no held-out cases: the row repeats the public result.
+    pub held_out: bool,
+    /// ok, compile_error, ... (as [`NewEvaluation::status`]).
+    pub status: String,
+    pub valid: bool,
+    /// Higher is better. A score that is not finite is stored as NULL and read back as `None`.
+    pub score: Option<f64>,
+    pub fuel: Option<i64>,
+    pub wall_ms: Option<f64>,
+}
+
+/// A stored private evaluation of one node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivateEvaluationRecord {
     pub run: RunId,
     pub node: NodeId,
-    /// Which test set: `hidden`, `private`, ...
-    pub label: String,
-    pub evaluation: EvaluationRecord,
+    pub evaluation: PrivateEvaluation,
     pub created_at: Timestamp,
 }
 
@@ -340,11 +354,50 @@ impl Spend {
     }
 }
 
-/// A run's best node, by score among valid, non-duplicate nodes (ties go to the older node).
+/// How the score of a run's best node was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreBasis {
+    /// The private score, on the task's held-out cases.
+    Private,
+    /// The task has no held-out cases: the public score is the private one.
+    NoHeldOutCases,
+    /// No node of the run has a private evaluation (a run stored before schema v5, or one
+    /// stopped before any): the public score, unchecked.
+    PublicOnly,
+}
+
+impl ScoreBasis {
+    /// The snake_case name (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreBasis::Private => "private",
+            ScoreBasis::NoHeldOutCases => "no_held_out_cases",
+            ScoreBasis::PublicOnly => "public_only",
+        }
+    }
+
+    /// How the score is labelled for users.
+    pub fn label(self) -> &'static str {
+        match self {
+            ScoreBasis::Private => "private",
+            ScoreBasis::NoHeldOutCases => "private = public: no held-out cases",
+            ScoreBasis::PublicOnly => "public only: not privately evaluated",
+        }
+    }
+}
+
+/// A run's best node: among non-duplicate nodes valid on both evaluations, the highest
+/// private score, then the higher public score, then the older node. Without any private
+/// evaluation in the run, the highest public score ([`ScoreBasis::PublicOnly`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BestNode {
     pub node: NodeId,
+    /// The score the run reports: the private score (see `basis`).
     pub score: f64,
+    /// The node's public score, shown beside it.
+    pub public_score: f64,
+    pub basis: ScoreBasis,
 }
 
 /// What `hone status` shows for a run.
@@ -357,7 +410,8 @@ pub struct RunSummary {
     pub by_status: BTreeMap<String, i64>,
     pub best: Option<BestNode>,
     pub spend: Spend,
-    pub final_evaluations: Vec<FinalEvaluationRecord>,
+    /// The run's private evaluations, by node id.
+    pub private_evaluations: Vec<PrivateEvaluationRecord>,
 }
 
 /// Text as the store keeps it: NUL characters (which PostgreSQL's text type refuses, and

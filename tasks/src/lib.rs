@@ -34,6 +34,8 @@ pub mod kinds;
 pub mod objectives;
 pub mod pde;
 mod task;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use candidate::Candidate;
 pub use error::TaskError;

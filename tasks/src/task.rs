@@ -53,12 +53,15 @@ impl std::fmt::Display for TaskKind {
 /// Scores candidates of one task. Implementations are deterministic: the same candidate
 /// gives the same evaluation (wall time aside). Thread-safe: evaluations may run in parallel.
 pub trait Evaluator: Send + Sync {
-    /// Scores a candidate on the data used during a run (visible tests, public seeds).
+    /// The public evaluation: scores a candidate on the cases a prompt and feedback may show
+    /// (visible tests, public seeds). What the search and the proposer see.
     fn evaluate(&self, candidate: &Candidate) -> Evaluation;
 
-    /// Scores a candidate on held-out data (hidden tests, private seeds), for the final
-    /// integrity check. `None` when the task has no held-out data.
-    fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation>;
+    /// The private evaluation: scores a candidate on held-out cases that never reach a
+    /// prompt, feedback, log or export (hidden generated tests, private seeds). The score a
+    /// run reports and ranks by. `None` when the task has no held-out cases (the public
+    /// score then stands for the private one).
+    fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation>;
 
     /// The task's source of random valid candidates, when it has one (a counterexample
     /// task's random generator); `None` otherwise.
@@ -286,9 +289,9 @@ impl Task {
         self.evaluator.evaluate(candidate)
     }
 
-    /// Scores a candidate on held-out data (see [`Evaluator::evaluate_final`]).
-    pub fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation> {
-        self.evaluator.evaluate_final(candidate)
+    /// Scores a candidate on held-out cases (see [`Evaluator::evaluate_private`]).
+    pub fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
+        self.evaluator.evaluate_private(candidate)
     }
 
     /// The task's random valid candidates (see [`Evaluator::random_candidates`]).

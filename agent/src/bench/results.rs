@@ -1,11 +1,12 @@
 //! The results of a bench: one row per run, aggregates per entrant (strategy × proposer),
 //! rendered as markdown, CSV and JSON.
 //!
-//! Aggregates: for each entrant (strategy × proposer), the mean score per task over its seeds
-//! (public: the run's best score; private: the held-out score of that best, when the task has
-//! held-out data), and the mean rank across (task, seed) groups: within a group the entrants
-//! are ranked by public score, 1 = best, ties sharing the mean of their ranks, a row with no
-//! valid candidate ranked below every valid one. The same figures per strategy and per
+//! A row's score is its run's best node's private score (measured on held-out cases; the
+//! public score where the task has none), with that node's public score beside it.
+//! Aggregates: for each entrant (strategy × proposer), the mean private and public score per
+//! task over its seeds, and the mean rank across (task, seed) groups: within a group the
+//! entrants are ranked by private score, 1 = best, ties sharing the mean of their ranks, a
+//! row with no valid candidate ranked below every valid one. The same figures per strategy and per
 //! proposer average all of their rows (with the ranks among all entrants).
 
 use std::collections::BTreeMap;
@@ -24,10 +25,13 @@ pub struct RowResult {
     pub seed: u64,
     pub run: i64,
     pub status: String,
-    /// The held-out score of the best node (`None` when the task has no held-out data).
+    /// The private score of the run's best node, what rows are ranked by (`None` when no
+    /// candidate was valid on both evaluations).
     pub private_score: Option<f64>,
-    /// The best score of the run (`None` when no candidate was valid).
+    /// The public score of the same node.
     pub public_score: Option<f64>,
+    /// How `private_score` was measured (held-out cases, or none: the public score).
+    pub basis: Option<hone_store::ScoreBasis>,
     pub evaluations: i64,
     pub llm_calls: i64,
     pub tokens: i64,
@@ -40,9 +44,9 @@ pub struct RowResult {
 pub struct Aggregate {
     pub strategy: String,
     pub proposer: String,
-    /// Per task: the mean public score over the entrant's rows with a valid best.
+    /// Per task: the mean public score of the same rows' best nodes.
     pub mean_public: BTreeMap<String, Option<f64>>,
-    /// Per task: the mean private score, where the task has held-out data.
+    /// Per task: the mean private score over the entrant's rows with a valid best.
     pub mean_private: BTreeMap<String, Option<f64>>,
     /// Mean rank over the (task, seed) groups it ran in.
     pub mean_rank: f64,
@@ -132,9 +136,10 @@ fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
-/// Ranks (1 = best score) with ties averaged; `None` scores rank last (tied among themselves).
+/// Ranks (1 = best private score) with ties averaged; `None` scores rank last (tied among
+/// themselves).
 fn ranks_of(members: &[&RowResult]) -> Vec<f64> {
-    let key = |r: &RowResult| r.public_score.unwrap_or(f64::NEG_INFINITY);
+    let key = |r: &RowResult| r.private_score.unwrap_or(f64::NEG_INFINITY);
     members
         .iter()
         .map(|r| {
@@ -149,6 +154,15 @@ fn score(value: Option<f64>) -> String {
     match value {
         Some(v) => format_number(v),
         None => "-".into(),
+    }
+}
+
+/// An aggregate's mean private score on a task, its mean public score in brackets.
+fn private_and_public(a: &Aggregate, task: &str) -> String {
+    let private = score(a.mean_private.get(task).copied().flatten());
+    match a.mean_public.get(task).copied().flatten() {
+        Some(public) => format!("{private} ({})", format_number(public)),
+        None => private,
     }
 }
 
@@ -203,7 +217,7 @@ pub fn markdown(suite: &str, description: &str, rows: &[RowResult], notes: &[Str
         t
     };
     out.push_str(
-        "\n### Aggregates (mean public score per task; mean rank over task × seed, 1 = best)\n\n",
+        "\n### Aggregates (mean private score per task, mean public score in brackets; mean rank by private score over task × seed, 1 = best)\n\n",
     );
     out.push_str("| strategy | proposer |");
     for t in &tasks {
@@ -215,10 +229,7 @@ pub fn markdown(suite: &str, description: &str, rows: &[RowResult], notes: &[Str
     for a in &aggregates {
         out.push_str(&format!("| {} | {} |", a.strategy, a.proposer));
         for t in &tasks {
-            out.push_str(&format!(
-                " {} |",
-                score(a.mean_public.get(t).copied().flatten())
-            ));
+            out.push_str(&format!(" {} |", private_and_public(a, t)));
         }
         out.push_str(&format!(" {:.2} |\n", a.mean_rank));
     }
@@ -242,10 +253,7 @@ pub fn markdown(suite: &str, description: &str, rows: &[RowResult], notes: &[Str
                 };
                 out.push_str(&format!("| {name} |"));
                 for t in &tasks {
-                    out.push_str(&format!(
-                        " {} |",
-                        score(a.mean_public.get(t).copied().flatten())
-                    ));
+                    out.push_str(&format!(" {} |", private_and_public(a, t)));
                 }
                 out.push_str(&format!(" {:.2} |\n", a.mean_rank));
             }
@@ -257,7 +265,7 @@ pub fn markdown(suite: &str, description: &str, rows: &[RowResult], notes: &[Str
 /// The CSV report: one line per row (the aggregates are in the markdown and JSON).
 pub fn csv(rows: &[RowResult]) -> String {
     let mut out = String::from(
-        "key,task,strategy,proposer,llm,seed,run,status,private_score,public_score,evaluations,llm_calls,tokens,dollars,wall_seconds\n",
+        "key,task,strategy,proposer,llm,seed,run,status,private_score,public_score,score_basis,evaluations,llm_calls,tokens,dollars,wall_seconds\n",
     );
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in rows {
@@ -272,6 +280,7 @@ pub fn csv(rows: &[RowResult]) -> String {
             r.status.clone(),
             opt(r.private_score),
             opt(r.public_score),
+            r.basis.map(|b| b.as_str().to_string()).unwrap_or_default(),
             r.evaluations.to_string(),
             r.llm_calls.to_string(),
             r.tokens.to_string(),
@@ -325,8 +334,9 @@ mod tests {
             seed,
             run: 1,
             status: "finished".into(),
-            private_score: None,
+            private_score: score,
             public_score: score,
+            basis: score.map(|_| hone_store::ScoreBasis::Private),
             evaluations: 3,
             llm_calls: 0,
             tokens: 0,
@@ -354,6 +364,22 @@ mod tests {
         assert_eq!(mean_a, Some(-3.0));
         // c has one valid row of two: the mean is over valid ones.
         assert_eq!(a[2].mean_public.get("t").copied().flatten(), Some(-1.0));
+    }
+
+    #[test]
+    fn rows_rank_by_private_score_not_public() {
+        // a special-cased the public cases: far ahead on them, behind on the private ones.
+        let mut cheat = row("t", "a", 1, Some(35.0));
+        cheat.public_score = Some(40_000.0);
+        let honest = row("t", "b", 1, Some(40.0));
+        let a = aggregate(&[cheat.clone(), honest.clone()]);
+        let rank = |p: &str| a.iter().find(|x| x.proposer == p).map(|x| x.mean_rank);
+        assert_eq!(rank("b"), Some(1.0));
+        assert_eq!(rank("a"), Some(2.0));
+        assert_eq!(a[0].mean_private.get("t").copied().flatten(), Some(35.0));
+        assert_eq!(a[0].mean_public.get("t").copied().flatten(), Some(40_000.0));
+        let md = markdown("s", "", &[cheat, honest], &[]);
+        assert!(md.contains("| 35 (40000) |"), "{md}");
     }
 
     #[test]

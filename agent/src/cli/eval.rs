@@ -14,8 +14,8 @@ pub struct EvalArgs {
     /// The candidate: a source file (.rs, .c, .wat), an input (.txt) for counterexample
     /// tasks, or a JSON object of values for params tasks.
     pub file: PathBuf,
-    /// Also evaluate on the task's hidden/private cases.
-    #[arg(long)]
+    /// Ignored (kept for old scripts): the private evaluation always runs.
+    #[arg(long, hide = true)]
     pub final_check: bool,
     /// Print the evaluation as JSON.
     #[arg(long)]
@@ -50,16 +50,35 @@ pub fn run(cli: &super::Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let task = super::task_loader(cli)?.load(&args.task_dir)?;
     let candidate = candidate_from_file(&task, &args.file)?;
     let evaluation = task.evaluate(&candidate);
-    let final_evaluation = if args.final_check {
-        task.evaluate_final(&candidate)
-    } else {
-        None
-    };
+    // The score reported is the private one; of it only the numbers are shown (its cases
+    // stay private, also to a program that loops over `hone eval`).
+    let private_run = task.evaluate_private(&candidate);
+    let private = crate::orchestrator::private_evaluation(private_run.as_ref(), &evaluation);
     if args.json {
-        let json = serde_json::json!({ "task": task.name, "evaluation": evaluation, "final": final_evaluation });
+        let json = serde_json::json!({
+            "task": task.name,
+            "status": private.status,
+            "valid": private.valid,
+            "score": private.score.unwrap_or(0.0),
+            "held_out": private.held_out,
+            "private": private,
+            "public": evaluation,
+        });
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         println!("task      {} ({})", task.name, task.kind);
+        let label = if private.held_out {
+            "private"
+        } else {
+            "private = public: no held-out cases"
+        };
+        println!(
+            "score     {}  ({label}; status {}, valid {})",
+            private.score.unwrap_or(0.0),
+            private.status,
+            private.valid
+        );
+        println!("\npublic evaluation (what a run's search and prompts see):");
         println!("status    {}", evaluation.status);
         println!("valid     {}", evaluation.valid);
         println!("score     {}", evaluation.score);
@@ -67,12 +86,6 @@ pub fn run(cli: &super::Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
             println!("{name:<9} {value}");
         }
         println!("\n{}", evaluation.feedback.trim_end());
-        if let Some(f) = &final_evaluation {
-            println!(
-                "\nfinal (held-out) status {}  valid {}  score {}",
-                f.status, f.valid, f.score
-            );
-        }
     }
     Ok(if evaluation.status == EvalStatus::CompileError {
         ExitCode::from(3)

@@ -147,21 +147,18 @@ pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                     )
                 );
                 match &summary.best {
-                    Some(best) => println!("best         {:.6} (node {})", best.score, best.node.0),
-                    None => println!("best         - (no valid node yet)"),
+                    Some(best) => println!("best         {}", best_line(best)),
+                    None if summary.private_evaluations.is_empty() => {
+                        println!("best         - (no valid node yet)")
+                    }
+                    None => println!(
+                        "best         - (no node valid on the public and the private cases)"
+                    ),
                 }
-                for f in &summary.final_evaluations {
-                    println!(
-                        "held-out     node {}: {} valid={} score {}",
-                        f.node.0,
-                        f.evaluation.status,
-                        f.evaluation.valid,
-                        f.evaluation
-                            .score
-                            .map(|s| format!("{s:.6}"))
-                            .unwrap_or_else(|| "-".into())
-                    );
-                }
+                println!(
+                    "private      {} node(s) with a private result",
+                    summary.private_evaluations.len()
+                );
                 println!("nodes        {} ({} valid)", summary.nodes, summary.valid);
                 for (status, count) in &summary.by_status {
                     println!("  {status:<18} {count}");
@@ -171,6 +168,23 @@ pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The best node's score as users read it: the private score, labelled, with the public
+/// one beside it.
+pub fn best_line(best: &hone_store::BestNode) -> String {
+    match best.basis {
+        hone_store::ScoreBasis::Private => format!(
+            "{:.6} (node {}; private, public {:.6})",
+            best.score, best.node.0, best.public_score
+        ),
+        basis => format!(
+            "{:.6} (node {}; {})",
+            best.score,
+            best.node.0,
+            basis.label()
+        ),
+    }
 }
 
 /// The evaluation queue (`hone run --workers`): its depth, and for the whole store the
@@ -241,9 +255,9 @@ pub fn best(cli: &super::Cli, args: &BestArgs) -> anyhow::Result<ExitCode> {
                 std::fs::write(path, &text)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 eprintln!(
-                    "hone: wrote node {} (score {:.6}) to {}",
+                    "hone: wrote node {} (score {}) to {}",
                     best.node.0,
-                    best.score,
+                    best_line(&best),
                     path.display()
                 );
             }
@@ -258,15 +272,23 @@ pub fn tree(cli: &super::Cli, args: &TreeArgs) -> anyhow::Result<ExitCode> {
         let store = open_store(cli).await?;
         let nodes = store.load_tree(RunId(args.run)).await?;
         let best = store.best_node(RunId(args.run)).await?.map(|b| b.node);
-        print!("{}", render_tree(&nodes, best, args.limit));
+        let private = store.private_evaluations(RunId(args.run)).await?;
+        print!("{}", render_tree(&nodes, &private, best, args.limit));
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// A text tree: one line per node with operator, status and score; the best path is marked
-/// with `*`. Past `limit` nodes, the best path and the best-scoring branches are kept.
-pub fn render_tree(nodes: &[hone_store::NodeRecord], best: Option<NodeId>, limit: usize) -> String {
+/// A text tree: one line per node with operator, status and public score, and the private
+/// score of the nodes that have one; the best path (by private score) is marked with `*`.
+/// Past `limit` nodes, the best path and the best-scoring branches are kept.
+pub fn render_tree(
+    nodes: &[hone_store::NodeRecord],
+    private: &[hone_store::PrivateEvaluationRecord],
+    best: Option<NodeId>,
+    limit: usize,
+) -> String {
     let mut printer = TreePrinter::new(nodes, best, limit);
+    printer.private = private.iter().map(|p| (p.node.0, &p.evaluation)).collect();
     printer.walk(None, "");
     if printer.hidden > 0 {
         printer.out.push_str(&format!(
@@ -279,6 +301,7 @@ pub fn render_tree(nodes: &[hone_store::NodeRecord], best: Option<NodeId>, limit
 
 struct TreePrinter<'a> {
     nodes: &'a [hone_store::NodeRecord],
+    private: std::collections::HashMap<i64, &'a hone_store::PrivateEvaluation>,
     children: std::collections::BTreeMap<Option<i64>, Vec<usize>>,
     on_best_path: std::collections::HashSet<i64>,
     keep_all: bool,
@@ -308,6 +331,7 @@ impl<'a> TreePrinter<'a> {
         }
         TreePrinter {
             nodes,
+            private: Default::default(),
             children,
             on_best_path,
             keep_all: nodes.len() <= limit,
@@ -367,8 +391,19 @@ impl<'a> TreePrinter<'a> {
             } else {
                 ""
             };
+            let private = match self.private.get(&n.id.0) {
+                Some(p) if !p.held_out => " (private = public)".to_string(),
+                Some(p) if p.valid => format!(
+                    " private {}",
+                    p.score
+                        .map(|s| format!("{s:.4}"))
+                        .unwrap_or_else(|| "-".into())
+                ),
+                Some(p) => format!(" private {} (invalid)", p.status),
+                None => String::new(),
+            };
             self.out.push_str(&format!(
-                "{prefix}{}{} #{} {} {} score {}{}\n",
+                "{prefix}{}{} #{} {} {} score {}{private}{}\n",
                 if last { "└─" } else { "├─" },
                 if best_mark { "*" } else { " " },
                 n.id.0,

@@ -331,21 +331,29 @@ fn print_outcome(task: &str, kind: &str, o: &RunOutcome, best_path: Option<&Path
                 .filter(|s| *s > 0.0)
                 .map(|s| format!("  ({:.2}x the seed)", best / s))
                 .unwrap_or_default();
-            println!("best score   {best:.4}  node {node}{gain}");
+            let basis = o.best_basis.unwrap_or(hone_store::ScoreBasis::PublicOnly);
+            let public = o
+                .best_public_score
+                .filter(|_| basis == hone_store::ScoreBasis::Private)
+                .map(|p| format!(", public {p:.4}"))
+                .unwrap_or_default();
+            println!(
+                "best score   {best:.4}  node {node}{gain}  ({}{public})",
+                basis.label()
+            );
+            if o.large_drop {
+                println!(
+                    "             WARNING: its public score is far above the private one (special-cased visible cases? overfitting?)"
+                );
+            }
         }
-        _ => println!("best score   - (no valid candidate)"),
+        _ => println!("best score   - (no candidate valid on the public and the private cases)"),
     }
-    if let Some(f) = &o.final_evaluation {
-        let flag = if f.large_drop {
-            "  WARNING: large drop on held-out data (overfitting?)"
-        } else {
-            ""
-        };
-        println!(
-            "held-out     {} valid={} score {:.4}{flag}",
-            f.status, f.valid, f.score
-        );
-    }
+    println!(
+        "private      {} node(s) with a private result (each that entered the best {} public scores)",
+        o.private_evaluations,
+        crate::orchestrator::PRIVATE_TOP_K
+    );
     if let Some(path) = best_path {
         println!("best files   {}", path.display());
     }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use hone_store::{
-    LlmCallId, NewEvaluation, NewLlmCall, NewNode, NodeId, NodeRecord, RunId, Store, Timestamp,
+    LlmCallId, NewEvaluation, NewLlmCall, NewNode, NodeId, NodeRecord, PrivateEvaluation, RunId,
+    Store, Timestamp,
 };
 use hone_tasks::{Candidate, Evaluation, Task};
 use tokio::sync::{OnceCell, Semaphore};
@@ -13,6 +14,7 @@ use tokio::sync::{OnceCell, Semaphore};
 use super::budget::CallCost;
 use super::lineage::LineageQueue;
 use super::new_evaluation;
+use super::private::{PublicLeaders, private_evaluation};
 use super::proposer::PreparedRequest;
 use crate::llm::{ChatBackend, ChatRequest, Completion, reask_request};
 use crate::reply::{ParsedReply, ReplyContext, parse_reply};
@@ -70,6 +72,8 @@ pub struct StepContext {
     /// (under `evaluations`), `Some` sends them to `hone worker` processes via the queue.
     remote: Option<Arc<crate::worker::RemoteEvaluations>>,
     lineage: LineageQueue,
+    /// The run's best public scores: a node that enters them is evaluated privately too.
+    leaders: Mutex<PublicLeaders>,
 }
 
 impl StepContext {
@@ -94,6 +98,7 @@ impl StepContext {
         dedupe: DedupeMap,
         eval_threads: usize,
         lineage: LineageQueue,
+        leaders: PublicLeaders,
     ) -> StepContext {
         StepContext {
             store,
@@ -103,6 +108,7 @@ impl StepContext {
             evaluations: Arc::new(Semaphore::new(eval_threads.max(1))),
             remote: None,
             lineage,
+            leaders: Mutex::new(leaders),
         }
     }
 
@@ -164,12 +170,28 @@ impl StepContext {
         let settled = cell
             .get_or_try_init(|| async {
                 let evaluation = self.evaluate(candidate.clone()).await?;
+                // A node whose public score enters the run's best is scored privately in
+                // the same step (in this process, even with workers).
+                let private = if self.enters_leaders(&evaluation) {
+                    Some(
+                        self.evaluate_private(candidate.clone(), &evaluation)
+                            .await?,
+                    )
+                } else {
+                    None
+                };
                 let (node, stored) = (new_node(None), new_evaluation(&evaluation));
                 let id = self
                     .store
                     .insert_node(&node, &stored)
                     .await
                     .map_err(|e| e.to_string())?;
+                if let Some(private) = private {
+                    self.store
+                        .record_private_evaluation(self.run, id, &private, Timestamp::now())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
                 inserted = Some((id, node, stored));
                 Ok::<_, String>((id.0, evaluation))
             })
@@ -222,6 +244,35 @@ impl StepContext {
         tokio::task::spawn_blocking(move || evaluator.evaluate(&candidate))
             .await
             .map_err(|e| format!("the evaluation thread failed: {e}"))
+    }
+
+    /// Whether a public evaluation enters the run's best public scores (and takes its place).
+    fn enters_leaders(&self, evaluation: &Evaluation) -> bool {
+        evaluation.valid
+            && self
+                .leaders
+                .lock()
+                .is_ok_and(|mut leaders| leaders.admit(evaluation.score))
+    }
+
+    /// The private evaluation of a candidate whose public evaluation is `public`: on this
+    /// process's blocking pool, under the same limit as the public ones. A task without
+    /// held-out cases gives the public result back (`held_out` false) without running.
+    pub async fn evaluate_private(
+        &self,
+        candidate: Candidate,
+        public: &Evaluation,
+    ) -> Result<PrivateEvaluation, String> {
+        let _permit = self
+            .evaluations
+            .acquire()
+            .await
+            .map_err(|e| e.to_string())?;
+        let evaluator = self.task.evaluator();
+        let private = tokio::task::spawn_blocking(move || evaluator.evaluate_private(&candidate))
+            .await
+            .map_err(|e| format!("the private evaluation thread failed: {e}"))?;
+        Ok(private_evaluation(private.as_ref(), public))
     }
 
     /// A model step: ask, record the call, parse (re-ask once on failure), then evaluate.

@@ -125,18 +125,29 @@ fn a_small_suite_writes_its_tables_and_a_rerun_skips_every_row() {
         let evals: i64 = row[col("evaluations")].parse().unwrap_or(-1);
         assert_eq!(evals, if task == "sor" { 4 } else { 3 }, "{row:?}");
         assert_eq!(row[col("llm_calls")], "0");
-        // sor has held-out data, trace-numeric has none.
+        // sor has held-out data, trace-numeric has none (its public score stands in).
         assert_eq!(
-            row[col("private_score")].is_empty(),
-            task != "sor",
+            row[col("score_basis")],
+            if task == "sor" {
+                "private"
+            } else {
+                "no_held_out_cases"
+            },
             "{row:?}"
         );
+        let private: f64 = row[col("private_score")].parse().unwrap_or(f64::NAN);
         let public: f64 = row[col("public_score")].parse().unwrap_or(f64::NAN);
+        if task != "sor" {
+            assert_eq!(private, public, "{row:?}");
+        }
         let summary = work.summary(run);
-        assert_eq!(Some(public), summary.best.as_ref().map(|b| b.score));
+        assert_eq!(
+            Some((private, public)),
+            summary.best.as_ref().map(|b| (b.score, b.public_score))
+        );
     }
 
-    // Mean rank, recomputed: within each (task, seed), rank by public score (ties averaged).
+    // Mean rank, recomputed: within each (task, seed), rank by private score (ties averaged).
     let mut groups: BTreeMap<(String, String), Vec<(String, f64)>> = BTreeMap::new();
     for row in &rows {
         groups
@@ -144,7 +155,7 @@ fn a_small_suite_writes_its_tables_and_a_rerun_skips_every_row() {
             .or_default()
             .push((
                 row[col("proposer")].clone(),
-                row[col("public_score")]
+                row[col("private_score")]
                     .parse()
                     .unwrap_or(f64::NEG_INFINITY),
             ));
@@ -174,16 +185,24 @@ fn a_small_suite_writes_its_tables_and_a_rerun_skips_every_row() {
         let expected = mine.iter().sum::<f64>() / mine.len() as f64;
         let got = a["mean_rank"].as_f64().unwrap_or(f64::NAN);
         assert!((got - expected).abs() < 1e-9, "{name}: {got} vs {expected}");
-        // Mean public score per task over the seeds.
+        // Mean private and public score per task over the seeds.
         for task in ["sor", "trace-numeric"] {
-            let scores: Vec<f64> = rows
-                .iter()
-                .filter(|r| r[col("proposer")] == name && r[col("task")] == task)
-                .map(|r| r[col("public_score")].parse().unwrap_or(f64::NAN))
-                .collect();
-            let mean = scores.iter().sum::<f64>() / scores.len() as f64;
-            let got = a["mean_public"][task].as_f64().unwrap_or(f64::NAN);
-            assert!((got - mean).abs() < 1e-9 * mean.abs().max(1.0), "{task}");
+            for (column, field) in [
+                ("private_score", "mean_private"),
+                ("public_score", "mean_public"),
+            ] {
+                let scores: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r[col("proposer")] == name && r[col("task")] == task)
+                    .map(|r| r[col(column)].parse().unwrap_or(f64::NAN))
+                    .collect();
+                let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+                let got = a[field][task].as_f64().unwrap_or(f64::NAN);
+                assert!(
+                    (got - mean).abs() < 1e-9 * mean.abs().max(1.0),
+                    "{task} {field}"
+                );
+            }
         }
     }
     // The markdown on stdout is the file's, with the aggregates table.

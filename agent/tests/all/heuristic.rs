@@ -18,7 +18,7 @@ fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("hone-test-cache")
 }
 
-/// `hone eval TASK FILE --json --final-check`, the tester's hone binary given as HONE_BIN
+/// `hone eval TASK FILE --json`, the tester's hone binary given as HONE_BIN
 /// when `hone_bin` is `Some` (else hone passes its own executable).
 fn hone_eval(task: &Path, candidate: &str, hone_bin: Option<&Path>) -> std::process::Output {
     let file = task.join("candidate.rs");
@@ -27,7 +27,7 @@ fn hone_eval(task: &Path, candidate: &str, hone_bin: Option<&Path>) -> std::proc
     command
         .arg("--cache-dir")
         .arg(cache_dir())
-        .args(["eval", "--json", "--final-check"])
+        .args(["eval", "--json"])
         .arg(task)
         .arg(&file)
         .env_remove("HONE_BIN");
@@ -72,7 +72,7 @@ fn interactive_tester_runs_the_candidate_through_hone_sandbox_run() {
     let task = interactive_task();
     let seed = std::fs::read_to_string(fixture("subset_seed.rs")).expect("seed");
     let json = eval(task.path(), &seed);
-    let evaluation = &json["evaluation"];
+    let evaluation = &json["public"];
     assert_eq!(evaluation["status"], "ok", "{json:#}");
     assert_eq!(evaluation["valid"], true);
     assert_eq!(evaluation["metrics"]["passed"], 3);
@@ -80,11 +80,15 @@ fn interactive_tester_runs_the_candidate_through_hone_sandbox_run() {
     assert!(score > 3.0, "{json:#}");
     // The fuel comes from the `hone sandbox run` summary the tester passed through.
     assert!(evaluation["fuel"].as_u64().expect("fuel") > 0, "{json:#}");
-    assert_eq!(json["final"]["metrics"]["cases"], 1);
+    // The private seed's case, numbers only.
+    assert_eq!(json["held_out"], true, "{json:#}");
+    assert_eq!(json["private"]["valid"], true, "{json:#}");
+    assert_eq!(json["score"], json["private"]["score"], "{json:#}");
+    assert!(json["private"].get("metrics").is_none(), "{json:#}");
 
     // A malformed answer: the tester's message, score 0 for each case.
     let wrong = eval(task.path(), "fn main() { println!(\"2 2 2\"); }");
-    let evaluation = &wrong["evaluation"];
+    let evaluation = &wrong["public"];
     assert_eq!(evaluation["status"], "wrong_answer", "{wrong:#}");
     let feedback = evaluation["feedback"].as_str().expect("feedback");
     assert!(feedback.contains("tokens, got 3"), "{feedback}");
@@ -94,7 +98,7 @@ fn interactive_tester_runs_the_candidate_through_hone_sandbox_run() {
         task.path(),
         "fn main() { let mut x = 1u64; loop { x = x.wrapping_mul(3); if x == 0 { break; } } }",
     );
-    let evaluation = &spin["evaluation"];
+    let evaluation = &spin["public"];
     assert_eq!(evaluation["status"], "fuel_exhausted", "{spin:#}");
     assert!(
         evaluation["feedback"]
@@ -108,7 +112,7 @@ fn interactive_tester_runs_the_candidate_through_hone_sandbox_run() {
         task.path(),
         "fn main() { eprintln!(\"Score = 999999999\"); println!(\"x\"); }",
     );
-    let evaluation = &forged["evaluation"];
+    let evaluation = &forged["public"];
     assert_eq!(evaluation["valid"], false, "{forged:#}");
     assert_eq!(evaluation["score"], 0.0);
 }
@@ -165,10 +169,10 @@ fn a_turn_by_turn_game_scores_good_play_above_bad_play() {
         &std::fs::read_to_string(fixture("guess_seed.rs")).expect("seed"),
         None,
     );
-    let evaluation = &good["evaluation"];
+    let evaluation = &good["public"];
     assert_eq!(evaluation["status"], "ok", "{good:#}");
     assert_eq!(evaluation["metrics"]["passed"], 3, "{good:#}");
-    assert_eq!(good["final"]["metrics"]["passed"], 1, "{good:#}");
+    assert_eq!(good["private"]["valid"], true, "{good:#}");
     // Bisection over at most 1000 numbers: at most 10 queries, so at least 91000 a case.
     let good_score = evaluation["score"].as_f64().expect("score");
     assert!(good_score >= 3.0 * 91_000.0, "{good:#}");
@@ -179,14 +183,10 @@ fn a_turn_by_turn_game_scores_good_play_above_bad_play() {
         task.path(),
         &std::fs::read_to_string(fixture("guess_seed.rs")).expect("seed"),
     );
-    assert_eq!(
-        again["evaluation"]["fuel"].as_u64(),
-        Some(fuel),
-        "{again:#}"
-    );
+    assert_eq!(again["public"]["fuel"].as_u64(), Some(fuel), "{again:#}");
 
     let bad = eval(task.path(), &lopsided());
-    let evaluation = &bad["evaluation"];
+    let evaluation = &bad["public"];
     assert_eq!(evaluation["status"], "ok", "{bad:#}");
     assert_eq!(evaluation["metrics"]["passed"], 3, "{bad:#}");
     let bad_score = evaluation["score"].as_f64().expect("score");
@@ -197,7 +197,7 @@ fn a_turn_by_turn_game_scores_good_play_above_bad_play() {
 
     // A query the rules forbid: the tester's message, a wrong answer.
     let invalid = eval(task.path(), "fn main() { println!(\"? 0\"); }");
-    let evaluation = &invalid["evaluation"];
+    let evaluation = &invalid["public"];
     assert_eq!(evaluation["status"], "wrong_answer", "{invalid:#}");
     let feedback = evaluation["feedback"].as_str().expect("feedback");
     assert!(feedback.contains("query 0 is outside"), "{feedback}");
@@ -210,7 +210,7 @@ fn a_candidate_that_never_answers_times_out_instead_of_hanging() {
     let silent = "use std::io::BufRead;\nfn main() { let stdin = std::io::stdin(); let mut lines = stdin.lock().lines(); let _n = lines.next(); let _more = lines.next(); println!(\"? 1\"); }";
     let started = std::time::Instant::now();
     let json = eval(task.path(), silent);
-    let evaluation = &json["evaluation"];
+    let evaluation = &json["public"];
     assert_eq!(evaluation["status"], "timeout", "{json:#}");
     let feedback = evaluation["feedback"].as_str().expect("feedback");
     assert!(

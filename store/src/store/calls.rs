@@ -1,13 +1,12 @@
-//! Model calls, events and final re-evaluations.
+//! Model calls, events and private evaluations.
 
 use crate::error::{Error, Result};
-use crate::store::nodes::evaluation_from_row;
 use crate::store::writer::WriteConnection;
 use crate::store::{Db, RowError, RowExt, finite, on_db};
 use crate::types::stored_text;
 use crate::{
-    EventId, EventRecord, FinalEvaluationRecord, LlmCallId, LlmCallRecord, NewEvaluation,
-    NewLlmCall, NodeId, RunId, Store, Timestamp,
+    EventId, EventRecord, LlmCallId, LlmCallRecord, NewLlmCall, NodeId, PrivateEvaluation,
+    PrivateEvaluationRecord, RunId, Store, Timestamp,
 };
 
 /// A run's calls with the node each led to. A node names its own call (`nodes.llm_call_id`,
@@ -59,15 +58,30 @@ fn event_from_row(row: &impl RowExt) -> Result<EventRecord, RowError> {
     })
 }
 
-fn final_from_row(row: &impl RowExt) -> Result<FinalEvaluationRecord, RowError> {
-    Ok(FinalEvaluationRecord {
+fn private_from_row(row: &impl RowExt) -> Result<PrivateEvaluationRecord, RowError> {
+    Ok(PrivateEvaluationRecord {
         run: RunId(row.i64("run_id")?),
         node: NodeId(row.i64("node_id")?),
-        label: row.string("label")?,
-        evaluation: evaluation_from_row(row)?,
+        evaluation: PrivateEvaluation {
+            held_out: row.bool("held_out")?,
+            status: row.string("status")?,
+            valid: row.bool("valid")?,
+            score: row.opt_f64("score")?,
+            fuel: row.opt_i64("fuel")?,
+            wall_ms: row.opt_f64("wall_ms")?,
+        },
         created_at: Timestamp(row.i64("created_at")?),
     })
 }
+
+/// Writes (or replaces) a node's private evaluation; binds run, node, held_out, status,
+/// valid, score, fuel, wall_ms, created_at.
+const UPSERT_PRIVATE_SQL: &str = "INSERT INTO private_evaluations (run_id, node_id, held_out, \
+    status, valid, score, fuel, wall_ms, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+    ON CONFLICT (node_id) DO UPDATE SET held_out = excluded.held_out, \
+    status = excluded.status, valid = excluded.valid, score = excluded.score, \
+    fuel = excluded.fuel, wall_ms = excluded.wall_ms, created_at = excluded.created_at";
 
 impl Store {
     /// Records a model call. Call it as soon as the reply (or the error) arrives, before the
@@ -243,68 +257,73 @@ impl Store {
         })
     }
 
-    /// Records the final re-evaluation of a run's chosen node on a held-out set (`label` says
-    /// which: `hidden`, `private`, ...).
-    pub async fn record_final_evaluation(
+    /// Records a node's private evaluation (replacing an earlier one). The node must belong
+    /// to `run`.
+    pub async fn record_private_evaluation(
         &self,
         run: RunId,
         node: NodeId,
-        label: &str,
-        evaluation: &NewEvaluation,
+        evaluation: &PrivateEvaluation,
         at: Timestamp,
     ) -> Result<()> {
-        let err = self.json_err("serialize a final evaluation", Some(run));
-        let metrics = serde_json::to_string(&evaluation.metrics).map_err(&err)?;
-        let trace = serde_json::to_string(&evaluation.trace).map_err(&err)?;
-        let stored = self.get_node(node).await?;
-        if stored.run != run {
+        let stored: Option<i64> = on_db!(self, pool => {
+            sqlx::query_scalar("SELECT run_id FROM nodes WHERE id = $1")
+                .bind(node.0)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(self.db_err("record a private evaluation", Some(run)))?;
+        if stored != Some(run.0) {
             return Err(Error::NodeNotFound {
                 store: self.inner.name.clone(),
                 run: Some(run),
                 node,
             });
         }
-        on_db!(self, pool => {
-            sqlx::query(
-                "INSERT INTO final_evaluations (run_id, node_id, label, status, valid, score, \
-                 metrics, feedback, trace, fuel, wall_ms, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(run.0)
-            .bind(node.0)
-            .bind(label)
-            .bind(&evaluation.status)
-            .bind(evaluation.valid)
-            .bind(finite(evaluation.score))
-            .bind(&metrics)
-            .bind(stored_text(&evaluation.feedback))
-            .bind(&trace)
-            .bind(evaluation.fuel)
-            .bind(evaluation.wall_ms.filter(|w| w.is_finite()))
-            .bind(at.0)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })
-        .map_err(self.db_err("record a final evaluation", Some(run)))?;
-        Ok(())
+        macro_rules! upsert {
+            () => {
+                sqlx::query(UPSERT_PRIVATE_SQL)
+                    .bind(run.0)
+                    .bind(node.0)
+                    .bind(evaluation.held_out)
+                    .bind(stored_text(&evaluation.status))
+                    .bind(evaluation.valid)
+                    .bind(evaluation.score.and_then(finite))
+                    .bind(evaluation.fuel)
+                    .bind(evaluation.wall_ms.filter(|w| w.is_finite()))
+                    .bind(at.0)
+            };
+        }
+        let result: Result<(), sqlx::Error> = match &self.inner.db {
+            // Through the steps' write connection, as their other writes.
+            Db::Sqlite(pool) => {
+                async {
+                    let mut writer =
+                        WriteConnection::acquire(self.inner.writer.as_ref(), pool).await?;
+                    upsert!().execute(writer.connection()).await.map(|_| ())
+                }
+                .await
+            }
+            Db::Postgres(pool) => upsert!().execute(pool).await.map(|_| ()),
+        };
+        result.map_err(self.db_err("record a private evaluation", Some(run)))
     }
 
-    /// A run's final re-evaluations, oldest first.
-    pub async fn final_evaluations(&self, run: RunId) -> Result<Vec<FinalEvaluationRecord>> {
+    /// A run's private evaluations, by node id.
+    pub async fn private_evaluations(&self, run: RunId) -> Result<Vec<PrivateEvaluationRecord>> {
         on_db!(self, pool => {
             let rows = sqlx::query(
-                "SELECT run_id, node_id, label, status, valid, score, metrics, feedback, trace, \
-                 fuel, wall_ms, created_at FROM final_evaluations WHERE run_id = $1 ORDER BY id",
+                "SELECT run_id, node_id, held_out, status, valid, score, fuel, wall_ms, \
+                 created_at FROM private_evaluations WHERE run_id = $1 ORDER BY node_id",
             )
             .bind(run.0)
             .fetch_all(pool)
             .await
-            .map_err(self.db_err("read final evaluations", Some(run)))?;
+            .map_err(self.db_err("read private evaluations", Some(run)))?;
             rows.iter()
-                .map(final_from_row)
+                .map(private_from_row)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(self.row_err("read final evaluations", Some(run)))
+                .map_err(self.row_err("read private evaluations", Some(run)))
         })
     }
 

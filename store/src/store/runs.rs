@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::store::{BeginWrite, Db, RowError, RowExt, on_db};
-use crate::{BestNode, Budgets, NewRun, RunId, RunRecord, RunSummary, Spend, Store, Timestamp};
+use crate::{
+    BestNode, Budgets, NewRun, RunId, RunRecord, RunSummary, ScoreBasis, Spend, Store, Timestamp,
+};
 
 const RUN_COLUMNS: &str = "id, task_name, task_dir, task_hash, kind, config, seed, strategy, \
     budget_evaluations, budget_llm_calls, budget_tokens, budget_dollars, budget_wall_seconds, \
@@ -218,40 +220,84 @@ impl Store {
         })
     }
 
-    /// The run's best node: highest score among valid, non-duplicate nodes; ties go to the
-    /// older node. `None` if no node is valid yet.
+    /// The run's best node, ranked by private score (see [`BestNode`]): among non-duplicate
+    /// nodes valid on their public and their private evaluation, the highest private score,
+    /// then the higher public score, then the older node. A run without any private
+    /// evaluation falls back to the highest public score ([`ScoreBasis::PublicOnly`]).
+    /// `None` if no node qualifies.
     pub async fn best_node(&self, run: RunId) -> Result<Option<BestNode>> {
-        let row: Option<(i64, f64)> = on_db!(self, pool => {
-            sqlx::query_as(
-                "SELECT e.node_id, e.score FROM evaluations e JOIN nodes n ON n.id = e.node_id \
-                 WHERE e.run_id = $1 AND e.valid = TRUE AND e.score IS NOT NULL AND n.duplicate_of IS NULL \
-                 ORDER BY e.score DESC, e.node_id ASC LIMIT 1",
+        type Row = (i64, f64, f64, bool);
+        let err = self.db_err("find the best node", Some(run));
+        let (private, any_private, public): (Option<Row>, bool, Option<(i64, f64)>) = on_db!(self, pool => {
+            let private: Option<Row> = sqlx::query_as(
+                "SELECT p.node_id, p.score, e.score, p.held_out FROM private_evaluations p \
+                 JOIN evaluations e ON e.node_id = p.node_id JOIN nodes n ON n.id = p.node_id \
+                 WHERE p.run_id = $1 AND p.valid = TRUE AND p.score IS NOT NULL \
+                 AND e.valid = TRUE AND e.score IS NOT NULL AND n.duplicate_of IS NULL \
+                 ORDER BY p.score DESC, e.score DESC, p.node_id ASC LIMIT 1",
             )
             .bind(run.0)
             .fetch_optional(pool)
             .await
-        })
-        .map_err(self.db_err("find the best node", Some(run)))?;
-        match row {
-            Some((node, score)) => Ok(Some(BestNode {
+            .map_err(&err)?;
+            if private.is_some() {
+                (private, true, None)
+            } else {
+                let any: Option<i64> =
+                    sqlx::query_scalar("SELECT node_id FROM private_evaluations WHERE run_id = $1 LIMIT 1")
+                        .bind(run.0)
+                        .fetch_optional(pool)
+                        .await
+                        .map_err(&err)?;
+                let public: Option<(i64, f64)> = if any.is_some() {
+                    None
+                } else {
+                    sqlx::query_as(
+                        "SELECT e.node_id, e.score FROM evaluations e JOIN nodes n ON n.id = e.node_id \
+                         WHERE e.run_id = $1 AND e.valid = TRUE AND e.score IS NOT NULL AND n.duplicate_of IS NULL \
+                         ORDER BY e.score DESC, e.node_id ASC LIMIT 1",
+                    )
+                    .bind(run.0)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(&err)?
+                };
+                (None, any.is_some(), public)
+            }
+        });
+        let best = match (private, public) {
+            (Some((node, score, public_score, held_out)), _) => Some(BestNode {
                 node: crate::NodeId(node),
                 score,
-            })),
-            None => {
-                // Tell "no valid node yet" from "no such run".
-                self.get_run(run).await?;
-                Ok(None)
-            }
+                public_score,
+                basis: if held_out {
+                    ScoreBasis::Private
+                } else {
+                    ScoreBasis::NoHeldOutCases
+                },
+            }),
+            (None, Some((node, score))) if !any_private => Some(BestNode {
+                node: crate::NodeId(node),
+                score,
+                public_score: score,
+                basis: ScoreBasis::PublicOnly,
+            }),
+            _ => None,
+        };
+        if best.is_none() {
+            // Tell "no valid node yet" from "no such run".
+            self.get_run(run).await?;
         }
+        Ok(best)
     }
 
-    /// What `hone status` shows: counts by status, best node, spend, final evaluations.
+    /// What `hone status` shows: counts by status, best node, spend, private evaluations.
     /// Safe to call while another process writes the run.
     pub async fn run_summary(&self, run: RunId) -> Result<RunSummary> {
         let record = self.get_run(run).await?;
         let spend = self.spend(run).await?;
         let best = self.best_node(run).await?;
-        let final_evaluations = self.final_evaluations(run).await?;
+        let private_evaluations = self.private_evaluations(run).await?;
         let counts: Vec<(String, i64, i64)> = on_db!(self, pool => {
             sqlx::query_as(
                 "SELECT status, CAST(COUNT(*) AS BIGINT), \
@@ -277,7 +323,7 @@ impl Store {
             by_status,
             best,
             spend,
-            final_evaluations,
+            private_evaluations,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hone_store::{Error, Store};
+use hone_store::{Error, PrivateEvaluation, ScoreBasis, Store};
 
 use crate::support::{Postgres, Target, call, eval, new_run, node, node_from_reply, ok, t};
 
@@ -39,7 +39,9 @@ cases!(
     duplicates_reuse_and_count,
     best_node_and_summary,
     batch_insert_is_atomic,
-    final_evaluations_and_events,
+    private_evaluations_rank_the_best,
+    a_v4_store_is_migrated,
+    events_round_trip,
     missing_runs_are_clear_errors,
     reader_works_while_a_writer_writes,
     lineage_follows_the_tree,
@@ -260,9 +262,9 @@ async fn best_node_and_summary(target: Target) {
 
     let best = ok(store.best_node(run).await);
     assert_eq!(
-        best.map(|b| (b.node, b.score)),
-        Some((b, 5.0)),
-        "invalid nodes never win; ties go to the older"
+        best.map(|b| (b.node, b.score, b.basis)),
+        Some((b, 5.0, ScoreBasis::PublicOnly)),
+        "without private evaluations: invalid nodes never win; ties go to the older"
     );
 
     let summary = ok(store.run_summary(run).await);
@@ -320,31 +322,241 @@ async fn batch_insert_is_atomic(target: Target) {
     assert_eq!(ok(store.load_tree(run).await).len(), 51);
 }
 
-async fn final_evaluations_and_events(target: Target) {
+fn private(score: f64, valid: bool) -> PrivateEvaluation {
+    PrivateEvaluation {
+        held_out: true,
+        status: if valid { "ok" } else { "wrong_answer" }.into(),
+        valid,
+        score: Some(score),
+        fuel: Some(99),
+        wall_ms: Some(2.0),
+    }
+}
+
+/// The best node is ranked by private score among nodes valid on both evaluations: a node
+/// far ahead publicly but behind privately loses; ties on the private score go to the
+/// higher public score, then to the older node.
+async fn private_evaluations_rank_the_best(target: Target) {
+    let store = target.open().await;
+    let run = ok(store.create_run(&new_run(1)).await);
+    let other = ok(store.create_run(&new_run(2)).await);
+    let seed = ok(store
+        .insert_node(&node(run, None, "s", "s"), &eval(1.0, true))
+        .await);
+    let cheat = ok(store
+        .insert_node(&node(run, Some(seed), "c", "c"), &eval(40_000.0, true))
+        .await);
+    let honest = ok(store
+        .insert_node(&node(run, Some(seed), "h", "h"), &eval(40.0, true))
+        .await);
+    let twin = ok(store
+        .insert_node(&node(run, Some(seed), "t", "t"), &eval(45.0, true))
+        .await);
+    let broken = ok(store
+        .insert_node(&node(run, Some(seed), "b", "b"), &eval(50.0, true))
+        .await);
+    let publicly_invalid = ok(store
+        .insert_node(&node(run, Some(seed), "p", "p"), &eval(0.0, false))
+        .await);
+    for (n, p) in [
+        (seed, private(1.0, true)),
+        (cheat, private(35.0, true)),
+        (honest, private(39.0, true)),
+        (twin, private(38.0, true)),
+        (broken, private(1e9, false)),
+        (publicly_invalid, private(1e9, true)),
+    ] {
+        ok(store.record_private_evaluation(run, n, &p, t(9000)).await);
+    }
+    let best = ok(store.best_node(run).await).expect("a best node");
+    assert_eq!(
+        (best.node, best.score, best.public_score, best.basis),
+        (honest, 39.0, 40.0, ScoreBasis::Private)
+    );
+    // A tie on the private score goes to the higher public score: the twin now.
+    ok(store
+        .record_private_evaluation(run, twin, &private(39.0, true), t(9001))
+        .await);
+    assert_eq!(ok(store.best_node(run).await).map(|b| b.node), Some(twin));
+    // Recording again replaces: the cheater's private score is what it is.
+    ok(store
+        .record_private_evaluation(run, cheat, &private(41.0, true), t(9002))
+        .await);
+    assert_eq!(ok(store.best_node(run).await).map(|b| b.node), Some(cheat));
+    let privates = ok(store.private_evaluations(run).await);
+    assert_eq!(privates.len(), 6);
+    assert_eq!(privates[1].node, cheat);
+    assert_eq!(privates[1].evaluation, private(41.0, true));
+    assert_eq!(privates[1].created_at, t(9002));
+    assert_eq!(
+        ok(store.run_summary(run).await).private_evaluations,
+        privates
+    );
+    assert!(ok(store.private_evaluations(other).await).is_empty());
+    // A node of another run, or none at all, is refused by name.
+    assert!(matches!(
+        store
+            .record_private_evaluation(other, cheat, &private(1.0, true), t(9000))
+            .await,
+        Err(Error::NodeNotFound { .. })
+    ));
+    assert!(matches!(
+        store
+            .record_private_evaluation(
+                run,
+                hone_store::NodeId(999_999),
+                &private(1.0, true),
+                t(9000)
+            )
+            .await,
+        Err(Error::NodeNotFound { .. })
+    ));
+    // A task without held-out cases: its rows repeat the public result, and say so.
+    let plain = ok(store.create_run(&new_run(3)).await);
+    let only = ok(store
+        .insert_node(&node(plain, None, "o", "o"), &eval(7.0, true))
+        .await);
+    let mut same = private(7.0, true);
+    same.held_out = false;
+    ok(store
+        .record_private_evaluation(plain, only, &same, t(1))
+        .await);
+    let best = ok(store.best_node(plain).await).expect("a best node");
+    assert_eq!(best.basis, ScoreBasis::NoHeldOutCases);
+    // Nothing valid privately: no best, even though nodes are valid publicly.
+    let failing = ok(store.create_run(&new_run(4)).await);
+    let f = ok(store
+        .insert_node(&node(failing, None, "f", "f"), &eval(7.0, true))
+        .await);
+    ok(store
+        .record_private_evaluation(failing, f, &private(0.0, false), t(1))
+        .await);
+    assert_eq!(ok(store.best_node(failing).await), None);
+}
+
+/// Runs SQL on the target's database directly (SQLite or PostgreSQL).
+async fn raw_sql(target: &Target, sql: &str) {
+    use sqlx::Connection;
+    if target.url.starts_with("postgres") {
+        let mut conn = ok(sqlx::PgConnection::connect(&target.url).await);
+        ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await);
+        ok(conn.close().await);
+    } else {
+        let url = format!("sqlite://{}", target.url);
+        let mut conn = ok(sqlx::SqliteConnection::connect(&url).await);
+        ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await);
+        ok(conn.close().await);
+    }
+}
+
+/// A store at schema v4 (the best node's held-out re-checks in `final_evaluations`, with
+/// metrics and feedback) opens at v5: the latest re-check of each node becomes its private
+/// evaluation (numbers only), `final_evaluations` is gone, and the best node is ranked by it.
+async fn a_v4_store_is_migrated(target: Target) {
+    let store = target.open().await;
+    let run = ok(store.create_run(&new_run(1)).await);
+    let a = ok(store
+        .insert_node(&node(run, None, "a", "a"), &eval(40_000.0, true))
+        .await);
+    let b = ok(store
+        .insert_node(&node(run, Some(a), "b", "b"), &eval(40.0, true))
+        .await);
+    store.close().await;
+    let id = if target.url.starts_with("postgres") {
+        "BIGSERIAL PRIMARY KEY"
+    } else {
+        "INTEGER PRIMARY KEY"
+    };
+    // Back to what v4 had: final_evaluations as v1 created it, two re-checks of `a` (the
+    // later one counts) and one of `b`.
+    raw_sql(
+        &target,
+        &format!(
+            "DROP TABLE private_evaluations; \
+             CREATE TABLE final_evaluations (id {id}, \
+                 run_id BIGINT NOT NULL REFERENCES runs(id), \
+                 node_id BIGINT NOT NULL REFERENCES nodes(id), label TEXT NOT NULL, \
+                 status TEXT NOT NULL, valid BOOLEAN NOT NULL, score DOUBLE PRECISION, \
+                 metrics TEXT NOT NULL, feedback TEXT NOT NULL, trace TEXT NOT NULL, \
+                 fuel BIGINT, wall_ms DOUBLE PRECISION, created_at BIGINT NOT NULL); \
+             CREATE INDEX final_evaluations_run ON final_evaluations (run_id, id); \
+             INSERT INTO final_evaluations (run_id, node_id, label, status, valid, score, \
+                 metrics, feedback, trace, fuel, wall_ms, created_at) VALUES \
+                 ({run}, {a}, 'held_out', 'ok', TRUE, 30.0, '{{}}', 'hidden input 1 2 3', \
+                  '[]', 500, 1.5, 100), \
+                 ({run}, {a}, 'held_out', 'ok', TRUE, 35.0, '{{}}', 'hidden input 1 2 3', \
+                  '[]', 400, 1.5, 200), \
+                 ({run}, {b}, 'held_out', 'ok', TRUE, 39.0, '{{}}', '', '[]', 300, 2.5, 300); \
+             UPDATE hone_schema SET version = 4;",
+            run = run.0,
+            a = a.0,
+            b = b.0
+        ),
+    )
+    .await;
+    let store = target.open().await;
+    assert_eq!(ok(store.schema_version().await), hone_store::SCHEMA_VERSION);
+    let privates = ok(store.private_evaluations(run).await);
+    let rows: Vec<_> = privates
+        .iter()
+        .map(|p| (p.node, p.evaluation.clone(), p.created_at))
+        .collect();
+    let held_out = |score: f64, fuel: i64, wall_ms: f64| PrivateEvaluation {
+        held_out: true,
+        status: "ok".into(),
+        valid: true,
+        score: Some(score),
+        fuel: Some(fuel),
+        wall_ms: Some(wall_ms),
+    };
+    assert_eq!(
+        rows,
+        [
+            (a, held_out(35.0, 400, 1.5), hone_store::Timestamp(200)),
+            (b, held_out(39.0, 300, 2.5), hone_store::Timestamp(300)),
+        ]
+    );
+    let best = ok(store.best_node(run).await).expect("a best node");
+    assert_eq!(
+        (best.node, best.score, best.public_score, best.basis),
+        (b, 39.0, 40.0, ScoreBasis::Private)
+    );
+    // The new schema takes new private evaluations, and the old table is gone.
+    ok(store
+        .record_private_evaluation(run, a, &private(50.0, true), t(400))
+        .await);
+    assert_eq!(ok(store.best_node(run).await).map(|b| b.node), Some(a));
+    store.close().await;
+    let gone = "SELECT 1 FROM final_evaluations";
+    {
+        use sqlx::Connection;
+        let result = if target.url.starts_with("postgres") {
+            let mut conn = ok(sqlx::PgConnection::connect(&target.url).await);
+            let r = sqlx::query(gone).fetch_all(&mut conn).await.map(|_| ());
+            ok(conn.close().await);
+            r
+        } else {
+            let url = format!("sqlite://{}", target.url);
+            let mut conn = ok(sqlx::SqliteConnection::connect(&url).await);
+            let r = sqlx::query(gone).fetch_all(&mut conn).await.map(|_| ());
+            ok(conn.close().await);
+            r
+        };
+        assert!(result.is_err(), "final_evaluations should be dropped");
+    }
+}
+
+async fn events_round_trip(target: Target) {
     let store = target.open().await;
     let run = ok(store.create_run(&new_run(1)).await);
     let other = ok(store.create_run(&new_run(2)).await);
     let a = ok(store
         .insert_node(&node(run, None, "a", "a"), &eval(3.0, true))
         .await);
-    let mut hidden = eval(2.5, true);
-    hidden.feedback = "hidden tests".into();
-    ok(store
-        .record_final_evaluation(run, a, "hidden", &hidden, t(9000))
-        .await);
-    let finals = ok(store.final_evaluations(run).await);
-    assert_eq!(finals.len(), 1);
-    assert_eq!(finals[0].node, a);
-    assert_eq!(finals[0].label, "hidden");
-    assert_eq!(finals[0].evaluation.score, Some(2.5));
-    assert_eq!(finals[0].evaluation.feedback, "hidden tests");
-    assert_eq!(ok(store.run_summary(run).await).final_evaluations, finals);
-    assert!(matches!(
-        store
-            .record_final_evaluation(other, a, "hidden", &hidden, t(9000))
-            .await,
-        Err(Error::NodeNotFound { .. })
-    ));
 
     let payload = serde_json::json!({"parent": a, "operator": "improve"});
     let e1 = ok(store.record_event(run, t(10), "step", &payload).await);

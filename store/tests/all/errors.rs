@@ -121,6 +121,13 @@ async fn a_v2_store_is_migrated() {
              ALTER TABLE evaluations_v2 RENAME TO evaluations; \
              CREATE INDEX evaluations_rank ON evaluations (run_id, valid, score); \
              UPDATE llm_calls SET node_id = (SELECT id FROM nodes WHERE llm_call_id = llm_calls.id); \
+             DROP TABLE private_evaluations; \
+             CREATE TABLE final_evaluations (id INTEGER PRIMARY KEY, \
+                 run_id BIGINT NOT NULL REFERENCES runs(id), \
+                 node_id BIGINT NOT NULL REFERENCES nodes(id), label TEXT NOT NULL, \
+                 status TEXT NOT NULL, valid BOOLEAN NOT NULL, score DOUBLE PRECISION, \
+                 metrics TEXT NOT NULL, feedback TEXT NOT NULL, trace TEXT NOT NULL, \
+                 fuel BIGINT, wall_ms DOUBLE PRECISION, created_at BIGINT NOT NULL); \
              UPDATE hone_schema SET version = 2;",
         )
         .execute(&mut conn)

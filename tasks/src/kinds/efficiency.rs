@@ -35,8 +35,13 @@
 //! with fuel limit `max(fuel_factor x seed fuel, fuel_floor)`. It is valid iff every test
 //! passes; after three failures the remaining tests are skipped, so a
 //! broken candidate costs little. Score = seed fuel / candidate fuel summed over the visible
-//! tests (1.0 for the seed itself), 0 when invalid. `evaluate_final` does the same on the
-//! hidden tests. Fuel is deterministic, so a candidate always gets the same score.
+//! tests (1.0 for the seed itself), 0 when invalid: the public score, which the prompt and
+//! feedback may explain (they show visible inputs). `evaluate_private` does the same on the
+//! hidden tests: the private score a run reports and ranks by. Bundled tasks generate their
+//! hidden tests with `gen.c` from seeds no prompt shows, at sizes where the seed's fuel is
+//! spent on the algorithm rather than on reading input, so a candidate that recognises the
+//! visible inputs gains nothing there. Fuel is deterministic, so a candidate always gets the
+//! same score.
 //!
 //! Metrics: `fuel`, `seed_fuel`, `fuel_per_test`, `speedup`, `peak_memory_bytes`,
 //! `seed_peak_memory_bytes`, `memory_ratio`, `tests`, `passed`, `failed`, `skipped`,
@@ -92,8 +97,8 @@ pub fn afterburner_reward(base_fuel: Option<u64>, current_fuel: Option<u64>) -> 
     }
 }
 
-/// Compiled candidates kept in memory (by language and source hash), so `evaluate` and
-/// `evaluate_final` of one candidate compile it once.
+/// Compiled candidates kept in memory (by language and source hash), so the public and the
+/// private evaluation of one candidate compile it once.
 const COMPILE_MEMO_CAPACITY: usize = 64;
 
 struct EfficiencyEvaluator {
@@ -207,7 +212,7 @@ impl Evaluator for EfficiencyEvaluator {
         self.evaluate_on(candidate, &self.visible)
     }
 
-    fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation> {
+    fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
         Some(self.evaluate_on(candidate, &self.hidden))
     }
 }
@@ -314,7 +319,7 @@ fn prompt_material(
     let languages: Vec<&str> = context.languages.iter().map(|l| l.name()).collect();
     let files: Vec<&str> = context.languages.iter().map(|l| l.file_name()).collect();
     let mut inputs = format!(
-        "The program reads one test input on stdin. It is scored on {} visible tests (more hidden tests re-check the final program):\n",
+        "The program reads one test input on stdin. Its public score is measured on {} visible tests; the score a run reports is measured the same way on private inputs generated from fresh seeds, which are never shown:\n",
         visible.cases.len()
     );
     for case in &visible.cases {
@@ -359,7 +364,7 @@ fn prompt_material(
             .into(),
         constraints: format!(
             "Languages: {} (file {}). Per test: fuel at most {}x the seed's fuel on that test (at least {}), \
-             {} MiB of memory, {} ms of wall time. Every visible test must pass; hidden tests re-check the final program.",
+             {} MiB of memory, {} ms of wall time. Every visible test must pass, and every private test for the reported score.",
             languages.join(", "),
             files.join(" or "),
             config.fuel_factor,

@@ -14,7 +14,7 @@
 //! objective = "maximize"        # or "minimize"; required for tools, checked for builtins
 //! seed = "seed.rs"              # the starting candidate (.rs or .c)
 //! public_seeds = "0..15"        # cases scored during the run: a range or [1, 2, 3]
-//! private_seeds = "1000..1030"  # cases scored only by evaluate_final (optional)
+//! private_seeds = "1000..1030"  # cases scored only by evaluate_private (optional)
 //! best_known = "best.txt"       # optional: `SEED SCORE` lines, or { "0" = 123, ... }
 //! zero_on_failure = false       # AtCoder rule: any failed case zeroes the total
 //! strict_output = false         # ahc001: read outputs more strictly than the contest's vis
@@ -315,7 +315,7 @@ impl Evaluator for HeuristicEvaluator {
         self.evaluate_on(candidate, &self.public)
     }
 
-    fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation> {
+    fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
         (!self.private.is_empty()).then(|| self.evaluate_on(candidate, &self.private))
     }
 }
@@ -666,8 +666,13 @@ fn prompt_material(
     } else {
         "The program reads one case on stdin"
     };
+    let private = if evaluator.private.is_empty() {
+        ""
+    } else {
+        "; the score a run reports is measured on private cases, which are never shown"
+    };
     let mut inputs = format!(
-        "{reads}; it is scored on {} public cases (seeds {}); more private cases re-check the final program.\n",
+        "{reads}; it is scored on {} public cases (seeds {}){private}.\n",
         evaluator.public.len(),
         evaluator
             .public

@@ -397,7 +397,7 @@ impl Evaluator for NativeEvaluator {
         self.run(self.objective.as_ref(), candidate)
     }
 
-    fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation> {
+    fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
         self.final_objective
             .as_ref()
             .map(|o| self.run(o.as_ref(), candidate))

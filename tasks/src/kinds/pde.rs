@@ -47,7 +47,7 @@
 //! # coefficient_values = [3.0, 12.0]   # darcy
 //! reference_grid = 2048       # 1-D: fine grid of the spectral reference (multiple of nx)
 //! seed = 1                    # visible batch
-//! final_seed = 1001           # held-out batch for evaluate_final (optional)
+//! final_seed = 1001           # held-out batch for evaluate_private (optional)
 //! fuel = 5_000_000_000
 //! timeout_ms = 10_000
 //! memory_mb = 256
@@ -336,7 +336,7 @@ impl Evaluator for PdeEvaluator {
         self.evaluate_on(candidate, &self.visible, true)
     }
 
-    fn evaluate_final(&self, candidate: &Candidate) -> Option<Evaluation> {
+    fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
         let seed = self.settings.final_seed?;
         let batch = self
             .held_out

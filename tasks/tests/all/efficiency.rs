@@ -84,7 +84,7 @@ fn check_library_problem(name: &str) {
         fast.score
     );
     let fast_final = task
-        .evaluate_final(&reference(&dir, "fast"))
+        .evaluate_private(&reference(&dir, "fast"))
         .expect("hidden tests");
     assert!(
         fast_final.valid,
@@ -107,7 +107,7 @@ fn check_library_problem(name: &str) {
     );
     assert_eq!(wrong.metrics["grpo_reward"], serde_json::json!(-1.0));
 
-    let seed_final = task.evaluate_final(&task.seeds[0]).expect("hidden tests");
+    let seed_final = task.evaluate_private(&task.seeds[0]).expect("hidden tests");
     assert!(
         seed_final.valid && seed_final.score == 1.0,
         "{name}: seed on hidden tests: {}",
@@ -374,7 +374,7 @@ fn a_good_small_task_loads_and_scores() {
         fast.feedback
     );
     let hidden = task
-        .evaluate_final(&Candidate::from_file("main.c", SUM_FAST))
+        .evaluate_private(&Candidate::from_file("main.c", SUM_FAST))
         .expect("hidden");
     assert!(hidden.valid);
     assert_eq!(hidden.metrics["tests"], serde_json::json!(1));

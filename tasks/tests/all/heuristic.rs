@@ -109,7 +109,9 @@ fn bundled_seeds_are_valid_and_score_above_zero() {
         );
         let last = evaluation.trace.as_array().expect("trace").len();
         assert_eq!(last as i64, metric(&evaluation, "cases"));
-        let final_evaluation = task.evaluate_final(&task.seeds[0]).expect("private seeds");
+        let final_evaluation = task
+            .evaluate_private(&task.seeds[0])
+            .expect("private seeds");
         assert!(
             final_evaluation.valid && final_evaluation.score > 0.0,
             "{name}"
@@ -335,7 +337,7 @@ fn relative_scores_zero_on_failure_and_limits() {
     );
     assert!(task.evaluate(&task.seeds[0]).valid);
     assert!(
-        task.evaluate_final(&task.seeds[0]).is_none(),
+        task.evaluate_private(&task.seeds[0]).is_none(),
         "no private seeds"
     );
 
@@ -558,7 +560,7 @@ fn tools_folder_builds_generates_and_scores() {
         nothing.score,
         evaluation.score
     );
-    let final_evaluation = task.evaluate_final(&task.seeds[0]).expect("private");
+    let final_evaluation = task.evaluate_private(&task.seeds[0]).expect("private");
     assert_eq!(metric(&final_evaluation, "cases"), 2);
 
     // Malformed output: vis prints `Score = 0` and its message.

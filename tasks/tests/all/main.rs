@@ -1,6 +1,7 @@
 //! Integration tests of hone-tasks, one module per topic.
 
 mod ahc001;
+mod cheaters;
 mod counterexample;
 mod efficiency;
 mod heuristic;

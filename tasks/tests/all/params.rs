@@ -205,7 +205,7 @@ fn bundled_native_tasks_load_seed_and_score_deterministically() {
             "{name}"
         );
         let held_out = task
-            .evaluate_final(&values(better_again))
+            .evaluate_private(&values(better_again))
             .expect("a final check");
         assert!(
             held_out.valid && held_out.score != improved.score,

@@ -343,7 +343,7 @@ fn check_seed(name: &str, low: f64, high: f64) {
         evaluation.fuel
     );
     let held_out = task
-        .evaluate_final(&task.seeds[0])
+        .evaluate_private(&task.seeds[0])
         .expect("final_seed is set");
     assert!(held_out.valid, "{name}: {}", held_out.feedback);
     assert_ne!(
@@ -696,7 +696,7 @@ fn cheaters_end_invalid_or_below_the_honest_seed() {
             "{name}: score {}",
             evaluation.score
         );
-        if let Some(held_out) = task.evaluate_final(&candidate) {
+        if let Some(held_out) = task.evaluate_private(&candidate) {
             assert!(
                 !held_out.valid || held_out.score < honest.score,
                 "{name}: held-out valid with score {}",

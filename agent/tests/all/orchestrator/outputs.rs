@@ -27,7 +27,8 @@ fn report_best_tree_status_and_exports() {
     for line in [
         "run 1 finished: evaluation budget spent (8)",
         "seed score   1.0000",
-        "held-out     ok valid=true",
+        "(private, public ",
+        "private      ",
         "report       hone report 1 -o report.html",
     ] {
         assert!(printed.contains(line), "`{line}` missing from:\n{printed}");
@@ -143,7 +144,9 @@ fn report_best_tree_status_and_exports() {
     for field in [
         "run          1 (finished)",
         "evaluations  8 of 8",
-        "held-out     node",
+        "(node ",
+        "; private, public ",
+        "private      ",
     ] {
         assert!(status.contains(field), "`{field}` missing:\n{status}");
     }
@@ -156,7 +159,7 @@ fn report_best_tree_status_and_exports() {
     assert!(html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"));
     for part in [
         "<svg",
-        "Scores over evaluations",
+        "Public scores over evaluations",
         "Counts by status",
         "compile_error",
         "Spend by model",

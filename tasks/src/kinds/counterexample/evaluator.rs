@@ -159,7 +159,7 @@ impl Evaluator for CounterexampleEvaluator {
     }
 
     /// Counterexample tasks have no held-out data: a refutation is final.
-    fn evaluate_final(&self, _candidate: &Candidate) -> Option<Evaluation> {
+    fn evaluate_private(&self, _candidate: &Candidate) -> Option<Evaluation> {
         None
     }
 

@@ -225,7 +225,7 @@ impl Evaluator for ProgramEvaluator {
         }
     }
 
-    fn evaluate_final(&self, _candidate: &Candidate) -> Option<Evaluation> {
+    fn evaluate_private(&self, _candidate: &Candidate) -> Option<Evaluation> {
         None
     }
 }
