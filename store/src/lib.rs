@@ -105,5 +105,5 @@ pub use store::{Backend, Durability, LineageLocation, Store, StoreConfig};
 pub use types::{
     BestNode, Budgets, EvaluationRecord, EventId, EventRecord, FinalEvaluationRecord, LlmCallId,
     LlmCallRecord, NewEvaluation, NewLlmCall, NewNode, NewRun, NodeId, NodeRecord, RunId,
-    RunRecord, RunSummary, Spend, Timestamp,
+    RunRecord, RunStatus, RunSummary, Spend, Timestamp,
 };

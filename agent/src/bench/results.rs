@@ -23,7 +23,7 @@ pub struct RowResult {
     pub llm: String,
     pub seed: u64,
     pub run: i64,
-    pub status: String,
+    pub status: hone_store::RunStatus,
     /// The held-out score of the best node (`None` when the task has no held-out data).
     pub private_score: Option<f64>,
     /// The best score of the run (`None` when no candidate was valid).
@@ -269,7 +269,7 @@ pub fn csv(rows: &[RowResult]) -> String {
             r.llm.clone(),
             r.seed.to_string(),
             r.run.to_string(),
-            r.status.clone(),
+            r.status.to_string(),
             opt(r.private_score),
             opt(r.public_score),
             r.evaluations.to_string(),
@@ -324,7 +324,7 @@ mod tests {
             llm: "grid".into(),
             seed,
             run: 1,
-            status: "finished".into(),
+            status: hone_store::RunStatus::Finished,
             private_score: None,
             public_score: score,
             evaluations: 3,

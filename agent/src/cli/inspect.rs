@@ -7,6 +7,7 @@ use anyhow::Context;
 use hone_store::{ExportFormat, ExportOptions, NodeId, RunId};
 
 use super::run::open_store;
+use crate::orchestrator::events::fallback_counts;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -94,8 +95,11 @@ pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             }
             Some(run) => {
                 let summary = store.run_summary(RunId(run)).await?;
+                let fallbacks = fallback_counts(&store.events(RunId(run)).await?);
                 if args.json {
-                    println!("{}", serde_json::to_string_pretty(&summary)?);
+                    let mut value = serde_json::to_value(&summary)?;
+                    value["fallbacks"] = serde_json::to_value(&fallbacks)?;
+                    println!("{}", serde_json::to_string_pretty(&value)?);
                     return Ok(ExitCode::SUCCESS);
                 }
                 let r = &summary.run;
@@ -163,6 +167,12 @@ pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 println!("nodes        {} ({} valid)", summary.nodes, summary.valid);
                 for (status, count) in &summary.by_status {
                     println!("  {status:<18} {count}");
+                }
+                if !fallbacks.is_empty() {
+                    println!("fallbacks    unusable replies replaced by a plain improve");
+                    for f in &fallbacks {
+                        println!("  {:<18} {} ({})", f.operator.name(), f.count, f.model);
+                    }
                 }
                 print_queue(&store, Some(RunId(run))).await?;
             }

@@ -129,7 +129,10 @@ impl Proposer {
                         settings.llm.request_timeout_seconds.max(0.1),
                     ),
                     retry: RetryPolicy {
-                        max_retries: settings.llm.max_retries,
+                        patience: std::time::Duration::from_secs_f64(
+                            settings.llm.model_patience_seconds.max(0.0),
+                        ),
+                        jitter_seed: settings.seed,
                         ..RetryPolicy::default()
                     },
                     concurrency: settings.llm.concurrency.max(1),
@@ -197,7 +200,7 @@ impl Proposer {
             Proposer::Tsallis(bandit) => bandit.observe(
                 &node.candidate,
                 (node.valid && node.score.is_finite()).then_some(node.score),
-                node.operator == "seed",
+                node.operator == Operator::Seed,
             ),
             Proposer::Model(_) | Proposer::Random(_) => {}
         }
@@ -261,7 +264,7 @@ impl ModelProposer {
         memory: &[crate::prompt::MemoryEntry],
         insights: &str,
         rng: &mut ChaCha12Rng,
-    ) -> Result<PreparedRequest, OrchestratorError> {
+    ) -> Result<PreparedRequest, crate::prompt::PromptError> {
         let view = |index: usize| {
             let n = tree.node(index);
             NodeView {
@@ -331,8 +334,8 @@ impl RandomInputs {
     }
 
     /// A random valid input for a fresh seed drawn from `rng`.
-    pub fn candidate(&mut self, rng: &mut ChaCha12Rng) -> Result<Candidate, String> {
+    pub fn candidate(&mut self, rng: &mut ChaCha12Rng) -> Result<Candidate, hone_tasks::TaskError> {
         let seed: u64 = rng.random();
-        self.evaluator.random_input(seed).map_err(|e| e.to_string())
+        self.evaluator.random_input(seed)
     }
 }
