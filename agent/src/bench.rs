@@ -47,7 +47,7 @@ mod suite;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use hone_store::{Budgets, RunId, RunRecord, Store};
+use hone_store::{Budgets, RunId, RunRecord, RunStatus, Store};
 use hone_tasks::TaskLoader;
 
 pub use results::{Aggregate, RowResult, aggregate};
@@ -221,7 +221,7 @@ fn runs_by_label(runs: Vec<RunRecord>) -> std::collections::HashMap<String, Vec<
 
 /// Whether a stored run is over (not to be resumed).
 fn is_done(run: &RunRecord) -> bool {
-    is_done_status(&run.status)
+    is_done_status(run.status)
 }
 
 enum Action {
@@ -369,7 +369,7 @@ pub async fn run(
                 match outcome {
                     Ok((id, status)) => {
                         runs[i] = Some(id);
-                        if status == "interrupted" {
+                        if status == RunStatus::Interrupted {
                             interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
                         }
                         if options.verbose {
@@ -398,17 +398,17 @@ pub async fn run(
             report.rows.push(row_result(store, row, id).await?);
         }
     }
-    if report.rows.len() < total || report.rows.iter().any(|r| !is_done_status(&r.status)) {
+    if report.rows.len() < total || report.rows.iter().any(|r| !is_done_status(r.status)) {
         report.interrupted = true;
     }
     Ok(report)
 }
 
-fn is_done_status(status: &str) -> bool {
-    !matches!(status, "running" | "interrupted")
+fn is_done_status(status: RunStatus) -> bool {
+    !matches!(status, RunStatus::Running | RunStatus::Interrupted)
 }
 
-type RowOutcome = (usize, Row, Result<(RunId, String), OrchestratorError>);
+type RowOutcome = (usize, Row, Result<(RunId, RunStatus), OrchestratorError>);
 
 async fn run_row(
     store: Store,

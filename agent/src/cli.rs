@@ -156,7 +156,8 @@ fn report(cli: &Cli, args: &ReportArgs) -> anyhow::Result<ExitCode> {
         let nodes = store.load_tree(id).await?;
         let calls = store.llm_calls(id).await?;
         let best = store.best_node(id).await?.map(|b| b.node);
-        let html = crate::report::render(&summary, &nodes, &calls, best);
+        let fallbacks = crate::orchestrator::events::fallback_counts(&store.events(id).await?);
+        let html = crate::report::render(&summary, &nodes, &calls, best, &fallbacks);
         std::fs::write(&args.output, html)
             .with_context(|| format!("cannot write {}", args.output.display()))?;
         eprintln!("hone: wrote {}", args.output.display());

@@ -7,18 +7,21 @@
 //! steps in flight finish (a second Ctrl-C abandons them; nothing acknowledged is lost).
 
 mod budget;
+pub mod events;
 mod lineage;
 mod private;
 mod proposer;
 mod settings;
 mod step;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hone_store::{NewEvaluation, NewRun, NodeId, NodeRecord, RunId, ScoreBasis, Store, Timestamp};
+use hone_store::{
+    NewEvaluation, NewRun, NodeId, NodeRecord, RunId, RunStatus, ScoreBasis, Store, Timestamp,
+};
 use hone_tasks::{Candidate, EvalStatus, Evaluation, Task, TaskLoader};
 use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
@@ -30,10 +33,12 @@ pub use proposer::{OFFLINE_SPECS, Proposer};
 pub use settings::{LlmSettings, RunSettings};
 pub use step::StepReport;
 
+use crate::llm::LlmError;
 use crate::prompt::{MemoryEntry, Operator};
 use crate::search::{NodeIndex, Plan, SearchTree, Strategy, TreeNode};
 use crate::worker::{Evaluations, RemoteEvaluations};
-use step::{DedupeMap, StepContext, StepOutput};
+use events::RunEvent;
+use step::{DedupeMap, Proposal, StepContext, StepOutput, Target};
 
 /// Why a run could not start or continue (a step's own failures are data, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -48,15 +53,60 @@ pub enum OrchestratorError {
     Prompt(#[from] crate::prompt::PromptError),
     #[error("{0}")]
     Settings(String),
-    #[error("a step could not be stored: {0}")]
-    Step(String),
+    #[error("a step could not be stored")]
+    Step(#[from] step::StepError),
+    #[error("run {run}: node {node} has operator `{operator}`, which this hone does not know")]
+    UnknownOperator {
+        run: i64,
+        node: i64,
+        operator: String,
+    },
+    #[error(transparent)]
+    Event(#[from] events::EventError),
+}
+
+/// Why a planned step could not be launched (the step counts as failed; the run goes on).
+#[derive(Debug, thiserror::Error)]
+enum LaunchError {
+    #[error("the proposer has no candidate")]
+    NoCandidate,
+    #[error(transparent)]
+    Task(#[from] hone_tasks::TaskError),
+    #[error(transparent)]
+    Prompt(#[from] crate::prompt::PromptError),
+}
+
+/// What a launched step holds against the budgets until it ends.
+#[derive(Clone, Copy, Debug)]
+struct Reservation {
+    evaluation: bool,
+    call: bool,
+}
+
+/// A step in flight: its plan and what it reserved.
+struct StepInFlight {
+    plan: Plan,
+    reservation: Reservation,
+}
+
+/// What a new or resumed run is assembled from.
+struct Parts {
+    store: Store,
+    task: Task,
+    settings: RunSettings,
+    run: RunId,
+    proposer: Proposer,
+    evaluations: Evaluations,
+    /// The run's stored nodes and events (none for a new run).
+    nodes: Vec<NodeRecord>,
+    events: Vec<hone_store::EventRecord>,
 }
 
 /// What a finished (or stopped) run reports. Its best is ranked by private score.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RunOutcome {
     pub run: i64,
-    pub status: String,
+    pub status: RunStatus,
     pub stop_reason: String,
     pub evaluations: i64,
     pub duplicates: i64,
@@ -96,6 +146,9 @@ pub struct Orchestrator {
     consecutive_failures: u32,
     /// Steps in a row whose candidate was a duplicate.
     consecutive_duplicates: u32,
+    /// Plans to launch before asking the strategy again: plain improves standing in for
+    /// auxiliary steps whose reply could not be used.
+    fallbacks: VecDeque<Plan>,
     context: Arc<StepContext>,
     progress: Option<indicatif::ProgressBar>,
 }
@@ -138,15 +191,16 @@ impl Orchestrator {
                 started_at: Timestamp::now(),
             })
             .await?;
-        Orchestrator::assemble(
+        Orchestrator::assemble(Parts {
             store,
             task,
             settings,
             run,
             proposer,
-            (Vec::new(), Vec::new()),
             evaluations,
-        )
+            nodes: Vec::new(),
+            events: Vec::new(),
+        })
         .await
     }
 
@@ -176,75 +230,65 @@ impl Orchestrator {
         let proposer = Proposer::build(&settings, &task)?;
         let nodes = store.load_tree(run).await?;
         let events = store.events(run).await?;
+        events::record(&store, run, &RunEvent::Resume { nodes: nodes.len() }).await?;
         store
-            .record_event(
-                run,
-                Timestamp::now(),
-                "resume",
-                &serde_json::json!({ "nodes": nodes.len() }),
-            )
-            .await?;
-        store
-            .set_run_status(run, "running", None, Timestamp::now())
+            .set_run_status(run, RunStatus::Running, None, Timestamp::now())
             .await?;
         let evaluations = Evaluations::from_config(&record.config);
         evaluations
             .check(&store)
             .map_err(OrchestratorError::Settings)?;
-        let mut orchestrator = Orchestrator::assemble(
+        let mut orchestrator = Orchestrator::assemble(Parts {
             store,
             task,
             settings,
             run,
             proposer,
-            (nodes, events),
             evaluations,
-        )
+            nodes,
+            events,
+        })
         .await?;
         // What the run's predecessor left without a private result (stopped before its end).
         orchestrator.settle_private().await?;
         Ok(orchestrator)
     }
 
-    async fn assemble(
-        store: Store,
-        task: Task,
-        settings: RunSettings,
-        run: RunId,
-        mut proposer: Proposer,
-        (nodes, events): (Vec<NodeRecord>, Vec<hone_store::EventRecord>),
-        evaluations: Evaluations,
-    ) -> Result<Orchestrator, OrchestratorError> {
+    async fn assemble(parts: Parts) -> Result<Orchestrator, OrchestratorError> {
+        let Parts {
+            store,
+            task,
+            settings,
+            run,
+            mut proposer,
+            evaluations,
+            nodes,
+            events,
+        } = parts;
         let mut strategy = settings.strategy.build();
         let mut tree = SearchTree::new();
         let mut insights = String::new();
         let mut directions_of: HashMap<i64, Vec<String>> = HashMap::new();
         let mut direction_of_node: HashMap<i64, String> = HashMap::new();
-        for event in &events {
-            match event.kind.as_str() {
-                "insights" => {
-                    if let Some(text) = event.payload.get("text").and_then(|t| t.as_str()) {
-                        insights = text.to_string();
-                    }
+        for record in &events {
+            match events::decode(record)? {
+                RunEvent::Insights { text } => insights = text,
+                RunEvent::Directions { node, directions } => {
+                    directions_of.insert(node, directions);
                 }
-                "directions" => {
-                    let node = event.payload.get("node").and_then(|n| n.as_i64());
-                    let list = event
-                        .payload
-                        .get("directions")
-                        .and_then(|d| serde_json::from_value(d.clone()).ok());
-                    if let (Some(node), Some(list)) = (node, list) {
-                        directions_of.insert(node, list);
-                    }
+                RunEvent::NodeDirection { node, direction } => {
+                    direction_of_node.insert(node, direction);
                 }
-                "node_direction" => {
-                    let node = event.payload.get("node").and_then(|n| n.as_i64());
-                    let text = event.payload.get("direction").and_then(|d| d.as_str());
-                    if let (Some(node), Some(text)) = (node, text) {
-                        direction_of_node.insert(node, text.to_string());
-                    }
+                // A scatter that fell back left its node with no directions (not scattered
+                // again).
+                RunEvent::Fallback {
+                    node,
+                    operator: Operator::Scatter,
+                    ..
+                } => {
+                    directions_of.entry(node).or_default();
                 }
-                _ => {}
+                RunEvent::Resume { .. } | RunEvent::Stop { .. } | RunEvent::Fallback { .. } => {}
             }
         }
         let dedupe: DedupeMap = Arc::new(Mutex::new(HashMap::new()));
@@ -255,7 +299,7 @@ impl Orchestrator {
             {
                 leaders.admit(score);
             }
-            let node = tree_node(&tree, record, direction_of_node.get(&record.id.0).cloned());
+            let node = tree_node(&tree, record, direction_of_node.get(&record.id.0).cloned())?;
             let index = tree.push(node);
             if let Some(list) = directions_of.remove(&record.id.0) {
                 strategy.observe_directions(index, list);
@@ -314,6 +358,7 @@ impl Orchestrator {
             counters,
             consecutive_failures: 0,
             consecutive_duplicates: 0,
+            fallbacks: VecDeque::new(),
             context,
             progress: None,
         })
@@ -352,7 +397,7 @@ impl Orchestrator {
         let mut last_heartbeat = Instant::now();
         let mut in_flight: JoinSet<StepOutput> = JoinSet::new();
         // Steps in flight: their plan and what they reserved (an evaluation, a model call).
-        let mut plans: HashMap<tokio::task::Id, (Plan, bool, bool)> = HashMap::new();
+        let mut plans: HashMap<tokio::task::Id, StepInFlight> = HashMap::new();
         // Sticky reasons (Ctrl-C, failures, done); a budget is checked afresh each round,
         // since a reservation of a step in flight may be released without spending.
         let mut stop: Option<StopReason> = None;
@@ -375,17 +420,24 @@ impl Orchestrator {
             for (i, seed) in self.task.seeds.clone().into_iter().enumerate() {
                 let mut plan = Plan::new(Operator::Draft, None);
                 plan.draft_variant = Some(i);
-                let job = self.context.clone().evaluate_and_store(
-                    plan.clone(),
-                    seed,
-                    "seed".into(),
-                    Vec::new(),
-                    None,
-                    0,
-                );
+                let proposal = Proposal {
+                    candidate: seed,
+                    operator: Operator::Seed,
+                    target: Target::default(),
+                    calls: Vec::new(),
+                };
+                let job = self
+                    .context
+                    .clone()
+                    .evaluate_and_store(plan.clone(), proposal);
                 let handle = in_flight.spawn(job);
-                plans.insert(handle.id(), (plan, true, false));
-                self.counters.reserve(true, false);
+                let reservation = Reservation {
+                    evaluation: true,
+                    call: false,
+                };
+                self.counters
+                    .reserve(reservation.evaluation, reservation.call);
+                plans.insert(handle.id(), StepInFlight { plan, reservation });
             }
         }
 
@@ -407,7 +459,11 @@ impl Orchestrator {
                     break;
                 }
                 let mut rng = step_rng(self.settings.seed, self.step_number);
-                let Some(plan) = self.strategy.next(&self.tree, &mut rng) else {
+                let planned = match self.fallbacks.pop_front() {
+                    Some(plan) => Some(plan),
+                    None => self.strategy.next(&self.tree, &mut rng),
+                };
+                let Some(plan) = planned else {
                     if in_flight.is_empty() {
                         stop = Some(StopReason::StrategyDone);
                     }
@@ -417,12 +473,16 @@ impl Orchestrator {
                 let uses_model = self.proposer.uses_model();
                 match self.launch(&plan, &mut rng, &mut in_flight) {
                     Ok(id) => {
-                        let evaluation = reserves_evaluation(&plan);
-                        self.counters.reserve(evaluation, uses_model);
-                        plans.insert(id, (plan, evaluation, uses_model));
+                        let reservation = Reservation {
+                            evaluation: reserves_evaluation(&plan),
+                            call: uses_model,
+                        };
+                        self.counters
+                            .reserve(reservation.evaluation, reservation.call);
+                        plans.insert(id, StepInFlight { plan, reservation });
                     }
-                    Err(message) => {
-                        tracing::warn!(%message, "could not launch a step");
+                    Err(error) => {
+                        tracing::warn!(%error, "could not launch a step");
                         self.strategy.abandon(&plan);
                         self.consecutive_failures += 1;
                     }
@@ -436,16 +496,20 @@ impl Orchestrator {
                     let Some(joined) = joined else { break };
                     match joined {
                         Ok((id, output)) => {
-                            let plan = plans.remove(&id).map(|(plan, evaluation, call)| {
-                                self.counters.release(evaluation, call);
-                                plan
+                            let plan = plans.remove(&id).map(|step| {
+                                let r = step.reservation;
+                                self.counters.release(r.evaluation, r.call);
+                                step.plan
                             });
-                            self.absorb(plan, output).await?;
+                            if let Some(reason) = self.absorb(plan, output).await? {
+                                stop.get_or_insert(reason);
+                            }
                         }
                         Err(error) => {
-                            if let Some((plan, evaluation, call)) = plans.remove(&error.id()) {
-                                self.counters.release(evaluation, call);
-                                self.strategy.abandon(&plan);
+                            if let Some(step) = plans.remove(&error.id()) {
+                                let r = step.reservation;
+                                self.counters.release(r.evaluation, r.call);
+                                self.strategy.abandon(&step.plan);
                             }
                             if !error.is_cancelled() {
                                 tracing::error!(%error, "a step panicked");
@@ -495,63 +559,51 @@ impl Orchestrator {
         plan: &Plan,
         rng: &mut ChaCha12Rng,
         in_flight: &mut JoinSet<StepOutput>,
-    ) -> Result<tokio::task::Id, String> {
-        let parent_record = plan.parent.map(|p| self.tree.node(p).id);
-        let depth = plan
-            .parent
-            .map(|p| self.tree.node(p).depth + 1)
-            .unwrap_or(0);
-        match &mut self.proposer {
-            Proposer::Builtin(_) | Proposer::Grid(_) | Proposer::Tsallis(_) => {
-                let candidate = self
-                    .proposer
-                    .propose_offline()
-                    .ok_or("the proposer has no candidate")?;
-                let job = self.context.clone().evaluate_and_store(
-                    plan.clone(),
-                    candidate,
-                    plan.operator.name().to_string(),
-                    Vec::new(),
-                    parent_record,
-                    depth,
-                );
-                Ok(in_flight.spawn(job).id())
-            }
-            Proposer::Random(generator) => {
-                let candidate = generator.candidate(rng)?;
-                let job = self.context.clone().evaluate_and_store(
-                    plan.clone(),
-                    candidate,
-                    plan.operator.name().to_string(),
-                    Vec::new(),
-                    parent_record,
-                    depth,
-                );
-                Ok(in_flight.spawn(job).id())
-            }
+    ) -> Result<tokio::task::Id, LaunchError> {
+        let target = Target {
+            parent: plan.parent.map(|p| self.tree.node(p).id),
+            depth: plan
+                .parent
+                .map(|p| self.tree.node(p).depth + 1)
+                .unwrap_or(0),
+        };
+        let candidate = match &mut self.proposer {
+            Proposer::Builtin(_) | Proposer::Grid(_) | Proposer::Tsallis(_) => self
+                .proposer
+                .propose_offline()
+                .ok_or(LaunchError::NoCandidate)?,
+            Proposer::Random(generator) => generator.candidate(rng)?,
             Proposer::Model(model) => {
                 let memory = memory_entries(&self.tree, model.memory_entries());
-                let request = model
-                    .render(&self.task, &self.tree, plan, &memory, &self.insights, rng)
-                    .map_err(|e| e.to_string())?;
-                let job = self.context.clone().model_step(
-                    model.backend(),
-                    request,
-                    plan.clone(),
-                    parent_record,
-                    depth,
-                );
-                Ok(in_flight.spawn(job).id())
+                let request =
+                    model.render(&self.task, &self.tree, plan, &memory, &self.insights, rng)?;
+                let job =
+                    self.context
+                        .clone()
+                        .model_step(model.backend(), request, plan.clone(), target);
+                return Ok(in_flight.spawn(job).id());
             }
-        }
+        };
+        let proposal = Proposal {
+            candidate,
+            operator: plan.operator,
+            target,
+            calls: Vec::new(),
+        };
+        let job = self
+            .context
+            .clone()
+            .evaluate_and_store(plan.clone(), proposal);
+        Ok(in_flight.spawn(job).id())
     }
 
-    /// Takes a finished step into the tree, the strategy, the proposer and the counters.
+    /// Takes a finished step into the tree, the strategy, the proposer and the counters;
+    /// returns why the run must stop, if the step says so.
     async fn absorb(
         &mut self,
         plan: Option<Plan>,
         output: StepOutput,
-    ) -> Result<(), OrchestratorError> {
+    ) -> Result<Option<StopReason>, OrchestratorError> {
         self.counters.add_calls(&output.calls);
         match output.result {
             step::StepResult::Node(record) => {
@@ -563,7 +615,7 @@ impl Orchestrator {
                     self.consecutive_duplicates += 1;
                 }
                 let direction = plan.as_ref().and_then(|p| p.direction.clone());
-                let node = tree_node(&self.tree, &record, direction);
+                let node = tree_node(&self.tree, &record, direction)?;
                 let index = self.tree.push(node);
                 self.strategy.observe(&self.tree, index);
                 self.proposer.observe(self.tree.node(index));
@@ -593,22 +645,72 @@ impl Orchestrator {
                     self.strategy.abandon(plan);
                 }
             }
-            step::StepResult::Fatal(message) => {
-                return Err(OrchestratorError::Step(message));
+            step::StepResult::Fatal(error) => return Err(OrchestratorError::Step(error)),
+            step::StepResult::NoChange { reason } => {
+                self.consecutive_failures = 0;
+                self.no_node(plan.as_ref(), &reason);
             }
-            step::StepResult::NoNode { reason, failure } => {
-                if failure {
-                    self.consecutive_failures += 1;
-                } else {
-                    self.consecutive_failures = 0;
+            step::StepResult::ModelFailed(error) => {
+                self.no_node(plan.as_ref(), &format!("model call failed: {error}"));
+                if let LlmError::Unavailable { .. } = error {
+                    return Ok(Some(StopReason::ModelUnavailable {
+                        run: self.run.0,
+                        message: error.to_string(),
+                    }));
                 }
-                tracing::info!(%reason, "step produced no node");
-                if let Some(plan) = &plan {
-                    self.strategy.abandon(plan);
+                if error.is_permanent() {
+                    return Ok(Some(StopReason::ModelRefused {
+                        hint: error.hint().map(str::to_string),
+                        message: error.to_string(),
+                    }));
+                }
+                self.consecutive_failures += 1;
+            }
+            step::StepResult::Unusable { reason, model } => {
+                let fallback = plan
+                    .as_ref()
+                    .and_then(|p| Some((p, self.strategy.fallback(p)?)));
+                match fallback {
+                    Some((plan, improve)) => self.fall_back(plan, improve, model, reason).await?,
+                    None => {
+                        self.consecutive_failures += 1;
+                        self.no_node(plan.as_ref(), &reason);
+                    }
                 }
             }
         }
+        Ok(None)
+    }
+
+    /// An auxiliary step's reply could not be used: a plain improve of its node runs next
+    /// instead, and the run's events say so. Not a failure: the run fails for unusable
+    /// replies only when the improves fail too.
+    async fn fall_back(
+        &mut self,
+        plan: &Plan,
+        improve: Plan,
+        model: String,
+        reason: String,
+    ) -> Result<(), OrchestratorError> {
+        let node = improve.parent.map(|p| self.tree.node(p).id).unwrap_or(0);
+        tracing::info!(operator = %plan.operator, node, %model, %reason, "falling back to a plain improve");
+        let event = RunEvent::Fallback {
+            node,
+            operator: plan.operator,
+            model,
+            reason,
+        };
+        events::record(&self.store, self.run, &event).await?;
+        self.fallbacks.push_back(improve);
         Ok(())
+    }
+
+    /// A step ended without a node: the strategy releases what its plan held.
+    fn no_node(&mut self, plan: Option<&Plan>, reason: &str) {
+        tracing::info!(%reason, "step produced no node");
+        if let Some(plan) = plan {
+            self.strategy.abandon(plan);
+        }
     }
 
     fn progress_message(&self) -> String {
@@ -628,19 +730,9 @@ impl Orchestrator {
             remote.shutdown().await;
         }
         self.context.flush_lineage().await;
-        let status = match stop {
-            StopReason::Interrupted => "interrupted",
-            StopReason::TooManyFailures(_) => "failed",
-            _ => "finished",
-        };
-        self.store
-            .record_event(
-                self.run,
-                Timestamp::now(),
-                "stop",
-                &serde_json::json!({ "reason": stop.to_string() }),
-            )
-            .await?;
+        let status = run_status(&stop);
+        let reason = stop.to_string();
+        events::record(&self.store, self.run, &RunEvent::Stop { reason }).await?;
         if stop != StopReason::Interrupted {
             self.settle_private().await?;
         }
@@ -650,7 +742,7 @@ impl Orchestrator {
             .tree
             .nodes()
             .iter()
-            .find(|n| n.operator == "seed" && n.valid)
+            .find(|n| n.operator == Operator::Seed && n.valid)
             .map(|n| {
                 privates
                     .iter()
@@ -665,7 +757,7 @@ impl Orchestrator {
             });
         let best = self.store.best_node(self.run).await?;
         let detail = stop.to_string();
-        if status == "interrupted" {
+        if status == RunStatus::Interrupted {
             self.store
                 .set_run_status(self.run, status, Some(&detail), Timestamp::now())
                 .await?;
@@ -676,7 +768,7 @@ impl Orchestrator {
         }
         Ok(RunOutcome {
             run: self.run.0,
-            status: status.into(),
+            status,
             stop_reason: detail,
             evaluations: spend.evaluations,
             duplicates: spend.duplicates,
@@ -724,11 +816,7 @@ impl Orchestrator {
         let evaluated = missing.len();
         for (id, candidate) in missing {
             let public = evaluation_of(&self.store.get_node(NodeId(id)).await?);
-            let private = self
-                .context
-                .evaluate_private(candidate, &public)
-                .await
-                .map_err(OrchestratorError::Step)?;
+            let private = self.context.evaluate_private(candidate, &public).await?;
             self.store
                 .record_private_evaluation(self.run, NodeId(id), &private, Timestamp::now())
                 .await?;
@@ -745,6 +833,21 @@ impl Orchestrator {
 /// How often the active time is written to the store: a killed run loses at most this much
 /// of its time budget's count (the store is the only checkpoint of a long run).
 const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// The status a run stopped for `stop` is left in.
+fn run_status(stop: &StopReason) -> RunStatus {
+    match stop {
+        StopReason::Interrupted | StopReason::ModelUnavailable { .. } => RunStatus::Interrupted,
+        StopReason::TooManyFailures(_) | StopReason::ModelRefused { .. } => RunStatus::Failed,
+        StopReason::Evaluations(_)
+        | StopReason::LlmCalls(_)
+        | StopReason::Tokens(_)
+        | StopReason::Dollars(_)
+        | StopReason::WallTime(_)
+        | StopReason::StrategyDone
+        | StopReason::NoProgress(_) => RunStatus::Finished,
+    }
+}
 
 /// Whether a step of this plan may produce a node (and so holds an evaluation).
 fn reserves_evaluation(plan: &Plan) -> bool {
@@ -775,17 +878,27 @@ fn memory_entries(tree: &SearchTree, count: usize) -> Vec<MemoryEntry> {
         .collect()
 }
 
-fn tree_node(tree: &SearchTree, record: &NodeRecord, direction: Option<String>) -> TreeNode {
+fn tree_node(
+    tree: &SearchTree,
+    record: &NodeRecord,
+    direction: Option<String>,
+) -> Result<TreeNode, OrchestratorError> {
+    let operator =
+        Operator::parse(&record.operator).ok_or_else(|| OrchestratorError::UnknownOperator {
+            run: record.run.0,
+            node: record.id.0,
+            operator: record.operator.clone(),
+        })?;
     let parent: Option<NodeIndex> = record.parent.and_then(|p| tree.index_of(p.0));
     let values = match &record.values {
         serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         _ => Default::default(),
     };
-    TreeNode {
+    Ok(TreeNode {
         id: record.id.0,
         parent,
         children: Vec::new(),
-        operator: record.operator.clone(),
+        operator,
         depth: record.depth.max(0) as u32,
         tree: record.tree,
         island: record.island,
@@ -800,7 +913,7 @@ fn tree_node(tree: &SearchTree, record: &NodeRecord, direction: Option<String>) 
         content_hash: record.content_hash.clone(),
         duplicate: record.duplicate_of.is_some(),
         direction,
-    }
+    })
 }
 
 fn evaluation_of(record: &NodeRecord) -> Evaluation {

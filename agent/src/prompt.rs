@@ -53,6 +53,8 @@ pub const EMBEDDED_TEMPLATES: &[(&str, &str)] = &[
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operator {
+    /// A seed of the task, evaluated as given (no prompt).
+    Seed,
     Draft,
     Improve,
     Debug,
@@ -62,6 +64,7 @@ pub enum Operator {
 }
 
 impl Operator {
+    /// The operators a prompt is written for (every one but [`Operator::Seed`]).
     pub const ALL: [Operator; 6] = [
         Operator::Draft,
         Operator::Improve,
@@ -73,6 +76,7 @@ impl Operator {
 
     pub fn name(self) -> &'static str {
         match self {
+            Operator::Seed => "seed",
             Operator::Draft => "draft",
             Operator::Improve => "improve",
             Operator::Debug => "debug",
@@ -82,8 +86,11 @@ impl Operator {
         }
     }
 
+    /// The operator of a stored name.
     pub fn parse(name: &str) -> Option<Operator> {
-        Operator::ALL.into_iter().find(|o| o.name() == name)
+        std::iter::once(Operator::Seed)
+            .chain(Operator::ALL)
+            .find(|o| o.name() == name)
     }
 }
 
@@ -103,7 +110,9 @@ impl ReplyFormat {
             Operator::Scout => ReplyFormat::Insights,
             _ if kind == TaskKind::Params => ReplyFormat::Params,
             Operator::Improve | Operator::Debug => ReplyFormat::Code { edits: true },
-            Operator::Draft | Operator::Crossover => ReplyFormat::Code { edits: false },
+            Operator::Seed | Operator::Draft | Operator::Crossover => {
+                ReplyFormat::Code { edits: false }
+            }
         }
     }
 }

@@ -290,9 +290,18 @@ pub fn parse_directions(text: &str, k: usize) -> Result<Vec<String>, ReplyError>
     Ok(directions)
 }
 
-/// The insights text: the reply without surrounding fences.
+/// The insights text: the reply without surrounding fences. A reply holding a program (a
+/// block tagged with a language) is not insights.
 pub fn parse_insights(text: &str) -> Result<String, ReplyError> {
     let blocks = code_blocks(text);
+    if let Some(program) = blocks
+        .iter()
+        .find(|b| matches!(target_of(&b.tag), BlockTarget::Language(_)))
+    {
+        return Err(ReplyError::InsightsAreCode {
+            tag: program.tag.clone(),
+        });
+    }
     let body = match blocks.as_slice() {
         [only] if only.complete && text.trim_start().starts_with("```") => only.body.clone(),
         _ => text.to_string(),
@@ -384,5 +393,9 @@ mod tests {
             Some("- a\n- b")
         );
         assert_eq!(parse_insights("  "), Err(ReplyError::NoInsights));
+        assert_eq!(
+            parse_insights("Here:\n```c\nint main(void) { return 0; }\n```\n"),
+            Err(ReplyError::InsightsAreCode { tag: "c".into() })
+        );
     }
 }

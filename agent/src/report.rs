@@ -5,12 +5,15 @@ use std::fmt::Write;
 
 use hone_store::{LlmCallRecord, NodeId, NodeRecord, RunSummary};
 
+use crate::orchestrator::events::FallbackCount;
+
 /// Renders the report of a run from what the store holds.
 pub fn render(
     summary: &RunSummary,
     nodes: &[NodeRecord],
     calls: &[LlmCallRecord],
     best: Option<NodeId>,
+    fallbacks: &[FallbackCount],
 ) -> String {
     let run = &summary.run;
     let mut html = String::new();
@@ -34,7 +37,7 @@ pub fn render(
         escape(&run.task_name),
         escape(&run.kind),
         escape(&run.strategy),
-        escape(&run.status),
+        escape(run.status.as_str()),
         escape(run.status_detail.as_deref().unwrap_or("")),
         run.seed,
         summary.spend.evaluations,
@@ -95,7 +98,21 @@ pub fn render(
             escape(model)
         );
     }
-    html.push_str("</table><h2>Tree</h2><pre>");
+    html.push_str("</table>");
+    if !fallbacks.is_empty() {
+        html.push_str("<h2>Fallbacks to a plain improve</h2><p>Replies an operator could not use, even after a re-ask; a plain improve of the same node ran instead.</p><table><tr><th>operator</th><th>model</th><th>fallbacks</th></tr>");
+        for f in fallbacks {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                f.operator,
+                escape(&f.model),
+                f.count
+            );
+        }
+        html.push_str("</table>");
+    }
+    html.push_str("<h2>Tree</h2><pre>");
     html.push_str(&escape(&crate::cli::inspect::render_tree(
         nodes,
         &summary.private_evaluations,

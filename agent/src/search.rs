@@ -71,6 +71,14 @@ pub trait Strategy: Send {
     /// A planned step ended without a node (model failure, cancelled): release what it held.
     fn abandon(&mut self, _plan: &Plan) {}
 
+    /// An auxiliary step of `plan` (scatter, scout, crossover, debug, a draft) got no usable
+    /// reply: the plan to run instead, a plain improve of the same node, which takes over
+    /// what `plan` held. `None` (and `plan` is abandoned) when there is no node to improve
+    /// or `plan` already was an improve.
+    fn fallback(&mut self, plan: &Plan) -> Option<Plan> {
+        improve_instead(plan)
+    }
+
     /// Forest: the model proposed these directions for `node`.
     fn observe_directions(&mut self, _node: NodeIndex, _directions: Vec<String>) {}
 
@@ -215,6 +223,20 @@ impl StrategyConfig {
             } => Box::new(Aide::new(drafts, debug_probability, max_debug_depth)),
         }
     }
+}
+
+/// A plain improve of `plan`'s node, keeping its tree, island and direction; `None` for an
+/// improve or a plan without a node.
+pub(crate) fn improve_instead(plan: &Plan) -> Option<Plan> {
+    if plan.operator == Operator::Improve {
+        return None;
+    }
+    let mut improve = plan.clone();
+    improve.parent = Some(plan.parent?);
+    improve.operator = Operator::Improve;
+    improve.second_parent = None;
+    improve.draft_variant = None;
+    Some(improve)
 }
 
 /// The operator to use on a parent: improve a valid one, debug an invalid one.

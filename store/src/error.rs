@@ -98,6 +98,16 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A stored name (a run's status) that this version of hone does not know.
+    #[error("store `{store}`: {context}{}: column `{column}` holds `{value}`, which this hone does not know\nhint: a newer hone may have written it; upgrade hone", run.map(|r| format!(" (run {r})")).unwrap_or_default())]
+    UnknownValue {
+        store: String,
+        run: Option<RunId>,
+        context: &'static str,
+        column: &'static str,
+        value: String,
+    },
+
     /// The lineage repository could not be opened or written.
     #[error("lineage repository `{}`{}: {context}: {source}", path.display(), run.map(|r| format!(" (run {r})")).unwrap_or_default())]
     Lineage {

@@ -105,5 +105,5 @@ pub use store::{Backend, Durability, LineageLocation, Store, StoreConfig};
 pub use types::{
     BestNode, Budgets, EvaluationRecord, EventId, EventRecord, LlmCallId, LlmCallRecord,
     NewEvaluation, NewLlmCall, NewNode, NewRun, NodeId, NodeRecord, PrivateEvaluation,
-    PrivateEvaluationRecord, RunId, RunRecord, RunSummary, ScoreBasis, Spend, Timestamp,
+    PrivateEvaluationRecord, RunId, RunRecord, RunStatus, RunSummary, ScoreBasis, Spend, Timestamp,
 };

@@ -234,6 +234,11 @@ impl RowExt for PgRow {
 pub(crate) enum RowError {
     Sql(sqlx::Error),
     Json(serde_json::Error),
+    /// A column holds a name this version does not know.
+    UnknownValue {
+        column: &'static str,
+        value: String,
+    },
 }
 
 impl From<sqlx::Error> for RowError {
@@ -594,6 +599,13 @@ impl Store {
                 run,
                 context,
                 source,
+            },
+            RowError::UnknownValue { column, value } => Error::UnknownValue {
+                store: self.inner.name.clone(),
+                run,
+                context,
+                column,
+                value,
             },
         }
     }

@@ -101,6 +101,50 @@ pub struct NewRun {
     pub started_at: Timestamp,
 }
 
+/// Where a run stands; stored as its name (`running`, `finished`, `interrupted`, `failed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// A driver is working on it (or was, and died without saying so).
+    Running,
+    /// It ended: a budget was spent or the strategy had nothing left to try.
+    Finished,
+    /// It stopped before its end (Ctrl-C, the model unreachable); `hone resume` continues it.
+    Interrupted,
+    /// It cannot go on as configured (steps kept failing, the model refused the request).
+    Failed,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 4] = [
+        RunStatus::Running,
+        RunStatus::Finished,
+        RunStatus::Interrupted,
+        RunStatus::Failed,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// The status of a stored name.
+    pub fn parse(name: &str) -> Option<RunStatus> {
+        RunStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A stored run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -113,8 +157,7 @@ pub struct RunRecord {
     pub seed: u64,
     pub strategy: String,
     pub budgets: Budgets,
-    /// Free text (`running`, `stopped`, `finished`, `failed`, ...); the store does not interpret it.
-    pub status: String,
+    pub status: RunStatus,
     pub status_detail: Option<String>,
     pub started_at: Timestamp,
     pub updated_at: Timestamp,

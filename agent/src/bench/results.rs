@@ -24,7 +24,7 @@ pub struct RowResult {
     pub llm: String,
     pub seed: u64,
     pub run: i64,
-    pub status: String,
+    pub status: hone_store::RunStatus,
     /// The private score of the run's best node, what rows are ranked by (`None` when no
     /// candidate was valid on both evaluations).
     pub private_score: Option<f64>,
@@ -277,7 +277,7 @@ pub fn csv(rows: &[RowResult]) -> String {
             r.llm.clone(),
             r.seed.to_string(),
             r.run.to_string(),
-            r.status.clone(),
+            r.status.to_string(),
             opt(r.private_score),
             opt(r.public_score),
             r.basis.map(|b| b.as_str().to_string()).unwrap_or_default(),
@@ -333,7 +333,7 @@ mod tests {
             llm: "grid".into(),
             seed,
             run: 1,
-            status: "finished".into(),
+            status: hone_store::RunStatus::Finished,
             private_score: score,
             public_score: score,
             basis: score.map(|_| hone_store::ScoreBasis::Private),

@@ -9,6 +9,7 @@ use hone_store::{NodeId, RunId};
 use crate::export::{ExportFormat, ExportOptions};
 
 use super::run::open_store;
+use crate::orchestrator::events::fallback_counts;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
@@ -96,8 +97,11 @@ pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             }
             Some(run) => {
                 let summary = store.run_summary(RunId(run)).await?;
+                let fallbacks = fallback_counts(&store.events(RunId(run)).await?);
                 if args.json {
-                    println!("{}", serde_json::to_string_pretty(&summary)?);
+                    let mut value = serde_json::to_value(&summary)?;
+                    value["fallbacks"] = serde_json::to_value(&fallbacks)?;
+                    println!("{}", serde_json::to_string_pretty(&value)?);
                     return Ok(ExitCode::SUCCESS);
                 }
                 let r = &summary.run;
@@ -162,6 +166,12 @@ pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 println!("nodes        {} ({} valid)", summary.nodes, summary.valid);
                 for (status, count) in &summary.by_status {
                     println!("  {status:<18} {count}");
+                }
+                if !fallbacks.is_empty() {
+                    println!("fallbacks    unusable replies replaced by a plain improve");
+                    for f in &fallbacks {
+                        println!("  {:<18} {} ({})", f.operator.name(), f.count, f.model);
+                    }
                 }
                 print_queue(&store, Some(RunId(run))).await?;
             }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use hone_store::{Budgets, RunId, Store};
+use hone_store::{Budgets, RunId, RunStatus, Store};
 
 use crate::orchestrator::{Orchestrator, RunOutcome, RunSettings, best_dir};
 use crate::search::StrategyConfig;
@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// A folder of prompt templates overriding the embedded ones.
     #[arg(long)]
     pub prompts: Option<PathBuf>,
+    /// How long the model may stay unreachable (HTTP 429 and 5xx, timeouts, connection
+    /// errors) before the run stops as interrupted, e.g. 90s or 30m [default: 10m].
+    #[arg(long, value_parser = super::parse_duration)]
+    pub model_patience: Option<std::time::Duration>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -100,6 +104,7 @@ struct RunDefaults {
     budget_tokens: Option<i64>,
     budget_usd: Option<f64>,
     budget_time: Option<String>,
+    model_patience: Option<String>,
     concurrency: Option<usize>,
     seed: Option<u64>,
     workers: Option<bool>,
@@ -178,6 +183,15 @@ fn settings(args: &RunArgs) -> anyhow::Result<RunSettings> {
         ),
         (None, None) => None,
     };
+    match (&args.model_patience, &d.model_patience) {
+        (Some(t), _) => s.llm.model_patience_seconds = t.as_secs_f64(),
+        (None, Some(text)) => {
+            s.llm.model_patience_seconds = super::parse_duration(text)
+                .map_err(|e| anyhow::anyhow!("hone.toml: [run] model_patience: {e}"))?
+                .as_secs_f64();
+        }
+        (None, None) => {}
+    }
     let budgets = Budgets {
         evaluations: args.budget_evals.or(d.budget_evals),
         llm_calls: args.budget_calls.or(d.budget_calls),
@@ -250,7 +264,7 @@ pub fn resume(cli: &super::Cli, args: &ResumeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let store = open_store(cli).await?;
         let record = store.get_run(RunId(args.run)).await?;
-        if record.status == "finished" {
+        if record.status == RunStatus::Finished {
             bail!("run {} already finished ({}); nothing to resume\nhint: start a new run with `hone run {}`", args.run, record.status_detail.unwrap_or_default(), record.task_dir);
         }
         let tasks = super::task_loader(cli)?;
@@ -279,7 +293,7 @@ async fn finish(store: &Store, orchestrator: Orchestrator, json: bool) -> anyhow
     } else {
         print_outcome(&task_name, task_kind.name(), &outcome, best_path.as_deref());
     }
-    Ok(if outcome.status == "failed" {
+    Ok(if outcome.status == RunStatus::Failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -358,7 +372,7 @@ fn print_outcome(task: &str, kind: &str, o: &RunOutcome, best_path: Option<&Path
         println!("best files   {}", path.display());
     }
     println!("report       hone report {} -o report.html", o.run);
-    if o.status == "interrupted" {
+    if o.status == RunStatus::Interrupted {
         println!("resume       hone resume {}", o.run);
     }
 }

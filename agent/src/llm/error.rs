@@ -32,6 +32,27 @@ pub enum LlmError {
         attempts: u32,
     },
 
+    /// The model failed (HTTP 429 or 5xx, timeouts, connection errors) for longer than the
+    /// client's patience.
+    #[error("model `{model}` unreachable for {:.0} s ({attempts} attempt(s)); last error: {last}", .waited.as_secs_f64())]
+    Unavailable {
+        model: String,
+        waited: Duration,
+        attempts: u32,
+        last: Box<LlmError>,
+    },
+
+    /// The server's address is wrong: its host name does not resolve, or it refused the
+    /// first connection.
+    #[error(
+        "model `{model}`: cannot reach {url}: {message}\nhint: check --base-url (or OPENAI_BASE_URL) and that the server is running"
+    )]
+    Unreachable {
+        model: String,
+        url: String,
+        message: String,
+    },
+
     #[error("model `{model}`: the reply is not a chat completion: {message}; body starts: {body}")]
     Decode {
         model: String,
@@ -86,6 +107,32 @@ impl LlmError {
             LlmError::Http { status, .. } => *status == 429 || (500..600).contains(status),
             LlmError::Timeout { .. } | LlmError::Connect { .. } => true,
             _ => false,
+        }
+    }
+
+    /// True for failures that will not go away by themselves, so a run cannot go on: the
+    /// key refused (401, 403), the model or endpoint unknown (404), a wrong address, a
+    /// client that cannot be configured.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            LlmError::Http { status, .. } => matches!(status, 401 | 403 | 404),
+            LlmError::Unreachable { .. } | LlmError::Config(_) => true,
+            _ => false,
+        }
+    }
+
+    /// What to do about a permanent failure, for the message that stops a run.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            LlmError::Http {
+                status: 401 | 403, ..
+            } => Some(
+                "check the API key (the variable named by --api-key-env, OPENAI_API_KEY by default)",
+            ),
+            LlmError::Http { status: 404, .. } => {
+                Some("check the model name (--model) and the base URL (--base-url)")
+            }
+            _ => None,
         }
     }
 }

@@ -1,10 +1,12 @@
 //! The OpenAI-compatible chat-completions client (OpenAI, vLLM, Ollama, llama.cpp, LiteLLM).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
@@ -39,26 +41,32 @@ impl fmt::Display for ApiKey {
     }
 }
 
-/// When and how often to retry a failed call.
+/// How long to wait for a model that fails for a while (HTTP 429 and 5xx, timeouts,
+/// connection errors), and how often to try it meanwhile.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
-    /// Retries after the first attempt (0 = no retry).
-    pub max_retries: u32,
+    /// How long the model may stay unreachable: a call retries until this much time has
+    /// passed since the outage began (the first of the client's calls to fail since its
+    /// last success), then fails with [`LlmError::Unavailable`].
+    pub patience: Duration,
     /// Backoff before the first retry; doubled each retry, with jitter in [b/2, b].
     pub initial_backoff: Duration,
     /// Cap on the exponential backoff.
     pub max_backoff: Duration,
     /// Cap on a server's `Retry-After` (seconds) that is honoured as is.
     pub max_retry_after: Duration,
+    /// Seed of the backoff's jitter (a run passes its own seed).
+    pub jitter_seed: u64,
 }
 
 impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
         RetryPolicy {
-            max_retries: 4,
+            patience: Duration::from_secs(600),
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             max_retry_after: Duration::from_secs(300),
+            jitter_seed: 0,
         }
     }
 }
@@ -117,6 +125,12 @@ struct Inner {
     url: String,
     config: OpenAiConfig,
     permits: Semaphore,
+    /// When the current outage began: the first failure since the last success.
+    outage_since: Mutex<Option<Instant>>,
+    /// Whether the server ever answered this client (a refused connection before that is
+    /// a wrong address, not an outage).
+    answered: AtomicBool,
+    jitter: Mutex<ChaCha8Rng>,
 }
 
 impl fmt::Debug for OpenAiClient {
@@ -155,12 +169,16 @@ impl OpenAiClient {
             .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
         let url = format!("{base}/chat/completions");
         let permits = Semaphore::new(config.concurrency);
+        let jitter = Mutex::new(ChaCha8Rng::seed_from_u64(config.retry.jitter_seed));
         Ok(OpenAiClient {
             inner: Arc::new(Inner {
                 http,
                 url,
                 config,
                 permits,
+                outage_since: Mutex::new(None),
+                answered: AtomicBool::new(false),
+                jitter,
             }),
         })
     }
@@ -169,7 +187,8 @@ impl OpenAiClient {
         &self.inner.config
     }
 
-    /// Sends one request, retrying transient failures per the [`RetryPolicy`].
+    /// Sends one request, retrying transient failures per the [`RetryPolicy`]: until the
+    /// model answers, or has been unreachable for the policy's patience.
     pub async fn chat(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
         let started = Instant::now();
         let policy = &self.inner.config.retry;
@@ -187,20 +206,31 @@ impl OpenAiClient {
             };
             match outcome {
                 Attempt::Done(mut completion) => {
+                    self.inner.answered.store(true, Ordering::SeqCst);
+                    *lock(&self.inner.outage_since) = None;
                     completion.attempts = attempts;
                     completion.latency_ms = started.elapsed().as_millis() as u64;
                     return Ok(completion);
                 }
                 Attempt::Fail(error) => return Err(error),
                 Attempt::Retry { error, retry_after } => {
-                    if attempts > policy.max_retries {
-                        return Err(error);
-                    }
+                    let since = *lock(&self.inner.outage_since).get_or_insert_with(Instant::now);
+                    let waited = since.elapsed();
+                    let Some(left) = policy.patience.checked_sub(waited).filter(|l| !l.is_zero())
+                    else {
+                        return Err(LlmError::Unavailable {
+                            model: request.model.clone(),
+                            waited,
+                            attempts,
+                            last: Box::new(error),
+                        });
+                    };
                     let wait = match retry_after {
                         Some(after) => after.min(policy.max_retry_after),
-                        None => policy.backoff(attempts - 1, &mut rand::rng()),
-                    };
-                    tracing::warn!(model = %request.model, attempt = attempts, wait_ms = wait.as_millis() as u64, error = %error, "model call failed; retrying");
+                        None => policy.backoff(attempts - 1, &mut *lock(&self.inner.jitter)),
+                    }
+                    .min(left);
+                    tracing::warn!(model = %request.model, attempt = attempts, wait_ms = wait.as_millis() as u64, unreachable_ms = waited.as_millis() as u64, error = %error, "model call failed; retrying");
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -217,6 +247,13 @@ impl OpenAiClient {
         tracing::debug!(model = %model, attempt = attempts, url = %self.inner.url, "model call");
         let response = match builder.send().await {
             Ok(response) => response,
+            Err(e) if self.is_wrong_address(&e) => {
+                return Attempt::Fail(LlmError::Unreachable {
+                    model,
+                    url: self.inner.url.clone(),
+                    message: self.scrub(&error_chain(&e)),
+                });
+            }
             Err(e) => {
                 return Attempt::Retry {
                     error: self.transport_error(&model, &e, attempts),
@@ -315,19 +352,34 @@ impl OpenAiClient {
                 attempts,
             }
         } else {
-            let mut message = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(s) = source {
-                message.push_str(": ");
-                message.push_str(&s.to_string());
-                source = s.source();
-            }
             LlmError::Connect {
                 model: model.to_string(),
-                message: self.scrub(&message),
+                message: self.scrub(&error_chain(error)),
                 attempts,
             }
         }
+    }
+
+    /// Whether a transport error says the address is wrong rather than the server down: a
+    /// host name that does not resolve, or a refused connection before the server ever
+    /// answered this client.
+    fn is_wrong_address(&self, error: &reqwest::Error) -> bool {
+        if error.is_timeout() {
+            return false;
+        }
+        let chain = error_chain(error);
+        if chain.contains("dns error") || chain.contains("failed to lookup address") {
+            return true;
+        }
+        let refused = std::iter::successors(
+            std::error::Error::source(error),
+            |e: &&(dyn std::error::Error + 'static)| e.source(),
+        )
+        .any(|e| {
+            e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        });
+        refused && !self.inner.answered.load(Ordering::SeqCst)
     }
 
     /// Removes the API key from text that came from the server or the transport.
@@ -337,6 +389,24 @@ impl OpenAiClient {
             _ => text.to_string(),
         }
     }
+}
+
+/// An error and its sources, joined by `: `.
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ChatBackend for OpenAiClient {
@@ -383,7 +453,6 @@ struct WireUsage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     #[test]
     fn backoff_grows_with_jitter_and_cap() {

@@ -19,6 +19,16 @@ pub enum StopReason {
     /// Too many steps in a row proposed a candidate already evaluated (duplicates cost no
     /// evaluation, so without this an evaluation budget would never run out).
     NoProgress(u32),
+    /// The model stayed unreachable longer than the run's patience (resumable).
+    ModelUnavailable {
+        run: i64,
+        message: String,
+    },
+    /// The model refused in a way that will not go away (key, model name, address).
+    ModelRefused {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl std::fmt::Display for StopReason {
@@ -39,6 +49,14 @@ impl std::fmt::Display for StopReason {
                 f,
                 "{n} steps in a row proposed only candidates already evaluated"
             ),
+            StopReason::ModelUnavailable { run, message } => write!(
+                f,
+                "{message}\nhint: `hone resume {run}` continues the run once the model answers (`--model-patience` sets how long a run waits)"
+            ),
+            StopReason::ModelRefused { message, hint } => match hint {
+                Some(hint) => write!(f, "{message}\nhint: {hint}"),
+                None => f.write_str(message),
+            },
         }
     }
 }

@@ -125,7 +125,10 @@ impl Proposer {
                         settings.llm.request_timeout_seconds.max(0.1),
                     ),
                     retry: RetryPolicy {
-                        max_retries: settings.llm.max_retries,
+                        patience: std::time::Duration::from_secs_f64(
+                            settings.llm.model_patience_seconds.max(0.0),
+                        ),
+                        jitter_seed: settings.seed,
                         ..RetryPolicy::default()
                     },
                     concurrency: settings.llm.concurrency.max(1),
@@ -193,7 +196,7 @@ impl Proposer {
             Proposer::Tsallis(bandit) => bandit.observe(
                 &node.candidate,
                 (node.valid && node.score.is_finite()).then_some(node.score),
-                node.operator == "seed",
+                node.operator == Operator::Seed,
             ),
             Proposer::Model(_) | Proposer::Random(_) => {}
         }
@@ -257,7 +260,7 @@ impl ModelProposer {
         memory: &[crate::prompt::MemoryEntry],
         insights: &str,
         rng: &mut ChaCha12Rng,
-    ) -> Result<PreparedRequest, OrchestratorError> {
+    ) -> Result<PreparedRequest, crate::prompt::PromptError> {
         let view = |index: usize| {
             let n = tree.node(index);
             NodeView {
@@ -330,12 +333,14 @@ impl RandomInputs {
     }
 
     /// A random valid input for a fresh seed drawn from `rng`.
-    pub fn candidate(&mut self, rng: &mut ChaCha12Rng) -> Result<Candidate, String> {
+    pub fn candidate(&mut self, rng: &mut ChaCha12Rng) -> Result<Candidate, hone_tasks::TaskError> {
         let seed: u64 = rng.random();
-        let random = self
-            .task
-            .random_candidates()
-            .ok_or_else(|| format!("task `{}` has no random inputs", self.task.name))?;
-        random.random_candidate(seed).map_err(|e| e.to_string())
+        match self.task.random_candidates() {
+            Some(random) => random.random_candidate(seed),
+            None => Err(hone_tasks::TaskError::Parse {
+                path: self.task.dir.clone(),
+                message: format!("task `{}` has no random inputs", self.task.name),
+            }),
+        }
     }
 }

@@ -24,7 +24,11 @@ pub struct LlmSettings {
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
     pub request_timeout_seconds: f64,
-    pub max_retries: u32,
+    /// How long the model may stay unreachable (HTTP 429 and 5xx, timeouts, connection
+    /// errors) before the run stops as interrupted; until then calls are retried with
+    /// growing waits.
+    #[serde(default = "default_model_patience")]
+    pub model_patience_seconds: f64,
     /// Model requests in flight at once.
     pub concurrency: usize,
 }
@@ -47,10 +51,15 @@ impl Default for LlmSettings {
             temperature: Some(0.7),
             max_tokens: None,
             request_timeout_seconds: 300.0,
-            max_retries: 5,
+            model_patience_seconds: default_model_patience(),
             concurrency: 8,
         }
     }
+}
+
+/// Ten minutes: long enough for a server restart or a rate-limit window.
+fn default_model_patience() -> f64 {
+    600.0
 }
 
 /// Everything that defines a run.
@@ -154,6 +163,12 @@ impl RunSettings {
                     "{flag} {x}: a budget must be a positive finite number"
                 ));
             }
+        }
+        let patience = self.llm.model_patience_seconds;
+        if !(patience.is_finite() && patience >= 0.0) {
+            return fail(format!(
+                "--model-patience {patience} s: give a duration such as 30s or 10m"
+            ));
         }
         if self.budgets == Budgets::default() {
             return fail("no budget set: give at least one of --budget-evals, --budget-calls, --budget-tokens, --budget-usd or --budget-time".into());

@@ -12,11 +12,13 @@ use hone_tasks::{Candidate, Evaluation, Task};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::budget::CallCost;
+use super::events::{self, RunEvent};
 use super::lineage::LineageQueue;
 use super::new_evaluation;
 use super::private::{PublicLeaders, private_evaluation};
 use super::proposer::PreparedRequest;
-use crate::llm::{ChatBackend, ChatRequest, Completion, reask_request};
+use crate::llm::{ChatBackend, ChatRequest, Completion, LlmError, reask_request};
+use crate::prompt::Operator;
 use crate::reply::{ParsedReply, ReplyContext, parse_reply};
 use crate::search::Plan;
 
@@ -37,19 +39,59 @@ pub enum StepResult {
         directions: Vec<String>,
     },
     Insights(String),
-    /// No node: a model failure, an unusable reply, or the model proposed no change.
-    NoNode {
+    /// No node, and no failure: the model proposed no change.
+    NoChange {
         reason: String,
-        failure: bool,
+    },
+    /// The model call failed (the client already retried what was worth retrying).
+    ModelFailed(LlmError),
+    /// The reply could not be used, even after the re-ask (`model` answered it).
+    Unusable {
+        reason: String,
+        model: String,
     },
     /// The store failed: the run cannot go on safely.
-    Fatal(String),
+    Fatal(StepError),
+}
+
+/// Why a step cannot go on, so that the run stops (a model's failure or an unusable reply
+/// is data in [`StepResult`], not this).
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Store(#[from] hone_store::Error),
+    #[error("the dedupe table is poisoned (a step panicked while holding it)")]
+    DedupePoisoned,
+    #[error("the evaluation pool is closed")]
+    EvaluationPoolClosed,
+    #[error("the evaluation thread failed: {0}")]
+    EvaluationThread(#[from] tokio::task::JoinError),
+    /// An evaluation through the workers' queue failed (the worker's message).
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// A finished step: its result and the model calls it made.
 pub struct StepOutput {
     pub calls: Vec<CallCost>,
     pub result: StepResult,
+}
+
+/// Where a step's node goes in the stored tree.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Target {
+    /// The parent node's id (none for a seed or a draft).
+    pub parent: Option<i64>,
+    pub depth: u32,
+}
+
+/// A candidate to evaluate and store as a node.
+pub struct Proposal {
+    pub candidate: Candidate,
+    pub operator: Operator,
+    pub target: Target,
+    /// The model calls that produced it, oldest first (the last one is the node's own).
+    pub calls: Vec<LlmCallId>,
 }
 
 /// A short account of one step, for logs.
@@ -117,19 +159,13 @@ impl StepContext {
         self.lineage.flush(self.run).await;
     }
 
-    /// Evaluates `candidate` (or reuses the evaluation of an identical one) and stores the node.
-    pub async fn evaluate_and_store(
-        self: Arc<Self>,
-        plan: Plan,
-        candidate: Candidate,
-        operator: String,
-        calls: Vec<LlmCallId>,
-        parent: Option<i64>,
-        depth: u32,
-    ) -> StepOutput {
+    /// Evaluates the proposed candidate (or reuses the evaluation of an identical one) and
+    /// stores the node.
+    pub async fn evaluate_and_store(self: Arc<Self>, plan: Plan, proposal: Proposal) -> StepOutput {
         let result = self
-            .store_candidate(&plan, candidate, &operator, &calls, parent, depth)
-            .await;
+            .store_candidate(&plan, proposal)
+            .await
+            .unwrap_or_else(StepResult::Fatal);
         StepOutput {
             calls: Vec::new(),
             result,
@@ -139,26 +175,26 @@ impl StepContext {
     async fn store_candidate(
         &self,
         plan: &Plan,
-        candidate: Candidate,
-        operator: &str,
-        calls: &[LlmCallId],
-        parent: Option<i64>,
-        depth: u32,
-    ) -> StepResult {
+        proposal: Proposal,
+    ) -> Result<StepResult, StepError> {
+        let Proposal {
+            candidate,
+            operator,
+            target,
+            calls,
+        } = proposal;
         let hash = candidate.content_hash();
         let cell = {
-            let Ok(mut map) = self.dedupe.lock() else {
-                return StepResult::Fatal("the dedupe table is poisoned".into());
-            };
+            let mut map = self.dedupe.lock().map_err(|_| StepError::DedupePoisoned)?;
             map.entry(hash.clone()).or_default().clone()
         };
         let new_node = |duplicate_of: Option<i64>| NewNode {
             run: self.run,
-            parent: parent.map(NodeId),
-            operator: operator.to_string(),
+            parent: target.parent.map(NodeId),
+            operator: operator.name().to_string(),
             tree: plan.tree,
             island: plan.island,
-            depth: depth as i64,
+            depth: target.depth as i64,
             files: candidate.files.clone(),
             values: serde_json::to_value(&candidate.values).unwrap_or(serde_json::Value::Null),
             content_hash: hash.clone(),
@@ -181,69 +217,55 @@ impl StepContext {
                     None
                 };
                 let (node, stored) = (new_node(None), new_evaluation(&evaluation));
-                let id = self
-                    .store
-                    .insert_node(&node, &stored)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let id = self.store.insert_node(&node, &stored).await?;
                 if let Some(private) = private {
                     self.store
                         .record_private_evaluation(self.run, id, &private, Timestamp::now())
-                        .await
-                        .map_err(|e| e.to_string())?;
+                        .await?;
                 }
                 inserted = Some((id, node, stored));
-                Ok::<_, String>((id.0, evaluation))
+                Ok::<_, StepError>((id.0, evaluation))
             })
-            .await;
-        let (node_id, node, stored) = match (settled, inserted) {
-            (Err(message), _) => return StepResult::Fatal(message),
-            (Ok(_), Some(inserted)) => inserted,
-            (Ok((original, evaluation)), None) => {
+            .await?;
+        let (node_id, node, stored) = match inserted {
+            Some(inserted) => inserted,
+            None => {
+                let (original, evaluation) = settled;
                 let (node, stored) = (new_node(Some(*original)), new_evaluation(evaluation));
-                match self.store.insert_node(&node, &stored).await {
-                    Ok(id) => (id, node, stored),
-                    Err(e) => return StepResult::Fatal(e.to_string()),
-                }
+                (self.store.insert_node(&node, &stored).await?, node, stored)
             }
         };
         // The last call is attached by `insert_node` (it is the node's `llm_call`); the
         // earlier ones (an ask before its re-ask) are attached here.
-        let earlier = &calls[..calls.len().saturating_sub(1)];
-        for call in earlier {
-            if let Err(e) = self.store.attach_llm_call(*call, node_id).await {
-                return StepResult::Fatal(e.to_string());
-            }
+        for call in &calls[..calls.len().saturating_sub(1)] {
+            self.store.attach_llm_call(*call, node_id).await?;
         }
         if let Some(direction) = &plan.direction {
-            let payload = serde_json::json!({ "node": node_id.0, "direction": direction });
-            if let Err(e) = self
-                .store
-                .record_event(self.run, Timestamp::now(), "node_direction", &payload)
-                .await
-            {
-                return StepResult::Fatal(e.to_string());
-            }
+            let event = RunEvent::NodeDirection {
+                node: node_id.0,
+                direction: direction.clone(),
+            };
+            events::record(&self.store, self.run, &event).await?;
         }
         self.lineage.record(node_id);
         // What the store now holds, without reading it back.
-        StepResult::Node(Box::new(NodeRecord::from_new(node_id, &node, &stored)))
+        Ok(StepResult::Node(Box::new(NodeRecord::from_new(
+            node_id, &node, &stored,
+        ))))
     }
 
     /// Runs the task's evaluator on the blocking pool, at most `eval_threads` at once.
-    async fn evaluate(&self, candidate: Candidate) -> Result<Evaluation, String> {
+    async fn evaluate(&self, candidate: Candidate) -> Result<Evaluation, StepError> {
         if let Some(remote) = &self.remote {
-            return remote.evaluate(&candidate).await;
+            return remote.evaluate(&candidate).await.map_err(StepError::Remote);
         }
         let _permit = self
             .evaluations
             .acquire()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| StepError::EvaluationPoolClosed)?;
         let evaluator = self.task.evaluator();
-        tokio::task::spawn_blocking(move || evaluator.evaluate(&candidate))
-            .await
-            .map_err(|e| format!("the evaluation thread failed: {e}"))
+        Ok(tokio::task::spawn_blocking(move || evaluator.evaluate(&candidate)).await?)
     }
 
     /// Whether a public evaluation enters the run's best public scores (and takes its place).
@@ -262,16 +284,15 @@ impl StepContext {
         &self,
         candidate: Candidate,
         public: &Evaluation,
-    ) -> Result<PrivateEvaluation, String> {
+    ) -> Result<PrivateEvaluation, StepError> {
         let _permit = self
             .evaluations
             .acquire()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| StepError::EvaluationPoolClosed)?;
         let evaluator = self.task.evaluator();
-        let private = tokio::task::spawn_blocking(move || evaluator.evaluate_private(&candidate))
-            .await
-            .map_err(|e| format!("the private evaluation thread failed: {e}"))?;
+        let private =
+            tokio::task::spawn_blocking(move || evaluator.evaluate_private(&candidate)).await?;
         Ok(private_evaluation(private.as_ref(), public))
     }
 
@@ -281,106 +302,39 @@ impl StepContext {
         backend: Arc<dyn ChatBackend>,
         prepared: PreparedRequest,
         plan: Plan,
-        parent: Option<i64>,
-        depth: u32,
+        target: Target,
     ) -> StepOutput {
-        let mut costs = Vec::new();
-        let mut call_ids = Vec::new();
-        let reply_context = ReplyContext {
-            kind: prepared.kind,
-            languages: &prepared.languages,
-            parent: prepared.parent_candidate.as_ref(),
-            variables: &prepared.variables,
-            allow_input_file: prepared.allow_input_file,
-        };
-        let mut request: ChatRequest = prepared.request.clone();
-        let mut parsed = None;
-        for attempt in 1..=2 {
-            let completion = backend.complete(&request).await;
-            let recorded = self
-                .record_call(&prepared, &request, &completion, parent, &plan, attempt)
-                .await;
-            let call_id = match recorded {
-                Ok(id) => id,
-                Err(message) => {
-                    return StepOutput {
-                        calls: costs,
-                        result: StepResult::Fatal(message),
-                    };
-                }
-            };
-            call_ids.push(call_id);
-            let completion = match completion {
-                Ok(c) => c,
-                Err(error) => {
-                    // A failed call counts against the call budget like any other.
-                    costs.push(CallCost {
-                        model: request.model.clone(),
-                        tokens: 0,
-                        cost_dollars: 0.0,
-                    });
-                    return StepOutput {
-                        calls: costs,
-                        result: StepResult::NoNode {
-                            reason: format!("model call failed: {error}"),
-                            failure: true,
-                        },
-                    };
-                }
-            };
-            costs.push(CallCost {
-                model: completion.model.clone(),
-                tokens: (completion.usage.prompt_tokens + completion.usage.completion_tokens)
-                    as i64,
-                cost_dollars: completion.cost_usd,
-            });
-            match parse_reply(&completion.text, prepared.format, &reply_context) {
-                Ok(reply) => {
-                    parsed = Some(reply);
-                    break;
-                }
-                Err(error) => {
-                    let message = error.to_string();
-                    if let Err(e) = self.store.set_llm_call_parse_error(call_id, &message).await {
-                        return StepOutput {
-                            calls: costs,
-                            result: StepResult::Fatal(e.to_string()),
-                        };
-                    }
-                    if attempt == 1 {
-                        request = reask_request(&request, &completion.text, &message);
-                    } else {
-                        return StepOutput {
-                            calls: costs,
-                            result: StepResult::NoNode {
-                                reason: format!("unusable reply after a re-ask: {message}"),
-                                failure: true,
-                            },
-                        };
-                    }
-                }
-            }
+        let mut calls = Calls::default();
+        let result = self
+            .ask_and_store(&*backend, &prepared, &plan, target, &mut calls)
+            .await
+            .unwrap_or_else(StepResult::Fatal);
+        StepOutput {
+            calls: calls.costs,
+            result,
         }
-        let Some(parsed) = parsed else {
-            return StepOutput {
-                calls: costs,
-                result: StepResult::NoNode {
-                    reason: "no reply".into(),
-                    failure: true,
-                },
-            };
+    }
+
+    async fn ask_and_store(
+        &self,
+        backend: &dyn ChatBackend,
+        prepared: &PreparedRequest,
+        plan: &Plan,
+        target: Target,
+        calls: &mut Calls,
+    ) -> Result<StepResult, StepError> {
+        let (reply, model) = match self.ask(backend, prepared, plan, target, calls).await? {
+            Answer::Parsed { reply, model } => (reply, model),
+            Answer::Failed(result) => return Ok(result),
         };
-        let result = match parsed {
+        Ok(match reply {
             ParsedReply::Candidate(update) => {
                 let mut candidate = update.candidate;
                 if candidate.files.is_empty() && candidate.values.is_empty() {
-                    return StepOutput {
-                        calls: costs,
-                        result: StepResult::NoNode {
-                            reason: "the reply held no candidate".into(),
-                            failure: true,
-                        },
-                    };
+                    return Ok(StepResult::Unusable {
+                        reason: "the reply held no candidate".into(),
+                        model,
+                    });
                 }
                 // Params tasks keep code files of the parent untouched; code tasks keep values.
                 if let Some(parent) = &prepared.parent_candidate {
@@ -391,53 +345,105 @@ impl StepContext {
                             .or_insert_with(|| v.clone());
                     }
                 }
-                self.store_candidate(
-                    &plan,
+                let proposal = Proposal {
                     candidate,
-                    prepared.operator.name(),
-                    &call_ids,
-                    parent,
-                    depth,
-                )
-                .await
+                    operator: prepared.operator,
+                    target,
+                    calls: calls.ids.clone(),
+                };
+                self.store_candidate(plan, proposal).await?
             }
-            ParsedReply::NoChange { reasoning } => StepResult::NoNode {
+            ParsedReply::NoChange { reasoning } => StepResult::NoChange {
                 reason: format!("the model proposed no change: {reasoning}"),
-                failure: false,
             },
-            ParsedReply::Directions(directions) => match parent {
+            ParsedReply::Directions(directions) => match target.parent {
                 Some(node) => {
-                    let payload = serde_json::json!({ "node": node, "directions": directions });
-                    match self
-                        .store
-                        .record_event(self.run, Timestamp::now(), "directions", &payload)
-                        .await
-                    {
-                        Ok(_) => StepResult::Directions { node, directions },
-                        Err(e) => StepResult::Fatal(e.to_string()),
-                    }
+                    let event = RunEvent::Directions {
+                        node,
+                        directions: directions.clone(),
+                    };
+                    events::record(&self.store, self.run, &event).await?;
+                    StepResult::Directions { node, directions }
                 }
-                None => StepResult::NoNode {
+                None => StepResult::Unusable {
                     reason: "directions without a node".into(),
-                    failure: true,
+                    model,
                 },
             },
             ParsedReply::Insights(text) => {
-                let payload = serde_json::json!({ "text": text });
-                match self
-                    .store
-                    .record_event(self.run, Timestamp::now(), "insights", &payload)
-                    .await
-                {
-                    Ok(_) => StepResult::Insights(text),
-                    Err(e) => StepResult::Fatal(e.to_string()),
+                let event = RunEvent::Insights { text: text.clone() };
+                events::record(&self.store, self.run, &event).await?;
+                StepResult::Insights(text)
+            }
+        })
+    }
+
+    /// Asks the model, recording each call; re-asks once if the reply cannot be parsed.
+    async fn ask(
+        &self,
+        backend: &dyn ChatBackend,
+        prepared: &PreparedRequest,
+        plan: &Plan,
+        target: Target,
+        calls: &mut Calls,
+    ) -> Result<Answer, StepError> {
+        let reply_context = ReplyContext {
+            kind: prepared.kind,
+            languages: &prepared.languages,
+            parent: prepared.parent_candidate.as_ref(),
+            variables: &prepared.variables,
+            allow_input_file: prepared.allow_input_file,
+        };
+        let mut request: ChatRequest = prepared.request.clone();
+        for attempt in 1..=2 {
+            let completion = backend.complete(&request).await;
+            let call = self
+                .record_call(prepared, &request, &completion, target, plan, attempt)
+                .await?;
+            calls.ids.push(call);
+            let completion = match completion {
+                Ok(completion) => completion,
+                Err(error) => {
+                    // A failed call counts against the call budget like any other.
+                    calls.costs.push(CallCost {
+                        model: request.model.clone(),
+                        tokens: 0,
+                        cost_dollars: 0.0,
+                    });
+                    return Ok(Answer::Failed(StepResult::ModelFailed(error)));
+                }
+            };
+            calls.costs.push(CallCost {
+                model: completion.model.clone(),
+                tokens: (completion.usage.prompt_tokens + completion.usage.completion_tokens)
+                    as i64,
+                cost_dollars: completion.cost_usd,
+            });
+            match parse_reply(&completion.text, prepared.format, &reply_context) {
+                Ok(reply) => {
+                    return Ok(Answer::Parsed {
+                        reply,
+                        model: completion.model,
+                    });
+                }
+                Err(error) => {
+                    let message = error.to_string();
+                    self.store.set_llm_call_parse_error(call, &message).await?;
+                    if attempt == 1 {
+                        request = reask_request(&request, &completion.text, &message);
+                    } else {
+                        return Ok(Answer::Failed(StepResult::Unusable {
+                            reason: format!("unusable reply after a re-ask: {message}"),
+                            model: completion.model,
+                        }));
+                    }
                 }
             }
-        };
-        StepOutput {
-            calls: costs,
-            result,
         }
+        Ok(Answer::Failed(StepResult::Unusable {
+            reason: "no reply".into(),
+            model: request.model,
+        }))
     }
 
     async fn record_call(
@@ -445,10 +451,10 @@ impl StepContext {
         prepared: &PreparedRequest,
         request: &ChatRequest,
         completion: &Result<Completion, crate::llm::LlmError>,
-        parent: Option<i64>,
+        target: Target,
         plan: &Plan,
         attempt: i64,
-    ) -> Result<LlmCallId, String> {
+    ) -> Result<LlmCallId, StepError> {
         let prompt = request
             .messages
             .iter()
@@ -459,7 +465,7 @@ impl StepContext {
         let call = match completion {
             Ok(c) => NewLlmCall {
                 run: self.run,
-                parent: parent.map(NodeId),
+                parent: target.parent.map(NodeId),
                 operator: plan.operator.name().to_string(),
                 model: c.model.clone(),
                 system: prepared.system.clone(),
@@ -477,7 +483,7 @@ impl StepContext {
             },
             Err(error) => NewLlmCall {
                 run: self.run,
-                parent: parent.map(NodeId),
+                parent: target.parent.map(NodeId),
                 operator: plan.operator.name().to_string(),
                 model: request.model.clone(),
                 system: prepared.system.clone(),
@@ -494,9 +500,23 @@ impl StepContext {
                 created_at: Timestamp::now(),
             },
         };
-        self.store
-            .record_llm_call(&call)
-            .await
-            .map_err(|e| e.to_string())
+        Ok(self.store.record_llm_call(&call).await?)
     }
+}
+
+/// The model calls of a step so far: their ids and what they cost.
+#[derive(Default)]
+struct Calls {
+    ids: Vec<LlmCallId>,
+    costs: Vec<CallCost>,
+}
+
+/// What asking the model ended with.
+enum Answer {
+    Parsed {
+        reply: ParsedReply,
+        model: String,
+    },
+    /// No usable reply: the step ends with this.
+    Failed(StepResult),
 }

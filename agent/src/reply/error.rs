@@ -78,4 +78,9 @@ pub enum ReplyError {
 
     #[error("the insights text is empty. Answer with the rewritten insights as plain text.")]
     NoInsights,
+
+    #[error(
+        "the reply holds a program (a ```{tag} block), not insights. Answer with the rewritten insights as plain text, without code."
+    )]
+    InsightsAreCode { tag: String },
 }

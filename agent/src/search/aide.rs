@@ -29,7 +29,7 @@ impl Aide {
     /// Consecutive debug steps that led to this node.
     fn debug_depth(tree: &SearchTree, mut index: NodeIndex) -> usize {
         let mut depth = 0;
-        while tree.node(index).operator == "debug" {
+        while tree.node(index).operator == Operator::Debug {
             depth += 1;
             match tree.node(index).parent {
                 Some(p) => index = p,
@@ -73,11 +73,11 @@ impl Strategy for Aide {
 
     fn observe(&mut self, tree: &SearchTree, node: NodeIndex) {
         // On resume, stored drafts count as planned.
-        if tree.node(node).operator == "draft" && self.drafts_planned < self.drafts {
+        if tree.node(node).operator == Operator::Draft && self.drafts_planned < self.drafts {
             let stored = tree
                 .nodes()
                 .iter()
-                .filter(|n| n.operator == "draft")
+                .filter(|n| n.operator == Operator::Draft)
                 .count();
             self.drafts_planned = self.drafts_planned.max(stored.min(self.drafts));
         }
@@ -110,10 +110,10 @@ mod tests {
         assert_eq!((plan.operator, plan.parent), (Operator::Debug, Some(bad)));
         // A debug chain at its depth limit is no longer debugged.
         let mut d1 = node(3, Some(bad), false, 0.0);
-        d1.operator = "debug".into();
+        d1.operator = Operator::Debug;
         let d1 = tree.push(d1);
         let mut d2 = node(4, Some(d1), false, 0.0);
-        d2.operator = "debug".into();
+        d2.operator = Operator::Debug;
         tree.push(d2);
         let plan = aide.next(&tree, &mut rng).unwrap();
         assert_eq!(

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rand_chacha::ChaCha12Rng;
 
 use super::best_first::release;
-use super::{NodeIndex, Plan, SearchTree, Strategy};
+use super::{NodeIndex, Plan, SearchTree, Strategy, improve_instead, refine_operator};
 use crate::prompt::Operator;
 
 /// Scattered Forest Search (see the module docs). Directions come back through
@@ -94,6 +94,17 @@ impl Forest {
             plan.tree = tree.node(node).tree;
             return Some(plan);
         }
+        // A scatter that fell back left no directions: while the node has no child (its
+        // fallback improve failed), it is expanded by a plain improve instead.
+        if self.directions_of.get(&node).is_some_and(Vec::is_empty)
+            && tree.node(node).children.is_empty()
+            && self.children_in_flight.get(&node).copied().unwrap_or(0) == 0
+        {
+            *self.children_in_flight.entry(node).or_default() += 1;
+            let mut plan = Plan::new(refine_operator(tree.node(node)), Some(node));
+            plan.tree = tree.node(node).tree;
+            return Some(plan);
+        }
         let scattered = self.directions_of.contains_key(&node);
         if !scattered && self.scatter_in_flight.get(&node).copied().unwrap_or(0) == 0 {
             *self.scatter_in_flight.entry(node).or_default() += 1;
@@ -162,7 +173,7 @@ impl Strategy for Forest {
             self.visits.push(0.0);
         }
         let n = tree.node(node);
-        if n.operator == "draft" && self.drafts_planned < self.trees {
+        if n.operator == Operator::Draft && self.drafts_planned < self.trees {
             // Replayed on resume: drafts stored count as planned.
             self.drafts_planned += 1;
         }
@@ -191,6 +202,24 @@ impl Strategy for Forest {
                 // The direction stays taken: a failed model call is not retried forever.
             }
         }
+    }
+
+    fn fallback(&mut self, plan: &Plan) -> Option<Plan> {
+        let improve = improve_instead(plan)?;
+        let node = improve.parent?;
+        match plan.operator {
+            // Scattered with no directions: the node is not scattered again, and the
+            // improve is its child in flight.
+            Operator::Scatter => {
+                self.observe_directions(node, Vec::new());
+                *self.children_in_flight.entry(node).or_default() += 1;
+            }
+            // A scout holds nothing; its improve is a child in flight of the scouted node.
+            Operator::Scout => *self.children_in_flight.entry(node).or_default() += 1,
+            // A debug or draft of a direction: the improve takes over its child slot.
+            _ => {}
+        }
+        Some(improve)
     }
 
     fn resumed(&mut self) {
@@ -227,11 +256,11 @@ mod tests {
         assert_eq!((d0.operator, d0.draft_variant), (Operator::Draft, Some(0)));
         assert_eq!((d1.operator, d1.draft_variant), (Operator::Draft, Some(1)));
         let mut a = node(1, None, true, 1.0);
-        a.operator = "draft".into();
+        a.operator = Operator::Draft;
         let a = tree.push(a);
         forest.observe(&tree, a);
         let mut b = node(2, None, true, 3.0);
-        b.operator = "draft".into();
+        b.operator = Operator::Draft;
         let b = tree.push(b);
         forest.observe(&tree, b);
         let scatter = forest.next(&tree, &mut rng).unwrap();
@@ -255,12 +284,55 @@ mod tests {
     }
 
     #[test]
+    fn a_scatter_that_fell_back_is_not_repeated_and_its_node_is_improved() {
+        let mut rng = ChaCha12Rng::seed_from_u64(0);
+        let mut tree = SearchTree::new();
+        let mut forest = Forest::new(1, 2, std::f64::consts::SQRT_2);
+        let mut root = node(1, None, true, 1.0);
+        root.operator = Operator::Draft;
+        let root = tree.push(root);
+        forest.observe(&tree, root);
+        let scatter = forest.next(&tree, &mut rng).unwrap();
+        assert_eq!(scatter.operator, Operator::Scatter);
+        let improve = forest.fallback(&scatter).unwrap();
+        assert_eq!(
+            (improve.operator, improve.parent),
+            (Operator::Improve, Some(root))
+        );
+        // The improve is in flight: nothing else to do at the root.
+        assert_eq!(forest.next(&tree, &mut rng), None);
+        // It failed too: the root is improved again, not scattered again.
+        forest.abandon(&improve);
+        let again = forest.next(&tree, &mut rng).unwrap();
+        assert_eq!(
+            (again.operator, again.parent),
+            (Operator::Improve, Some(root))
+        );
+        // Its child is then scattered in turn.
+        let child = tree.push(node(2, Some(root), true, 2.0));
+        forest.observe(&tree, child);
+        let scout = forest.next(&tree, &mut rng).unwrap();
+        assert_eq!(scout.operator, Operator::Scout);
+        let next = forest.next(&tree, &mut rng).unwrap();
+        assert_eq!(
+            (next.operator, next.parent),
+            (Operator::Scatter, Some(child))
+        );
+        // A scout that fell back improves the node it was about.
+        let improve = forest.fallback(&scout).unwrap();
+        assert_eq!(
+            (improve.operator, improve.parent),
+            (Operator::Improve, Some(child))
+        );
+    }
+
+    #[test]
     fn a_resumed_forest_does_not_scout_stored_expansions_again() {
         let mut rng = ChaCha12Rng::seed_from_u64(0);
         let mut tree = SearchTree::new();
         let mut forest = Forest::new(1, 2, std::f64::consts::SQRT_2);
         let mut root = node(1, None, true, 1.0);
-        root.operator = "draft".into();
+        root.operator = Operator::Draft;
         let root = tree.push(root);
         forest.observe(&tree, root);
         forest.observe_directions(root, vec!["a".into(), "b".into()]);

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use hone_tasks::{Candidate, EvalStatus};
 use serde::{Deserialize, Serialize};
 
+use crate::prompt::Operator;
+
 /// Position of a node in the [`SearchTree`] (insertion order).
 pub type NodeIndex = usize;
 
@@ -15,8 +17,8 @@ pub struct TreeNode {
     pub id: i64,
     pub parent: Option<NodeIndex>,
     pub children: Vec<NodeIndex>,
-    /// `seed`, `draft`, `improve`, `debug`, `crossover`.
-    pub operator: String,
+    /// How the node was made: seed, draft, improve, debug or crossover.
+    pub operator: Operator,
     pub depth: u32,
     pub tree: Option<i64>,
     pub island: Option<i64>,
@@ -184,9 +186,9 @@ pub(crate) mod tests {
             parent,
             children: Vec::new(),
             operator: if parent.is_some() {
-                "improve".into()
+                Operator::Improve
             } else {
-                "seed".into()
+                Operator::Seed
             },
             depth: 0,
             tree: None,

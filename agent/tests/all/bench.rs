@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hone_store::{RunId, RunRecord};
+use hone_store::{RunId, RunRecord, RunStatus};
 
 use crate::orchestrator::{MockModel, Work, assert_success, assert_tree_integrity, int, stderr};
 use hone_agent::testing::MockResponse;
@@ -115,7 +115,7 @@ fn a_small_suite_writes_its_tables_and_a_rerun_skips_every_row() {
             .iter()
             .find(|r| r.id.0 == run)
             .unwrap_or_else(|| panic!("run {run} not in the store"));
-        assert_eq!(record.status, "finished");
+        assert_eq!(record.status, RunStatus::Finished);
         assert_eq!(
             label(record),
             format!("bench:small:{}", row[col("key")]),
@@ -260,7 +260,7 @@ fn a_killed_bench_resumes_and_runs_each_row_once() {
             && stored
                 .iter()
                 .filter(|r| r.id.0 >= 3)
-                .all(|r| r.status == "running");
+                .all(|r| r.status == RunStatus::Running);
         if started_late && !work.nodes(3).is_empty() {
             break;
         }
@@ -272,7 +272,7 @@ fn a_killed_bench_resumes_and_runs_each_row_once() {
     let before = runs(&work);
     let unfinished: Vec<i64> = before
         .iter()
-        .filter(|r| r.status != "finished")
+        .filter(|r| r.status != RunStatus::Finished)
         .map(|r| r.id.0)
         .collect();
     assert!(!unfinished.is_empty(), "every row finished before the kill");
@@ -294,7 +294,7 @@ fn a_killed_bench_resumes_and_runs_each_row_once() {
     labels.dedup();
     assert_eq!(labels.len(), 4, "{labels:?}");
     for run in &after {
-        assert_eq!(run.status, "finished", "run {}", run.id.0);
+        assert_eq!(run.status, RunStatus::Finished, "run {}", run.id.0);
         let summary = work.summary(run.id.0);
         assert_eq!(summary.spend.evaluations, 40, "run {}", run.id.0);
         // Rows ran side by side, so node ids interleave across runs: check what matters.
@@ -550,8 +550,8 @@ fn ctrl_c_stops_a_bench_cleanly_and_the_next_one_resumes() {
     );
     let stopped = runs(&work);
     assert_eq!(stopped.len(), 2, "no row starts after Ctrl-C");
-    assert_eq!(stopped[0].status, "finished");
-    assert_eq!(stopped[1].status, "interrupted");
+    assert_eq!(stopped[0].status, RunStatus::Finished);
+    assert_eq!(stopped[1].status, RunStatus::Interrupted);
 
     let again = work.hone(&args);
     assert_success(&again, "hone bench (after Ctrl-C)");
@@ -563,7 +563,7 @@ fn ctrl_c_stops_a_bench_cleanly_and_the_next_one_resumes() {
     let after = runs(&work);
     assert_eq!(after.len(), 4);
     for run in &after {
-        assert_eq!(run.status, "finished");
+        assert_eq!(run.status, RunStatus::Finished);
         assert_eq!(work.summary(run.id.0).spend.evaluations, 40);
     }
 }

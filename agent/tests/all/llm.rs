@@ -21,10 +21,11 @@ fn config(server: &MockServer) -> OpenAiConfig {
         api_key: Some(ApiKey::new(KEY)),
         timeout: Duration::from_secs(5),
         retry: RetryPolicy {
-            max_retries: 3,
+            patience: Duration::from_millis(300),
             initial_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(50),
             max_retry_after: Duration::from_secs(5),
+            jitter_seed: 0,
         },
         concurrency: 4,
         prices: PriceTable::defaults(),
@@ -133,7 +134,10 @@ async fn retry_after_is_honoured_on_429() {
         MockResponse::completion("after the wait"),
     ])
     .await;
-    let client = OpenAiClient::new(config(&server)).unwrap_or_else(|e| panic!("{e}"));
+    // A wait is cut to the patience left: give it room for the server's.
+    let mut config = config(&server);
+    config.retry.patience = Duration::from_secs(5);
+    let client = OpenAiClient::new(config).unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
     let completion = client
         .chat(&request("hi"))
@@ -166,24 +170,76 @@ async fn server_error_then_success() {
 }
 
 #[tokio::test]
-async fn retries_give_up_with_status_body_and_attempts() {
-    let server = start(
-        (0..10)
-            .map(|_| MockResponse::error(502, "bad gateway"))
-            .collect(),
-    )
-    .await;
+async fn retries_give_up_after_the_patience_with_the_last_error() {
+    let server = MockServer::start_with_rule(|_| MockResponse::error(502, "bad gateway"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let client = OpenAiClient::new(config(&server)).unwrap_or_else(|e| panic!("{e}"));
     match client.chat(&request("hi")).await {
-        Err(LlmError::Http {
-            status: 502,
-            attempts: 4,
-            body,
-            ..
-        }) => assert!(body.contains("bad gateway"), "{body}"),
+        Err(error @ LlmError::Unavailable { .. }) => {
+            let LlmError::Unavailable {
+                attempts,
+                waited,
+                ref last,
+                ..
+            } = error
+            else {
+                unreachable!()
+            };
+            assert!(waited >= Duration::from_millis(300), "{waited:?}");
+            assert_eq!(attempts as usize, server.request_count());
+            assert!(attempts >= 2, "{attempts} attempts in the patience");
+            assert!(
+                matches!(**last, LlmError::Http { status: 502, .. }),
+                "{last:?}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains("unreachable for") && message.contains("bad gateway"),
+                "{message}"
+            );
+            assert!(!error.is_transient() && !error.is_permanent());
+        }
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(server.request_count(), 4);
+}
+
+#[tokio::test]
+async fn a_success_ends_the_outage_for_later_calls() {
+    // Failing, then answering, then failing again: the second outage gets the full
+    // patience again (it does not count from the first one).
+    let server = start(vec![
+        MockResponse::error(503, "busy"),
+        MockResponse::completion("one"),
+    ])
+    .await;
+    let client = OpenAiClient::new(config(&server)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(client.chat(&request("a")).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    server.push(MockResponse::error(503, "busy"));
+    server.push(MockResponse::completion("two"));
+    let completion = client
+        .chat(&request("b"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((completion.text.as_str(), completion.attempts), ("two", 2));
+}
+
+#[tokio::test]
+async fn permanent_errors_say_so() {
+    for (status, hint) in [(401, "API key"), (403, "API key"), (404, "--model")] {
+        let server = start(vec![MockResponse::error(status, "no")]).await;
+        let client = OpenAiClient::new(config(&server)).unwrap_or_else(|e| panic!("{e}"));
+        let error = client.chat(&request("hi")).await.err();
+        let error = error.unwrap_or_else(|| panic!("{status} succeeded"));
+        assert!(error.is_permanent(), "{status}: {error}");
+        assert!(
+            error.hint().is_some_and(|h| h.contains(hint)),
+            "{status}: {:?}",
+            error.hint()
+        );
+        assert_eq!(server.request_count(), 1, "{status} was retried");
+    }
 }
 
 #[tokio::test]
@@ -214,19 +270,22 @@ async fn timeout_is_reported_after_retries() {
     .await;
     let mut config = config(&server);
     config.timeout = Duration::from_millis(200);
-    config.retry.max_retries = 1;
+    config.retry.patience = Duration::from_millis(100);
     let client = OpenAiClient::new(config).unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
     let result = client.chat(&request("hi")).await;
-    assert!(
-        matches!(result, Err(LlmError::Timeout { attempts: 2, .. })),
-        "{result:?}"
-    );
+    match &result {
+        Err(LlmError::Unavailable { last, attempts, .. }) => {
+            assert!(*attempts >= 2, "{attempts}");
+            assert!(matches!(**last, LlmError::Timeout { .. }), "{last:?}");
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
 #[tokio::test]
-async fn connection_refused_is_a_connect_error() {
+async fn connection_refused_at_the_first_call_is_a_wrong_address() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0");
     let port = listener
         .as_ref()
@@ -235,18 +294,39 @@ async fn connection_refused_is_a_connect_error() {
     drop(listener);
     let config = OpenAiConfig {
         base_url: format!("http://127.0.0.1:{port}/v1"),
-        retry: RetryPolicy {
-            max_retries: 2,
-            initial_backoff: Duration::from_millis(5),
-            ..RetryPolicy::default()
-        },
         ..OpenAiConfig::default()
     };
     let client = OpenAiClient::new(config).unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(
-        client.chat(&request("hi")).await,
-        Err(LlmError::Connect { attempts: 3, .. })
-    ));
+    match client.chat(&request("hi")).await {
+        Err(error @ LlmError::Unreachable { .. }) => {
+            assert!(error.is_permanent());
+            let message = error.to_string();
+            assert!(
+                message.contains(&format!("cannot reach http://127.0.0.1:{port}/v1"))
+                    && message.contains("hint: check --base-url"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_answered_and_then_refuses_is_waited_for() {
+    let server = start(vec![MockResponse::completion("up")]).await;
+    let mut config = config(&server);
+    config.retry.patience = Duration::from_millis(200);
+    let client = OpenAiClient::new(config).unwrap_or_else(|e| panic!("{e}"));
+    assert!(client.chat(&request("a")).await.is_ok());
+    drop(server);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    match client.chat(&request("b")).await {
+        Err(LlmError::Unavailable { last, attempts, .. }) => {
+            assert!(attempts >= 2, "{attempts}");
+            assert!(matches!(*last, LlmError::Connect { .. }), "{last:?}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -6,8 +6,10 @@
 //! from a deterministic schedule so every test compiles the same few programs.
 
 mod budgets;
+mod degrade;
 mod errors;
 mod long_horizon;
+mod outages;
 mod outputs;
 mod private_scores;
 mod replay;

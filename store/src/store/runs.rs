@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use crate::error::{Error, Result};
 use crate::store::{BeginWrite, Db, RowError, RowExt, on_db};
 use crate::{
-    BestNode, Budgets, NewRun, RunId, RunRecord, RunSummary, ScoreBasis, Spend, Store, Timestamp,
+    BestNode, Budgets, NewRun, RunId, RunRecord, RunStatus, RunSummary, ScoreBasis, Spend, Store,
+    Timestamp,
 };
 
 const RUN_COLUMNS: &str = "id, task_name, task_dir, task_hash, kind, config, seed, strategy, \
@@ -29,7 +30,13 @@ fn run_from_row(row: &impl RowExt) -> Result<RunRecord, RowError> {
             dollars: row.opt_f64("budget_dollars")?,
             wall_seconds: row.opt_f64("budget_wall_seconds")?,
         },
-        status: row.string("status")?,
+        status: {
+            let value = row.string("status")?;
+            RunStatus::parse(&value).ok_or(RowError::UnknownValue {
+                column: "status",
+                value,
+            })?
+        },
         status_detail: row.opt_string("status_detail")?,
         started_at: Timestamp(row.i64("started_at")?),
         updated_at: Timestamp(row.i64("updated_at")?),
@@ -39,7 +46,7 @@ fn run_from_row(row: &impl RowExt) -> Result<RunRecord, RowError> {
 }
 
 impl Store {
-    /// Creates a run with status `running` and returns its id.
+    /// Creates a run with status [`RunStatus::Running`] and returns its id.
     pub async fn create_run(&self, run: &NewRun) -> Result<RunId> {
         let config = serde_json::to_string(&run.config)
             .map_err(self.json_err("serialize the run config", None))?;
@@ -48,7 +55,7 @@ impl Store {
                 "INSERT INTO runs (task_name, task_dir, task_hash, kind, config, seed, strategy, \
                  budget_evaluations, budget_llm_calls, budget_tokens, budget_dollars, budget_wall_seconds, \
                  status, started_at, updated_at, active_seconds) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'running', $13, $13, 0) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, 0) RETURNING id",
             )
             .bind(&run.task_name)
             .bind(&run.task_dir)
@@ -62,6 +69,7 @@ impl Store {
             .bind(run.budgets.tokens)
             .bind(run.budgets.dollars)
             .bind(run.budgets.wall_seconds)
+            .bind(RunStatus::Running.as_str())
             .bind(run.started_at.0)
             .fetch_one(pool)
             .await
@@ -104,7 +112,7 @@ impl Store {
     pub async fn set_run_status(
         &self,
         run: RunId,
-        status: &str,
+        status: RunStatus,
         detail: Option<&str>,
         at: Timestamp,
     ) -> Result<()> {
@@ -112,7 +120,7 @@ impl Store {
             sqlx::query(
                 "UPDATE runs SET status = $1, status_detail = $2, updated_at = $3, finished_at = NULL WHERE id = $4",
             )
-            .bind(status)
+            .bind(status.as_str())
             .bind(detail)
             .bind(at.0)
             .bind(run.0)
@@ -128,7 +136,7 @@ impl Store {
     pub async fn finish_run(
         &self,
         run: RunId,
-        status: &str,
+        status: RunStatus,
         detail: Option<&str>,
         at: Timestamp,
     ) -> Result<()> {
@@ -136,7 +144,7 @@ impl Store {
             sqlx::query(
                 "UPDATE runs SET status = $1, status_detail = $2, updated_at = $3, finished_at = $3 WHERE id = $4",
             )
-            .bind(status)
+            .bind(status.as_str())
             .bind(detail)
             .bind(at.0)
             .bind(run.0)

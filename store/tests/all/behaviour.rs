@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hone_store::{Error, PrivateEvaluation, ScoreBasis, Store};
+use hone_store::{Error, PrivateEvaluation, RunStatus, ScoreBasis, Store};
 
 use crate::support::{Postgres, Target, call, eval, new_run, node, node_from_reply, ok, t};
 
@@ -61,19 +61,26 @@ async fn runs_round_trip(target: Target) {
     assert_eq!(record.seed, u64::MAX - 3, "seeds keep all 64 bits");
     assert_eq!(record.config, spec.config);
     assert_eq!(record.budgets, spec.budgets);
-    assert_eq!(record.status, "running");
+    assert_eq!(record.status, RunStatus::Running);
     assert_eq!(record.finished_at, None);
 
     ok(store.add_active_time(run, 12.5, t(2000)).await);
     ok(store.add_active_time(run, 7.5, t(3000)).await);
     ok(store
-        .set_run_status(run, "stopped", Some("budget: evaluations"), t(3000))
+        .set_run_status(
+            run,
+            RunStatus::Interrupted,
+            Some("budget: evaluations"),
+            t(3000),
+        )
         .await);
     let record = ok(store.get_run(run).await);
-    assert_eq!(record.status, "stopped");
+    assert_eq!(record.status, RunStatus::Interrupted);
     assert_eq!(record.status_detail.as_deref(), Some("budget: evaluations"));
     assert_eq!(record.active_seconds, 20.0);
-    ok(store.finish_run(run, "finished", None, t(4000)).await);
+    ok(store
+        .finish_run(run, RunStatus::Finished, None, t(4000))
+        .await);
     assert_eq!(ok(store.get_run(run).await).finished_at, Some(t(4000)));
 
     let second = ok(store.create_run(&new_run(1)).await);
@@ -590,7 +597,9 @@ async fn missing_runs_are_clear_errors(target: Target) {
     expect_missing(store.best_node(missing).await.map(|_| ()), "best_node");
     expect_missing(store.run_summary(missing).await.map(|_| ()), "run_summary");
     expect_missing(
-        store.set_run_status(missing, "x", None, t(0)).await,
+        store
+            .set_run_status(missing, RunStatus::Interrupted, None, t(0))
+            .await,
         "set_run_status",
     );
     expect_missing(

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hone_store::{Error, Store, StoreConfig};
+use hone_store::{Error, RunStatus, Store, StoreConfig};
 
 use crate::support::{Target, new_run, ok};
 
@@ -184,7 +184,7 @@ async fn read_only_store_refuses_writes_clearly() {
         reader.create_run(&new_run(2)).await.map(|_| ()),
         reader.check_writable().await,
         reader
-            .set_run_status(run, "x", None, crate::support::t(0))
+            .set_run_status(run, RunStatus::Interrupted, None, crate::support::t(0))
             .await,
     ] {
         match result {
@@ -236,4 +236,44 @@ async fn in_memory_store_works_for_tests() {
         .await);
     assert_eq!(ok(store.load_tree(run).await).len(), 1);
     assert_eq!(ok(store.record_lineage(hone_store::NodeId(1)).await), None);
+}
+
+#[tokio::test]
+async fn an_unknown_run_status_is_an_error_naming_it() {
+    let dir = ok(tempfile::tempdir());
+    let target = Target::sqlite(dir.path());
+    let store = target.open().await;
+    let run = ok(store.create_run(&new_run(1)).await);
+    store.close().await;
+    {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", target.url);
+        let mut conn = ok(sqlx::SqliteConnection::connect(&url).await);
+        ok(sqlx::query("UPDATE runs SET status = 'paused'")
+            .execute(&mut conn)
+            .await);
+        ok(conn.close().await);
+    }
+    let store = target.open().await;
+    for result in [
+        store.get_run(run).await.map(|_| ()),
+        store.list_runs().await.map(|_| ()),
+    ] {
+        match result {
+            Err(e @ Error::UnknownValue { .. }) => {
+                let message = e.to_string();
+                assert!(message.contains("`paused`"), "{message}");
+                assert!(message.contains("column `status`"), "{message}");
+                assert!(message.contains(&target.url), "{message}");
+            }
+            other => panic!("expected UnknownValue, got {other:?}"),
+        }
+    }
+    // Each status reads back as written.
+    for status in RunStatus::ALL {
+        ok(store
+            .set_run_status(run, status, None, crate::support::t(1))
+            .await);
+        assert_eq!(ok(store.get_run(run).await).status, status);
+    }
 }

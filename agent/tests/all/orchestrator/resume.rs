@@ -4,7 +4,7 @@
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use hone_store::{RunId, Store};
+use hone_store::{RunId, RunStatus, Store};
 
 use super::{FIXTURE, MockModel, Work, assert_success, assert_tree_integrity, int, stderr, stdout};
 
@@ -110,7 +110,7 @@ fn sigkilled_run_resumes_to_the_same_evaluation_count() {
     assert_tree_integrity(&work, 1);
     assert_eq!(
         work.summary(1).run.status,
-        "running",
+        RunStatus::Running,
         "killed, not finished"
     );
 
@@ -127,7 +127,7 @@ fn sigkilled_run_resumes_to_the_same_evaluation_count() {
     }
     let summary = work.summary(1);
     assert_eq!(summary.spend.evaluations, EVALS);
-    assert_eq!(summary.run.status, "finished");
+    assert_eq!(summary.run.status, RunStatus::Finished);
     // One seed: resume does not start the run over.
     assert_eq!(after.iter().filter(|n| n.operator == "seed").count(), 1);
     // Meta steps are not redone: a node scouted or scattered before the kill is not
@@ -184,7 +184,7 @@ fn ctrl_c_stops_cleanly_and_resume_finishes() {
     );
     let interrupted = int(&outcome, "evaluations");
     assert!(interrupted < EVALS, "{outcome:#}");
-    assert_eq!(work.summary(1).run.status, "interrupted");
+    assert_eq!(work.summary(1).run.status, RunStatus::Interrupted);
     assert_tree_integrity(&work, 1);
 
     let resumed = finish_by_resume(&work, 1);
@@ -235,6 +235,6 @@ fn a_second_ctrl_c_abandons_the_steps_in_flight() {
         1,
         "only the seed was evaluated"
     );
-    assert_eq!(work.summary(1).run.status, "interrupted");
+    assert_eq!(work.summary(1).run.status, RunStatus::Interrupted);
     assert_tree_integrity(&work, 1);
 }
