@@ -14,7 +14,7 @@ pub(crate) struct Migration {
 }
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Created before anything else, in both databases.
 pub(crate) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hone_schema (\
@@ -231,6 +231,22 @@ ALTER TABLE evaluations_v4 RENAME TO evaluations;
 CREATE INDEX evaluations_rank ON evaluations (run_id, valid, score);
 "#;
 
+/// v5: run ownership. `run_leases`: the one process driving a run (`hone run`, `hone
+/// resume`, a bench row): its host, pid and random token, when it took the run, its last
+/// heartbeat, and how long after that heartbeat the lease counts as abandoned. No row:
+/// nobody drives the run.
+const V5_RUN_LEASES_AND_JOB_PASSES: &str = r#"
+CREATE TABLE run_leases (
+    run_id BIGINT PRIMARY KEY REFERENCES runs(id),
+    host TEXT NOT NULL,
+    pid BIGINT NOT NULL,
+    token TEXT NOT NULL,
+    acquired_at BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL,
+    stale_after_ms BIGINT NOT NULL
+);
+"#;
+
 /// All migrations, oldest first. Versions are consecutive from 1.
 pub(crate) fn migrations() -> Vec<Migration> {
     vec![
@@ -262,6 +278,11 @@ pub(crate) fn migrations() -> Vec<Migration> {
             version: 4,
             sqlite: V4_SQLITE_EVALUATIONS_KEYED_BY_NODE,
             postgres: "",
+        },
+        Migration {
+            version: 5,
+            sqlite: V5_RUN_LEASES_AND_JOB_PASSES,
+            postgres: V5_RUN_LEASES_AND_JOB_PASSES,
         },
     ]
 }

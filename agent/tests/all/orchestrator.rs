@@ -9,6 +9,7 @@ mod budgets;
 mod errors;
 mod long_horizon;
 mod outputs;
+mod ownership;
 mod replay;
 mod resume;
 mod strategies;
