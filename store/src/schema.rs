@@ -231,10 +231,13 @@ ALTER TABLE evaluations_v4 RENAME TO evaluations;
 CREATE INDEX evaluations_rank ON evaluations (run_id, valid, score);
 "#;
 
-/// v5: run ownership. `run_leases`: the one process driving a run (`hone run`, `hone
-/// resume`, a bench row): its host, pid and random token, when it took the run, its last
-/// heartbeat, and how long after that heartbeat the lease counts as abandoned. No row:
-/// nobody drives the run.
+/// v5: run ownership and job passing.
+///
+/// - `run_leases`: the one process driving a run (`hone run`, `hone resume`, a bench row):
+///   its host, pid and random token, when it took the run, its last heartbeat, and how long
+///   after that heartbeat the lease counts as abandoned. No row: nobody drives the run.
+/// - `job_attempts.detail`: why a worker passed a job back to the queue (the task does not
+///   load there); such an attempt's outcome is `passed`.
 const V5_RUN_LEASES_AND_JOB_PASSES: &str = r#"
 CREATE TABLE run_leases (
     run_id BIGINT PRIMARY KEY REFERENCES runs(id),
@@ -245,6 +248,7 @@ CREATE TABLE run_leases (
     heartbeat_at BIGINT NOT NULL,
     stale_after_ms BIGINT NOT NULL
 );
+ALTER TABLE job_attempts ADD COLUMN detail TEXT;
 "#;
 
 /// All migrations, oldest first. Versions are consecutive from 1.
