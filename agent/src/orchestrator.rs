@@ -8,6 +8,7 @@
 
 mod budget;
 pub mod events;
+mod lease;
 mod lineage;
 mod private;
 mod proposer;
@@ -28,6 +29,7 @@ use rand_chacha::ChaCha12Rng;
 use tokio::task::JoinSet;
 
 pub use budget::{BudgetCounters, StopReason};
+pub use lease::{DEFAULT_RENEWAL, LeaseSettings, STALE_PERIODS};
 pub use private::{PRIVATE_TOP_K, private_evaluation};
 pub use proposer::{OFFLINE_SPECS, Proposer};
 pub use settings::{LlmSettings, RunSettings};
@@ -38,6 +40,7 @@ use crate::prompt::{MemoryEntry, Operator};
 use crate::search::{NodeIndex, Plan, SearchTree, Strategy, TreeNode};
 use crate::worker::{Evaluations, RemoteEvaluations};
 use events::RunEvent;
+use lease::{LeaseWatch, RunLease};
 use step::{DedupeMap, Proposal, StepContext, StepOutput, Target};
 
 /// Why a run could not start or continue (a step's own failures are data, not errors).
@@ -63,6 +66,18 @@ pub enum OrchestratorError {
     },
     #[error(transparent)]
     Event(#[from] events::EventError),
+    /// Another live process drives the run.
+    #[error("{}", lease::refusal(*run, driver))]
+    RunDriven {
+        run: i64,
+        driver: hone_store::RunDriver,
+    },
+    /// Another process took the run over while this one drove it.
+    #[error("{}", lease::lost(*run, taken_by))]
+    LeaseLost {
+        run: i64,
+        taken_by: Option<hone_store::RunDriver>,
+    },
 }
 
 /// Why a planned step could not be launched (the step counts as failed; the run goes on).
@@ -151,6 +166,9 @@ pub struct Orchestrator {
     fallbacks: VecDeque<Plan>,
     context: Arc<StepContext>,
     progress: Option<indicatif::ProgressBar>,
+    /// This process's lease on the run, held from creation or resume to the end of
+    /// [`Orchestrator::drive`].
+    lease: Option<RunLease>,
 }
 
 impl Orchestrator {
@@ -170,6 +188,18 @@ impl Orchestrator {
         tasks: &TaskLoader,
         settings: RunSettings,
         evaluations: Evaluations,
+    ) -> Result<Orchestrator, OrchestratorError> {
+        let lease = LeaseSettings::default();
+        Orchestrator::create_with_lease(store, tasks, settings, evaluations, &lease).await
+    }
+
+    /// [`Orchestrator::create_with`], holding the new run's lease as `lease` says.
+    pub async fn create_with_lease(
+        store: Store,
+        tasks: &TaskLoader,
+        settings: RunSettings,
+        evaluations: Evaluations,
+        lease: &LeaseSettings,
     ) -> Result<Orchestrator, OrchestratorError> {
         evaluations
             .check(&store)
@@ -191,7 +221,8 @@ impl Orchestrator {
                 started_at: Timestamp::now(),
             })
             .await?;
-        Orchestrator::assemble(Parts {
+        let lease = RunLease::acquire(&store, run, lease).await?;
+        let assembled = Orchestrator::assemble(Parts {
             store,
             task,
             settings,
@@ -201,12 +232,42 @@ impl Orchestrator {
             nodes: Vec::new(),
             events: Vec::new(),
         })
-        .await
+        .await;
+        holding(assembled, lease).await
     }
 
     /// Reopens a stored run to continue it.
     /// `api_key` resolves the key from the environment variable named in the settings.
     pub async fn resume(
+        store: Store,
+        tasks: &TaskLoader,
+        run: RunId,
+        api_key: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Orchestrator, OrchestratorError> {
+        let lease = LeaseSettings::default();
+        Orchestrator::resume_with_lease(store, tasks, run, api_key, &lease).await
+    }
+
+    /// [`Orchestrator::resume`], taking the run's lease as `lease` says before anything
+    /// is written: refused while another live process drives the run.
+    pub async fn resume_with_lease(
+        store: Store,
+        tasks: &TaskLoader,
+        run: RunId,
+        api_key: &dyn Fn(&str) -> Option<String>,
+        lease: &LeaseSettings,
+    ) -> Result<Orchestrator, OrchestratorError> {
+        store.get_run(run).await?;
+        let lease = RunLease::acquire(&store, run, lease).await?;
+        holding(
+            Orchestrator::resume_held(store, tasks, run, api_key).await,
+            lease,
+        )
+        .await
+    }
+
+    /// Reopens a run whose lease this process holds.
+    async fn resume_held(
         store: Store,
         tasks: &TaskLoader,
         run: RunId,
@@ -361,6 +422,7 @@ impl Orchestrator {
             fallbacks: VecDeque::new(),
             context,
             progress: None,
+            lease: None,
         })
     }
 
@@ -391,8 +453,22 @@ impl Orchestrator {
         self
     }
 
-    /// Runs until a budget is spent, the strategy is done, or Ctrl-C.
+    /// Runs until a budget is spent, the strategy is done, or Ctrl-C; then releases the
+    /// run's lease. Ends with [`OrchestratorError::LeaseLost`], having abandoned its steps
+    /// in flight and written nothing more, if another process takes the run over.
     pub async fn drive(mut self) -> Result<RunOutcome, OrchestratorError> {
+        let lease = self.lease.take();
+        let outcome = self.drive_leased(lease.as_ref().map(RunLease::watch)).await;
+        if let Some(lease) = lease {
+            lease.release().await;
+        }
+        outcome
+    }
+
+    async fn drive_leased(
+        mut self,
+        lease: Option<LeaseWatch>,
+    ) -> Result<RunOutcome, OrchestratorError> {
         let started = Instant::now();
         let mut last_heartbeat = Instant::now();
         let mut in_flight: JoinSet<StepOutput> = JoinSet::new();
@@ -442,6 +518,15 @@ impl Orchestrator {
         }
 
         loop {
+            if let Some(watch) = lease.as_ref().filter(|w| w.is_lost()) {
+                // Another driver owns the run now: no step of ours may be stored.
+                in_flight.abort_all();
+                signal_task.abort();
+                if let Some(bar) = &self.progress {
+                    bar.finish_and_clear();
+                }
+                return Err(watch.error());
+            }
             // Plan while there is room.
             budget_stop = None;
             while stop.is_none() && in_flight.len() < self.settings.concurrency {
@@ -520,6 +605,7 @@ impl Orchestrator {
                 }
                 // Wakes the loop for the heartbeat (and the time budget) during long steps.
                 _ = tokio::time::sleep_until((last_heartbeat + HEARTBEAT).into()) => {}
+                () = lease_lost(&lease) => {}
                 Some(()) = signal_rx.recv() => {
                     interrupts += 1;
                     stop = Some(StopReason::Interrupted);
@@ -539,6 +625,9 @@ impl Orchestrator {
             }
         }
         signal_task.abort();
+        if let Some(watch) = lease.as_ref().filter(|w| w.is_lost()) {
+            return Err(watch.error());
+        }
         self.store
             .add_active_time(
                 self.run,
@@ -827,6 +916,31 @@ impl Orchestrator {
             tracing::warn!(error = %e, run = self.run.0, "could not move the lineage's best ref");
         }
         Ok(())
+    }
+}
+
+/// Resolves when the lease is lost; never without a lease.
+async fn lease_lost(lease: &Option<LeaseWatch>) {
+    match lease {
+        Some(watch) => watch.lost().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Gives the lease to the assembled orchestrator, or releases it if assembly failed.
+async fn holding(
+    assembled: Result<Orchestrator, OrchestratorError>,
+    lease: RunLease,
+) -> Result<Orchestrator, OrchestratorError> {
+    match assembled {
+        Ok(mut orchestrator) => {
+            orchestrator.lease = Some(lease);
+            Ok(orchestrator)
+        }
+        Err(error) => {
+            lease.release().await;
+            Err(error)
+        }
     }
 }
 

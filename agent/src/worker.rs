@@ -13,6 +13,11 @@
 //! are cached per worker in its sandbox cache directory. The evaluation limits travel with
 //! the task folder (its `task.toml`), so every worker evaluates with the same limits.
 //!
+//! A worker on which a job's task does not load (its folder cannot be unpacked there, a
+//! compiler is missing, ...) passes the job back to the queue for a worker that has not
+//! tried it, and skips that task's jobs from then on; the job fails the run only when no
+//! live worker that has not passed it is left, or after [`hone_store::MAX_JOB_PASSES`].
+//!
 //! Resume: a resumed orchestrator cancels the jobs its killed predecessor left pending
 //! (nobody started them), and adopts a job that is leased or done when it proposes the same
 //! candidate again, so finished work is not redone. A run that ends cancels its unfinished
@@ -28,7 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hone_store::{Backend, ClaimedJob, JOBS_CHANNEL, QueueListener, Store, WorkerId};
+use hone_store::{Backend, ClaimedJob, JOBS_CHANNEL, PassOutcome, QueueListener, Store, WorkerId};
 use hone_tasks::{Candidate, Task, TaskLoader};
 
 pub use dispatch::RemoteEvaluations;
@@ -98,6 +103,8 @@ pub struct WorkerSummary {
     pub worker: i64,
     pub jobs_done: u64,
     pub jobs_failed: u64,
+    /// Jobs given back to the queue because their task does not load here.
+    pub jobs_passed: u64,
     /// Results the store did not accept (the lease was lost or the job cancelled).
     pub results_dropped: u64,
 }
@@ -135,6 +142,19 @@ impl Backoff {
     }
 }
 
+/// Why a claimed job was not evaluated.
+enum JobError {
+    /// The task does not load on this worker (its folder cannot be fetched or unpacked, or
+    /// `Task::load` fails here): another worker may do better.
+    CannotLoad(String),
+    /// The job itself cannot be evaluated (its candidate is unreadable, ...).
+    Failed(String),
+}
+
+/// A worker passing a job back counts the workers seen within twice its lease, and at
+/// least this long, as live (idle workers check in every third of their lease).
+const LIVE_WORKER_MIN: Duration = Duration::from_secs(30);
+
 /// One `hone worker` process.
 pub struct Worker {
     store: Store,
@@ -142,6 +162,9 @@ pub struct Worker {
     options: WorkerOptions,
     id: WorkerId,
     tasks: HashMap<String, Task>,
+    /// Tasks that did not load here, by content hash, with the reason: their jobs are
+    /// passed back at once (until this worker restarts).
+    unloadable: HashMap<String, String>,
     stop: Arc<AtomicBool>,
     summary: WorkerSummary,
 }
@@ -200,6 +223,7 @@ impl Worker {
             options,
             id,
             tasks: HashMap::new(),
+            unloadable: HashMap::new(),
             stop,
             summary: WorkerSummary {
                 worker: id.0,
@@ -223,7 +247,8 @@ impl Worker {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            let handled = self.summary.jobs_done + self.summary.jobs_failed;
+            let handled =
+                self.summary.jobs_done + self.summary.jobs_failed + self.summary.jobs_passed;
             if self.options.max_jobs.is_some_and(|max| handled >= max) {
                 break;
             }
@@ -268,8 +293,12 @@ impl Worker {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         eprintln!(
-            "hone worker {}: stopped after {} job(s) ({} failed, {} result(s) not accepted)",
-            self.id, self.summary.jobs_done, self.summary.jobs_failed, self.summary.results_dropped
+            "hone worker {}: stopped after {} job(s) ({} failed, {} passed back, {} result(s) not accepted)",
+            self.id,
+            self.summary.jobs_done,
+            self.summary.jobs_failed,
+            self.summary.jobs_passed,
+            self.summary.results_dropped
         );
         self.summary
     }
@@ -302,6 +331,11 @@ impl Worker {
         let renewal = self.start_renewal(&job);
         let evaluated = self.evaluate(&job).await;
         renewal.abort();
+        let evaluated = match evaluated {
+            Ok(result) => Ok(result),
+            Err(JobError::Failed(message)) => Err(message),
+            Err(JobError::CannotLoad(reason)) => return self.pass(&job, &reason).await,
+        };
         let mut backoff = Backoff::new();
         loop {
             let outcome = match &evaluated {
@@ -351,17 +385,68 @@ impl Worker {
         }
     }
 
+    /// Gives a job whose task does not load here back to the queue for another worker
+    /// (or fails it, when no live worker that has not tried it is left).
+    async fn pass(&mut self, job: &ClaimedJob, reason: &str) {
+        eprintln!(
+            "hone worker {}: cannot evaluate job {} here: {reason}",
+            self.id, job.id
+        );
+        let live_within = (self.options.lease * 2).max(LIVE_WORKER_MIN);
+        let mut backoff = Backoff::new();
+        loop {
+            match self
+                .store
+                .pass_job(job.id, self.id, job.attempt, reason, live_within)
+                .await
+            {
+                Ok(PassOutcome::Requeued { passes, untried }) => {
+                    self.summary.jobs_passed += 1;
+                    eprintln!(
+                        "hone worker {}: passed job {} back to the queue (passed {passes} time(s); {untried} other live worker(s) may take it)",
+                        self.id, job.id
+                    );
+                    return;
+                }
+                Ok(PassOutcome::Failed(message)) => {
+                    self.summary.jobs_failed += 1;
+                    eprintln!("hone worker {}: job {} failed: {message}", self.id, job.id);
+                    return;
+                }
+                Ok(PassOutcome::NotHeld) => {
+                    self.summary.results_dropped += 1;
+                    eprintln!(
+                        "hone worker {}: job {}: no longer held (the lease expired and the job was claimed again, or it was cancelled)",
+                        self.id, job.id
+                    );
+                    return;
+                }
+                Err(e) => backoff.failed("pass a job back", &e).await,
+            }
+        }
+    }
+
     /// Runs the job's evaluation on a blocking thread; `Err` when the job cannot be
     /// evaluated here (task missing or not loading, candidate unreadable).
-    async fn evaluate(&mut self, job: &ClaimedJob) -> Result<serde_json::Value, String> {
-        let task = self.task(&job.task_hash).await?;
+    async fn evaluate(&mut self, job: &ClaimedJob) -> Result<serde_json::Value, JobError> {
+        let task = match self.unloadable.get(&job.task_hash) {
+            Some(reason) => return Err(JobError::CannotLoad(reason.clone())),
+            None => match self.task(&job.task_hash).await {
+                Ok(task) => task,
+                Err(reason) => {
+                    self.unloadable
+                        .insert(job.task_hash.clone(), reason.clone());
+                    return Err(JobError::CannotLoad(reason));
+                }
+            },
+        };
         let candidate: Candidate = serde_json::from_value(job.candidate.clone())
-            .map_err(|e| format!("the job's candidate cannot be read: {e}"))?;
+            .map_err(|e| JobError::Failed(format!("the job's candidate cannot be read: {e}")))?;
         let evaluator = task.evaluator();
         let evaluation = tokio::task::spawn_blocking(move || evaluator.evaluate(&candidate))
             .await
-            .map_err(|e| format!("the evaluation thread failed: {e}"))?;
-        wire::encode(&evaluation)
+            .map_err(|e| JobError::Failed(format!("the evaluation thread failed: {e}")))?;
+        wire::encode(&evaluation).map_err(JobError::Failed)
     }
 
     /// Renews the job's lease every third of the lease while the evaluation runs.

@@ -144,6 +144,12 @@ pub enum Error {
         context: &'static str,
     },
 
+    /// A run's lease changed hands at every try while this process tried to take it.
+    #[error(
+        "store `{store}`: the lease of run {run} changed hands at every try while this process tried to take it\nhint: other processes are starting and stopping this run; try again"
+    )]
+    LeaseContended { store: String, run: RunId },
+
     /// A blocking task (lineage work) panicked or was cancelled.
     #[error("store `{store}`: background task failed: {message}")]
     Background { store: String, message: String },

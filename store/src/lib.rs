@@ -27,8 +27,12 @@
 //!   [`Store::sync_lineage`] catches up after a crash. Commit hashes are reproducible.
 //! - Evaluation queue (PostgreSQL only): [`Store::enqueue_job`], [`Store::claim_job`]
 //!   (`FOR UPDATE SKIP LOCKED`, a lease renewed with [`Store::renew_lease`]),
-//!   [`Store::complete_job`]; task folders by content hash ([`Store::put_task_folder`]);
-//!   workers ([`Store::register_worker`], [`Store::workers`]) and [`Store::queue_depth`].
+//!   [`Store::complete_job`], [`Store::pass_job`] (a worker that cannot load the task);
+//!   task folders by content hash ([`Store::put_task_folder`]); workers
+//!   ([`Store::register_worker`], [`Store::workers`]) and [`Store::queue_depth`].
+//! - Run leases: one driver per run. [`Store::acquire_run_lease`] (a conditional upsert:
+//!   free, stale, or the named holder), [`Store::renew_run_lease`],
+//!   [`Store::release_run_lease`], [`Store::run_driver`].
 //! - [`Error`]: one enum; every variant names the store and, where known, the run.
 //!
 //! # Example
@@ -96,9 +100,10 @@ mod types;
 pub use error::{Error, Result};
 pub use lineage::{METADATA_FILE, best_ref};
 pub use schema::SCHEMA_VERSION;
+pub use store::leases::{LeaseAcquisition, LeaseRequest, RunDriver};
 pub use store::queue::{
-    ClaimedJob, JOBS_CHANNEL, JobAttempt, JobId, JobOutcome, NewJob, QueueDepth, QueueListener,
-    RESULTS_CHANNEL, WorkerId, WorkerRecord,
+    ClaimedJob, JOBS_CHANNEL, JobAttempt, JobId, JobOutcome, MAX_JOB_PASSES, NewJob, PassOutcome,
+    QueueDepth, QueueListener, RESULTS_CHANNEL, WorkerId, WorkerRecord,
 };
 pub use store::runs::IntegrityReport;
 pub use store::{Backend, Durability, LineageLocation, Store, StoreConfig};

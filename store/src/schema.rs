@@ -14,7 +14,7 @@ pub(crate) struct Migration {
 }
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Created before anything else, in both databases.
 pub(crate) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hone_schema (\
@@ -261,6 +261,26 @@ INSERT INTO private_evaluations (node_id, run_id, held_out, status, valid, score
 DROP TABLE final_evaluations;
 "#;
 
+/// v6: run ownership and job passing.
+///
+/// - `run_leases`: the one process driving a run (`hone run`, `hone resume`, a bench row):
+///   its host, pid and random token, when it took the run, its last heartbeat, and how long
+///   after that heartbeat the lease counts as abandoned. No row: nobody drives the run.
+/// - `job_attempts.detail`: why a worker passed a job back to the queue (the task does not
+///   load there); such an attempt's outcome is `passed`.
+const V6_RUN_LEASES_AND_JOB_PASSES: &str = r#"
+CREATE TABLE run_leases (
+    run_id BIGINT PRIMARY KEY REFERENCES runs(id),
+    host TEXT NOT NULL,
+    pid BIGINT NOT NULL,
+    token TEXT NOT NULL,
+    acquired_at BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL,
+    stale_after_ms BIGINT NOT NULL
+);
+ALTER TABLE job_attempts ADD COLUMN detail TEXT;
+"#;
+
 /// All migrations, oldest first. Versions are consecutive from 1.
 pub(crate) fn migrations() -> Vec<Migration> {
     vec![
@@ -299,6 +319,11 @@ pub(crate) fn migrations() -> Vec<Migration> {
                 .get_or_init(|| V5_PRIVATE_EVALUATIONS.replace("{KEY}", "INTEGER PRIMARY KEY")),
             postgres: POSTGRES_V5
                 .get_or_init(|| V5_PRIVATE_EVALUATIONS.replace("{KEY}", "BIGINT PRIMARY KEY")),
+        },
+        Migration {
+            version: 6,
+            sqlite: V6_RUN_LEASES_AND_JOB_PASSES,
+            postgres: V6_RUN_LEASES_AND_JOB_PASSES,
         },
     ]
 }

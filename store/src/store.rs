@@ -2,6 +2,7 @@
 
 mod calls;
 mod checkpoint;
+pub(crate) mod leases;
 mod nodes;
 pub(crate) mod queue;
 pub(crate) mod runs;

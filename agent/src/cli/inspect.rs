@@ -114,6 +114,15 @@ pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                     r.task_name, r.kind, r.task_dir
                 );
                 println!("strategy     {}   seed {}", r.strategy, r.seed);
+                if let Some(driver) = store.run_driver(RunId(run)).await? {
+                    println!(
+                        "driver       pid {} on {} (last heartbeat {:.1} s ago{})",
+                        driver.pid,
+                        driver.host,
+                        driver.silent_ms() as f64 / 1000.0,
+                        if driver.is_stale() { ", stale" } else { "" }
+                    );
+                }
                 let b = &r.budgets;
                 let of = |spent: String, budget: Option<String>| match budget {
                     Some(b) => format!("{spent} of {b}"),

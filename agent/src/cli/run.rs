@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use hone_store::{Budgets, RunId, RunStatus, Store};
 
-use crate::orchestrator::{Orchestrator, RunOutcome, RunSettings, best_dir};
+use crate::orchestrator::{LeaseSettings, Orchestrator, RunOutcome, RunSettings, best_dir};
 use crate::search::StrategyConfig;
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +69,9 @@ pub struct RunArgs {
     /// Evaluate on `hone worker` processes through the store's queue (PostgreSQL store only).
     #[arg(long)]
     pub workers: bool,
+    /// How often this process renews its lease on the run (tests shorten it).
+    #[arg(long, hide = true, value_parser = super::parse_duration)]
+    pub lease_renewal: Option<std::time::Duration>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,6 +80,21 @@ pub struct ResumeArgs {
     pub run: i64,
     #[arg(long)]
     pub json: bool,
+    /// Drive the run even though another live process drives it; that process stops
+    /// driving at its next lease renewal (a few seconds).
+    #[arg(long)]
+    pub take_over: bool,
+    /// How often this process renews its lease on the run (tests shorten it).
+    #[arg(long, hide = true, value_parser = super::parse_duration)]
+    pub lease_renewal: Option<std::time::Duration>,
+}
+
+/// The lease settings of this process: `--take-over` and the (hidden) renewal period.
+fn lease_settings(renewal: Option<std::time::Duration>, take_over: bool) -> LeaseSettings {
+    LeaseSettings {
+        renew_every: renewal.unwrap_or(crate::orchestrator::DEFAULT_RENEWAL),
+        take_over,
+    }
 }
 
 /// `hone.toml` in the working directory: defaults under `[run]`, prices under `[prices]`.
@@ -242,8 +260,15 @@ pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let store = open_store(cli).await?;
         let tasks = super::task_loader(cli)?;
-        let orchestrator =
-            Orchestrator::create_with(store.clone(), &tasks, settings, evaluations).await?;
+        let lease = lease_settings(args.lease_renewal, false);
+        let orchestrator = Orchestrator::create_with_lease(
+            store.clone(),
+            &tasks,
+            settings,
+            evaluations,
+            &lease,
+        )
+        .await?;
         if evaluations == crate::worker::Evaluations::Workers {
             eprintln!(
                 "hone: evaluations go to the queue of {}; start workers with `hone worker --store URL`",
@@ -269,7 +294,8 @@ pub fn resume(cli: &super::Cli, args: &ResumeArgs) -> anyhow::Result<ExitCode> {
         }
         let tasks = super::task_loader(cli)?;
         let key = |name: &str| std::env::var(name).ok().filter(|k| !k.is_empty());
-        let orchestrator = Orchestrator::resume(store.clone(), &tasks, RunId(args.run), &key).await?;
+        let lease = lease_settings(args.lease_renewal, args.take_over);
+        let orchestrator = Orchestrator::resume_with_lease(store.clone(), &tasks, RunId(args.run), &key, &lease).await?;
         eprintln!("hone: resuming run {} on task `{}`", args.run, orchestrator.task().name);
         finish(&store, orchestrator, args.json).await
     })

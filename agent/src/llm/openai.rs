@@ -53,7 +53,7 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// Cap on the exponential backoff.
     pub max_backoff: Duration,
-    /// Cap on a server's `Retry-After` (seconds) that is honoured as is.
+    /// Cap on a server's `Retry-After` (delay-seconds or an HTTP-date) honoured as is.
     pub max_retry_after: Duration,
     /// Seed of the backoff's jitter (a run passes its own seed).
     pub jitter_seed: u64,
@@ -266,9 +266,7 @@ impl OpenAiClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(e) => {
@@ -418,6 +416,20 @@ impl ChatBackend for OpenAiClient {
     }
 }
 
+/// A `Retry-After` header's wait: delay-seconds (`120`, or `1.5` as some servers send), or
+/// an HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`, or the obsolete RFC 850 and asctime
+/// forms) counted from `now`; a date already past means no wait. `None` if unreadable.
+pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds >= 0.0)
+            .then(|| Duration::try_from_secs_f64(seconds).ok())
+            .flatten();
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 #[derive(Deserialize)]
 struct WireResponse {
     #[serde(default)]
@@ -467,6 +479,39 @@ mod tests {
                 Duration::from_millis(100 * 2u64.pow(retry)).min(Duration::from_millis(1000));
             let wait = policy.backoff(retry, &mut rng);
             assert!(wait >= full / 2 && wait <= full, "{retry}: {wait:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50 GMT
+        let read = |v: &str| parse_retry_after(v, now);
+        assert_eq!(read("120"), Some(Duration::from_secs(120)));
+        assert_eq!(read(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(read("0"), Some(Duration::ZERO));
+        // The three HTTP-date forms of the same instant, ten seconds from now.
+        for date in [
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "Wednesday, 21-Oct-15 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2015",
+        ] {
+            assert_eq!(read(date), Some(Duration::from_secs(10)), "{date}");
+        }
+        assert_eq!(
+            read("Wed, 21 Oct 2015 07:27:00 GMT"),
+            Some(Duration::ZERO),
+            "a date already past: retry now"
+        );
+        for bad in [
+            "-1",
+            "soon",
+            "",
+            "NaN",
+            "inf",
+            "1e30",
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+        ] {
+            assert_eq!(read(bad), None, "{bad}");
         }
     }
 

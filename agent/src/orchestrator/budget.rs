@@ -1,4 +1,12 @@
 //! Budgets: what a run has spent (counted from the store, then kept live) and when to stop.
+//!
+//! The evaluation budget's rule: every candidate evaluated counts, the task's seed
+//! included, and nothing else does (a duplicate reuses an earlier evaluation and is stored
+//! as a node without costing one). A budget of N therefore ends with exactly N evaluated
+//! candidates in the store, whether the run went through uninterrupted or was killed and
+//! resumed any number of times: the live count starts from [`Spend::evaluations`], which
+//! counts the stored non-duplicate nodes, seed included, and the seed's step reserves an
+//! evaluation like any other.
 
 use hone_store::{Budgets, Spend};
 
@@ -167,6 +175,44 @@ mod tests {
         assert_eq!(c.exhausted(&budgets, 0.0), None);
         c.reserve(false, true);
         assert_eq!(c.exhausted(&budgets, 0.0), None);
+    }
+
+    #[test]
+    fn a_resumed_count_is_the_stored_one_seed_included() {
+        let budgets = Budgets {
+            evaluations: Some(3),
+            ..Budgets::default()
+        };
+        // A run killed after its seed and one more candidate (and a duplicate).
+        let spend = Spend {
+            evaluations: 2,
+            duplicates: 1,
+            ..Spend::default()
+        };
+        let mut resumed = BudgetCounters::from_spend(&spend);
+        assert_eq!(
+            resumed.exhausted(&budgets, 0.0),
+            None,
+            "one evaluation left"
+        );
+        resumed.reserve(true, false);
+        assert_eq!(
+            resumed.exhausted(&budgets, 0.0),
+            Some(StopReason::Evaluations(3))
+        );
+        // Uninterrupted, the seed's step reserves and then counts the same evaluation.
+        let mut fresh = BudgetCounters::default();
+        fresh.reserve(true, false);
+        fresh.release(true, false);
+        fresh.evaluations += 1;
+        fresh.reserve(true, true);
+        fresh.release(true, true);
+        fresh.evaluations += 1;
+        assert_eq!(
+            fresh.evaluations,
+            BudgetCounters::from_spend(&spend).evaluations,
+            "the live count after the seed and one candidate is the stored one"
+        );
     }
 
     #[test]

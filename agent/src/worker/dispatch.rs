@@ -106,7 +106,7 @@ impl RemoteEvaluations {
                 Ok(outcomes) => match outcomes.into_iter().next().map(|(_, o)| o) {
                     Some(JobOutcome::Done(value)) => return wire::decode(&value),
                     Some(JobOutcome::Failed(message)) => {
-                        return Err(format!("a worker could not evaluate job {id}: {message}"));
+                        return Err(format!("no worker could evaluate job {id}: {message}"));
                     }
                     Some(JobOutcome::Cancelled) => {
                         return Err(format!("evaluation job {id} was cancelled"));

@@ -153,6 +153,48 @@ async fn retry_after_is_honoured_on_429() {
 }
 
 #[tokio::test]
+async fn retry_after_as_an_http_date_is_honoured() {
+    // Two seconds from now, in whole seconds: a wait of more than one second. The client's
+    // own backoff (10-50 ms here) would retry far sooner.
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    let server = start(vec![
+        MockResponse::error(503, "maintenance").with_header("retry-after", &date),
+        MockResponse::completion("after the date"),
+    ])
+    .await;
+    let client = OpenAiClient::new(config(&server)).unwrap_or_else(|e| panic!("{e}"));
+    let started = Instant::now();
+    let completion = client
+        .chat(&request("hi"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retried after {:?}, before {date}",
+        started.elapsed()
+    );
+    assert_eq!(completion.text, "after the date");
+    assert_eq!(completion.attempts, 2);
+
+    // A date already past: retried at once, not after the client's backoff cap.
+    let server = start(vec![
+        MockResponse::error(429, "slow down")
+            .with_header("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT"),
+        MockResponse::completion("at once"),
+    ])
+    .await;
+    let client = OpenAiClient::new(config(&server)).unwrap_or_else(|e| panic!("{e}"));
+    let completion = client
+        .chat(&request("hi"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (completion.text.as_str(), completion.attempts),
+        ("at once", 2)
+    );
+}
+
+#[tokio::test]
 async fn server_error_then_success() {
     let server = start(vec![
         MockResponse::error(500, "boom"),

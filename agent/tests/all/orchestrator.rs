@@ -11,6 +11,7 @@ mod errors;
 mod long_horizon;
 mod outages;
 mod outputs;
+mod ownership;
 mod private_scores;
 mod replay;
 mod resume;

@@ -594,6 +594,193 @@ fn a_worker_survives_a_database_restart() {
     assert!(log.contains("claimed job"), "{log}");
 }
 
+/// A `hone worker` whose cache directory is unusable (a path under `/dev/null`): it
+/// registers and claims jobs, but no task folder can be unpacked there, so no task loads.
+fn broken_worker(dir: &Path, store: &str, n: usize) -> WorkerProcess {
+    let log = dir.join(format!("worker-{n}.log"));
+    let file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+    let child = Command::new(env!("CARGO_BIN_EXE_hone"))
+        .current_dir(dir)
+        .env_remove("HONE_STORE")
+        .env_remove("HONE_CACHE_DIR")
+        .args(["--store", store, "--cache-dir", "/dev/null/hone-cache"])
+        .args(["worker", "--lease", "10s", "--poll", "200ms"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn hone worker: {e}"));
+    WorkerProcess { child, log }
+}
+
+fn signal(pid: i64, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill {signal}: {e}"));
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+/// Waits until the store lists a worker with this pid.
+fn wait_registered(store: &Store, pid: i64) {
+    let start = Instant::now();
+    loop {
+        let workers = runtime().block_on(store.workers()).unwrap_or_default();
+        if workers.iter().any(|w| w.pid == pid) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "worker {pid} never registered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const PASS_FLAGS: [&str; 10] = [
+    "--llm",
+    "random",
+    "--budget-evals",
+    "3",
+    "--seed",
+    "4",
+    "--concurrency",
+    "1",
+    "--workers",
+    "--json",
+];
+
+#[test]
+fn a_job_one_worker_cannot_load_goes_to_another_worker() {
+    let Some(server) = server() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = database(&server, "passed_on");
+    let store = open(&url);
+    // The good worker registers, then is frozen: live (seen recently) but claiming nothing,
+    // so the broken worker claims the first job.
+    let good = WorkerProcess::start(dir.path(), &url, 0, "10s");
+    wait_registered(&store, good.pid());
+    signal(good.pid(), "-STOP");
+    let broken = broken_worker(dir.path(), &url, 1);
+    wait_registered(&store, broken.pid());
+    let child = hone(dir.path(), &url)
+        .arg("run")
+        .arg(LONGEST_RUN)
+        .args(PASS_FLAGS)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("hone run --workers: {e}"));
+    let start = Instant::now();
+    let passed = loop {
+        let passed = runtime()
+            .block_on(store.job_attempts(RunId(1)))
+            .unwrap_or_default()
+            .into_iter()
+            .find(|a| a.outcome.as_deref() == Some("passed"));
+        if let Some(attempt) = passed {
+            break attempt;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the broken worker never passed a job back:\n{}",
+            broken.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Back in the queue, not failed: the frozen worker has not tried it.
+    let depth = runtime()
+        .block_on(store.queue_depth(Some(RunId(1))))
+        .unwrap_or_default();
+    assert_eq!((depth.pending, depth.failed), (1, 0), "{depth:?}");
+    signal(good.pid(), "-CONT");
+    let result = outcome(&wait_output(child, Duration::from_secs(120)));
+    assert_eq!(result["status"], "finished", "{result}\n{}", broken.log());
+    assert_eq!(result["evaluations"], 3);
+
+    let workers = runtime().block_on(store.workers()).unwrap_or_default();
+    let id_of = |pid: i64| {
+        workers
+            .iter()
+            .find(|w| w.pid == pid)
+            .map(|w| w.id)
+            .unwrap_or_else(|| panic!("no worker with pid {pid}"))
+    };
+    let (good_id, broken_id) = (id_of(good.pid()), id_of(broken.pid()));
+    assert_eq!(passed.worker, broken_id);
+    let claims = attempts(&url, 1);
+    // Every job the broken worker took went back and was done by the good one; the good
+    // one did every evaluation; the broken one never took a job twice.
+    for claim in &claims {
+        let expected = if claim.worker == broken_id {
+            "passed"
+        } else {
+            assert_eq!(claim.worker, good_id);
+            "done"
+        };
+        assert_eq!(claim.outcome.as_deref(), Some(expected), "{claims:?}");
+    }
+    let done: Vec<_> = claims
+        .iter()
+        .filter(|a| a.outcome.as_deref() == Some("done"))
+        .collect();
+    assert_eq!(done.len(), 3, "{claims:?}");
+    let first_job: Vec<_> = claims.iter().filter(|a| a.job == passed.job).collect();
+    assert_eq!(first_job.len(), 2, "passed once, then done: {claims:?}");
+    let mut by_broken: Vec<_> = claims
+        .iter()
+        .filter(|a| a.worker == broken_id)
+        .map(|a| a.job)
+        .collect();
+    let count = by_broken.len();
+    by_broken.dedup();
+    assert_eq!(
+        by_broken.len(),
+        count,
+        "a job passed back was claimed again by its passer"
+    );
+    assert_eq!(evaluated(&url, 1).len(), 3);
+    let log = broken.log();
+    assert!(log.contains("cannot evaluate job"), "{log}");
+    assert!(log.contains("/dev/null/hone-cache"), "{log}");
+    assert!(log.contains("passed job"), "{log}");
+}
+
+#[test]
+fn a_job_no_live_worker_can_load_fails_the_run_naming_the_workers() {
+    let Some(server) = server() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = database(&server, "passed_out");
+    let store = open(&url);
+    let broken = broken_worker(dir.path(), &url, 0);
+    wait_registered(&store, broken.pid());
+    let child = hone(dir.path(), &url)
+        .arg("run")
+        .arg(LONGEST_RUN)
+        .args(PASS_FLAGS)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("hone run --workers: {e}"));
+    let output = wait_output(child, Duration::from_secs(60));
+    assert!(!output.status.success(), "{}", broken.log());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no worker could evaluate job"), "{stderr}");
+    assert!(
+        stderr.contains("no other live worker is left to try it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("(pid {})", broken.pid())),
+        "the message names the worker: {stderr}"
+    );
+    assert!(stderr.contains("/dev/null/hone-cache"), "and why: {stderr}");
+    let depth = runtime()
+        .block_on(store.queue_depth(Some(RunId(1))))
+        .unwrap_or_default();
+    assert_eq!(depth.failed, 1, "{depth:?}");
+}
+
 /// An orchestrator SIGKILLed with jobs in the queue and resumed: no job is evaluated
 /// twice, each evaluated candidate has one job, and at most the job in flight at the kill
 /// is wasted.

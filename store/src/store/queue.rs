@@ -87,6 +87,23 @@ pub enum JobOutcome {
     Cancelled,
 }
 
+/// How many workers may pass a job back (see [`Store::pass_job`]) before it fails.
+pub const MAX_JOB_PASSES: i64 = 5;
+
+/// What became of a job a worker passed back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PassOutcome {
+    /// Back in the queue: passed `passes` times so far; `untried` live workers have not
+    /// passed it.
+    Requeued { passes: i64, untried: i64 },
+    /// Failed: no live worker is left to try it, or it was passed too often. The message
+    /// names every worker that passed it and why.
+    Failed(String),
+    /// This attempt no longer held the job (its lease expired and it was claimed again,
+    /// or it was cancelled): nothing changed.
+    NotHeld,
+}
+
 /// A registered worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerRecord {
@@ -111,8 +128,9 @@ pub struct QueueDepth {
     pub cancelled: i64,
 }
 
-/// One claim of one job: who held it, when, and how it ended (`done`, `failed`, `dropped`
-/// when the completion was not accepted, or `None` while held or if the worker vanished).
+/// One claim of one job: who held it, when, and how it ended (`done`, `failed`, `passed`
+/// back to the queue, `dropped` when the completion was not accepted, or `None` while held
+/// or if the worker vanished).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobAttempt {
     pub job: JobId,
@@ -426,8 +444,9 @@ impl Store {
         Ok(())
     }
 
-    /// Claims the oldest job that is pending or whose lease expired, for `lease`. Workers
-    /// claiming at once each get a different job (`FOR UPDATE SKIP LOCKED`).
+    /// Claims the oldest job that is pending or whose lease expired, for `lease`, leaving
+    /// out jobs this worker passed back. Workers claiming at once each get a different job
+    /// (`FOR UPDATE SKIP LOCKED`).
     pub async fn claim_job(&self, worker: WorkerId, lease: Duration) -> Result<Option<ClaimedJob>> {
         self.queue_writable("claim an evaluation job")?;
         let pool = self.queue_pool("claim an evaluation job")?;
@@ -435,8 +454,10 @@ impl Store {
         // One statement (one round trip, atomic): take the job, record the attempt, mark the
         // worker busy.
         let claim = format!(
-            "WITH next AS (SELECT id FROM eval_jobs WHERE status = 'pending' \
-               OR (status = 'leased' AND lease_expires_at < {NOW}) \
+            "WITH next AS (SELECT id FROM eval_jobs WHERE (status = 'pending' \
+               OR (status = 'leased' AND lease_expires_at < {NOW})) \
+               AND NOT EXISTS (SELECT 1 FROM job_attempts a WHERE a.job_id = eval_jobs.id \
+                 AND a.worker_id = $1 AND a.outcome = 'passed') \
                ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED), \
              claimed AS (UPDATE eval_jobs j SET status = 'leased', attempts = j.attempts + 1, \
                worker_id = $1, lease_expires_at = {NOW} + $2 \
@@ -538,6 +559,132 @@ impl Store {
     ) -> Result<bool> {
         self.finish_job(job, worker, attempt, "failed", None, Some(error))
             .await
+    }
+
+    /// Gives a held job back because this worker cannot evaluate it at all (the task does
+    /// not load here): the attempt ends as `passed` with `reason`, and the job goes back to
+    /// the queue for a worker that has not passed it, which this worker will not claim
+    /// again. The job fails instead, with every passing worker's reason, once it has been
+    /// passed [`MAX_JOB_PASSES`] times or no live worker (not stopped, seen within
+    /// `live_within`) that has not passed it remains.
+    pub async fn pass_job(
+        &self,
+        job: JobId,
+        worker: WorkerId,
+        attempt: i64,
+        reason: &str,
+        live_within: Duration,
+    ) -> Result<PassOutcome> {
+        self.queue_writable("pass an evaluation job back")?;
+        let pool = self.queue_pool("pass an evaluation job back")?;
+        let live_ms = live_within.as_millis().min(i64::MAX as u128) as i64;
+        let held = "SELECT run_id FROM eval_jobs \
+             WHERE id = $1 AND status = 'leased' AND attempts = $2 AND worker_id = $3 FOR UPDATE";
+        let record = format!(
+            "UPDATE job_attempts SET finished_at = {NOW}, outcome = 'passed', detail = $4 \
+             WHERE job_id = $1 AND attempt = $2 AND worker_id = $3"
+        );
+        let untried = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM workers w WHERE w.status <> 'stopped' \
+             AND w.last_seen >= {NOW} - $2 AND NOT EXISTS (SELECT 1 FROM job_attempts a \
+             WHERE a.job_id = $1 AND a.worker_id = w.id AND a.outcome = 'passed')"
+        );
+        let fail = format!(
+            "UPDATE eval_jobs SET status = 'failed', error = $2, finished_at = {NOW}, \
+             lease_expires_at = NULL WHERE id = $1"
+        );
+        let idle = format!(
+            "UPDATE workers SET status = 'idle', current_job = NULL, last_seen = {NOW} \
+             WHERE id = $1"
+        );
+        let outcome: Result<PassOutcome, sqlx::Error> = async {
+            let mut tx = pool.begin().await?;
+            let run: Option<i64> = sqlx::query_scalar(held)
+                .bind(job.0)
+                .bind(attempt)
+                .bind(worker.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(run) = run else {
+                return Ok(PassOutcome::NotHeld);
+            };
+            sqlx::query(sqlx::AssertSqlSafe(record))
+                .bind(job.0)
+                .bind(attempt)
+                .bind(worker.0)
+                .bind(reason)
+                .execute(&mut *tx)
+                .await?;
+            let passes: Vec<(i64, String, i64, Option<String>)> = sqlx::query_as(
+                "SELECT a.worker_id, w.host, w.pid, a.detail FROM job_attempts a \
+                 JOIN workers w ON w.id = a.worker_id \
+                 WHERE a.job_id = $1 AND a.outcome = 'passed' ORDER BY a.attempt",
+            )
+            .bind(job.0)
+            .fetch_all(&mut *tx)
+            .await?;
+            let untried: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(untried))
+                .bind(job.0)
+                .bind(live_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+            let count = passes.len() as i64;
+            let outcome = if untried == 0 || count >= MAX_JOB_PASSES {
+                let why = if untried == 0 {
+                    "no other live worker is left to try it"
+                } else {
+                    "it was passed back too many times"
+                };
+                let reasons = passes
+                    .iter()
+                    .map(|(id, host, pid, detail)| {
+                        format!(
+                            "worker {id} on {host} (pid {pid}): {}",
+                            detail.as_deref().unwrap_or("no reason given")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let message =
+                    format!("{count} worker(s) could not evaluate it and {why}: {reasons}");
+                sqlx::query(sqlx::AssertSqlSafe(fail))
+                    .bind(job.0)
+                    .bind(&message)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(RESULTS_CHANNEL)
+                    .bind(run.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                PassOutcome::Failed(message)
+            } else {
+                sqlx::query(
+                    "UPDATE eval_jobs SET status = 'pending', worker_id = NULL, \
+                     lease_expires_at = NULL WHERE id = $1",
+                )
+                .bind(job.0)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(JOBS_CHANNEL)
+                    .bind(job.0.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                PassOutcome::Requeued {
+                    passes: count,
+                    untried,
+                }
+            };
+            sqlx::query(sqlx::AssertSqlSafe(idle))
+                .bind(worker.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(outcome)
+        }
+        .await;
+        outcome.map_err(self.db_err("pass an evaluation job back", None))
     }
 
     async fn finish_job(

@@ -3,5 +3,6 @@
 mod behaviour;
 mod crash;
 mod errors;
+mod leases;
 mod queue;
 mod support;

@@ -166,3 +166,83 @@ fn failed_model_calls_count_against_the_call_budget() {
     assert_eq!(model.requests().len(), 3);
     assert!(work.calls(1).iter().all(|c| c.error.is_some()));
 }
+
+/// The evaluation budget's rule, both ways: a budget of N stores N evaluated candidates,
+/// the seed included, whether the run is uninterrupted or killed (SIGKILL) and resumed.
+/// The builtin tuner proposes duplicates too (stored as nodes, not counted).
+#[test]
+fn the_seed_counts_and_a_resumed_run_spends_the_same_budget() {
+    const BUDGET: usize = 12;
+    let task = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tasks/library/efficiency/pair-count"
+    );
+    let args = [
+        "run",
+        task,
+        "--llm",
+        "builtin",
+        "--budget-evals",
+        "12",
+        "--seed",
+        "1",
+        "--json",
+    ];
+    let evaluated = |work: &Work| {
+        let nodes = work.nodes(1);
+        let evaluated: Vec<_> = nodes.iter().filter(|n| n.duplicate_of.is_none()).collect();
+        assert_eq!(
+            evaluated.first().map(|n| n.operator.as_str()),
+            Some("seed"),
+            "the seed is the first evaluation"
+        );
+        assert_eq!(nodes.iter().filter(|n| n.operator == "seed").count(), 1);
+        evaluated.len()
+    };
+
+    let whole = Work::new();
+    let output = whole.hone_within(&args, Duration::from_secs(300));
+    assert_success(&output, "hone run, uninterrupted");
+    assert_eq!(evaluated(&whole), BUDGET);
+    assert_eq!(int(&whole.status(1)["spend"], "evaluations"), BUDGET as i64);
+
+    let killed = Work::new();
+    let mut child = killed.spawn(&args);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before it could be killed");
+        }
+        let stored = if killed.store().exists() {
+            killed.read(async |store| {
+                store
+                    .load_tree(hone_store::RunId(1))
+                    .await
+                    .map(|n| n.len())
+                    .unwrap_or(0)
+            })
+        } else {
+            0
+        };
+        if stored >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "fewer than 3 nodes in 120 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap_or_else(|e| panic!("kill: {e}"));
+    let _ = child.wait();
+    let before = evaluated(&killed);
+    assert!(before < BUDGET, "killed after the run ended ({before})");
+    let output = killed.hone_within(&["resume", "1", "--json"], Duration::from_secs(300));
+    assert_success(&output, "hone resume");
+    assert_eq!(
+        evaluated(&killed),
+        BUDGET,
+        "the same count after a kill and a resume"
+    );
+    assert_eq!(
+        int(&killed.status(1)["spend"], "evaluations"),
+        BUDGET as i64
+    );
+}
