@@ -121,6 +121,8 @@ async fn a_v2_store_is_migrated() {
              ALTER TABLE evaluations_v2 RENAME TO evaluations; \
              CREATE INDEX evaluations_rank ON evaluations (run_id, valid, score); \
              UPDATE llm_calls SET node_id = (SELECT id FROM nodes WHERE llm_call_id = llm_calls.id); \
+             DROP TABLE run_leases; \
+             ALTER TABLE job_attempts DROP COLUMN detail; \
              DROP TABLE private_evaluations; \
              CREATE TABLE final_evaluations (id INTEGER PRIMARY KEY, \
                  run_id BIGINT NOT NULL REFERENCES runs(id), \
