@@ -483,7 +483,9 @@ async fn a_v4_store_is_migrated(target: Target) {
     raw_sql(
         &target,
         &format!(
-            "DROP TABLE private_evaluations; \
+            "DROP TABLE run_leases; \
+             ALTER TABLE job_attempts DROP COLUMN detail; \
+             DROP TABLE private_evaluations; \
              CREATE TABLE final_evaluations (id {id}, \
                  run_id BIGINT NOT NULL REFERENCES runs(id), \
                  node_id BIGINT NOT NULL REFERENCES nodes(id), label TEXT NOT NULL, \
