@@ -22,6 +22,11 @@
 //!
 //! Run: `cargo bench -p hone-agent --bench orchestrator -- --measurement-time 5`
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benches read their own knobs (database URLs, seeds, caches) from the environment"
+)]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -370,7 +375,5 @@ fn main() {
     if std::env::args().any(|a| a == "--bench") {
         summary();
     }
-    criterion::Criterion::default()
-        .configure_from_args()
-        .final_summary();
+    Criterion::default().configure_from_args().final_summary();
 }

@@ -4,6 +4,11 @@
 //! 2 bad usage (clap); 3 the candidate did not compile (`hone sandbox run`, `hone eval`).
 //! A candidate that ran and failed (trap, limit, wrong answer) is data on stdout, exit 0.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the CLI is where the environment is read: it resolves flags > environment > config > defaults"
+)]
+
 mod bench;
 mod doctor;
 mod eval;

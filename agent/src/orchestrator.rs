@@ -51,7 +51,7 @@ pub enum OrchestratorError {
     #[error(transparent)]
     Task(#[from] hone_tasks::TaskError),
     #[error(transparent)]
-    Llm(#[from] crate::llm::LlmError),
+    Llm(#[from] LlmError),
     #[error(transparent)]
     Prompt(#[from] crate::prompt::PromptError),
     #[error("{0}")]

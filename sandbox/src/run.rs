@@ -93,7 +93,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 
 /// Everything the host side of one run holds. Host functions (WASI and kernels) reach it
 /// through `Caller::data_mut`.
-pub struct RunState {
+pub(crate) struct RunState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) stdin: Vec<u8>,
     pub(crate) stdin_position: usize,

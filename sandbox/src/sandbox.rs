@@ -155,7 +155,7 @@ impl Drop for SandboxInner {
 const PROGRAM_MEMO_CAPACITY: usize = 512;
 
 /// Largest wasm module `load_wasm` accepts (bytes); a bigger one is rejected.
-pub const MAX_WASM_BYTES: usize = 64 << 20;
+pub(crate) const MAX_WASM_BYTES: usize = 64 << 20;
 
 /// Elements a table may have (initially or by growing).
 pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;

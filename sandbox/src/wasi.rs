@@ -40,7 +40,7 @@ const REALTIME_EPOCH_NS: u64 = 1_704_067_200_000_000_000;
 pub const NANOS_PER_FUEL: u64 = 1;
 
 /// Bytes of host copying or random generation charged as one unit of fuel.
-pub const BYTES_PER_FUEL: u64 = 8;
+pub(crate) const BYTES_PER_FUEL: u64 = 8;
 
 fn charge_bytes(caller: &mut Caller<'_, RunState>, bytes: u64) -> HostResult<()> {
     crate::kernels::charge(caller, bytes.div_ceil(BYTES_PER_FUEL))

@@ -61,7 +61,7 @@ pub fn aggregate(rows: &[RowResult]) -> Vec<Aggregate> {
 
 /// The same figures per strategy (over every proposer) or per proposer (over every strategy):
 /// the rows' ranks are those among all entrants; `*` stands for "all".
-pub fn marginals(rows: &[RowResult]) -> (Vec<Aggregate>, Vec<Aggregate>) {
+pub(super) fn marginals(rows: &[RowResult]) -> (Vec<Aggregate>, Vec<Aggregate>) {
     (
         aggregate_by(rows, |r| (r.strategy.clone(), "*".into())),
         aggregate_by(rows, |r| ("*".into(), r.proposer.clone())),
@@ -177,7 +177,12 @@ fn format_number(v: f64) -> String {
 }
 
 /// The markdown report: the rows, then the aggregates.
-pub fn markdown(suite: &str, description: &str, rows: &[RowResult], notes: &[String]) -> String {
+pub(super) fn markdown(
+    suite: &str,
+    description: &str,
+    rows: &[RowResult],
+    notes: &[String],
+) -> String {
     let mut out = format!("## Bench `{suite}`\n\n");
     if !description.is_empty() {
         out.push_str(description);
@@ -263,7 +268,7 @@ pub fn markdown(suite: &str, description: &str, rows: &[RowResult], notes: &[Str
 }
 
 /// The CSV report: one line per row (the aggregates are in the markdown and JSON).
-pub fn csv(rows: &[RowResult]) -> String {
+pub(super) fn csv(rows: &[RowResult]) -> String {
     let mut out = String::from(
         "key,task,strategy,proposer,llm,seed,run,status,private_score,public_score,score_basis,evaluations,llm_calls,tokens,dollars,wall_seconds\n",
     );
@@ -303,7 +308,7 @@ fn csv_field(text: &str) -> String {
 }
 
 /// The JSON report.
-pub fn json(
+pub(super) fn json(
     suite: &str,
     description: &str,
     rows: &[RowResult],

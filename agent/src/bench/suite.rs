@@ -99,7 +99,7 @@ pub enum ProposerKind {
 
 /// The builtin tuner's algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub enum Method {
+pub(super) enum Method {
     #[serde(rename = "cma_es", alias = "cma-es")]
     CmaEs,
     #[serde(rename = "nelder_mead", alias = "nelder-mead")]

@@ -34,7 +34,7 @@ pub struct BenchArgs {
     pub model: Option<String>,
 }
 
-pub fn run(cli: &super::Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(cli: &super::Cli, args: &BenchArgs) -> anyhow::Result<ExitCode> {
     if args.concurrency == 0 {
         anyhow::bail!("--concurrency 0: at least one row must run at a time");
     }

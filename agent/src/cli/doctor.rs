@@ -79,7 +79,7 @@ fn confinement_check(sandbox: &Sandbox) -> Check {
     }
 }
 
-pub fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCode> {
     // No disk cache: a cached program would hide a compiler that no longer works.
     let sandbox = Sandbox::new(SandboxConfig {
         cache_dir: None,

@@ -23,7 +23,10 @@ pub struct EvalArgs {
 }
 
 /// Builds a candidate from a file given on the command line.
-pub fn candidate_from_file(task: &Task, path: &std::path::Path) -> anyhow::Result<Candidate> {
+pub(super) fn candidate_from_file(
+    task: &Task,
+    path: &std::path::Path,
+) -> anyhow::Result<Candidate> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     if task.kind == TaskKind::Params || path.extension().is_some_and(|e| e == "json") {
@@ -46,7 +49,7 @@ pub fn candidate_from_file(task: &Task, path: &std::path::Path) -> anyhow::Resul
     Ok(Candidate::from_file(name, text))
 }
 
-pub fn run(cli: &super::Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(cli: &super::Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let task = super::task_loader(cli)?.load(&args.task_dir)?;
     let candidate = candidate_from_file(&task, &args.file)?;
     let evaluation = task.evaluate(&candidate);

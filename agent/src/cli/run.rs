@@ -238,7 +238,7 @@ fn api_key(settings: &RunSettings) -> Option<String> {
         .filter(|k| !k.is_empty())
 }
 
-pub async fn open_store(cli: &super::Cli) -> anyhow::Result<Store> {
+pub(super) async fn open_store(cli: &super::Cli) -> anyhow::Result<Store> {
     let store = match &cli.store {
         Some(url) => Store::open(url).await?,
         None => Store::open_default(".").await?,
@@ -246,7 +246,7 @@ pub async fn open_store(cli: &super::Cli) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let mut settings = settings(args)?;
     settings.api_key = api_key(&settings);
     // `--workers` or `[run] workers = true`: evaluations go to `hone worker` processes.
@@ -284,7 +284,7 @@ pub fn run(cli: &super::Cli, args: &RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-pub fn resume(cli: &super::Cli, args: &ResumeArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn resume(cli: &super::Cli, args: &ResumeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let store = open_store(cli).await?;

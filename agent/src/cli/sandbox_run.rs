@@ -48,7 +48,7 @@ pub struct SandboxRunArgs {
     pub host_kernels: bool,
 }
 
-pub fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<ExitCode> {
     let sandbox = Sandbox::new(super::sandbox_config(cli))?;
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;

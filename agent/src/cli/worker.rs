@@ -29,7 +29,7 @@ pub struct WorkerArgs {
     pub json: bool,
 }
 
-pub fn run(cli: &super::Cli, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(cli: &super::Cli, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let Some(url) = cli.store.clone() else {
         bail!(
             "hone worker needs --store postgres://USER@HOST/DB (or HONE_STORE): the store of a run started with `hone run --workers`"

@@ -473,7 +473,7 @@ mod tests {
             max_backoff: Duration::from_millis(1000),
             ..RetryPolicy::default()
         };
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
         for retry in 0..10 {
             let full =
                 Duration::from_millis(100 * 2u64.pow(retry)).min(Duration::from_millis(1000));

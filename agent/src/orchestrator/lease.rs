@@ -61,18 +61,18 @@ struct LeaseState {
 
 /// The loop's view of its lease: whether another driver took it.
 #[derive(Clone)]
-pub struct LeaseWatch {
+pub(super) struct LeaseWatch {
     run: RunId,
     state: Arc<LeaseState>,
 }
 
 impl LeaseWatch {
-    pub fn is_lost(&self) -> bool {
+    pub(super) fn is_lost(&self) -> bool {
         self.state.lost.load(Ordering::SeqCst)
     }
 
     /// Resolves once the lease is lost (never, while it is held).
-    pub async fn lost(&self) {
+    pub(super) async fn lost(&self) {
         loop {
             let notified = self.state.notify.notified();
             if self.is_lost() {
@@ -83,7 +83,7 @@ impl LeaseWatch {
     }
 
     /// The error that ends a driver whose lease was taken.
-    pub fn error(&self) -> OrchestratorError {
+    pub(super) fn error(&self) -> OrchestratorError {
         let taken_by = self.state.taken_by.lock().ok().and_then(|d| d.clone());
         OrchestratorError::LeaseLost {
             run: self.run.0,
@@ -93,7 +93,7 @@ impl LeaseWatch {
 }
 
 /// A held lease on one run, renewed in the background until released or dropped.
-pub struct RunLease {
+pub(super) struct RunLease {
     store: Store,
     run: RunId,
     token: String,
@@ -105,7 +105,7 @@ pub struct RunLease {
 impl RunLease {
     /// Takes the run's lease for this process, or says who drives the run. A dead or stale
     /// holder is replaced (and said so on stderr); a live one only with `take_over`.
-    pub async fn acquire(
+    pub(super) async fn acquire(
         store: &Store,
         run: RunId,
         settings: &LeaseSettings,
@@ -223,7 +223,7 @@ impl RunLease {
         }
     }
 
-    pub fn watch(&self) -> LeaseWatch {
+    pub(super) fn watch(&self) -> LeaseWatch {
         LeaseWatch {
             run: self.run,
             state: self.state.clone(),
@@ -231,7 +231,7 @@ impl RunLease {
     }
 
     /// Stops renewing and frees the run (a no-op if another driver took it meanwhile).
-    pub async fn release(mut self) {
+    pub(super) async fn release(mut self) {
         self.released = true;
         self.renewal.abort();
         if let Err(e) = self.store.release_run_lease(self.run, &self.token).await {

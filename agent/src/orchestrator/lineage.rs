@@ -48,7 +48,7 @@ impl Shared {
 
 /// The sending side, shared by the steps. With lineage disabled it drops everything.
 #[derive(Clone)]
-pub struct LineageQueue {
+pub(super) struct LineageQueue {
     shared: Option<Arc<Shared>>,
     store: Store,
     /// A batch failed since the last flush: its commits are still to be written.
@@ -57,7 +57,7 @@ pub struct LineageQueue {
 
 impl LineageQueue {
     /// Starts the background writer (none when the store has no lineage repository).
-    pub fn start(store: Store) -> LineageQueue {
+    pub(super) fn start(store: Store) -> LineageQueue {
         let failed = Arc::new(AtomicBool::new(false));
         if store.lineage_path().is_none() {
             return LineageQueue {
@@ -79,7 +79,7 @@ impl LineageQueue {
     }
 
     /// Queues a stored node's commit.
-    pub fn record(&self, node: NodeId) {
+    pub(super) fn record(&self, node: NodeId) {
         if let Some(shared) = &self.shared {
             let full = {
                 let mut pending = shared.pending();
@@ -95,7 +95,7 @@ impl LineageQueue {
     /// Waits until every node queued before this call has been committed; if a batch
     /// failed, writes `run`'s missing commits once more (a finished run is never resumed,
     /// so this is the last chance) and logs what still fails.
-    pub async fn flush(&self, run: RunId) {
+    pub(super) async fn flush(&self, run: RunId) {
         let Some(shared) = &self.shared else {
             return;
         };

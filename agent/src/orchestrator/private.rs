@@ -15,14 +15,14 @@ pub const PRIVATE_TOP_K: usize = 3;
 
 /// The best public scores seen so far (at most [`PRIVATE_TOP_K`], best first).
 #[derive(Debug, Default)]
-pub struct PublicLeaders {
+pub(super) struct PublicLeaders {
     scores: Vec<f64>,
 }
 
 impl PublicLeaders {
     /// Admits a valid node's public score if it enters the best [`PRIVATE_TOP_K`]: fewer
     /// are known, or it beats the last (a tie stays out: ties rank the older node first).
-    pub fn admit(&mut self, score: f64) -> bool {
+    pub(super) fn admit(&mut self, score: f64) -> bool {
         if !score.is_finite() {
             return false;
         }

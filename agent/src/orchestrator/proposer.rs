@@ -21,7 +21,7 @@ use crate::search::{Plan, SearchTree, TreeNode};
 use crate::tuner::{Algorithm, BuiltinProposer, GridProposer, TsallisProposer, TunerConfig};
 
 /// Instruction preambles that diversify drafts (Scattered Forest Search's scattering; AIDE's drafts).
-pub const DRAFT_PREAMBLES: [&str; 6] = [
+pub(super) const DRAFT_PREAMBLES: [&str; 6] = [
     "Start from the simplest correct approach, then make it fast.",
     "Aim for the best asymptotic complexity you can find.",
     "Take a different algorithmic approach from the obvious one.",

@@ -24,15 +24,15 @@ use crate::search::Plan;
 
 /// Content hash -> the first node with that content and its evaluation. The first step to
 /// claim a hash evaluates it; concurrent and later identical candidates reuse its result.
-pub type DedupeMap = Arc<Mutex<HashMap<String, Arc<OnceCell<(i64, Evaluation)>>>>>;
+pub(super) type DedupeMap = Arc<Mutex<HashMap<String, Arc<OnceCell<(i64, Evaluation)>>>>>;
 
 /// A settled entry of the dedupe map (for nodes loaded on resume).
-pub fn settled(id: i64, evaluation: Evaluation) -> Arc<OnceCell<(i64, Evaluation)>> {
+pub(super) fn settled(id: i64, evaluation: Evaluation) -> Arc<OnceCell<(i64, Evaluation)>> {
     Arc::new(OnceCell::new_with(Some((id, evaluation))))
 }
 
 /// What a step produced.
-pub enum StepResult {
+pub(super) enum StepResult {
     Node(Box<NodeRecord>),
     Directions {
         node: i64,
@@ -72,21 +72,21 @@ pub enum StepError {
 }
 
 /// A finished step: its result and the model calls it made.
-pub struct StepOutput {
+pub(super) struct StepOutput {
     pub calls: Vec<CallCost>,
     pub result: StepResult,
 }
 
 /// Where a step's node goes in the stored tree.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Target {
+pub(super) struct Target {
     /// The parent node's id (none for a seed or a draft).
     pub parent: Option<i64>,
     pub depth: u32,
 }
 
 /// A candidate to evaluate and store as a node.
-pub struct Proposal {
+pub(super) struct Proposal {
     pub candidate: Candidate,
     pub operator: Operator,
     pub target: Target,
@@ -104,7 +104,7 @@ pub struct StepReport {
 }
 
 /// What every step shares.
-pub struct StepContext {
+pub(super) struct StepContext {
     store: Store,
     task: Task,
     run: RunId,
@@ -120,7 +120,7 @@ pub struct StepContext {
 
 impl StepContext {
     /// Sends evaluations to workers through the queue instead of the blocking pool.
-    pub fn with_remote(
+    pub(super) fn with_remote(
         mut self,
         remote: Option<Arc<crate::worker::RemoteEvaluations>>,
     ) -> StepContext {
@@ -129,11 +129,11 @@ impl StepContext {
     }
 
     /// The queue backend, if evaluations are remote.
-    pub fn remote(&self) -> Option<&Arc<crate::worker::RemoteEvaluations>> {
+    pub(super) fn remote(&self) -> Option<&Arc<crate::worker::RemoteEvaluations>> {
         self.remote.as_ref()
     }
 
-    pub fn new(
+    pub(super) fn new(
         store: Store,
         task: Task,
         run: RunId,
@@ -155,13 +155,17 @@ impl StepContext {
     }
 
     /// Waits for the lineage commits of every node stored so far.
-    pub async fn flush_lineage(&self) {
+    pub(super) async fn flush_lineage(&self) {
         self.lineage.flush(self.run).await;
     }
 
     /// Evaluates the proposed candidate (or reuses the evaluation of an identical one) and
     /// stores the node.
-    pub async fn evaluate_and_store(self: Arc<Self>, plan: Plan, proposal: Proposal) -> StepOutput {
+    pub(super) async fn evaluate_and_store(
+        self: Arc<Self>,
+        plan: Plan,
+        proposal: Proposal,
+    ) -> StepOutput {
         let result = self
             .store_candidate(&plan, proposal)
             .await
@@ -280,7 +284,7 @@ impl StepContext {
     /// The private evaluation of a candidate whose public evaluation is `public`: on this
     /// process's blocking pool, under the same limit as the public ones. A task without
     /// held-out cases gives the public result back (`held_out` false) without running.
-    pub async fn evaluate_private(
+    pub(super) async fn evaluate_private(
         &self,
         candidate: Candidate,
         public: &Evaluation,
@@ -297,7 +301,7 @@ impl StepContext {
     }
 
     /// A model step: ask, record the call, parse (re-ask once on failure), then evaluate.
-    pub async fn model_step(
+    pub(super) async fn model_step(
         self: Arc<Self>,
         backend: Arc<dyn ChatBackend>,
         prepared: PreparedRequest,
@@ -450,7 +454,7 @@ impl StepContext {
         &self,
         prepared: &PreparedRequest,
         request: &ChatRequest,
-        completion: &Result<Completion, crate::llm::LlmError>,
+        completion: &Result<Completion, LlmError>,
         target: Target,
         plan: &Plan,
         attempt: i64,

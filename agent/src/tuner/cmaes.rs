@@ -243,7 +243,7 @@ fn identity(n: usize) -> Vec<Vec<f64>> {
 
 /// Eigen-decomposition of a symmetric matrix by cyclic Jacobi rotations: (eigenvalues,
 /// eigenvectors as columns). Fine for the small dimensions tuned here.
-pub fn jacobi_eigen(matrix: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
+pub(super) fn jacobi_eigen(matrix: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
     let n = matrix.len();
     let mut a: Vec<Vec<f64>> = (0..n)
         .map(|i| {

@@ -1,5 +1,10 @@
 //! Integration tests of hone-agent through its public API.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests and benches read their own knobs (database URLs, seeds, caches) from the environment"
+)]
+
 mod baselines;
 mod bench;
 mod export;

@@ -28,24 +28,24 @@ use hone_agent::testing::{MockResponse, MockServer, RecordedRequest};
 use hone_store::{LlmCallRecord, NodeRecord, RunId, RunSummary, Store};
 
 /// The fixture task: sum N integers; the seed sums the array 64 times over.
-pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sum-numbers");
+pub(crate) const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sum-numbers");
 
 /// The mock server's model name (priced through `hone.toml` in the dollar test).
-pub const MODEL: &str = "mock-model";
+pub(crate) const MODEL: &str = "mock-model";
 
 /// Improvement directions a scatter prompt gets.
-pub const DIRECTIONS: &str = "Two ideas:\n```json\n[\"Sum the array in one pass.\", \"Use fewer passes over the array.\"]\n```";
+pub(crate) const DIRECTIONS: &str = "Two ideas:\n```json\n[\"Sum the array in one pass.\", \"Use fewer passes over the array.\"]\n```";
 
 /// The insights a scout prompt gets.
-pub const INSIGHTS: &str =
+pub(crate) const INSIGHTS: &str =
     "- Fewer passes over the array help.\n- Printing anything but the plain sum fails.";
 
 /// A reply that holds no code block: a parse error, re-asked once.
-pub const PROSE: &str =
+pub(crate) const PROSE: &str =
     "I would sum the numbers once instead of many times; that should be faster.";
 
 /// The shared compile cache of these tests.
-pub fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("hone-test-cache")
 }
 
@@ -55,7 +55,7 @@ fn seed_source() -> String {
 }
 
 /// A correct program summing the array `reps` times (the seed does 64).
-pub fn improved_program(variant: usize, reps: u32) -> String {
+pub(crate) fn improved_program(variant: usize, reps: u32) -> String {
     let source = seed_source();
     assert!(
         source.contains("#define REPS 64"),
@@ -68,7 +68,7 @@ pub fn improved_program(variant: usize, reps: u32) -> String {
 }
 
 /// A fast program that prints a wrong answer.
-pub fn wrong_program(variant: usize) -> String {
+pub(crate) fn wrong_program(variant: usize) -> String {
     let source = improved_program(variant, 2);
     let wrong = source.replace("printf(\"%lld\\n\", sum)", "printf(\"%lld\\n\", sum + 1)");
     assert_ne!(wrong, source, "the fixture seed changed");
@@ -76,24 +76,24 @@ pub fn wrong_program(variant: usize) -> String {
 }
 
 /// A program that does not compile.
-pub fn broken_program(variant: usize) -> String {
+pub(crate) fn broken_program(variant: usize) -> String {
     format!("// variant {variant}\nint main(void) {{ return undeclared_name; }}\n")
 }
 
-pub fn code_reply(idea: &str, source: &str) -> String {
+pub(crate) fn code_reply(idea: &str, source: &str) -> String {
     format!("{idea}\n\n```c\n{source}```\n")
 }
 
 /// What a request asks for, from its prompt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ask {
+pub(crate) enum Ask {
     Directions,
     Insights,
     Reask,
     Candidate,
 }
 
-pub fn classify(request: &RecordedRequest) -> Ask {
+pub(crate) fn classify(request: &RecordedRequest) -> Ask {
     let Some(json) = request.json() else {
         return Ask::Candidate;
     };
@@ -123,7 +123,7 @@ pub fn classify(request: &RecordedRequest) -> Ask {
 /// The schedule of candidate replies: the n-th candidate request gets an improvement, a
 /// wrong answer, a compile error and prose, in turn (improvements sum 16, 8, 4, 2, 1 times).
 /// A re-ask gets the one-pass program. Every program is distinct (a `// variant` line).
-pub fn scheduled_reply(ask: Ask, n: usize) -> String {
+pub(crate) fn scheduled_reply(ask: Ask, n: usize) -> String {
     match ask {
         Ask::Directions => DIRECTIONS.to_string(),
         Ask::Insights => INSIGHTS.to_string(),
@@ -141,7 +141,7 @@ pub fn scheduled_reply(ask: Ask, n: usize) -> String {
 }
 
 /// The mock model server, on its own runtime, answering by [`scheduled_reply`].
-pub struct MockModel {
+pub(crate) struct MockModel {
     server: MockServer,
     // Declared last: dropped after the server.
     _runtime: tokio::runtime::Runtime,
@@ -150,7 +150,7 @@ pub struct MockModel {
 impl MockModel {
     /// A server answering by [`scheduled_reply`] after `delay` (usage: 10 prompt and 5
     /// completion tokens a reply).
-    pub fn start(delay: Duration) -> MockModel {
+    pub(crate) fn start(delay: Duration) -> MockModel {
         MockModel::with_replies(move |ask, n| {
             MockResponse::completion(&scheduled_reply(ask, n)).with_delay(delay)
         })
@@ -158,7 +158,7 @@ impl MockModel {
 
     /// A server answering with `reply(ask, n)`, `n` counting the requests of that kind
     /// (candidates and re-asks; 0 for the others).
-    pub fn with_replies(
+    pub(crate) fn with_replies(
         reply: impl Fn(Ask, usize) -> MockResponse + Send + Sync + 'static,
     ) -> MockModel {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -185,16 +185,16 @@ impl MockModel {
         }
     }
 
-    pub fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         self.server.base_url()
     }
 
-    pub fn requests(&self) -> Vec<RecordedRequest> {
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
         self.server.requests()
     }
 
     /// `--llm openai` flags pointing at this server.
-    pub fn flags(&self) -> Vec<String> {
+    pub(crate) fn flags(&self) -> Vec<String> {
         vec![
             "--llm".into(),
             "openai".into(),
@@ -207,25 +207,25 @@ impl MockModel {
 }
 
 /// A temporary working directory with its own store.
-pub struct Work {
+pub(crate) struct Work {
     pub dir: tempfile::TempDir,
 }
 
 impl Work {
-    pub fn new() -> Work {
+    pub(crate) fn new() -> Work {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         Work { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn store(&self) -> PathBuf {
+    pub(crate) fn store(&self) -> PathBuf {
         self.dir.path().join("store.db")
     }
 
-    pub fn command<S: AsRef<str>>(&self, args: &[S]) -> Command {
+    pub(crate) fn command<S: AsRef<str>>(&self, args: &[S]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_hone"));
         command
             .current_dir(self.dir.path())
@@ -242,14 +242,14 @@ impl Work {
     }
 
     /// Runs `hone ARGS` to the end.
-    pub fn hone<S: AsRef<str>>(&self, args: &[S]) -> Output {
+    pub(crate) fn hone<S: AsRef<str>>(&self, args: &[S]) -> Output {
         self.command(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot start hone: {e}"))
     }
 
     /// Runs `hone ARGS`, killing it (and failing the test) if it takes longer than `limit`.
-    pub fn hone_within<S: AsRef<str>>(&self, args: &[S], limit: Duration) -> Output {
+    pub(crate) fn hone_within<S: AsRef<str>>(&self, args: &[S], limit: Duration) -> Output {
         let mut child = self.spawn(args);
         let deadline = std::time::Instant::now() + limit;
         while child.try_wait().ok().flatten().is_none() {
@@ -273,7 +273,7 @@ impl Work {
     }
 
     /// Starts `hone ARGS` without waiting.
-    pub fn spawn<S: AsRef<str>>(&self, args: &[S]) -> Child {
+    pub(crate) fn spawn<S: AsRef<str>>(&self, args: &[S]) -> Child {
         self.command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -282,7 +282,7 @@ impl Work {
     }
 
     /// `hone run FIXTURE ARGS --json`, which must succeed; returns its outcome.
-    pub fn run_json<S: AsRef<str>>(&self, args: &[S]) -> serde_json::Value {
+    pub(crate) fn run_json<S: AsRef<str>>(&self, args: &[S]) -> serde_json::Value {
         let mut all: Vec<String> = vec!["run".into(), FIXTURE.into(), "--json".into()];
         all.extend(args.iter().map(|a| a.as_ref().to_string()));
         let output = self.hone(&all);
@@ -296,14 +296,14 @@ impl Work {
     }
 
     /// `hone status RUN --json`.
-    pub fn status(&self, run: i64) -> serde_json::Value {
+    pub(crate) fn status(&self, run: i64) -> serde_json::Value {
         let output = self.hone(&["status", &run.to_string(), "--json"]);
         assert_success(&output, "hone status --json");
         serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("status JSON: {e}"))
     }
 
     /// Reads the store directly (after the binary has exited).
-    pub fn read<T>(&self, read: impl AsyncFnOnce(Store) -> T) -> T {
+    pub(crate) fn read<T>(&self, read: impl AsyncFnOnce(Store) -> T) -> T {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -319,7 +319,7 @@ impl Work {
         })
     }
 
-    pub fn nodes(&self, run: i64) -> Vec<NodeRecord> {
+    pub(crate) fn nodes(&self, run: i64) -> Vec<NodeRecord> {
         self.read(async |store| {
             store
                 .load_tree(RunId(run))
@@ -328,7 +328,7 @@ impl Work {
         })
     }
 
-    pub fn calls(&self, run: i64) -> Vec<LlmCallRecord> {
+    pub(crate) fn calls(&self, run: i64) -> Vec<LlmCallRecord> {
         self.read(async |store| {
             store
                 .llm_calls(RunId(run))
@@ -337,7 +337,7 @@ impl Work {
         })
     }
 
-    pub fn summary(&self, run: i64) -> RunSummary {
+    pub(crate) fn summary(&self, run: i64) -> RunSummary {
         self.read(async |store| {
             store
                 .run_summary(RunId(run))
@@ -347,15 +347,15 @@ impl Work {
     }
 }
 
-pub fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-pub fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-pub fn assert_success(output: &Output, what: &str) {
+pub(crate) fn assert_success(output: &Output, what: &str) {
     assert!(
         output.status.success(),
         "`{what}` failed ({}):\nstdout:\n{}\nstderr:\n{}",
@@ -366,13 +366,13 @@ pub fn assert_success(output: &Output, what: &str) {
 }
 
 /// The outcome's integer field.
-pub fn int(value: &serde_json::Value, key: &str) -> i64 {
+pub(crate) fn int(value: &serde_json::Value, key: &str) -> i64 {
     value[key]
         .as_i64()
         .unwrap_or_else(|| panic!("`{key}` is not an integer in {value:#}"))
 }
 
-pub fn float(value: &serde_json::Value, key: &str) -> f64 {
+pub(crate) fn float(value: &serde_json::Value, key: &str) -> f64 {
     value[key]
         .as_f64()
         .unwrap_or_else(|| panic!("`{key}` is not a number in {value:#}"))
@@ -380,7 +380,7 @@ pub fn float(value: &serde_json::Value, key: &str) -> f64 {
 
 /// The store's invariants for one run: node ids contiguous, every node evaluated, no
 /// content evaluated twice, every parent in the run and older than its child.
-pub fn assert_tree_integrity(work: &Work, run: i64) -> Vec<NodeRecord> {
+pub(crate) fn assert_tree_integrity(work: &Work, run: i64) -> Vec<NodeRecord> {
     let nodes = work.nodes(run);
     assert!(!nodes.is_empty(), "run {run} has no node");
     let ids: Vec<i64> = nodes.iter().map(|n| n.id.0).collect();

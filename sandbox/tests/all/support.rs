@@ -10,12 +10,12 @@ use hone_sandbox::{
 };
 
 /// The shared test cache directory (other crates' tests use it too).
-pub fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("hone-test-cache")
 }
 
 /// The test binary's sandbox (compiled programs are cached in-process and on disk).
-pub fn sandbox() -> &'static Sandbox {
+pub(crate) fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         Sandbox::new(SandboxConfig {
@@ -27,12 +27,12 @@ pub fn sandbox() -> &'static Sandbox {
 }
 
 /// Compiles a source that must compile.
-pub fn program(language: Language, source: &str) -> Program {
+pub(crate) fn program(language: Language, source: &str) -> Program {
     compile_with(sandbox(), language, source)
 }
 
 /// Compiles a source that must compile, with the given sandbox.
-pub fn compile_with(sandbox: &Sandbox, language: Language, source: &str) -> Program {
+pub(crate) fn compile_with(sandbox: &Sandbox, language: Language, source: &str) -> Program {
     match sandbox.compile(language, source) {
         Ok(Compilation::Ready(p)) => p,
         Ok(Compilation::Rejected(d)) => panic!("{language} source did not compile:\n{d}"),
@@ -41,7 +41,7 @@ pub fn compile_with(sandbox: &Sandbox, language: Language, source: &str) -> Prog
 }
 
 /// Compiles a source that must be rejected; returns the diagnostics.
-pub fn rejected(language: Language, source: &str) -> String {
+pub(crate) fn rejected(language: Language, source: &str) -> String {
     match sandbox().compile(language, source) {
         Ok(Compilation::Ready(_)) => panic!("{language} source compiled but should not have"),
         Ok(Compilation::Rejected(d)) => d,
@@ -50,7 +50,7 @@ pub fn rejected(language: Language, source: &str) -> String {
 }
 
 /// Runs with the shared sandbox; a sandbox error fails the test.
-pub fn run(program: &Program, stdin: &str, limits: &Limits) -> Outcome {
+pub(crate) fn run(program: &Program, stdin: &str, limits: &Limits) -> Outcome {
     sandbox()
         .run(program, stdin.as_bytes(), limits)
         .unwrap_or_else(|e| panic!("sandbox error: {e}"))
@@ -58,7 +58,7 @@ pub fn run(program: &Program, stdin: &str, limits: &Limits) -> Outcome {
 
 /// Asserts a runtime error whose trap kind is one of `kinds`; returns the message.
 #[track_caller]
-pub fn assert_trap(outcome: &Outcome, kinds: &[&str]) -> String {
+pub(crate) fn assert_trap(outcome: &Outcome, kinds: &[&str]) -> String {
     match &outcome.status {
         RunStatus::RuntimeError { trap, message } if kinds.contains(&trap.as_str()) => {
             message.clone()
@@ -72,7 +72,7 @@ pub fn assert_trap(outcome: &Outcome, kinds: &[&str]) -> String {
 
 /// A C program that misbehaves as told on stdin (`<command> [argument]`), so one compile
 /// serves every hostile case and the compiler cannot fold a case away.
-pub const HOSTILE_C: &str = r#"
+pub(crate) const HOSTILE_C: &str = r#"
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -171,7 +171,7 @@ int main(void) {
 "#;
 
 /// The Rust twin of [`HOSTILE_C`].
-pub const HOSTILE_RUST: &str = r#"
+pub(crate) const HOSTILE_RUST: &str = r#"
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -260,7 +260,7 @@ fn main() {
 "#;
 
 /// The hostile program in `language` (compiled once per test binary).
-pub fn hostile(language: Language) -> &'static Program {
+pub(crate) fn hostile(language: Language) -> &'static Program {
     static C: OnceLock<Program> = OnceLock::new();
     static RUST: OnceLock<Program> = OnceLock::new();
     match language {
@@ -271,7 +271,7 @@ pub fn hostile(language: Language) -> &'static Program {
 }
 
 /// Processes whose environment names a compile scratch directory under `parent`.
-pub fn processes_of_compiles_under(parent: &Path) -> Vec<u32> {
+pub(crate) fn processes_of_compiles_under(parent: &Path) -> Vec<u32> {
     let marker = format!("{}={}", hone_sandbox::SCRATCH_ENV, parent.display());
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -289,7 +289,7 @@ pub fn processes_of_compiles_under(parent: &Path) -> Vec<u32> {
 }
 
 /// Zombie children of this process, after giving in-flight reaps `grace` to happen.
-pub fn zombie_children(grace: Duration) -> Vec<u32> {
+pub(crate) fn zombie_children(grace: Duration) -> Vec<u32> {
     let me = std::process::id();
     let deadline = Instant::now() + grace;
     loop {
@@ -322,7 +322,7 @@ pub fn zombie_children(grace: Duration) -> Vec<u32> {
 }
 
 /// The default limits with the host kernels offered (they are off by default).
-pub fn kernel_limits() -> Limits {
+pub(crate) fn kernel_limits() -> Limits {
     Limits {
         host_kernels: true,
         ..Limits::default()
@@ -330,7 +330,7 @@ pub fn kernel_limits() -> Limits {
 }
 
 /// Limits with a small fuel budget, for cases that must end fast.
-pub fn quick_limits() -> Limits {
+pub(crate) fn quick_limits() -> Limits {
     Limits {
         fuel: Some(200_000_000),
         timeout: Duration::from_secs(20),

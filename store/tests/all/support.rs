@@ -11,27 +11,27 @@ use hone_store::{
 
 /// A place to open stores: a SQLite file, or a database on a PostgreSQL server.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub url: String,
     /// Where lineage goes (a temp dir for both backends).
     pub lineage: PathBuf,
 }
 
 impl Target {
-    pub fn sqlite(dir: &Path) -> Target {
+    pub(crate) fn sqlite(dir: &Path) -> Target {
         Target {
             url: dir.join("hone.db").to_string_lossy().into_owned(),
             lineage: dir.join("lineage.git"),
         }
     }
 
-    pub fn config(&self) -> StoreConfig {
+    pub(crate) fn config(&self) -> StoreConfig {
         let mut config = StoreConfig::new(self.url.clone());
         config.lineage = LineageLocation::At(self.lineage.clone());
         config
     }
 
-    pub async fn open(&self) -> Store {
+    pub(crate) async fn open(&self) -> Store {
         match Store::open_with(self.config()).await {
             Ok(store) => store,
             Err(e) => panic!("open {}: {e}", self.url),
@@ -40,13 +40,13 @@ impl Target {
 }
 
 /// Whether the tests run under CI: `CI` set to anything but empty, `false` or `0`.
-pub fn under_ci() -> bool {
+pub(crate) fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "false" | "0"))
 }
 
 /// A service a test needs is missing: under CI the test fails with `reason`; elsewhere it
 /// prints `SKIPPED: ...` and the caller returns.
-pub fn unavailable(what: &str, reason: &dyn std::fmt::Display) {
+pub(crate) fn unavailable(what: &str, reason: &dyn std::fmt::Display) {
     if under_ci() {
         panic!(
             "{what}: {reason}\nCI is set, so this test must run, not skip.\n\
@@ -58,7 +58,7 @@ pub fn unavailable(what: &str, reason: &dyn std::fmt::Display) {
 
 /// Where PostgreSQL tests run: `HONE_TEST_POSTGRES_URL` (a server the CI started; each
 /// case gets its own database created through it) or a server this process starts.
-pub enum Postgres {
+pub(crate) enum Postgres {
     External(String),
     Owned(PostgresServer),
 }
@@ -66,7 +66,7 @@ pub enum Postgres {
 impl Postgres {
     /// `None` (with the reason printed) when no server can be had, outside CI; under CI
     /// (`CI` set and not `false`/`0`) the test fails instead, so it can never pass unrun.
-    pub fn get() -> Option<Postgres> {
+    pub(crate) fn get() -> Option<Postgres> {
         if let Ok(url) = std::env::var("HONE_TEST_POSTGRES_URL")
             && !url.trim().is_empty()
         {
@@ -82,7 +82,7 @@ impl Postgres {
     }
 
     /// A fresh, empty database for one test case.
-    pub async fn database(&self, name: &str, lineage_dir: &Path) -> Target {
+    pub(crate) async fn database(&self, name: &str, lineage_dir: &Path) -> Target {
         let url = match self {
             Postgres::Owned(server) => match server.create_database(name) {
                 Ok(url) => url,
@@ -116,11 +116,11 @@ impl Postgres {
     }
 }
 
-pub fn t(ms: i64) -> Timestamp {
+pub(crate) fn t(ms: i64) -> Timestamp {
     Timestamp(1_700_000_000_000 + ms)
 }
 
-pub fn new_run(seed: u64) -> NewRun {
+pub(crate) fn new_run(seed: u64) -> NewRun {
     NewRun {
         task_name: "sum".into(),
         task_dir: "tasks/library/efficiency/sum".into(),
@@ -140,7 +140,7 @@ pub fn new_run(seed: u64) -> NewRun {
     }
 }
 
-pub fn node(run: RunId, parent: Option<NodeId>, hash: &str, code: &str) -> NewNode {
+pub(crate) fn node(run: RunId, parent: Option<NodeId>, hash: &str, code: &str) -> NewNode {
     NewNode {
         run,
         parent,
@@ -157,7 +157,7 @@ pub fn node(run: RunId, parent: Option<NodeId>, hash: &str, code: &str) -> NewNo
     }
 }
 
-pub fn eval(score: f64, valid: bool) -> NewEvaluation {
+pub(crate) fn eval(score: f64, valid: bool) -> NewEvaluation {
     NewEvaluation {
         status: if valid { "ok" } else { "wrong_answer" }.into(),
         valid,
@@ -170,7 +170,7 @@ pub fn eval(score: f64, valid: bool) -> NewEvaluation {
     }
 }
 
-pub fn call(run: RunId, parent: Option<NodeId>, prompt: &str, reply: &str) -> NewLlmCall {
+pub(crate) fn call(run: RunId, parent: Option<NodeId>, prompt: &str, reply: &str) -> NewLlmCall {
     NewLlmCall {
         run,
         parent,
@@ -192,7 +192,7 @@ pub fn call(run: RunId, parent: Option<NodeId>, prompt: &str, reply: &str) -> Ne
 }
 
 /// Inserts a node produced by a model call with this prompt and reply.
-pub async fn node_from_reply(
+pub(crate) async fn node_from_reply(
     store: &Store,
     run: RunId,
     parent: Option<NodeId>,
@@ -210,7 +210,7 @@ pub async fn node_from_reply(
 }
 
 /// Unwraps with the error's message (tests only).
-pub fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+pub(crate) fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
     match result {
         Ok(v) => v,
         Err(e) => panic!("{e}"),

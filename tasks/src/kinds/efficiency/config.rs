@@ -148,7 +148,7 @@ impl TryFrom<String> for GeneratedTest {
 
 impl GeneratedTest {
     /// The test's name: `gen-` and the line's tokens joined by `-`.
-    pub fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         format!(
             "gen-{}",
             self.line

@@ -34,7 +34,7 @@ pub(crate) struct Judge {
 
 impl Judge {
     /// The verdict on `got` for a test. `Err` only when the sandbox itself fails.
-    pub fn check(
+    pub(super) fn check(
         &self,
         input: &[u8],
         expected: &[u8],

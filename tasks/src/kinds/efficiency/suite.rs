@@ -38,11 +38,11 @@ pub(crate) struct Suite {
 }
 
 impl Suite {
-    pub fn seed_fuel(&self) -> u64 {
+    pub(super) fn seed_fuel(&self) -> u64 {
         self.cases.iter().map(|c| c.seed_fuel).sum()
     }
 
-    pub fn seed_peak_memory(&self) -> u64 {
+    pub(super) fn seed_peak_memory(&self) -> u64 {
         self.cases
             .iter()
             .map(|c| c.seed_peak_memory)
@@ -80,7 +80,11 @@ struct RawCase {
 impl SuiteBuilder<'_> {
     /// Reads or generates the tests of one set, fills in expected outputs (reference or
     /// seed), runs the seed on each and checks that it passes.
-    pub fn build(&self, label: &'static str, tests: &TestSetConfig) -> Result<Suite, TaskError> {
+    pub(super) fn build(
+        &self,
+        label: &'static str,
+        tests: &TestSetConfig,
+    ) -> Result<Suite, TaskError> {
         let mut raw = Vec::new();
         if let Some(folder) = &tests.files {
             raw.extend(self.read_folder(&format!("efficiency.{label}.files"), folder)?);

@@ -15,14 +15,14 @@ use crate::checker::trim_for_feedback;
 use crate::evaluation::{EvalStatus, Evaluation};
 
 /// Where scores come from.
-pub enum Source {
+pub(super) enum Source {
     Builtin(Arc<dyn Problem>),
     Batch(Arc<Tools>),
     Interactive { tools: Arc<Tools>, hone: PathBuf },
 }
 
 /// Compiles candidates and runs them on cases.
-pub struct Judge {
+pub(super) struct Judge {
     sandbox: Sandbox,
     languages: Vec<Language>,
     source: Source,
@@ -32,13 +32,13 @@ pub struct Judge {
 
 impl Judge {
     /// Whether candidates talk with an interactive tester (rather than read one input).
-    pub fn is_interactive(&self) -> bool {
+    pub(super) fn is_interactive(&self) -> bool {
         matches!(self.source, Source::Interactive { .. })
     }
 }
 
 /// A compiled candidate, ready to run on cases.
-pub struct Runner<'a> {
+pub(super) struct Runner<'a> {
     judge: &'a Judge,
     compiled: Compiled,
 }
@@ -50,7 +50,7 @@ enum Compiled {
 
 /// The result of one case.
 #[derive(Clone, Debug)]
-pub struct CaseResult {
+pub(super) struct CaseResult {
     pub seed: u64,
     /// `None` when the case passed (or was skipped).
     pub status: Option<EvalStatus>,
@@ -62,7 +62,7 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
-    pub fn skipped(seed: u64, message: String) -> CaseResult {
+    pub(super) fn skipped(seed: u64, message: String) -> CaseResult {
         CaseResult {
             seed,
             status: None,
@@ -96,7 +96,7 @@ impl CaseResult {
     }
 
     /// `ok`, `skipped`, or the failure's status name.
-    pub fn status_name(&self) -> &'static str {
+    pub(super) fn status_name(&self) -> &'static str {
         match (self.status, self.skipped) {
             (Some(status), _) => status.as_str(),
             (None, true) => "skipped",
@@ -106,7 +106,7 @@ impl CaseResult {
 }
 
 impl Judge {
-    pub fn new(
+    pub(super) fn new(
         sandbox: Sandbox,
         languages: Vec<Language>,
         source: Source,
@@ -123,7 +123,7 @@ impl Judge {
     }
 
     /// Compiles the candidate, or says why it cannot run.
-    pub fn prepare(&self, candidate: &Candidate) -> Result<Runner<'_>, Evaluation> {
+    pub(super) fn prepare(&self, candidate: &Candidate) -> Result<Runner<'_>, Evaluation> {
         let expected: Vec<&str> = self.languages.iter().map(|l| l.file_name()).collect();
         let Some((name, source)) = candidate.file_with_extension(&["rs", "c", "wat"]) else {
             return Err(Evaluation::failed(
@@ -198,7 +198,7 @@ impl Judge {
 
 impl Runner<'_> {
     /// Runs the candidate on one case and scores it.
-    pub fn run(&self, seed: u64, input: &str) -> CaseResult {
+    pub(super) fn run(&self, seed: u64, input: &str) -> CaseResult {
         let judge = self.judge;
         match (&self.compiled, &judge.source) {
             (Compiled::Program(program), source) => {

@@ -28,7 +28,7 @@ impl Objective {
 /// The section as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSpec {
+pub(super) struct RawSpec {
     pub objective: Option<Objective>,
     pub builtin: Option<String>,
     pub tools: Option<String>,
@@ -71,7 +71,7 @@ fn default_tool_timeout_ms() -> u64 {
 const MAX_SEEDS: usize = 10_000;
 
 /// Parses the section, naming the field at fault.
-pub fn parse(context: &LoadContext) -> Result<RawSpec, TaskError> {
+pub(super) fn parse(context: &LoadContext) -> Result<RawSpec, TaskError> {
     if context.section.is_empty() {
         return Err(TaskError::field(
             &context.manifest_path,
@@ -104,7 +104,7 @@ pub fn parse(context: &LoadContext) -> Result<RawSpec, TaskError> {
 
 /// A seed list: an array of non-negative integers, or a string range `"A..B"` (B excluded)
 /// or `"A..=B"`.
-pub fn seeds(path: &Path, field: &str, value: &toml::Value) -> Result<Vec<u64>, TaskError> {
+pub(super) fn seeds(path: &Path, field: &str, value: &toml::Value) -> Result<Vec<u64>, TaskError> {
     let accepted = "accepted: an array of non-negative integers like [1, 2, 3], or a range \"0..20\" / \"0..=19\"";
     let seeds: Vec<u64> = match value {
         toml::Value::Array(items) => {
@@ -188,7 +188,7 @@ pub fn seeds(path: &Path, field: &str, value: &toml::Value) -> Result<Vec<u64>, 
 
 /// Best-known raw scores by seed: an inline table `{ "0" = 123, ... }` or a file (relative to
 /// the task folder) of lines `SEED SCORE` (`#` starts a comment).
-pub fn best_known(
+pub(super) fn best_known(
     context: &LoadContext,
     value: &toml::Value,
 ) -> Result<BTreeMap<u64, f64>, TaskError> {

@@ -65,7 +65,7 @@ pub(crate) enum Equation {
 }
 
 impl Equation {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Equation::Periodic(PeriodicEquation::Advection { .. }) => "advection",
             Equation::Periodic(PeriodicEquation::Burgers { .. }) => "burgers",
@@ -76,7 +76,7 @@ impl Equation {
     }
 
     /// The code in the binary header.
-    pub fn code(&self) -> u32 {
+    pub(crate) fn code(&self) -> u32 {
         match self {
             Equation::Periodic(PeriodicEquation::Advection { .. }) => 0,
             Equation::Periodic(PeriodicEquation::Burgers { .. }) => 1,
@@ -88,7 +88,7 @@ impl Equation {
 
     /// The parameters in header order, as the solver receives them. Burgers gets `ν/π`, the
     /// diffusion coefficient itself, as CodePDE's evaluator hands its solver `nu / np.pi`.
-    pub fn parameters(&self) -> Vec<(&'static str, f64)> {
+    pub(crate) fn parameters(&self) -> Vec<(&'static str, f64)> {
         match *self {
             Equation::Periodic(PeriodicEquation::Advection { beta }) => vec![("beta", beta)],
             Equation::Periodic(PeriodicEquation::Burgers { nu }) => {
@@ -107,7 +107,7 @@ impl Equation {
     /// The nRMSE below which the score stops growing: at least 10× the reference's own error,
     /// so that every score step measures accuracy against the true solution (checked in the
     /// tests against finer solves).
-    pub fn nrmse_floor(&self) -> f64 {
+    pub(crate) fn nrmse_floor(&self) -> f64 {
         match self {
             Equation::Periodic(
                 PeriodicEquation::Advection { .. } | PeriodicEquation::Heat { .. },
@@ -226,7 +226,7 @@ fn positive_real(path: &Path, field: &str, value: Option<f64>) -> Result<f64, Ta
 }
 
 impl Section {
-    pub fn check(self, path: &Path) -> Result<Settings, TaskError> {
+    pub(super) fn check(self, path: &Path) -> Result<Settings, TaskError> {
         let unused = |field: &str, present: bool, equation: &str| -> Result<(), TaskError> {
             if present {
                 Err(TaskError::field(

@@ -254,14 +254,14 @@ mod rand07 {
     use rand::RngCore;
 
     /// `rng.gen::<f64>()`: the top 53 bits of a `u64`, scaled to [0, 1).
-    pub fn f64_unit(rng: &mut impl RngCore) -> f64 {
+    pub(super) fn f64_unit(rng: &mut impl RngCore) -> f64 {
         (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// `rng.gen_range(0, range)` for a 32-bit integer (`UniformInt::sample_single`): the
     /// high half of a `u32` draw times `range`, redrawn while the low half is above the
     /// zone `(range << leading_zeros(range)) − 1`.
-    pub fn below(rng: &mut impl RngCore, range: u32) -> u32 {
+    pub(super) fn below(rng: &mut impl RngCore, range: u32) -> u32 {
         let zone = (range << range.leading_zeros()).wrapping_sub(1);
         widening_draw(rng, range, zone)
     }
@@ -288,7 +288,7 @@ mod rand07 {
     /// 163. The order is not the crate's (the caller sorts), and the shuffle Floyd's
     /// algorithm ends with from 50 on is left out (it draws after the set is fixed, and the
     /// generator draws nothing after it).
-    pub fn sample_indices(rng: &mut impl RngCore, length: u32, amount: u32) -> Vec<u32> {
+    pub(super) fn sample_indices(rng: &mut impl RngCore, length: u32, amount: u32) -> Vec<u32> {
         debug_assert!(length >= 500_000 && u64::from(amount) * 37 < u64::from(length));
         let mut indices = Vec::with_capacity(amount as usize);
         if amount < 163 {
