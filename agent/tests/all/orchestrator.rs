@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hone_agent::testing::{MockResponse, MockServer, RecordedRequest};
 use hone_store::{LlmCallRecord, NodeRecord, RunId, RunSummary, Store};
@@ -251,9 +251,9 @@ impl Work {
     /// Runs `hone ARGS`, killing it (and failing the test) if it takes longer than `limit`.
     pub(crate) fn hone_within<S: AsRef<str>>(&self, args: &[S], limit: Duration) -> Output {
         let mut child = self.spawn(args);
-        let deadline = std::time::Instant::now() + limit;
+        let deadline = Instant::now() + limit;
         while child.try_wait().ok().flatten().is_none() {
-            if std::time::Instant::now() > deadline {
+            if Instant::now() > deadline {
                 let _ = child.kill();
                 let output = child.wait_with_output().ok();
                 panic!(
@@ -421,4 +421,43 @@ pub(crate) fn assert_tree_integrity(work: &Work, run: i64) -> Vec<NodeRecord> {
     });
     assert!(integrity.is_ok(), "{integrity:?}");
     nodes
+}
+
+/// Nodes stored so far in run 1 (empty while the store is not there or busy).
+pub(crate) fn stored_nodes(work: &Work) -> Vec<NodeRecord> {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Vec::new();
+    };
+    runtime.block_on(async {
+        if !work.store().exists() {
+            return Vec::new();
+        }
+        let Ok(store) = Store::open(&work.store().display().to_string()).await else {
+            return Vec::new();
+        };
+        let nodes = store.load_tree(RunId(1)).await.unwrap_or_default();
+        store.close().await;
+        nodes
+    })
+}
+
+/// Waits until run 1 has at least `nodes` nodes while `child` is still running.
+pub(crate) fn wait_for_nodes(work: &Work, child: &mut Child, nodes: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before it could be interrupted");
+        }
+        if stored_nodes(work).len() >= nodes {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run stored fewer than {nodes} nodes in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

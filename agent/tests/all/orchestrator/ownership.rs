@@ -4,12 +4,15 @@
 //! its heartbeat is fresh and taken over once it is stale. Real `hone` processes on one
 //! SQLite store.
 
-use std::process::{Child, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use hone_store::{LeaseAcquisition, LeaseRequest, RunId};
 
-use super::{FIXTURE, MockModel, Work, assert_success, assert_tree_integrity, int, stderr, stdout};
+use super::{
+    FIXTURE, MockModel, Work, assert_success, assert_tree_integrity, int, stderr, stdout,
+    wait_for_nodes,
+};
 
 const EVALS: i64 = 10;
 
@@ -25,47 +28,6 @@ fn run_args(model: &MockModel, extra: &[&str]) -> Vec<String> {
             .map(|s| s.to_string()),
     );
     args
-}
-
-/// Nodes stored so far in run 1 (0 while the store is not there yet).
-fn stored_nodes(work: &Work) -> usize {
-    if !work.store().exists() {
-        return 0;
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
-    runtime.block_on(async {
-        let Ok(store) = hone_store::Store::open(&work.store().display().to_string()).await else {
-            return 0;
-        };
-        let count = store
-            .load_tree(RunId(1))
-            .await
-            .map(|n| n.len())
-            .unwrap_or(0);
-        store.close().await;
-        count
-    })
-}
-
-/// Waits until run 1 has at least `nodes` nodes while `child` still runs.
-fn wait_for_nodes(work: &Work, child: &mut Child, nodes: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the run ended ({status}) before the test could step in");
-        }
-        if stored_nodes(work) >= nodes {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fewer than {nodes} nodes after 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn outcome(output: &Output) -> serde_json::Value {

@@ -1,12 +1,14 @@
 //! A run killed in the middle (SIGKILL, or Ctrl-C) and resumed ends like an uninterrupted
 //! one: the same number of evaluations, no node duplicated or lost.
 
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use hone_store::{RunId, RunStatus, Store};
+use hone_store::RunStatus;
 
-use super::{FIXTURE, MockModel, Work, assert_success, assert_tree_integrity, int, stderr, stdout};
+use super::{
+    FIXTURE, MockModel, Work, assert_success, assert_tree_integrity, int, stderr, stdout,
+    wait_for_nodes,
+};
 
 const EVALS: i64 = 10;
 
@@ -27,50 +29,6 @@ fn args(model: &MockModel, strategy: &str) -> Vec<String> {
         .map(String::from),
     );
     args
-}
-
-/// Nodes stored so far in run 1 (0 while the store is not there or busy).
-fn stored_nodes(work: &Work) -> usize {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(_) => return 0,
-    };
-    runtime.block_on(async {
-        if !work.store().exists() {
-            return 0;
-        }
-        let Ok(store) = Store::open(&work.store().display().to_string()).await else {
-            return 0;
-        };
-        let count = store
-            .load_tree(RunId(1))
-            .await
-            .map(|n| n.len())
-            .unwrap_or(0);
-        store.close().await;
-        count
-    })
-}
-
-/// Waits until run 1 has at least `nodes` nodes while `child` is still running.
-fn wait_for_nodes(work: &Work, child: &mut Child, nodes: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the run ended ({status}) before it could be interrupted");
-        }
-        if stored_nodes(work) >= nodes {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the run stored fewer than {nodes} nodes in 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn finish_by_resume(work: &Work, run: i64) -> serde_json::Value {

@@ -13,12 +13,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hone_agent::testing::MockResponse;
-use hone_store::{NodeRecord, RunId, Store};
+use hone_store::NodeRecord;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{
     FIXTURE, MockModel, Work, assert_success, assert_tree_integrity, scheduled_reply, stderr,
+    stored_nodes,
 };
 
 const EVALS: i64 = 24;
@@ -52,27 +53,6 @@ fn chaotic_model(seed: u64) -> MockModel {
     })
 }
 
-/// Nodes stored so far in run 1 (empty while the store is not there or busy).
-fn stored(work: &Work) -> Vec<NodeRecord> {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return Vec::new();
-    };
-    runtime.block_on(async {
-        if !work.store().exists() {
-            return Vec::new();
-        }
-        let Ok(store) = Store::open(&work.store().display().to_string()).await else {
-            return Vec::new();
-        };
-        let nodes = store.load_tree(RunId(1)).await.unwrap_or_default();
-        store.close().await;
-        nodes
-    })
-}
-
 /// Lets `child` run until it has stored at least one node more than `after` and then for
 /// a random while (0–250 ms), and SIGKILLs it; returns false if it finished first.
 fn kill_at_random(work: &Work, child: &mut Child, after: usize, rng: &mut ChaCha8Rng) -> bool {
@@ -81,7 +61,7 @@ fn kill_at_random(work: &Work, child: &mut Child, after: usize, rng: &mut ChaCha
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        if stored(work).len() > after {
+        if stored_nodes(work).len() > after {
             break;
         }
         assert!(Instant::now() < deadline, "no node stored in 30 s");
@@ -206,7 +186,7 @@ fn a_run_killed_at_random_moments_ends_with_its_budget_and_nothing_lost() {
             break;
         }
         kills += 1;
-        let now = stored(&work);
+        let now = stored_nodes(&work);
         assert_unchanged(&seen, &now);
         seen = now;
         child = work.spawn(&["resume", "1"]);
