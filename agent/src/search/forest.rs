@@ -94,11 +94,17 @@ impl Forest {
             plan.tree = tree.node(node).tree;
             return Some(plan);
         }
-        // A scatter that fell back left no directions: while the node has no child (its
-        // fallback improve failed), it is expanded by a plain improve instead.
-        if self.directions_of.get(&node).is_some_and(Vec::is_empty)
-            && tree.node(node).children.is_empty()
+        // Scattered, and nothing came of it: every direction is spent (or the scatter fell
+        // back and left none) and no distinct child exists or is on its way (the steps
+        // failed, or produced duplicates). A plain improve expands the node instead; without
+        // it the descent would stop here for good and end the run early.
+        if self.directions_of.contains_key(&node)
             && self.children_in_flight.get(&node).copied().unwrap_or(0) == 0
+            && !tree
+                .node(node)
+                .children
+                .iter()
+                .any(|&c| !tree.node(c).duplicate)
         {
             *self.children_in_flight.entry(node).or_default() += 1;
             let mut plan = Plan::new(refine_operator(tree.node(node)), Some(node));
@@ -159,7 +165,7 @@ impl Strategy for Forest {
                 .filter(|&c| !tree.node(c).duplicate)
                 .collect();
             if children.is_empty() {
-                // Scattered, every direction taken, no child yet (all in flight): wait.
+                // Scattered, every direction taken, its children still in flight: wait.
                 return None;
             }
             let parent_visits = self.visits(current) + 1.0;
@@ -341,5 +347,41 @@ mod tests {
         forest.resumed();
         let plan = forest.next(&tree, &mut rng).unwrap();
         assert_ne!(plan.operator, Operator::Scout);
+    }
+
+    #[test]
+    fn a_node_whose_directions_all_failed_is_improved_not_a_dead_end() {
+        let mut rng = ChaCha12Rng::seed_from_u64(0);
+        let mut tree = SearchTree::new();
+        let mut forest = Forest::new(1, 2, std::f64::consts::SQRT_2);
+        let mut root = node(1, None, true, 1.0);
+        root.operator = Operator::Draft;
+        let root = tree.push(root);
+        forest.observe(&tree, root);
+        forest.observe_directions(root, vec!["a".into(), "b".into()]);
+        let a = forest.next(&tree, &mut rng).unwrap();
+        let b = forest.next(&tree, &mut rng).unwrap();
+        assert_eq!(
+            forest.next(&tree, &mut rng),
+            None,
+            "both directions in flight"
+        );
+        // One step failed; the other produced a duplicate of an earlier candidate.
+        forest.abandon(&a);
+        let mut duplicate = node(2, Some(root), true, 1.0);
+        duplicate.duplicate = true;
+        duplicate.direction = b.direction.clone();
+        let duplicate = tree.push(duplicate);
+        forest.observe(&tree, duplicate);
+        forest.scouts_due.clear();
+        let plan = forest
+            .next(&tree, &mut rng)
+            .expect("the root still has work");
+        assert_eq!(
+            (plan.operator, plan.parent, plan.direction),
+            (Operator::Improve, Some(root), None)
+        );
+        // While that improve is in flight the forest waits rather than stacking more.
+        assert_eq!(forest.next(&tree, &mut rng), None);
     }
 }

@@ -76,13 +76,13 @@ fn kill_at_random(work: &Work, child: &mut Child, after: usize, rng: &mut ChaCha
     true
 }
 
-fn run_args(model: &MockModel) -> Vec<String> {
+fn run_args(model: &MockModel, strategy: &str) -> Vec<String> {
     let mut args = vec!["run".to_string(), FIXTURE.to_string()];
     args.extend(model.flags());
     args.extend(
         [
             "--strategy",
-            "best-first",
+            strategy,
             "--budget-evals",
             &EVALS.to_string(),
             "--concurrency",
@@ -171,14 +171,25 @@ fn assert_exports_parse(work: &Work) {
 }
 
 #[test]
-fn a_run_killed_at_random_moments_ends_with_its_budget_and_nothing_lost() {
+fn a_best_first_run_killed_at_random_moments_ends_with_its_budget_and_nothing_lost() {
+    soak("best-first");
+}
+
+/// Forest keeps the most state between steps (drafts, directions, scatters that fell back),
+/// all of it rebuilt from the run's events on resume.
+#[test]
+fn a_forest_run_killed_at_random_moments_ends_with_its_budget_and_nothing_lost() {
+    soak("forest");
+}
+
+fn soak(strategy: &str) {
     let seed = soak_seed();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let model = chaotic_model(seed);
     let work = Work::new();
     let started = Instant::now();
 
-    let mut child = work.spawn(&run_args(&model));
+    let mut child = work.spawn(&run_args(&model, strategy));
     let mut kills = 0;
     let mut seen: Vec<NodeRecord> = Vec::new();
     while kills < KILLS {
@@ -196,7 +207,7 @@ fn a_run_killed_at_random_moments_ends_with_its_budget_and_nothing_lost() {
         .unwrap_or_else(|e| panic!("wait: {e}"));
     assert_success(
         &output,
-        &format!("the last driver (seed {seed}, {kills} kills)"),
+        &format!("the last {strategy} driver (seed {seed}, {kills} kills)"),
     );
     assert!(kills >= 2, "seed {seed}: the run ended after {kills} kills");
 
@@ -212,7 +223,7 @@ fn a_run_killed_at_random_moments_ends_with_its_budget_and_nothing_lost() {
     assert_eq!(
         summary.spend.evaluations,
         EVALS,
-        "seed {seed}: {kills} kills; status {status:#}; stderr of the last driver:\n{}",
+        "{strategy} seed {seed}: {kills} kills; status {status:#}; stderr of the last driver:\n{}",
         stderr(&output)
     );
     assert_eq!(
@@ -224,7 +235,7 @@ fn a_run_killed_at_random_moments_ends_with_its_budget_and_nothing_lost() {
     assert_lineage_complete(&work, &nodes);
     assert_exports_parse(&work);
     eprintln!(
-        "soak seed {seed}: {kills} kills, {} nodes, {:.1} s",
+        "soak {strategy} seed {seed}: {kills} kills, {} nodes, {:.1} s",
         nodes.len(),
         started.elapsed().as_secs_f64()
     );
