@@ -262,7 +262,9 @@ fn preflight(
             continue;
         };
         let settings = row_settings(suite, options, row);
-        settings.check(task).map_err(fail)?;
+        settings
+            .check(task)
+            .map_err(|e| fail(OrchestratorError::Settings(e)))?;
         crate::orchestrator::Proposer::build(&settings, task).map_err(fail)?;
     }
     Ok(())

@@ -32,7 +32,7 @@ pub use budget::{BudgetCounters, StopReason};
 pub use lease::{DEFAULT_RENEWAL, LeaseSettings, STALE_PERIODS};
 pub use private::{PRIVATE_TOP_K, private_evaluation};
 pub use proposer::{OFFLINE_SPECS, Proposer};
-pub use settings::{LlmSettings, RunSettings};
+pub use settings::{LlmSettings, RunSettings, SettingsError};
 pub use step::StepReport;
 
 use crate::llm::LlmError;
@@ -54,8 +54,11 @@ pub enum OrchestratorError {
     Llm(#[from] LlmError),
     #[error(transparent)]
     Prompt(#[from] crate::prompt::PromptError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The run's evaluations cannot go to (or through) the workers' queue.
     #[error("{0}")]
-    Settings(String),
+    Workers(String),
     #[error("a step could not be stored")]
     Step(#[from] step::StepError),
     #[error("run {run}: node {node} has operator `{operator}`, which this hone does not know")]
@@ -203,7 +206,7 @@ impl Orchestrator {
     ) -> Result<Orchestrator, OrchestratorError> {
         evaluations
             .check(&store)
-            .map_err(OrchestratorError::Settings)?;
+            .map_err(OrchestratorError::Workers)?;
         let task = tasks.load(&settings.task_dir)?;
         settings.check(&task)?;
         // The proposer first: a run that cannot propose is never stored.
@@ -274,12 +277,8 @@ impl Orchestrator {
         api_key: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Orchestrator, OrchestratorError> {
         let record = store.get_run(run).await?;
-        let mut settings = RunSettings::from_json(&record.config).map_err(|e| {
-            OrchestratorError::Settings(format!(
-                "run {}: its stored settings cannot be read: {e}",
-                run.0
-            ))
-        })?;
+        let mut settings = RunSettings::from_json(&record.config)
+            .map_err(|source| SettingsError::Stored { run: run.0, source })?;
         settings.api_key = api_key(&settings.llm.api_key_env);
         let task = tasks.load(&settings.task_dir)?;
         if task.content_hash != record.task_hash {
@@ -298,7 +297,7 @@ impl Orchestrator {
         let evaluations = Evaluations::from_config(&record.config);
         evaluations
             .check(&store)
-            .map_err(OrchestratorError::Settings)?;
+            .map_err(OrchestratorError::Workers)?;
         let mut orchestrator = Orchestrator::assemble(Parts {
             store,
             task,
@@ -391,7 +390,7 @@ impl Orchestrator {
             Evaluations::Workers => Some(Arc::new(
                 RemoteEvaluations::start(store.clone(), run, &task.dir, &task.content_hash)
                     .await
-                    .map_err(OrchestratorError::Settings)?,
+                    .map_err(OrchestratorError::Workers)?,
             )),
         };
         let context = Arc::new(

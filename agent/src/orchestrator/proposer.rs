@@ -10,7 +10,7 @@ use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 
 use super::OrchestratorError;
-use super::settings::RunSettings;
+use super::settings::{RunSettings, SettingsError};
 use crate::llm::{
     ApiKey, ChatBackend, ChatRequest, LlmSpec, ModelSelector, OpenAiConfig, PriceTable,
     RetryPolicy, SelectionRule,
@@ -63,11 +63,11 @@ impl Proposer {
             .evaluations
             .map(|n| (n.max(1) as usize).saturating_sub(task.seeds.len()).max(1))
             .unwrap_or(crate::tuner::baselines::DEFAULT_POINTS);
-        let baseline_error = |flag: &str, e: crate::tuner::TunerError| {
-            OrchestratorError::Settings(format!(
-                "--llm {flag} cannot search task `{}` (kind {}): {e}",
-                task.name, task.kind
-            ))
+        let baseline_error = |flag: &'static str, source| SettingsError::Baseline {
+            flag,
+            task: task.name.clone(),
+            kind: task.kind,
+            source,
         };
         match settings.llm.spec.as_str() {
             "grid" => Ok(Proposer::Grid(
@@ -98,20 +98,20 @@ impl Proposer {
                     ..TunerConfig::default()
                 };
                 let tuner = BuiltinProposer::for_task(&task.prompt, &seed, &config, settings.seed)
-                    .map_err(|e| {
-                        OrchestratorError::Settings(format!(
-                            "--llm builtin cannot tune task `{}`: {e}",
-                            task.name
-                        ))
+                    .map_err(|source| SettingsError::Builtin {
+                        task: task.name.clone(),
+                        source,
                     })?;
                 Ok(Proposer::Builtin(tuner))
             }
             "random" => Ok(Proposer::Random(RandomInputs::new(task)?)),
             spec => {
                 if spec != "openai" && !spec.contains(':') {
-                    return Err(OrchestratorError::Settings(format!(
-                        "unknown --llm `{spec}`; accepted: {ACCEPTED}"
-                    )));
+                    return Err(SettingsError::UnknownLlm {
+                        spec: spec.to_string(),
+                        accepted: ACCEPTED,
+                    }
+                    .into());
                 }
                 let spec = LlmSpec::parse(spec)?;
                 let mut prices = PriceTable::defaults();
@@ -135,9 +135,7 @@ impl Proposer {
                     prices,
                 };
                 let replayed = matches!(spec, LlmSpec::Replay(_) | LlmSpec::ReplaySequential(_));
-                let backend = spec.backend(&config)?.ok_or_else(|| {
-                    OrchestratorError::Settings("the builtin proposer has no chat backend".into())
-                })?;
+                let backend = spec.backend(&config)?.ok_or(SettingsError::NoChatBackend)?;
                 let rule = match settings.llm.selection.as_str() {
                     "fixed" => SelectionRule::Fixed,
                     "ucb" => SelectionRule::CostAwareUcb {
@@ -145,9 +143,7 @@ impl Proposer {
                         min_cost: 1e-6,
                     },
                     other => {
-                        return Err(OrchestratorError::Settings(format!(
-                            "unknown model selection `{other}`; accepted: fixed, ucb"
-                        )));
+                        return Err(SettingsError::UnknownSelection(other.to_string()).into());
                     }
                 };
                 let selector = ModelSelector::new(settings.llm.models.clone(), rule)?;
@@ -324,10 +320,11 @@ impl RandomInputs {
     /// The baseline of `task`; an error when the task has no random inputs.
     pub fn new(task: &Task) -> Result<RandomInputs, OrchestratorError> {
         if task.random_candidates().is_none() {
-            return Err(OrchestratorError::Settings(format!(
-                "--llm random needs a task with random inputs (a counterexample task); `{}` is a {} task",
-                task.name, task.kind
-            )));
+            return Err(SettingsError::RandomNeedsInputs {
+                task: task.name.clone(),
+                kind: task.kind,
+            }
+            .into());
         }
         Ok(RandomInputs { task: task.clone() })
     }

@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 
 use hone_store::Budgets;
-use hone_tasks::Task;
+use hone_tasks::{Task, TaskKind};
 use serde::{Deserialize, Serialize};
 
-use super::OrchestratorError;
 use crate::search::StrategyConfig;
 
 /// How proposals are obtained.
@@ -122,23 +121,21 @@ impl RunSettings {
     }
 
     /// Checks the settings against the task before a run starts.
-    pub fn check(&self, task: &Task) -> Result<(), OrchestratorError> {
-        let fail = |m: String| Err(OrchestratorError::Settings(m));
+    pub fn check(&self, task: &Task) -> Result<(), SettingsError> {
         if self.concurrency == 0 {
-            return fail("--concurrency must be at least 1".into());
+            return Err(SettingsError::ZeroConcurrency);
         }
         let offline = self.llm.is_offline();
         if offline && self.strategy.needs_model() {
-            return fail(format!(
-                "strategy `{}` needs a model for its scatter and scout steps; use --llm openai, record:FILE or replay:FILE\nhint: with --llm builtin use greedy, best-first, mcts, islands or aide",
-                self.strategy.name()
-            ));
+            return Err(SettingsError::StrategyNeedsModel {
+                strategy: self.strategy.name(),
+            });
         }
         if self.llm.spec == "random" && task.random_candidates().is_none() {
-            return fail(format!(
-                "--llm random proposes random valid inputs and works only for counterexample tasks; task `{}` is of kind {}",
-                task.name, task.kind
-            ));
+            return Err(SettingsError::RandomNeedsInputs {
+                task: task.name.clone(),
+                kind: task.kind,
+            });
         }
         let b = &self.budgets;
         for (flag, value) in [
@@ -149,7 +146,7 @@ impl RunSettings {
             if let Some(n) = value
                 && n < 1
             {
-                return fail(format!("{flag} {n}: a budget must be at least 1"));
+                return Err(SettingsError::CountBudget { flag, value: n });
             }
         }
         for (flag, value) in [
@@ -159,20 +156,64 @@ impl RunSettings {
             if let Some(x) = value
                 && !(x.is_finite() && x > 0.0)
             {
-                return fail(format!(
-                    "{flag} {x}: a budget must be a positive finite number"
-                ));
+                return Err(SettingsError::AmountBudget { flag, value: x });
             }
         }
         let patience = self.llm.model_patience_seconds;
         if !(patience.is_finite() && patience >= 0.0) {
-            return fail(format!(
-                "--model-patience {patience} s: give a duration such as 30s or 10m"
-            ));
+            return Err(SettingsError::Patience(patience));
         }
         if self.budgets == Budgets::default() {
-            return fail("no budget set: give at least one of --budget-evals, --budget-calls, --budget-tokens, --budget-usd or --budget-time".into());
+            return Err(SettingsError::NoBudget);
         }
         Ok(())
     }
+}
+
+/// Settings a run cannot start (or resume) with; each names the flag or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("--concurrency must be at least 1")]
+    ZeroConcurrency,
+    #[error(
+        "strategy `{strategy}` needs a model for its scatter and scout steps; use --llm openai, record:FILE or replay:FILE\nhint: with --llm builtin use greedy, best-first, mcts, islands or aide"
+    )]
+    StrategyNeedsModel { strategy: &'static str },
+    #[error(
+        "--llm random proposes random valid inputs and works only for counterexample tasks; task `{task}` is of kind {kind}"
+    )]
+    RandomNeedsInputs { task: String, kind: TaskKind },
+    #[error("{flag} {value}: a budget must be at least 1")]
+    CountBudget { flag: &'static str, value: i64 },
+    #[error("{flag} {value}: a budget must be a positive finite number")]
+    AmountBudget { flag: &'static str, value: f64 },
+    #[error("--model-patience {0} s: give a duration such as 30s or 10m")]
+    Patience(f64),
+    #[error(
+        "no budget set: give at least one of --budget-evals, --budget-calls, --budget-tokens, --budget-usd or --budget-time"
+    )]
+    NoBudget,
+    #[error("unknown --llm `{spec}`; accepted: {accepted}")]
+    UnknownLlm {
+        spec: String,
+        accepted: &'static str,
+    },
+    #[error("unknown model selection `{0}`; accepted: fixed, ucb")]
+    UnknownSelection(String),
+    #[error("--llm {flag} cannot search task `{task}` (kind {kind}): {source}")]
+    Baseline {
+        flag: &'static str,
+        task: String,
+        kind: TaskKind,
+        source: crate::tuner::TunerError,
+    },
+    #[error("--llm builtin cannot tune task `{task}`: {source}")]
+    Builtin {
+        task: String,
+        source: crate::tuner::TunerError,
+    },
+    #[error("the builtin proposer has no chat backend")]
+    NoChatBackend,
+    #[error("run {run}: its stored settings cannot be read: {source}")]
+    Stored { run: i64, source: serde_json::Error },
 }
