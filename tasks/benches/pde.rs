@@ -8,7 +8,7 @@
 //! Run: `cargo bench -p hone-tasks --bench pde` and `python3 tasks/benches/pde_baseline.py`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hone_tasks::pde::{
+use hone_tasks::pde_numerics::{
     DarcyProblem, FourierInitial, PeriodicEquation, PeriodicSolver, cholesky_solve_lower,
     darcy_matrix, solve_darcy,
 };
@@ -48,12 +48,12 @@ fn burgers(c: &mut Criterion) {
     // The same initial condition as the Python baseline: sin(2πx) + 0.5 sin(6πx + 1).
     let u0 = FourierInitial {
         modes: vec![
-            hone_tasks::pde::initial::Mode {
+            hone_tasks::pde_numerics::initial::Mode {
                 amplitude: 1.0,
                 wavenumber: 1,
                 phase: 0.0,
             },
-            hone_tasks::pde::initial::Mode {
+            hone_tasks::pde_numerics::initial::Mode {
                 amplitude: 0.5,
                 wavenumber: 3,
                 phase: 1.0,

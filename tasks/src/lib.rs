@@ -32,7 +32,7 @@ mod error;
 mod evaluation;
 pub mod kinds;
 pub mod objectives;
-pub mod pde;
+pub mod pde_numerics;
 mod task;
 #[cfg(feature = "testing")]
 pub mod testing;

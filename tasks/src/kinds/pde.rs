@@ -13,8 +13,8 @@
 //! `w = fuel_weight` (default 0.01), where nRMSE is CodePDE's (per sample
 //! `sqrt(mean((u−u_ref)²)) / sqrt(mean(u_ref²))` over all frames including frame 0, then the
 //! mean over samples) and `floor` is at least 10× the reference's own error (1e-12 for the
-//! exact references, [`crate::pde::spectral::NONLINEAR_NRMSE_FLOOR`],
-//! [`crate::pde::darcy::DARCY_NRMSE_FLOOR`]). A 10× more accurate solver gains 1; a 10× cheaper
+//! exact references, [`crate::pde_numerics::spectral::NONLINEAR_NRMSE_FLOOR`],
+//! [`crate::pde_numerics::darcy::DARCY_NRMSE_FLOOR`]). A 10× more accurate solver gains 1; a 10× cheaper
 //! one gains `w`. NaN/Inf, values whose nRMSE overflows, a wrong output size, a trap or an
 //! exceeded limit make the candidate invalid (status `invalid_output` or the run's status).
 //! Metrics: `nrmse`, `nrmse_max`, `fuel`, `run_wall_ms`, and with the convergence check
@@ -75,7 +75,7 @@ use self::config::{Compare, ConvergencePlan, Equation, Section, Settings};
 use crate::candidate::Candidate;
 use crate::error::TaskError;
 use crate::evaluation::{EvalStatus, Evaluation};
-use crate::pde::{
+use crate::pde_numerics::{
     DarcyCoefficient, FourierInitial, cell_centres, codepde_convergence_initial, convergence_rate,
     darcy_reference, frame_errors, interpolate_linear, nrmse, periodic_reference,
     restrict_to_centres, self_convergence_error,
@@ -232,7 +232,10 @@ impl Batch {
         let equation = settings.equation;
         let per_sample: Vec<Result<SampleData, String>> = parallel_map(batch, |b| match equation {
             Equation::Periodic(p) => {
-                let unit = matches!(p, crate::pde::PeriodicEquation::ReactionDiffusion { .. });
+                let unit = matches!(
+                    p,
+                    crate::pde_numerics::PeriodicEquation::ReactionDiffusion { .. }
+                );
                 let u0 =
                     FourierInitial::random(seed, b, settings.modes, settings.max_wavenumber, unit);
                 Ok((

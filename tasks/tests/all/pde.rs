@@ -9,10 +9,10 @@ use std::sync::OnceLock;
 use hone_sandbox::{Sandbox, SandboxConfig};
 use std::f64::consts::{PI, TAU};
 
-use hone_tasks::pde::darcy::{DARCY_NRMSE_FLOOR, darcy_extrapolated, darcy_refined};
-use hone_tasks::pde::initial::Mode;
-use hone_tasks::pde::spectral::NONLINEAR_NRMSE_FLOOR;
-use hone_tasks::pde::{
+use hone_tasks::pde_numerics::darcy::{DARCY_NRMSE_FLOOR, darcy_extrapolated, darcy_refined};
+use hone_tasks::pde_numerics::initial::Mode;
+use hone_tasks::pde_numerics::spectral::NONLINEAR_NRMSE_FLOOR;
+use hone_tasks::pde_numerics::{
     DarcyCoefficient, DarcyProblem, FourierInitial, PeriodicEquation, darcy_reference,
     periodic_reference, solve_darcy,
 };

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::error::TaskError;
-use crate::pde::PeriodicEquation;
+use crate::pde_numerics::PeriodicEquation;
 
 /// The raw section, as written.
 #[derive(Debug, Deserialize)]
@@ -112,8 +112,8 @@ impl Equation {
             Equation::Periodic(
                 PeriodicEquation::Advection { .. } | PeriodicEquation::Heat { .. },
             ) => EXACT_NRMSE_FLOOR,
-            Equation::Periodic(_) => crate::pde::spectral::NONLINEAR_NRMSE_FLOOR,
-            Equation::Darcy { .. } => crate::pde::darcy::DARCY_NRMSE_FLOOR,
+            Equation::Periodic(_) => crate::pde_numerics::spectral::NONLINEAR_NRMSE_FLOOR,
+            Equation::Darcy { .. } => crate::pde_numerics::darcy::DARCY_NRMSE_FLOOR,
         }
     }
 }

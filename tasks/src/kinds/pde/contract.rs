@@ -46,7 +46,7 @@ pub(crate) fn decode_output(bytes: &[u8]) -> Vec<f64> {
 pub(crate) fn equation_text(equation: &Equation) -> String {
     match *equation {
         Equation::Periodic(p) => {
-            use crate::pde::PeriodicEquation::*;
+            use crate::pde_numerics::PeriodicEquation::*;
             let pde = match p {
                 Advection { beta } => format!("u_t + β u_x = 0 with β = {beta}"),
                 Burgers { nu } => format!(

@@ -272,7 +272,7 @@ impl Stages {
 /// read there. Returns `[times.len()][nx]` flattened; frame 0 is `u0` itself.
 pub fn periodic_reference(
     equation: PeriodicEquation,
-    u0: &crate::pde::FourierInitial,
+    u0: &crate::pde_numerics::FourierInitial,
     nx: usize,
     fine: usize,
     times: &[f64],
@@ -297,8 +297,8 @@ pub fn periodic_reference(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pde::FourierInitial;
-    use crate::pde::initial::Mode;
+    use crate::pde_numerics::FourierInitial;
+    use crate::pde_numerics::initial::Mode;
 
     fn max_diff(a: &[f64], b: &[f64]) -> f64 {
         a.iter()

@@ -1,10 +1,7 @@
-//! Native reference solvers and scorers for PDE tasks: seeded initial data, pseudo-spectral
+//! Numerics for the pde kind ([`crate::kinds::pde`]), apart from its evaluator: native
+//! reference solvers and scorers for PDE tasks: seeded initial data, pseudo-spectral
 //! solvers for the periodic 1-D problems, a finite-volume sparse-Cholesky solver for Darcy
 //! flow, and CodePDE's nRMSE and convergence-rate measures.
-//!
-//! Everything here runs natively and is trusted: it is what candidates are scored against.
-//! The solvers are checked against analytic solutions in the tests below and in
-//! `tests/all/pde.rs`.
 
 pub mod darcy;
 pub mod initial;
