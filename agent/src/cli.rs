@@ -205,6 +205,30 @@ pub fn task_loader(cli: &Cli) -> anyhow::Result<hone_tasks::TaskLoader> {
     })
 }
 
+/// The task folder a command names: a folder that exists, else a bundled task's name
+/// (`pair-count`, `pde/burgers`), whose files are written to
+/// `.hone/tasks/<kind>/<hash>/<folder>/` (once per version of the task; the folder keeps
+/// its name, which is the task's name unless `task.toml` gives one) and whose absolute
+/// path is returned, so a run started from it resumes from any folder.
+pub fn task_folder(arg: &std::path::Path) -> anyhow::Result<PathBuf> {
+    if arg.exists() {
+        return Ok(arg.to_path_buf());
+    }
+    let name = arg.to_string_lossy();
+    let task = hone_tasks::library::find(&name)
+        .map_err(|e| anyhow::anyhow!("no task folder `{name}`, and {e}"))?;
+    let hash = task.content_hash();
+    let dir = PathBuf::from(".hone")
+        .join("tasks")
+        .join(task.kind)
+        .join(&hash[..12])
+        .join(task.folder);
+    if !dir.is_dir() || hone_tasks::hash_folder(&dir).ok().as_deref() != Some(hash.as_str()) {
+        task.write_to(&dir)?;
+    }
+    Ok(std::path::absolute(&dir)?)
+}
+
 /// Parses sizes like `64MiB`, `1GiB`, `512KiB`, `1000000`.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();

@@ -14,6 +14,13 @@ pub enum TaskError {
         source: std::io::Error,
     },
 
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
 

@@ -31,6 +31,7 @@ pub mod checker;
 mod error;
 mod evaluation;
 pub mod kinds;
+pub mod library;
 pub mod objectives;
 pub mod pde_numerics;
 mod task;

@@ -9,7 +9,7 @@ use hone_tasks::{Candidate, EvalStatus, Task, TaskKind};
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// The task folder (holding task.toml).
+    /// The task folder (holding task.toml), or a bundled task's name (see `hone tasks`).
     pub task_dir: PathBuf,
     /// The candidate: a source file (.rs, .c, .wat), an input (.txt) for counterexample
     /// tasks, or a JSON object of values for params tasks.
@@ -50,7 +50,7 @@ pub(super) fn candidate_from_file(
 }
 
 pub(super) fn run(cli: &super::Cli, args: &EvalArgs) -> anyhow::Result<ExitCode> {
-    let task = super::task_loader(cli)?.load(&args.task_dir)?;
+    let task = super::task_loader(cli)?.load(&super::task_folder(&args.task_dir)?)?;
     let candidate = candidate_from_file(&task, &args.file)?;
     let evaluation = task.evaluate(&candidate);
     // The score reported is the private one; of it only the numbers are shown (its cases

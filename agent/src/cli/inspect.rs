@@ -1,6 +1,6 @@
 //! `hone status`, `hone best`, `hone tree`, `hone tasks`, `hone export`: reading runs and tasks.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -37,9 +37,12 @@ pub struct TreeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct TasksArgs {
-    /// The task library folder.
-    #[arg(long, default_value = "tasks/library")]
-    pub library: PathBuf,
+    /// List the tasks of this folder (KIND/TASK/task.toml) instead of the bundled ones.
+    #[arg(long, value_name = "DIR", conflicts_with = "export")]
+    pub library: Option<PathBuf>,
+    /// Copy the bundled task NAME into the new folder DIR, to read or edit.
+    #[arg(long, num_args = 2, value_names = ["NAME", "DIR"])]
+    pub export: Option<Vec<String>>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -438,10 +441,28 @@ impl<'a> TreePrinter<'a> {
 }
 
 pub fn tasks(cli: &super::Cli, args: &TasksArgs) -> anyhow::Result<ExitCode> {
+    if let Some([name, dir]) = args.export.as_deref() {
+        return export_task(name, Path::new(dir));
+    }
+    let Some(library) = &args.library else {
+        // The bundled library, as the binary carries it.
+        for task in hone_tasks::library::bundled() {
+            println!(
+                "{:<15} {:<28} {}",
+                task.kind,
+                task.name(),
+                task.description()
+            );
+        }
+        eprintln!(
+            "hone: `hone run NAME`, `hone eval NAME FILE` take these names; `hone tasks --export NAME DIR` copies one out"
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
     let loader = super::task_loader(cli)?;
     let mut dirs = Vec::new();
-    let kinds = std::fs::read_dir(&args.library)
-        .with_context(|| format!("cannot read {}", args.library.display()))?;
+    let kinds = std::fs::read_dir(library)
+        .with_context(|| format!("cannot read the task library {}", library.display()))?;
     for kind in kinds.flatten() {
         if !kind.path().is_dir() {
             continue;
@@ -455,30 +476,70 @@ pub fn tasks(cli: &super::Cli, args: &TasksArgs) -> anyhow::Result<ExitCode> {
     dirs.sort();
     let mut broken = 0;
     for dir in dirs {
-        match loader.load(&dir) {
-            Ok(task) => println!(
-                "{:<15} {:<28} {}",
-                task.kind.name(),
-                task.name,
-                dir.display()
-            ),
-            Err(e) => {
-                broken += 1;
-                println!(
-                    "{:<15} {:<28} {} (cannot load: {})",
-                    "?",
-                    "?",
-                    dir.display(),
-                    e.to_string().lines().next().unwrap_or("")
-                );
-            }
-        }
+        let loaded = loader.load(&dir);
+        broken += usize::from(loaded.is_err());
+        let name = loaded
+            .as_ref()
+            .map(|t| t.name.clone())
+            .unwrap_or("?".into());
+        print_task(
+            &name,
+            loaded.map(|t| t.kind.name()),
+            &dir.display().to_string(),
+        );
     }
-    Ok(if broken == 0 {
+    Ok(exit_code(broken))
+}
+
+fn print_task(name: &str, kind: Result<&str, hone_tasks::TaskError>, place: &str) {
+    match kind {
+        Ok(kind) => println!("{kind:<15} {name:<28} {place}"),
+        Err(e) => println!(
+            "{:<15} {name:<28} {place} (cannot load: {})",
+            "?",
+            e.to_string().lines().next().unwrap_or("")
+        ),
+    }
+}
+
+fn exit_code(broken: usize) -> ExitCode {
+    if broken == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
+}
+
+/// `hone tasks --export NAME DIR`: the bundled task's files, in a folder that must not exist
+/// yet (nothing of the user's is overwritten).
+fn export_task(name: &str, dir: &Path) -> anyhow::Result<ExitCode> {
+    let task = hone_tasks::library::find(name)?;
+    if dir.exists() {
+        anyhow::bail!(
+            "{} already exists; give a new folder to copy `{}` into",
+            dir.display(),
+            task.name()
+        );
+    }
+    task.write_to(dir)?;
+    eprintln!(
+        "hone: copied the bundled task `{}` ({}) to {}\nhint: hone eval {} {}/{}",
+        task.name(),
+        task.path(),
+        dir.display(),
+        dir.display(),
+        dir.display(),
+        seed_file(task).unwrap_or("SEED")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The bundled task's seed file, as its `task.toml` names it.
+fn seed_file(task: &hone_tasks::library::BundledTask) -> Option<&'static str> {
+    task.files()
+        .iter()
+        .map(|(path, _)| *path)
+        .find(|path| path.starts_with("seed."))
 }
 
 pub fn export(cli: &super::Cli, args: &ExportArgs) -> anyhow::Result<ExitCode> {

@@ -11,7 +11,7 @@ use crate::search::StrategyConfig;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// The task folder (holding task.toml).
+    /// The task folder (holding task.toml), or a bundled task's name (see `hone tasks`).
     pub task_dir: PathBuf,
     /// Search strategy: greedy, best-first, mcts, forest, islands, aide.
     #[arg(long)]
@@ -154,7 +154,7 @@ fn parse_model(text: &str) -> anyhow::Result<(String, f64)> {
 fn settings(args: &RunArgs) -> anyhow::Result<RunSettings> {
     let config = load_config(Path::new("hone.toml"))?;
     let d = config.run;
-    let mut s = RunSettings::new(args.task_dir.clone());
+    let mut s = RunSettings::new(super::task_folder(&args.task_dir)?);
     let strategy = args
         .strategy
         .clone()
