@@ -80,6 +80,8 @@ pub enum Command {
     Report(ReportArgs),
     /// List the bundled tasks.
     Tasks(inspect::TasksArgs),
+    /// Write a new task folder of a kind, every task.toml field commented, to make your own.
+    Init(inspect::InitArgs),
     /// Export a run as expert-iteration data (sft, dpo, trajectories JSONL).
     Export(inspect::ExportArgs),
     /// Evaluate queued jobs of `hone run --workers` runs (PostgreSQL store).
@@ -123,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Tree(args) => inspect::tree(&cli, args),
         Command::Report(args) => report(&cli, args),
         Command::Tasks(args) => inspect::tasks(&cli, args),
+        Command::Init(args) => inspect::init(args),
         Command::Export(args) => inspect::export(&cli, args),
         Command::Worker(args) => worker::run(&cli, args),
     };

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::TaskError;
+use crate::{TaskError, TaskKind};
 
 /// One task of the library as the binary carries it.
 #[derive(Debug)]
@@ -137,6 +137,99 @@ impl BundledTask {
     }
 }
 
+/// What `hone init KIND DIR` writes: a bundled task of the kind whose `task.toml` is
+/// replaced by one that comments every field (`tasks/templates/KIND.toml`) and leaves the
+/// name to the folder.
+#[derive(Debug)]
+pub struct Template {
+    pub kind: TaskKind,
+    /// The bundled task whose files the template starts from.
+    pub base: &'static str,
+    /// The commented `task.toml`.
+    pub manifest: &'static str,
+    /// The file to give `hone eval DIR DIR/SEED` first: the seed, or a valid candidate.
+    pub seed: &'static str,
+    /// Files added to the base's (relative path, contents).
+    pub extra: &'static [(&'static str, &'static str)],
+}
+
+static TEMPLATES: &[Template] = &[
+    Template {
+        kind: TaskKind::Efficiency,
+        base: "efficiency/pair-count",
+        manifest: include_str!("../templates/efficiency.toml"),
+        seed: "seed.c",
+        extra: &[],
+    },
+    Template {
+        kind: TaskKind::Counterexample,
+        base: "counterexample/longest-run",
+        manifest: include_str!("../templates/counterexample.toml"),
+        seed: "reference/counterexample.txt",
+        extra: &[],
+    },
+    Template {
+        kind: TaskKind::Pde,
+        base: "pde/heat",
+        manifest: include_str!("../templates/pde.toml"),
+        seed: "seed.c",
+        extra: &[],
+    },
+    Template {
+        kind: TaskKind::Params,
+        base: "params/sandboxed-quadratic",
+        manifest: include_str!("../templates/params.toml"),
+        seed: "seed.json",
+        extra: &[("seed.json", include_str!("../templates/params-seed.json"))],
+    },
+    Template {
+        kind: TaskKind::Heuristic,
+        base: "heuristic/grid-path",
+        manifest: include_str!("../templates/heuristic.toml"),
+        seed: "seed.rs",
+        extra: &[],
+    },
+];
+
+/// The template of each kind.
+pub fn templates() -> &'static [Template] {
+    TEMPLATES
+}
+
+impl Template {
+    /// The template of `kind`.
+    pub fn of(kind: TaskKind) -> Option<&'static Template> {
+        TEMPLATES.iter().find(|t| t.kind == kind)
+    }
+
+    /// The bundled task it starts from.
+    pub fn base(&self) -> &'static BundledTask {
+        LIBRARY
+            .iter()
+            .find(|t| t.path() == self.base)
+            .unwrap_or_else(|| unreachable!("the tests check that {} is bundled", self.base))
+    }
+
+    /// Writes the task into `dir`, which must not exist yet (nothing is overwritten).
+    pub fn write_new(&self, dir: &Path) -> Result<(), TaskError> {
+        if dir.exists() {
+            return Err(TaskError::Write {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "it already exists; give a new folder",
+                ),
+            });
+        }
+        self.base().write_to(dir)?;
+        for (relative, text) in [("task.toml", self.manifest)].iter().chain(self.extra) {
+            let path = dir.join(relative);
+            std::fs::write(&path, text).map_err(|source| TaskError::Write { path, source })?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -195,5 +288,21 @@ mod tests {
         // Writing again over the copy changes nothing.
         task.write_to(dir.path()).unwrap();
         assert_eq!(crate::hash_folder(dir.path()).unwrap(), task.content_hash());
+    }
+
+    #[test]
+    fn every_kind_has_a_template_that_says_what_its_base_says() {
+        for kind in TaskKind::ALL {
+            let template = Template::of(kind).unwrap_or_else(|| panic!("no template for {kind}"));
+            let base = template.base();
+            assert_eq!(base.kind, kind.name());
+            // The same settings, comments aside, but for the name (left to the folder).
+            let parse = |text: &str| text.parse::<toml::Table>().unwrap();
+            let mut expected = parse(std::str::from_utf8(base.file("task.toml").unwrap()).unwrap());
+            if let Some(toml::Value::Table(task)) = expected.get_mut("task") {
+                task.remove("name");
+            }
+            assert_eq!(parse(template.manifest), expected, "{}", template.base);
+        }
     }
 }

@@ -46,6 +46,14 @@ pub struct TasksArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// efficiency, counterexample, pde, params or heuristic.
+    pub kind: String,
+    /// The new task folder (must not exist).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     pub run: i64,
     /// sft, dpo or trajectories.
@@ -530,6 +538,40 @@ fn export_task(name: &str, dir: &Path) -> anyhow::Result<ExitCode> {
         dir.display(),
         dir.display(),
         seed_file(task).unwrap_or("SEED")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `hone init KIND DIR`: a working task folder to make one's own from.
+pub fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
+    let accepted = || {
+        hone_tasks::library::templates()
+            .iter()
+            .map(|t| t.kind.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let template = hone_tasks::TaskKind::ALL
+        .into_iter()
+        .find(|k| k.name() == args.kind)
+        .and_then(hone_tasks::library::Template::of)
+        .with_context(|| {
+            format!(
+                "unknown task kind `{}`; accepted: {}",
+                args.kind,
+                accepted()
+            )
+        })?;
+    template.write_new(&args.dir)?;
+    let base = template.base();
+    eprintln!(
+        "hone: wrote the task folder {} (kind {}, a copy of the bundled `{}`; task.toml comments every field)\nhint: hone eval {} {}/{}",
+        args.dir.display(),
+        template.kind,
+        base.name(),
+        args.dir.display(),
+        args.dir.display(),
+        template.seed
     );
     Ok(ExitCode::SUCCESS)
 }

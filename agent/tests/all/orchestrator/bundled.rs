@@ -83,3 +83,42 @@ fn a_bundled_task_runs_by_name_from_an_empty_folder() {
         stderr(&unknown)
     );
 }
+
+/// `hone init KIND DIR` for every kind: a folder `hone eval` accepts as it stands, whose
+/// seed (or example candidate) is valid; a second init into it is refused, as is a kind
+/// hone does not know.
+#[test]
+fn hone_init_writes_a_working_task_of_every_kind() {
+    let work = Work::new();
+    for template in hone_tasks::library::templates() {
+        let dir = format!("my-{}", template.kind);
+        let init = work.hone(&["init", template.kind.name(), &dir]);
+        assert_success(&init, &format!("hone init {}", template.kind));
+        let manifest = std::fs::read_to_string(work.path().join(&dir).join("task.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(manifest.starts_with("# "), "{manifest}");
+        let seed = format!("{dir}/{}", template.seed);
+        let eval = work.hone(&["eval", &dir, &seed, "--json"]);
+        assert_success(&eval, &format!("hone eval {dir} {seed}"));
+        let json: serde_json::Value =
+            serde_json::from_str(&stdout(&eval)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(json["valid"], true, "{dir}: {json:#}");
+        // The task is named after its folder.
+        assert_eq!(json["task"], dir.as_str());
+
+        let again = work.hone(&["init", template.kind.name(), &dir]);
+        assert_eq!(again.status.code(), Some(1), "a second init into {dir}");
+        assert!(
+            stderr(&again).contains("already exists"),
+            "{}",
+            stderr(&again)
+        );
+    }
+    let unknown = work.hone(&["init", "sorting", "x"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("unknown task kind `sorting`; accepted: efficiency"),
+        "{}",
+        stderr(&unknown)
+    );
+}
