@@ -56,7 +56,7 @@ fn run_with_workers(dir: &Path, url: &str) -> Child {
         .unwrap_or_else(|e| panic!("hone run --workers: {e}"))
 }
 
-fn server() -> Option<PostgresServer> {
+pub(crate) fn server() -> Option<PostgresServer> {
     match PostgresServer::start() {
         Ok(server) => Some(server),
         Err(e) => {
@@ -83,20 +83,20 @@ fn unavailable(what: &str, reason: &dyn std::fmt::Display) {
     eprintln!("SKIPPED: {what}: {reason} (under CI=true this fails)");
 }
 
-fn database(server: &PostgresServer, name: &str) -> String {
+pub(crate) fn database(server: &PostgresServer, name: &str) -> String {
     server
         .create_database(name)
         .unwrap_or_else(|e| panic!("createdb {name}: {e}"))
 }
 
 /// A `hone worker` process, its stderr in `dir/worker-N.log`; killed when dropped.
-struct WorkerProcess {
-    child: Child,
+pub(crate) struct WorkerProcess {
+    pub(crate) child: Child,
     log: PathBuf,
 }
 
 impl WorkerProcess {
-    fn start(dir: &Path, store: &str, n: usize, lease: &str) -> WorkerProcess {
+    pub(crate) fn start(dir: &Path, store: &str, n: usize, lease: &str) -> WorkerProcess {
         let log = dir.join(format!("worker-{n}.log"));
         let file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
         let child = hone(dir, store)
@@ -108,11 +108,11 @@ impl WorkerProcess {
         WorkerProcess { child, log }
     }
 
-    fn pid(&self) -> i64 {
+    pub(crate) fn pid(&self) -> i64 {
         self.child.id() as i64
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -156,7 +156,7 @@ fn outcome(output: &Output) -> serde_json::Value {
 /// One runtime for the whole test process: a store's connections belong to the runtime
 /// that opened them, so a store opened in one runtime and queried in another fails when
 /// the first shuts down.
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -167,7 +167,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-fn open(url: &str) -> Store {
+pub(crate) fn open(url: &str) -> Store {
     runtime()
         .block_on(Store::open(url))
         .unwrap_or_else(|e| panic!("open {url}: {e}"))
@@ -190,7 +190,7 @@ fn evaluated(url: &str, run: i64) -> BTreeMap<String, (String, Option<u64>)> {
         .collect()
 }
 
-fn attempts(url: &str, run: i64) -> Vec<JobAttempt> {
+pub(crate) fn attempts(url: &str, run: i64) -> Vec<JobAttempt> {
     runtime()
         .block_on(open(url).job_attempts(RunId(run)))
         .unwrap_or_else(|e| panic!("job attempts: {e}"))
@@ -198,7 +198,7 @@ fn attempts(url: &str, run: i64) -> Vec<JobAttempt> {
 
 /// No job was held by two workers at once: per job, each claim starts after the previous
 /// one ended (a claim that never ended — a killed worker — ends at its lease).
-fn assert_no_overlap(attempts: &[JobAttempt], lease_ms: i64) {
+pub(crate) fn assert_no_overlap(attempts: &[JobAttempt], lease_ms: i64) {
     let mut by_job: BTreeMap<i64, Vec<&JobAttempt>> = BTreeMap::new();
     for a in attempts {
         by_job.entry(a.job.0).or_default().push(a);

@@ -141,6 +141,17 @@ pub struct JobAttempt {
     pub outcome: Option<String>,
 }
 
+/// One job of a run as the store holds it (its candidate and result left out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: JobId,
+    pub content_hash: String,
+    /// `pending`, `leased`, `done`, `failed` or `cancelled`.
+    pub status: String,
+    /// How many times it was claimed.
+    pub attempts: i64,
+}
+
 /// A LISTEN connection on one channel. After a lost connection it reconnects on the next
 /// wait (notifications sent meanwhile are lost, which is why callers also poll).
 pub struct QueueListener {
@@ -776,6 +787,29 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(self.db_err("list workers", None))
         })
+    }
+
+    /// Every job of the run, oldest first.
+    pub async fn jobs(&self, run: RunId) -> Result<Vec<JobRecord>> {
+        let rows: Vec<(i64, String, String, i64)> = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, content_hash, status, attempts FROM eval_jobs \
+                 WHERE run_id = $1 ORDER BY id",
+            )
+            .bind(run.0)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(self.db_err("list jobs", Some(run)))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, content_hash, status, attempts)| JobRecord {
+                id: JobId(id),
+                content_hash,
+                status,
+                attempts,
+            })
+            .collect())
     }
 
     /// Every claim of the run's jobs, by job and attempt.
