@@ -48,14 +48,50 @@ impl std::fmt::Display for WorkerId {
     }
 }
 
-/// A job to enqueue: one candidate of one run, on the task folder stored under `task_hash`.
+/// Which evaluation a job asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// The public evaluation (`Evaluator::evaluate`): what the search sees.
+    Public,
+    /// The private evaluation on held-out cases (`Evaluator::evaluate_private`): its result
+    /// holds only the numbers (status, validity, score, fuel, wall time).
+    Private,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 2] = [JobKind::Public, JobKind::Private];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Public => "public",
+            JobKind::Private => "private",
+        }
+    }
+
+    /// The kind of a stored name.
+    pub fn parse(name: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A job to enqueue: one evaluation of one candidate of one run, on the task folder stored
+/// under `task_hash`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewJob {
     pub run: RunId,
+    pub kind: JobKind,
     /// The task folder's content hash (see [`Store::put_task_folder`]).
     pub task_hash: String,
-    /// The candidate's normalized content hash: a job of the same run, task and content that
-    /// is pending, leased or done is adopted instead of enqueueing another.
+    /// The candidate's normalized content hash: a job of the same run, kind, task and
+    /// content that is pending, leased or done is adopted instead of enqueueing another.
     pub content_hash: String,
     /// The candidate, as JSON (the store does not interpret it).
     pub candidate: serde_json::Value,
@@ -66,6 +102,7 @@ pub struct NewJob {
 pub struct ClaimedJob {
     pub id: JobId,
     pub run: RunId,
+    pub kind: JobKind,
     pub task_hash: String,
     pub content_hash: String,
     pub candidate: serde_json::Value,
@@ -145,6 +182,7 @@ pub struct JobAttempt {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
     pub id: JobId,
+    pub kind: JobKind,
     pub content_hash: String,
     /// `pending`, `leased`, `done`, `failed` or `cancelled`.
     pub status: String,
@@ -221,6 +259,17 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// A stored job kind, or [`Error::UnknownValue`] naming it.
+    fn job_kind(&self, name: &str, run: RunId, context: &'static str) -> Result<JobKind> {
+        JobKind::parse(name).ok_or_else(|| Error::UnknownValue {
+            store: self.inner.name.clone(),
+            run: Some(run),
+            context,
+            column: "kind",
+            value: name.to_string(),
+        })
     }
 
     /// The database's clock (PostgreSQL), or this machine's (SQLite).
@@ -320,12 +369,13 @@ impl Store {
             let mut tx = pool.begin().await?;
             let existing: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM eval_jobs WHERE run_id = $1 AND content_hash = $2 \
-                 AND task_hash = $3 AND status IN ('pending', 'leased', 'done') \
+                 AND task_hash = $3 AND kind = $4 AND status IN ('pending', 'leased', 'done') \
                  ORDER BY id LIMIT 1",
             )
             .bind(job.run.0)
             .bind(&job.content_hash)
             .bind(&job.task_hash)
+            .bind(job.kind.as_str())
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(id) = existing {
@@ -333,11 +383,12 @@ impl Store {
                 return Ok((id, true));
             }
             let sql = format!(
-                "INSERT INTO eval_jobs (run_id, task_hash, content_hash, candidate, status, \
-                 attempts, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, {NOW}) RETURNING id"
+                "INSERT INTO eval_jobs (run_id, kind, task_hash, content_hash, candidate, status, \
+                 attempts, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, {NOW}) RETURNING id"
             );
             let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(job.run.0)
+                .bind(job.kind.as_str())
                 .bind(&job.task_hash)
                 .bind(&job.content_hash)
                 .bind(&candidate)
@@ -473,32 +524,34 @@ impl Store {
              claimed AS (UPDATE eval_jobs j SET status = 'leased', attempts = j.attempts + 1, \
                worker_id = $1, lease_expires_at = {NOW} + $2 \
                FROM next WHERE j.id = next.id \
-               RETURNING j.id, j.run_id, j.task_hash, j.content_hash, j.candidate, j.attempts, \
-               j.lease_expires_at), \
+               RETURNING j.id, j.run_id, j.kind, j.task_hash, j.content_hash, j.candidate, \
+               j.attempts, j.lease_expires_at), \
              attempt AS (INSERT INTO job_attempts (job_id, attempt, worker_id, claimed_at) \
                SELECT id, attempts, $1, {NOW} FROM claimed), \
              seen AS (UPDATE workers SET status = 'working', current_job = claimed.id, \
                last_seen = {NOW} FROM claimed WHERE workers.id = $1) \
-             SELECT id, run_id, task_hash, content_hash, candidate, attempts, lease_expires_at \
-             FROM claimed"
+             SELECT id, run_id, kind, task_hash, content_hash, candidate, attempts, \
+             lease_expires_at FROM claimed"
         );
-        type Claimed = (i64, i64, String, String, String, i64, i64);
+        type Claimed = (i64, i64, String, String, String, String, i64, i64);
         let result: Result<Option<Claimed>, sqlx::Error> =
             sqlx::query_as(sqlx::AssertSqlSafe(claim))
                 .bind(worker.0)
                 .bind(lease_ms)
                 .fetch_optional(pool)
                 .await;
-        let Some((id, run, task_hash, content_hash, candidate, attempt, expires)) =
+        let Some((id, run, kind, task_hash, content_hash, candidate, attempt, expires)) =
             result.map_err(self.db_err("claim an evaluation job", None))?
         else {
             return Ok(None);
         };
         let candidate = serde_json::from_str(&candidate)
             .map_err(self.json_err("read a job's candidate", Some(RunId(run))))?;
+        let kind = self.job_kind(&kind, RunId(run), "claim an evaluation job")?;
         Ok(Some(ClaimedJob {
             id: JobId(id),
             run: RunId(run),
+            kind,
             task_hash,
             content_hash,
             candidate,
@@ -791,9 +844,9 @@ impl Store {
 
     /// Every job of the run, oldest first.
     pub async fn jobs(&self, run: RunId) -> Result<Vec<JobRecord>> {
-        let rows: Vec<(i64, String, String, i64)> = on_db!(self, pool => {
+        let rows: Vec<(i64, String, String, String, i64)> = on_db!(self, pool => {
             sqlx::query_as(
-                "SELECT id, content_hash, status, attempts FROM eval_jobs \
+                "SELECT id, kind, content_hash, status, attempts FROM eval_jobs \
                  WHERE run_id = $1 ORDER BY id",
             )
             .bind(run.0)
@@ -801,15 +854,17 @@ impl Store {
             .await
         })
         .map_err(self.db_err("list jobs", Some(run)))?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, content_hash, status, attempts)| JobRecord {
-                id: JobId(id),
-                content_hash,
-                status,
-                attempts,
+        rows.into_iter()
+            .map(|(id, kind, content_hash, status, attempts)| {
+                Ok(JobRecord {
+                    id: JobId(id),
+                    kind: self.job_kind(&kind, run, "list jobs")?,
+                    content_hash,
+                    status,
+                    attempts,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Every claim of the run's jobs, by job and attempt.

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hone_agent::testing::MockResponse;
-use hone_store::{JobId, NodeRecord, RunId, WorkerId};
+use hone_store::{JobId, JobKind, NodeRecord, RunId, WorkerId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -424,15 +424,32 @@ fn a_workers_run_with_its_driver_and_workers_killed_ends_with_its_budget() {
     let jobs = runtime()
         .block_on(store.jobs(RunId(1)))
         .unwrap_or_else(|e| panic!("jobs: {e}"));
-    let mut done: BTreeMap<&str, usize> = BTreeMap::new();
+    // Each evaluation, public or private, of a content at most once.
+    let mut done: BTreeMap<(JobKind, &str), usize> = BTreeMap::new();
     for job in jobs.iter().filter(|j| j.status == "done") {
-        *done.entry(job.content_hash.as_str()).or_default() += 1;
+        *done
+            .entry((job.kind, job.content_hash.as_str()))
+            .or_default() += 1;
     }
     for node in &evaluated {
         assert!(
-            done.contains_key(node.content_hash.as_str()),
+            done.contains_key(&(JobKind::Public, node.content_hash.as_str())),
             "seed {seed}: node {} was not evaluated by a worker: {jobs:?}",
             node.id.0
+        );
+    }
+    let privates = work.read(async |store| {
+        store
+            .private_evaluations(RunId(1))
+            .await
+            .unwrap_or_else(|e| panic!("private evaluations: {e}"))
+    });
+    for private in privates.iter().filter(|p| p.evaluation.held_out) {
+        let node = nodes.iter().find(|n| n.id == private.node);
+        assert!(
+            node.is_some_and(|n| done.contains_key(&(JobKind::Private, n.content_hash.as_str()))),
+            "seed {seed}: node {}'s private evaluation was not made by a worker",
+            private.node.0
         );
     }
     assert!(
