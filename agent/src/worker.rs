@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use hone_store::{
     Backend, ClaimedJob, JOBS_CHANNEL, JobKind, PassOutcome, QueueListener, Store, WorkerId,
+    WorkerStatus,
 };
 use hone_tasks::{Candidate, Task, TaskLoader};
 
@@ -270,7 +271,11 @@ impl Worker {
                         break;
                     }
                     if last_heartbeat.elapsed() > self.options.lease / 3 {
-                        if let Err(e) = self.store.worker_heartbeat(self.id, "idle").await {
+                        if let Err(e) = self
+                            .store
+                            .worker_heartbeat(self.id, WorkerStatus::Idle)
+                            .await
+                        {
                             backoff.failed("record a heartbeat", &e).await;
                             continue;
                         }
@@ -286,7 +291,11 @@ impl Worker {
             }
         }
         let mut tries = 0;
-        while let Err(e) = self.store.worker_heartbeat(self.id, "stopped").await {
+        while let Err(e) = self
+            .store
+            .worker_heartbeat(self.id, WorkerStatus::Stopped)
+            .await
+        {
             tries += 1;
             if tries >= 3 {
                 eprintln!("hone worker {}: cannot record the stop: {e}", self.id);

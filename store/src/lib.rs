@@ -104,6 +104,7 @@ pub use store::leases::{LeaseAcquisition, LeaseRequest, RunDriver};
 pub use store::queue::{
     ClaimedJob, JOBS_CHANNEL, JobAttempt, JobId, JobKind, JobOutcome, JobRecord, MAX_JOB_PASSES,
     NewJob, PassOutcome, QueueDepth, QueueListener, RESULTS_CHANNEL, WorkerId, WorkerRecord,
+    WorkerStatus,
 };
 pub use store::runs::IntegrityReport;
 pub use store::{Backend, Durability, LineageLocation, Store, StoreConfig};

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hone_store::{JobKind, JobOutcome, NewJob, PrivateEvaluation, RESULTS_CHANNEL, RunId, Store};
+use hone_store::{
+    JobKind, JobOutcome, NewJob, PrivateEvaluation, RESULTS_CHANNEL, RunId, Store, WorkerStatus,
+};
 use hone_tasks::{Candidate, Evaluation};
 use tokio::sync::Notify;
 
@@ -160,7 +162,8 @@ impl RemoteEvaluations {
             return;
         };
         let recent = workers.iter().any(|w| {
-            w.status != "stopped" && now.0 - w.last_seen.0 < NO_WORKER_WARNING.as_millis() as i64
+            w.status != WorkerStatus::Stopped
+                && now.0 - w.last_seen.0 < NO_WORKER_WARNING.as_millis() as i64
         });
         if recent {
             return;

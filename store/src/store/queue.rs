@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool};
 
 use crate::error::{Error, Result};
-use crate::store::{Db, RowExt, on_db};
+use crate::store::{Db, RowError, RowExt, on_db};
 use crate::{RunId, Store, Timestamp};
 
 /// The channel `hone worker` listens on: a job was enqueued.
@@ -141,14 +141,53 @@ pub enum PassOutcome {
     NotHeld,
 }
 
+/// What a registered worker is doing, as it last said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerStatus {
+    /// Waiting for a job.
+    Idle,
+    /// Holding a job (`current_job`).
+    Working,
+    /// Exited cleanly.
+    Stopped,
+}
+
+impl WorkerStatus {
+    pub const ALL: [WorkerStatus; 3] = [
+        WorkerStatus::Idle,
+        WorkerStatus::Working,
+        WorkerStatus::Stopped,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerStatus::Idle => "idle",
+            WorkerStatus::Working => "working",
+            WorkerStatus::Stopped => "stopped",
+        }
+    }
+
+    /// The status of a stored name.
+    pub fn parse(name: &str) -> Option<WorkerStatus> {
+        WorkerStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for WorkerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A registered worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerRecord {
     pub id: WorkerId,
     pub host: String,
     pub pid: i64,
-    /// `idle`, `working`, or `stopped` (exited cleanly).
-    pub status: String,
+    pub status: WorkerStatus,
     pub current_job: Option<JobId>,
     pub jobs_done: i64,
     pub started_at: Timestamp,
@@ -226,12 +265,18 @@ fn job_outcome(status: &str, result: Option<String>, error: Option<String>) -> J
     }
 }
 
-fn worker_from_row(row: &impl RowExt) -> Result<WorkerRecord, sqlx::Error> {
+fn worker_from_row(row: &impl RowExt) -> Result<WorkerRecord, RowError> {
     Ok(WorkerRecord {
         id: WorkerId(row.i64("id")?),
         host: row.string("host")?,
         pid: row.i64("pid")?,
-        status: row.string("status")?,
+        status: {
+            let value = row.string("status")?;
+            WorkerStatus::parse(&value).ok_or(RowError::UnknownValue {
+                column: "status",
+                value,
+            })?
+        },
         current_job: row.opt_i64("current_job")?.map(JobId),
         jobs_done: row.i64("jobs_done")?,
         started_at: Timestamp(row.i64("started_at")?),
@@ -479,7 +524,8 @@ impl Store {
         let pool = self.queue_pool("register a worker")?;
         let sql = format!(
             "INSERT INTO workers (host, pid, status, jobs_done, started_at, last_seen) \
-             VALUES ($1, $2, 'idle', 0, {NOW}, {NOW}) RETURNING id"
+             VALUES ($1, $2, '{idle}', 0, {NOW}, {NOW}) RETURNING id",
+            idle = WorkerStatus::Idle
         );
         let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(host)
@@ -490,15 +536,16 @@ impl Store {
         Ok(WorkerId(id))
     }
 
-    /// Marks a worker as seen now, with its status (`idle`, `working`, `stopped`).
-    pub async fn worker_heartbeat(&self, worker: WorkerId, status: &str) -> Result<()> {
+    /// Marks a worker as seen now, with its status.
+    pub async fn worker_heartbeat(&self, worker: WorkerId, status: WorkerStatus) -> Result<()> {
         let pool = self.queue_pool("record a worker heartbeat")?;
         let sql = format!(
             "UPDATE workers SET status = $1, last_seen = {NOW}, \
-             current_job = CASE WHEN $1 = 'working' THEN current_job ELSE NULL END WHERE id = $2"
+             current_job = CASE WHEN $1 = '{working}' THEN current_job ELSE NULL END WHERE id = $2",
+            working = WorkerStatus::Working
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(status)
+            .bind(status.as_str())
             .bind(worker.0)
             .execute(pool)
             .await
@@ -528,10 +575,11 @@ impl Store {
                j.attempts, j.lease_expires_at), \
              attempt AS (INSERT INTO job_attempts (job_id, attempt, worker_id, claimed_at) \
                SELECT id, attempts, $1, {NOW} FROM claimed), \
-             seen AS (UPDATE workers SET status = 'working', current_job = claimed.id, \
+             seen AS (UPDATE workers SET status = '{working}', current_job = claimed.id, \
                last_seen = {NOW} FROM claimed WHERE workers.id = $1) \
              SELECT id, run_id, kind, task_hash, content_hash, candidate, attempts, \
-             lease_expires_at FROM claimed"
+             lease_expires_at FROM claimed",
+            working = WorkerStatus::Working
         );
         type Claimed = (i64, i64, String, String, String, String, i64, i64);
         let result: Result<Option<Claimed>, sqlx::Error> =
@@ -649,17 +697,19 @@ impl Store {
              WHERE job_id = $1 AND attempt = $2 AND worker_id = $3"
         );
         let untried = format!(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM workers w WHERE w.status <> 'stopped' \
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM workers w WHERE w.status <> '{stopped}' \
              AND w.last_seen >= {NOW} - $2 AND NOT EXISTS (SELECT 1 FROM job_attempts a \
-             WHERE a.job_id = $1 AND a.worker_id = w.id AND a.outcome = 'passed')"
+             WHERE a.job_id = $1 AND a.worker_id = w.id AND a.outcome = 'passed')",
+            stopped = WorkerStatus::Stopped
         );
         let fail = format!(
             "UPDATE eval_jobs SET status = 'failed', error = $2, finished_at = {NOW}, \
              lease_expires_at = NULL WHERE id = $1"
         );
         let idle = format!(
-            "UPDATE workers SET status = 'idle', current_job = NULL, last_seen = {NOW} \
-             WHERE id = $1"
+            "UPDATE workers SET status = '{idle}', current_job = NULL, last_seen = {NOW} \
+             WHERE id = $1",
+            idle = WorkerStatus::Idle
         );
         let outcome: Result<PassOutcome, sqlx::Error> = async {
             let mut tx = pool.begin().await?;
@@ -774,8 +824,9 @@ impl Store {
                WHERE job_id = $4 AND attempt = $5 AND worker_id = $6 AND finished_at IS NULL), \
              counted AS (UPDATE workers SET \
                jobs_done = jobs_done + (SELECT COUNT(*) FROM done WHERE $1 = 'done'), \
-               status = 'idle', current_job = NULL, last_seen = {NOW} WHERE id = $6) \
-             SELECT run_id FROM done"
+               status = '{idle}', current_job = NULL, last_seen = {NOW} WHERE id = $6) \
+             SELECT run_id FROM done",
+            idle = WorkerStatus::Idle
         );
         let outcome: Result<bool, sqlx::Error> = async {
             let run: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(finish))
@@ -838,7 +889,7 @@ impl Store {
             rows.iter()
                 .map(worker_from_row)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(self.db_err("list workers", None))
+                .map_err(self.row_err("list workers", None))
         })
     }
 

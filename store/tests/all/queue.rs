@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hone_store::{Error, JobId, JobKind, JobOutcome, NewJob, RunId, Store};
+use hone_store::{Error, JobId, JobKind, JobOutcome, NewJob, RunId, Store, WorkerStatus};
 
 use crate::support::{Postgres, Target, new_run, ok};
 
@@ -137,7 +137,7 @@ async fn claim_renew_complete(store: &Store) {
         .await));
     let workers = ok(store.workers().await);
     assert_eq!(workers.len(), 1);
-    assert_eq!(workers[0].status, "working");
+    assert_eq!(workers[0].status, WorkerStatus::Working);
     assert_eq!(workers[0].current_job, Some(a));
     assert_eq!((workers[0].host.as_str(), workers[0].pid), ("host-a", 4242));
     assert_eq!(
@@ -183,8 +183,8 @@ async fn claim_renew_complete(store: &Store) {
         vec![(a, 1, Some("done")), (b, 1, Some("failed"))],
         "the duplicate completion does not add an attempt"
     );
-    ok(store.worker_heartbeat(worker, "stopped").await);
-    assert_eq!(ok(store.workers().await)[0].status, "stopped");
+    ok(store.worker_heartbeat(worker, WorkerStatus::Stopped).await);
+    assert_eq!(ok(store.workers().await)[0].status, WorkerStatus::Stopped);
 }
 
 async fn expired_lease_is_claimed_again(store: &Store) {
