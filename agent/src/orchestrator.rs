@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 
 pub use budget::{BudgetCounters, StopReason};
 pub use lease::{DEFAULT_RENEWAL, LeaseSettings, STALE_PERIODS};
-pub use private::{PRIVATE_TOP_K, private_evaluation};
+pub use private::{PRIVATE_TOP_K, held_out_numbers, private_evaluation};
 pub use proposer::{OFFLINE_SPECS, Proposer};
 pub use settings::{LlmSettings, RunSettings, SettingsError};
 pub use step::StepReport;

@@ -33,7 +33,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hone_store::{Backend, ClaimedJob, JOBS_CHANNEL, PassOutcome, QueueListener, Store, WorkerId};
+use hone_store::{
+    Backend, ClaimedJob, JOBS_CHANNEL, JobKind, PassOutcome, QueueListener, Store, WorkerId,
+    WorkerStatus,
+};
 use hone_tasks::{Candidate, Task, TaskLoader};
 
 pub use dispatch::RemoteEvaluations;
@@ -268,7 +271,11 @@ impl Worker {
                         break;
                     }
                     if last_heartbeat.elapsed() > self.options.lease / 3 {
-                        if let Err(e) = self.store.worker_heartbeat(self.id, "idle").await {
+                        if let Err(e) = self
+                            .store
+                            .worker_heartbeat(self.id, WorkerStatus::Idle)
+                            .await
+                        {
                             backoff.failed("record a heartbeat", &e).await;
                             continue;
                         }
@@ -284,7 +291,11 @@ impl Worker {
             }
         }
         let mut tries = 0;
-        while let Err(e) = self.store.worker_heartbeat(self.id, "stopped").await {
+        while let Err(e) = self
+            .store
+            .worker_heartbeat(self.id, WorkerStatus::Stopped)
+            .await
+        {
             tries += 1;
             if tries >= 3 {
                 eprintln!("hone worker {}: cannot record the stop: {e}", self.id);
@@ -325,8 +336,8 @@ impl Worker {
 
     async fn process(&mut self, job: ClaimedJob) {
         eprintln!(
-            "hone worker {}: claimed job {} for run {} (attempt {})",
-            self.id, job.id, job.run, job.attempt
+            "hone worker {}: claimed job {} ({} evaluation) for run {} (attempt {})",
+            self.id, job.id, job.kind, job.run, job.attempt
         );
         let renewal = self.start_renewal(&job);
         let evaluated = self.evaluate(&job).await;
@@ -357,10 +368,11 @@ impl Worker {
                         Ok(result) => {
                             self.summary.jobs_done += 1;
                             eprintln!(
-                                "hone worker {}: job {} done: {} score {}",
+                                "hone worker {}: job {} ({}) done: {} score {}",
                                 self.id,
                                 job.id,
-                                result["status"].as_str().unwrap_or("?"),
+                                job.kind,
+                                result["status"].as_str().unwrap_or("-"),
                                 result["score"]
                             );
                         }
@@ -443,10 +455,24 @@ impl Worker {
         let candidate: Candidate = serde_json::from_value(job.candidate.clone())
             .map_err(|e| JobError::Failed(format!("the job's candidate cannot be read: {e}")))?;
         let evaluator = task.evaluator();
-        let evaluation = tokio::task::spawn_blocking(move || evaluator.evaluate(&candidate))
-            .await
-            .map_err(|e| JobError::Failed(format!("the evaluation thread failed: {e}")))?;
-        wire::encode(&evaluation).map_err(JobError::Failed)
+        let thread_failed = |e| JobError::Failed(format!("the evaluation thread failed: {e}"));
+        match job.kind {
+            JobKind::Public => {
+                let evaluation =
+                    tokio::task::spawn_blocking(move || evaluator.evaluate(&candidate))
+                        .await
+                        .map_err(thread_failed)?;
+                wire::encode(&evaluation).map_err(JobError::Failed)
+            }
+            // Of a private evaluation only its numbers leave this function.
+            JobKind::Private => {
+                let private =
+                    tokio::task::spawn_blocking(move || evaluator.evaluate_private(&candidate))
+                        .await
+                        .map_err(thread_failed)?;
+                wire::encode_private(private.as_ref()).map_err(JobError::Failed)
+            }
+        }
     }
 
     /// Renews the job's lease every third of the lease while the evaluation runs.

@@ -14,7 +14,7 @@ pub(crate) struct Migration {
 }
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Created before anything else, in both databases.
 pub(crate) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hone_schema (\
@@ -281,6 +281,10 @@ CREATE TABLE run_leases (
 ALTER TABLE job_attempts ADD COLUMN detail TEXT;
 "#;
 
+/// v7: `eval_jobs.kind`: `public` (the evaluation the search sees) or `private` (the
+/// held-out one, whose result holds only its numbers).
+const V7_JOB_KINDS: &str = "ALTER TABLE eval_jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'public';";
+
 /// All migrations, oldest first. Versions are consecutive from 1.
 pub(crate) fn migrations() -> Vec<Migration> {
     vec![
@@ -324,6 +328,11 @@ pub(crate) fn migrations() -> Vec<Migration> {
             version: 6,
             sqlite: V6_RUN_LEASES_AND_JOB_PASSES,
             postgres: V6_RUN_LEASES_AND_JOB_PASSES,
+        },
+        Migration {
+            version: 7,
+            sqlite: V7_JOB_KINDS,
+            postgres: V7_JOB_KINDS,
         },
     ]
 }

@@ -63,6 +63,10 @@ pub trait Evaluator: Send + Sync {
     /// score then stands for the private one).
     fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation>;
 
+    /// Whether [`Evaluator::evaluate_private`] can give a result: false when it always
+    /// gives `None` (the task has no held-out cases), so a caller need not ask.
+    fn has_held_out_cases(&self) -> bool;
+
     /// The task's source of random valid candidates, when it has one (a counterexample
     /// task's random generator); `None` otherwise.
     fn random_candidates(&self) -> Option<&dyn RandomCandidates> {
@@ -292,6 +296,11 @@ impl Task {
     /// Scores a candidate on held-out cases (see [`Evaluator::evaluate_private`]).
     pub fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
         self.evaluator.evaluate_private(candidate)
+    }
+
+    /// Whether the task has held-out cases (see [`Evaluator::has_held_out_cases`]).
+    pub fn has_held_out_cases(&self) -> bool {
+        self.evaluator.has_held_out_cases()
     }
 
     /// The task's random valid candidates (see [`Evaluator::random_candidates`]).

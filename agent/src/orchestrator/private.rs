@@ -5,7 +5,9 @@
 //! run and on resume, the best [`PRIVATE_TOP_K`] public nodes still without a private result
 //! are. The run's best is ranked by private score ([`hone_store::Store::best_node`]). Of a
 //! private evaluation only its numbers are kept: its feedback, metrics and trace are dropped
-//! here, so they can reach no prompt, log or export.
+//! here, so they can reach no prompt, log or export. With `--workers` a worker makes the
+//! private evaluation and keeps the same numbers ([`held_out_numbers`]) before it stores
+//! the job's result.
 
 use hone_store::PrivateEvaluation;
 use hone_tasks::Evaluation;
@@ -41,10 +43,18 @@ impl PublicLeaders {
 /// What is kept of a private evaluation: its numbers. `None` (the task has no held-out
 /// cases) keeps the public result's, marked as such.
 pub fn private_evaluation(private: Option<&Evaluation>, public: &Evaluation) -> PrivateEvaluation {
-    let (held_out, evaluation) = match private {
-        Some(private) => (true, private),
-        None => (false, public),
-    };
+    match private {
+        Some(private) => held_out_numbers(private),
+        None => numbers(false, public),
+    }
+}
+
+/// The numbers of a private evaluation on held-out cases: all that may be kept of it.
+pub fn held_out_numbers(private: &Evaluation) -> PrivateEvaluation {
+    numbers(true, private)
+}
+
+fn numbers(held_out: bool, evaluation: &Evaluation) -> PrivateEvaluation {
     PrivateEvaluation {
         held_out,
         status: evaluation.status.to_string(),

@@ -211,7 +211,7 @@ impl StepContext {
             .get_or_try_init(|| async {
                 let evaluation = self.evaluate(candidate.clone()).await?;
                 // A node whose public score enters the run's best is scored privately in
-                // the same step (in this process, even with workers).
+                // the same step (on a worker, with workers).
                 let private = if self.enters_leaders(&evaluation) {
                     Some(
                         self.evaluate_private(candidate.clone(), &evaluation)
@@ -281,14 +281,25 @@ impl StepContext {
                 .is_ok_and(|mut leaders| leaders.admit(evaluation.score))
     }
 
-    /// The private evaluation of a candidate whose public evaluation is `public`: on this
-    /// process's blocking pool, under the same limit as the public ones. A task without
-    /// held-out cases gives the public result back (`held_out` false) without running.
+    /// The private evaluation of a candidate whose public evaluation is `public`: on a
+    /// worker through the queue, or on this process's blocking pool under the same limit
+    /// as the public ones. A task without held-out cases gives the public result back
+    /// (`held_out` false) without running.
     pub(super) async fn evaluate_private(
         &self,
         candidate: Candidate,
         public: &Evaluation,
     ) -> Result<PrivateEvaluation, StepError> {
+        if !self.task.has_held_out_cases() {
+            return Ok(private_evaluation(None, public));
+        }
+        if let Some(remote) = &self.remote {
+            let numbers = remote
+                .evaluate_private(&candidate)
+                .await
+                .map_err(StepError::Remote)?;
+            return Ok(numbers.unwrap_or_else(|| private_evaluation(None, public)));
+        }
         let _permit = self
             .evaluations
             .acquire()

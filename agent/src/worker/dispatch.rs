@@ -1,12 +1,15 @@
-//! The orchestrator's side of the queue: [`RemoteEvaluations`] enqueues a candidate (or
-//! adopts the run's job for the same content), waits for its result — woken by NOTIFY,
-//! with a short poll as a fallback — and warns when jobs wait while no worker is seen.
+//! The orchestrator's side of the queue: [`RemoteEvaluations`] enqueues a candidate's
+//! public or private evaluation (or adopts the run's job of the same kind and content),
+//! waits for its result — woken by NOTIFY, with a short poll as a fallback — and warns when
+//! jobs wait while no worker is seen.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hone_store::{JobOutcome, NewJob, RESULTS_CHANNEL, RunId, Store};
+use hone_store::{
+    JobKind, JobOutcome, NewJob, PrivateEvaluation, RESULTS_CHANNEL, RunId, Store, WorkerStatus,
+};
 use hone_tasks::{Candidate, Evaluation};
 use tokio::sync::Notify;
 
@@ -79,8 +82,29 @@ impl RemoteEvaluations {
     /// of the machinery (the store, a worker that could not load the task), not of the
     /// candidate.
     pub async fn evaluate(&self, candidate: &Candidate) -> Result<Evaluation, String> {
+        let result = self.run_job(candidate, JobKind::Public).await?;
+        wire::decode(&result)
+    }
+
+    /// Evaluates `candidate` privately on a worker and returns the numbers the worker kept
+    /// (`None`: the task has no held-out cases). Errors as [`RemoteEvaluations::evaluate`].
+    pub async fn evaluate_private(
+        &self,
+        candidate: &Candidate,
+    ) -> Result<Option<PrivateEvaluation>, String> {
+        let result = self.run_job(candidate, JobKind::Private).await?;
+        wire::decode_private(&result)
+    }
+
+    /// Enqueues (or adopts) the job of this kind for `candidate` and waits for its result.
+    async fn run_job(
+        &self,
+        candidate: &Candidate,
+        kind: JobKind,
+    ) -> Result<serde_json::Value, String> {
         let job = NewJob {
             run: self.run,
+            kind,
             task_hash: self.task_hash.clone(),
             content_hash: candidate.content_hash(),
             candidate: serde_json::to_value(candidate)
@@ -104,7 +128,7 @@ impl RemoteEvaluations {
             notified.as_mut().enable();
             match self.store.job_outcomes(&[id]).await {
                 Ok(outcomes) => match outcomes.into_iter().next().map(|(_, o)| o) {
-                    Some(JobOutcome::Done(value)) => return wire::decode(&value),
+                    Some(JobOutcome::Done(value)) => return Ok(value),
                     Some(JobOutcome::Failed(message)) => {
                         return Err(format!("no worker could evaluate job {id}: {message}"));
                     }
@@ -138,7 +162,8 @@ impl RemoteEvaluations {
             return;
         };
         let recent = workers.iter().any(|w| {
-            w.status != "stopped" && now.0 - w.last_seen.0 < NO_WORKER_WARNING.as_millis() as i64
+            w.status != WorkerStatus::Stopped
+                && now.0 - w.last_seen.0 < NO_WORKER_WARNING.as_millis() as i64
         });
         if recent {
             return;

@@ -1,7 +1,24 @@
 //! An [`Evaluation`] as a job result in the store: its JSON, with non-finite numbers
-//! (an invalid candidate's `-inf` score) written as strings so they survive JSON.
+//! (an invalid candidate's `-inf` score) written as strings so they survive JSON. A private
+//! evaluation's result is only its numbers ([`PrivateEvaluation`]), or `null` when the
+//! task has no held-out cases.
 
+use hone_store::PrivateEvaluation;
 use hone_tasks::Evaluation;
+
+use crate::orchestrator::held_out_numbers;
+
+/// The result JSON of a private evaluation: its numbers only.
+pub fn encode_private(private: Option<&Evaluation>) -> Result<serde_json::Value, String> {
+    serde_json::to_value(private.map(held_out_numbers))
+        .map_err(|e| format!("cannot encode a private result: {e}"))
+}
+
+/// The numbers of a private evaluation a worker stored (`None`: no held-out cases).
+pub fn decode_private(value: &serde_json::Value) -> Result<Option<PrivateEvaluation>, String> {
+    serde_json::from_value(value.clone())
+        .map_err(|e| format!("a private job result is not a private evaluation: {e}"))
+}
 
 /// The result JSON of an evaluation.
 pub fn encode(evaluation: &Evaluation) -> Result<serde_json::Value, String> {
@@ -63,5 +80,41 @@ mod tests {
         assert_eq!(decode(&encode(&good).unwrap()).unwrap(), good);
         let error = decode(&serde_json::json!({"score": "lots"})).unwrap_err();
         assert!(error.contains("`score` = `lots`"), "{error}");
+    }
+
+    #[test]
+    fn a_private_result_holds_numbers_only() {
+        let mut private =
+            Evaluation::failed(EvalStatus::Ok, "hidden input 1 2 3").with_metric("cases", 3);
+        private.valid = true;
+        private.score = 35.0;
+        private.fuel = Some(7);
+        let value = encode_private(Some(&private)).unwrap();
+        let text = value.to_string();
+        assert!(
+            !text.contains("hidden input") && !text.contains("cases"),
+            "{text}"
+        );
+        let keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            ["fuel", "held_out", "score", "status", "valid", "wall_ms"]
+        );
+        assert_eq!(
+            decode_private(&value).unwrap(),
+            Some(held_out_numbers(&private))
+        );
+        let none = encode_private(None).unwrap();
+        assert_eq!(none, serde_json::Value::Null);
+        assert_eq!(decode_private(&none).unwrap(), None);
+        let mut invalid = private.clone();
+        invalid.score = f64::NEG_INFINITY;
+        let back = decode_private(&encode_private(Some(&invalid)).unwrap()).unwrap();
+        assert_eq!(back.and_then(|p| p.score), None);
     }
 }

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hone_store::testing::PostgresServer;
-use hone_store::{JobAttempt, RunId, Store};
+use hone_store::{JobAttempt, JobKind, JobOutcome, RunId, Store};
 
 const HEAVY_BALL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -56,7 +56,7 @@ fn run_with_workers(dir: &Path, url: &str) -> Child {
         .unwrap_or_else(|e| panic!("hone run --workers: {e}"))
 }
 
-fn server() -> Option<PostgresServer> {
+pub(crate) fn server() -> Option<PostgresServer> {
     match PostgresServer::start() {
         Ok(server) => Some(server),
         Err(e) => {
@@ -83,20 +83,20 @@ fn unavailable(what: &str, reason: &dyn std::fmt::Display) {
     eprintln!("SKIPPED: {what}: {reason} (under CI=true this fails)");
 }
 
-fn database(server: &PostgresServer, name: &str) -> String {
+pub(crate) fn database(server: &PostgresServer, name: &str) -> String {
     server
         .create_database(name)
         .unwrap_or_else(|e| panic!("createdb {name}: {e}"))
 }
 
 /// A `hone worker` process, its stderr in `dir/worker-N.log`; killed when dropped.
-struct WorkerProcess {
-    child: Child,
+pub(crate) struct WorkerProcess {
+    pub(crate) child: Child,
     log: PathBuf,
 }
 
 impl WorkerProcess {
-    fn start(dir: &Path, store: &str, n: usize, lease: &str) -> WorkerProcess {
+    pub(crate) fn start(dir: &Path, store: &str, n: usize, lease: &str) -> WorkerProcess {
         let log = dir.join(format!("worker-{n}.log"));
         let file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
         let child = hone(dir, store)
@@ -108,11 +108,11 @@ impl WorkerProcess {
         WorkerProcess { child, log }
     }
 
-    fn pid(&self) -> i64 {
+    pub(crate) fn pid(&self) -> i64 {
         self.child.id() as i64
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -156,7 +156,7 @@ fn outcome(output: &Output) -> serde_json::Value {
 /// One runtime for the whole test process: a store's connections belong to the runtime
 /// that opened them, so a store opened in one runtime and queried in another fails when
 /// the first shuts down.
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -167,7 +167,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-fn open(url: &str) -> Store {
+pub(crate) fn open(url: &str) -> Store {
     runtime()
         .block_on(Store::open(url))
         .unwrap_or_else(|e| panic!("open {url}: {e}"))
@@ -190,7 +190,21 @@ fn evaluated(url: &str, run: i64) -> BTreeMap<String, (String, Option<u64>)> {
         .collect()
 }
 
-fn attempts(url: &str, run: i64) -> Vec<JobAttempt> {
+/// The claims of the run's public jobs (its private evaluations left out).
+fn public_attempts(url: &str, run: i64) -> Vec<JobAttempt> {
+    let jobs = runtime()
+        .block_on(open(url).jobs(RunId(run)))
+        .unwrap_or_else(|e| panic!("jobs: {e}"));
+    attempts(url, run)
+        .into_iter()
+        .filter(|a| {
+            jobs.iter()
+                .any(|j| j.id == a.job && j.kind == JobKind::Public)
+        })
+        .collect()
+}
+
+pub(crate) fn attempts(url: &str, run: i64) -> Vec<JobAttempt> {
     runtime()
         .block_on(open(url).job_attempts(RunId(run)))
         .unwrap_or_else(|e| panic!("job attempts: {e}"))
@@ -198,7 +212,7 @@ fn attempts(url: &str, run: i64) -> Vec<JobAttempt> {
 
 /// No job was held by two workers at once: per job, each claim starts after the previous
 /// one ended (a claim that never ended — a killed worker — ends at its lease).
-fn assert_no_overlap(attempts: &[JobAttempt], lease_ms: i64) {
+pub(crate) fn assert_no_overlap(attempts: &[JobAttempt], lease_ms: i64) {
     let mut by_job: BTreeMap<i64, Vec<&JobAttempt>> = BTreeMap::new();
     for a in attempts {
         by_job.entry(a.job.0).or_default().push(a);
@@ -345,7 +359,7 @@ fn a_killed_worker_costs_one_lease_and_loses_nothing() {
     assert_eq!(result["evaluations"], 3);
 
     let run = result["run"].as_i64().unwrap_or_default();
-    let claims = attempts(&url, run);
+    let claims = public_attempts(&url, run);
     let of_held: Vec<_> = claims.iter().filter(|a| a.job == held).collect();
     assert_eq!(
         of_held.len(),
@@ -375,10 +389,12 @@ fn a_killed_worker_costs_one_lease_and_loses_nothing() {
     );
     let nodes = evaluated(&url, run);
     assert_eq!(nodes.len(), 3);
-    let depth = rt
-        .block_on(store.queue_depth(Some(RunId(run))))
-        .unwrap_or_default();
-    assert_eq!((depth.done, depth.pending, depth.leased), (3, 0, 0));
+    let jobs = rt
+        .block_on(store.jobs(RunId(run)))
+        .unwrap_or_else(|e| panic!("jobs: {e}"));
+    let public = jobs.iter().filter(|j| j.kind == JobKind::Public);
+    assert_eq!(public.clone().count(), 3, "{jobs:?}");
+    assert!(public.clone().all(|j| j.status == "done"), "{jobs:?}");
     assert!(rescuer.log().contains("claimed job"), "{}", rescuer.log());
 }
 
@@ -832,7 +848,7 @@ fn a_killed_orchestrator_resumes_without_evaluating_twice() {
     assert_eq!(result["status"], "finished", "{result}");
     assert_eq!(result["evaluations"], 4);
 
-    let claims = attempts(&url, run);
+    let claims = public_attempts(&url, run);
     assert!(
         claims.iter().all(|a| a.attempt == 1),
         "no job claimed twice: {claims:?}"
@@ -1128,4 +1144,138 @@ fn workers_in_network_namespaces_evaluate_every_job() {
             "the worker names its store at the bridge address:\n{log}"
         );
     }
+}
+
+/// A run's private evaluations, by content hash: (held out, status, valid, score bits).
+fn private_scores(url: &str, run: i64) -> BTreeMap<String, (bool, String, bool, Option<u64>)> {
+    let store = open(url);
+    let nodes = runtime()
+        .block_on(store.load_tree(RunId(run)))
+        .unwrap_or_else(|e| panic!("load tree: {e}"));
+    runtime()
+        .block_on(store.private_evaluations(RunId(run)))
+        .unwrap_or_else(|e| panic!("private evaluations: {e}"))
+        .into_iter()
+        .map(|p| {
+            let node = nodes
+                .iter()
+                .find(|n| n.id == p.node)
+                .unwrap_or_else(|| panic!("private evaluation of unknown node {}", p.node.0));
+            let e = p.evaluation;
+            (
+                node.content_hash.clone(),
+                (e.held_out, e.status, e.valid, e.score.map(f64::to_bits)),
+            )
+        })
+        .collect()
+}
+
+/// With `--workers` the private evaluations are jobs too: made by the worker (its claims),
+/// holding only numbers, and equal to the in-process run's.
+#[test]
+fn private_evaluations_go_to_workers() {
+    let Some(server) = server() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let flags = [
+        "--llm",
+        "builtin",
+        "--budget-evals",
+        "6",
+        "--concurrency",
+        "1",
+        "--seed",
+        "3",
+        "--json",
+    ];
+    let local = dir.path().join("local.db").to_string_lossy().into_owned();
+    let single = hone(dir.path(), &local)
+        .arg("run")
+        .arg(HEAVY_BALL)
+        .args(flags)
+        .output()
+        .unwrap_or_else(|e| panic!("hone run: {e}"));
+    let single = outcome(&single);
+    assert_eq!(single["status"], "finished", "{single}");
+
+    let url = database(&server, "private_jobs");
+    let worker = WorkerProcess::start(dir.path(), &url, 0, "10s");
+    let child = hone(dir.path(), &url)
+        .arg("run")
+        .arg(HEAVY_BALL)
+        .args(flags)
+        .arg("--workers")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("hone run --workers: {e}"));
+    let remote = outcome(&wait_output(child, Duration::from_secs(120)));
+    assert_eq!(remote["status"], "finished", "{remote}\n{}", worker.log());
+    assert_eq!(remote["best_score"], single["best_score"]);
+
+    let run = remote["run"].as_i64().unwrap_or_default();
+    let expected = private_scores(&local, single["run"].as_i64().unwrap_or_default());
+    let got = private_scores(&url, run);
+    assert!(!got.is_empty());
+    assert!(
+        got.values().all(|p| p.0),
+        "heavy-ball has held-out instances: {got:?}"
+    );
+    assert_eq!(got, expected, "the same private evaluations as in process");
+
+    // One private job per private evaluation, each done by the worker, its result numbers
+    // only.
+    let store = open(&url);
+    let jobs = runtime()
+        .block_on(store.jobs(RunId(run)))
+        .unwrap_or_else(|e| panic!("jobs: {e}"));
+    let private: Vec<_> = jobs.iter().filter(|j| j.kind == JobKind::Private).collect();
+    assert_eq!(private.len(), got.len(), "{jobs:?}");
+    let mut hashes: Vec<&str> = private.iter().map(|j| j.content_hash.as_str()).collect();
+    hashes.sort_unstable();
+    assert_eq!(hashes, got.keys().map(String::as_str).collect::<Vec<_>>());
+    let registered = runtime()
+        .block_on(store.workers())
+        .unwrap_or_else(|e| panic!("workers: {e}"));
+    let ours = registered
+        .iter()
+        .find(|w| w.pid == worker.pid())
+        .unwrap_or_else(|| panic!("the worker is registered: {registered:?}"));
+    let claims = attempts(&url, run);
+    for job in &private {
+        assert_eq!(job.status, "done", "{job:?}");
+        let of_job: Vec<_> = claims.iter().filter(|a| a.job == job.id).collect();
+        assert!(
+            of_job.len() == 1
+                && of_job[0].worker == ours.id
+                && of_job[0].outcome.as_deref() == Some("done"),
+            "private job {} made by the worker: {of_job:?}",
+            job.id
+        );
+    }
+    let ids: Vec<_> = private.iter().map(|j| j.id).collect();
+    for (id, result) in runtime()
+        .block_on(store.job_outcomes(&ids))
+        .unwrap_or_else(|e| panic!("outcomes: {e}"))
+    {
+        let JobOutcome::Done(value) = result else {
+            panic!("private job {id}: {result:?}");
+        };
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap_or_else(|| panic!("job {id}: {value}"))
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["fuel", "held_out", "score", "status", "valid", "wall_ms"],
+            "private job {id} keeps numbers only"
+        );
+    }
+    assert!(
+        worker.log().contains("(private evaluation)"),
+        "{}",
+        worker.log()
+    );
 }

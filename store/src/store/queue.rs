@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool};
 
 use crate::error::{Error, Result};
-use crate::store::{Db, RowExt, on_db};
+use crate::store::{Db, RowError, RowExt, on_db};
 use crate::{RunId, Store, Timestamp};
 
 /// The channel `hone worker` listens on: a job was enqueued.
@@ -48,14 +48,50 @@ impl std::fmt::Display for WorkerId {
     }
 }
 
-/// A job to enqueue: one candidate of one run, on the task folder stored under `task_hash`.
+/// Which evaluation a job asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// The public evaluation (`Evaluator::evaluate`): what the search sees.
+    Public,
+    /// The private evaluation on held-out cases (`Evaluator::evaluate_private`): its result
+    /// holds only the numbers (status, validity, score, fuel, wall time).
+    Private,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 2] = [JobKind::Public, JobKind::Private];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Public => "public",
+            JobKind::Private => "private",
+        }
+    }
+
+    /// The kind of a stored name.
+    pub fn parse(name: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// A job to enqueue: one evaluation of one candidate of one run, on the task folder stored
+/// under `task_hash`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewJob {
     pub run: RunId,
+    pub kind: JobKind,
     /// The task folder's content hash (see [`Store::put_task_folder`]).
     pub task_hash: String,
-    /// The candidate's normalized content hash: a job of the same run, task and content that
-    /// is pending, leased or done is adopted instead of enqueueing another.
+    /// The candidate's normalized content hash: a job of the same run, kind, task and
+    /// content that is pending, leased or done is adopted instead of enqueueing another.
     pub content_hash: String,
     /// The candidate, as JSON (the store does not interpret it).
     pub candidate: serde_json::Value,
@@ -66,6 +102,7 @@ pub struct NewJob {
 pub struct ClaimedJob {
     pub id: JobId,
     pub run: RunId,
+    pub kind: JobKind,
     pub task_hash: String,
     pub content_hash: String,
     pub candidate: serde_json::Value,
@@ -104,14 +141,53 @@ pub enum PassOutcome {
     NotHeld,
 }
 
+/// What a registered worker is doing, as it last said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerStatus {
+    /// Waiting for a job.
+    Idle,
+    /// Holding a job (`current_job`).
+    Working,
+    /// Exited cleanly.
+    Stopped,
+}
+
+impl WorkerStatus {
+    pub const ALL: [WorkerStatus; 3] = [
+        WorkerStatus::Idle,
+        WorkerStatus::Working,
+        WorkerStatus::Stopped,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerStatus::Idle => "idle",
+            WorkerStatus::Working => "working",
+            WorkerStatus::Stopped => "stopped",
+        }
+    }
+
+    /// The status of a stored name.
+    pub fn parse(name: &str) -> Option<WorkerStatus> {
+        WorkerStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for WorkerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A registered worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerRecord {
     pub id: WorkerId,
     pub host: String,
     pub pid: i64,
-    /// `idle`, `working`, or `stopped` (exited cleanly).
-    pub status: String,
+    pub status: WorkerStatus,
     pub current_job: Option<JobId>,
     pub jobs_done: i64,
     pub started_at: Timestamp,
@@ -139,6 +215,18 @@ pub struct JobAttempt {
     pub claimed_at: Timestamp,
     pub finished_at: Option<Timestamp>,
     pub outcome: Option<String>,
+}
+
+/// One job of a run as the store holds it (its candidate and result left out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub content_hash: String,
+    /// `pending`, `leased`, `done`, `failed` or `cancelled`.
+    pub status: String,
+    /// How many times it was claimed.
+    pub attempts: i64,
 }
 
 /// A LISTEN connection on one channel. After a lost connection it reconnects on the next
@@ -177,12 +265,18 @@ fn job_outcome(status: &str, result: Option<String>, error: Option<String>) -> J
     }
 }
 
-fn worker_from_row(row: &impl RowExt) -> Result<WorkerRecord, sqlx::Error> {
+fn worker_from_row(row: &impl RowExt) -> Result<WorkerRecord, RowError> {
     Ok(WorkerRecord {
         id: WorkerId(row.i64("id")?),
         host: row.string("host")?,
         pid: row.i64("pid")?,
-        status: row.string("status")?,
+        status: {
+            let value = row.string("status")?;
+            WorkerStatus::parse(&value).ok_or(RowError::UnknownValue {
+                column: "status",
+                value,
+            })?
+        },
         current_job: row.opt_i64("current_job")?.map(JobId),
         jobs_done: row.i64("jobs_done")?,
         started_at: Timestamp(row.i64("started_at")?),
@@ -210,6 +304,17 @@ impl Store {
             });
         }
         Ok(())
+    }
+
+    /// A stored job kind, or [`Error::UnknownValue`] naming it.
+    fn job_kind(&self, name: &str, run: RunId, context: &'static str) -> Result<JobKind> {
+        JobKind::parse(name).ok_or_else(|| Error::UnknownValue {
+            store: self.inner.name.clone(),
+            run: Some(run),
+            context,
+            column: "kind",
+            value: name.to_string(),
+        })
     }
 
     /// The database's clock (PostgreSQL), or this machine's (SQLite).
@@ -309,12 +414,13 @@ impl Store {
             let mut tx = pool.begin().await?;
             let existing: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM eval_jobs WHERE run_id = $1 AND content_hash = $2 \
-                 AND task_hash = $3 AND status IN ('pending', 'leased', 'done') \
+                 AND task_hash = $3 AND kind = $4 AND status IN ('pending', 'leased', 'done') \
                  ORDER BY id LIMIT 1",
             )
             .bind(job.run.0)
             .bind(&job.content_hash)
             .bind(&job.task_hash)
+            .bind(job.kind.as_str())
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(id) = existing {
@@ -322,11 +428,12 @@ impl Store {
                 return Ok((id, true));
             }
             let sql = format!(
-                "INSERT INTO eval_jobs (run_id, task_hash, content_hash, candidate, status, \
-                 attempts, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, {NOW}) RETURNING id"
+                "INSERT INTO eval_jobs (run_id, kind, task_hash, content_hash, candidate, status, \
+                 attempts, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, {NOW}) RETURNING id"
             );
             let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(job.run.0)
+                .bind(job.kind.as_str())
                 .bind(&job.task_hash)
                 .bind(&job.content_hash)
                 .bind(&candidate)
@@ -417,7 +524,8 @@ impl Store {
         let pool = self.queue_pool("register a worker")?;
         let sql = format!(
             "INSERT INTO workers (host, pid, status, jobs_done, started_at, last_seen) \
-             VALUES ($1, $2, 'idle', 0, {NOW}, {NOW}) RETURNING id"
+             VALUES ($1, $2, '{idle}', 0, {NOW}, {NOW}) RETURNING id",
+            idle = WorkerStatus::Idle
         );
         let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(host)
@@ -428,15 +536,16 @@ impl Store {
         Ok(WorkerId(id))
     }
 
-    /// Marks a worker as seen now, with its status (`idle`, `working`, `stopped`).
-    pub async fn worker_heartbeat(&self, worker: WorkerId, status: &str) -> Result<()> {
+    /// Marks a worker as seen now, with its status.
+    pub async fn worker_heartbeat(&self, worker: WorkerId, status: WorkerStatus) -> Result<()> {
         let pool = self.queue_pool("record a worker heartbeat")?;
         let sql = format!(
             "UPDATE workers SET status = $1, last_seen = {NOW}, \
-             current_job = CASE WHEN $1 = 'working' THEN current_job ELSE NULL END WHERE id = $2"
+             current_job = CASE WHEN $1 = '{working}' THEN current_job ELSE NULL END WHERE id = $2",
+            working = WorkerStatus::Working
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(status)
+            .bind(status.as_str())
             .bind(worker.0)
             .execute(pool)
             .await
@@ -462,32 +571,35 @@ impl Store {
              claimed AS (UPDATE eval_jobs j SET status = 'leased', attempts = j.attempts + 1, \
                worker_id = $1, lease_expires_at = {NOW} + $2 \
                FROM next WHERE j.id = next.id \
-               RETURNING j.id, j.run_id, j.task_hash, j.content_hash, j.candidate, j.attempts, \
-               j.lease_expires_at), \
+               RETURNING j.id, j.run_id, j.kind, j.task_hash, j.content_hash, j.candidate, \
+               j.attempts, j.lease_expires_at), \
              attempt AS (INSERT INTO job_attempts (job_id, attempt, worker_id, claimed_at) \
                SELECT id, attempts, $1, {NOW} FROM claimed), \
-             seen AS (UPDATE workers SET status = 'working', current_job = claimed.id, \
+             seen AS (UPDATE workers SET status = '{working}', current_job = claimed.id, \
                last_seen = {NOW} FROM claimed WHERE workers.id = $1) \
-             SELECT id, run_id, task_hash, content_hash, candidate, attempts, lease_expires_at \
-             FROM claimed"
+             SELECT id, run_id, kind, task_hash, content_hash, candidate, attempts, \
+             lease_expires_at FROM claimed",
+            working = WorkerStatus::Working
         );
-        type Claimed = (i64, i64, String, String, String, i64, i64);
+        type Claimed = (i64, i64, String, String, String, String, i64, i64);
         let result: Result<Option<Claimed>, sqlx::Error> =
             sqlx::query_as(sqlx::AssertSqlSafe(claim))
                 .bind(worker.0)
                 .bind(lease_ms)
                 .fetch_optional(pool)
                 .await;
-        let Some((id, run, task_hash, content_hash, candidate, attempt, expires)) =
+        let Some((id, run, kind, task_hash, content_hash, candidate, attempt, expires)) =
             result.map_err(self.db_err("claim an evaluation job", None))?
         else {
             return Ok(None);
         };
         let candidate = serde_json::from_str(&candidate)
             .map_err(self.json_err("read a job's candidate", Some(RunId(run))))?;
+        let kind = self.job_kind(&kind, RunId(run), "claim an evaluation job")?;
         Ok(Some(ClaimedJob {
             id: JobId(id),
             run: RunId(run),
+            kind,
             task_hash,
             content_hash,
             candidate,
@@ -585,17 +697,19 @@ impl Store {
              WHERE job_id = $1 AND attempt = $2 AND worker_id = $3"
         );
         let untried = format!(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM workers w WHERE w.status <> 'stopped' \
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM workers w WHERE w.status <> '{stopped}' \
              AND w.last_seen >= {NOW} - $2 AND NOT EXISTS (SELECT 1 FROM job_attempts a \
-             WHERE a.job_id = $1 AND a.worker_id = w.id AND a.outcome = 'passed')"
+             WHERE a.job_id = $1 AND a.worker_id = w.id AND a.outcome = 'passed')",
+            stopped = WorkerStatus::Stopped
         );
         let fail = format!(
             "UPDATE eval_jobs SET status = 'failed', error = $2, finished_at = {NOW}, \
              lease_expires_at = NULL WHERE id = $1"
         );
         let idle = format!(
-            "UPDATE workers SET status = 'idle', current_job = NULL, last_seen = {NOW} \
-             WHERE id = $1"
+            "UPDATE workers SET status = '{idle}', current_job = NULL, last_seen = {NOW} \
+             WHERE id = $1",
+            idle = WorkerStatus::Idle
         );
         let outcome: Result<PassOutcome, sqlx::Error> = async {
             let mut tx = pool.begin().await?;
@@ -710,8 +824,9 @@ impl Store {
                WHERE job_id = $4 AND attempt = $5 AND worker_id = $6 AND finished_at IS NULL), \
              counted AS (UPDATE workers SET \
                jobs_done = jobs_done + (SELECT COUNT(*) FROM done WHERE $1 = 'done'), \
-               status = 'idle', current_job = NULL, last_seen = {NOW} WHERE id = $6) \
-             SELECT run_id FROM done"
+               status = '{idle}', current_job = NULL, last_seen = {NOW} WHERE id = $6) \
+             SELECT run_id FROM done",
+            idle = WorkerStatus::Idle
         );
         let outcome: Result<bool, sqlx::Error> = async {
             let run: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(finish))
@@ -774,8 +889,33 @@ impl Store {
             rows.iter()
                 .map(worker_from_row)
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(self.db_err("list workers", None))
+                .map_err(self.row_err("list workers", None))
         })
+    }
+
+    /// Every job of the run, oldest first.
+    pub async fn jobs(&self, run: RunId) -> Result<Vec<JobRecord>> {
+        let rows: Vec<(i64, String, String, String, i64)> = on_db!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, kind, content_hash, status, attempts FROM eval_jobs \
+                 WHERE run_id = $1 ORDER BY id",
+            )
+            .bind(run.0)
+            .fetch_all(pool)
+            .await
+        })
+        .map_err(self.db_err("list jobs", Some(run)))?;
+        rows.into_iter()
+            .map(|(id, kind, content_hash, status, attempts)| {
+                Ok(JobRecord {
+                    id: JobId(id),
+                    kind: self.job_kind(&kind, run, "list jobs")?,
+                    content_hash,
+                    status,
+                    attempts,
+                })
+            })
+            .collect()
     }
 
     /// Every claim of the run's jobs, by job and attempt.

@@ -485,6 +485,7 @@ async fn a_v4_store_is_migrated(target: Target) {
         &format!(
             "DROP TABLE run_leases; \
              ALTER TABLE job_attempts DROP COLUMN detail; \
+             ALTER TABLE eval_jobs DROP COLUMN kind; \
              DROP TABLE private_evaluations; \
              CREATE TABLE final_evaluations (id {id}, \
                  run_id BIGINT NOT NULL REFERENCES runs(id), \

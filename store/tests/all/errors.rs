@@ -123,6 +123,7 @@ async fn a_v2_store_is_migrated() {
              UPDATE llm_calls SET node_id = (SELECT id FROM nodes WHERE llm_call_id = llm_calls.id); \
              DROP TABLE run_leases; \
              ALTER TABLE job_attempts DROP COLUMN detail; \
+             ALTER TABLE eval_jobs DROP COLUMN kind; \
              DROP TABLE private_evaluations; \
              CREATE TABLE final_evaluations (id INTEGER PRIMARY KEY, \
                  run_id BIGINT NOT NULL REFERENCES runs(id), \

@@ -6,13 +6,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hone_store::{Error, JobId, JobOutcome, NewJob, RunId, Store};
+use hone_store::{Error, JobId, JobKind, JobOutcome, NewJob, RunId, Store, WorkerStatus};
 
 use crate::support::{Postgres, Target, new_run, ok};
 
 fn job(run: RunId, content: &str) -> NewJob {
     NewJob {
         run,
+        kind: JobKind::Public,
         task_hash: "task-a".into(),
         content_hash: content.into(),
         candidate: serde_json::json!({"files": {"main.c": content}, "values": {}}),
@@ -136,7 +137,7 @@ async fn claim_renew_complete(store: &Store) {
         .await));
     let workers = ok(store.workers().await);
     assert_eq!(workers.len(), 1);
-    assert_eq!(workers[0].status, "working");
+    assert_eq!(workers[0].status, WorkerStatus::Working);
     assert_eq!(workers[0].current_job, Some(a));
     assert_eq!((workers[0].host.as_str(), workers[0].pid), ("host-a", 4242));
     assert_eq!(
@@ -182,8 +183,8 @@ async fn claim_renew_complete(store: &Store) {
         vec![(a, 1, Some("done")), (b, 1, Some("failed"))],
         "the duplicate completion does not add an attempt"
     );
-    ok(store.worker_heartbeat(worker, "stopped").await);
-    assert_eq!(ok(store.workers().await)[0].status, "stopped");
+    ok(store.worker_heartbeat(worker, WorkerStatus::Stopped).await);
+    assert_eq!(ok(store.workers().await)[0].status, WorkerStatus::Stopped);
 }
 
 async fn expired_lease_is_claimed_again(store: &Store) {
@@ -239,7 +240,7 @@ async fn cancel_and_adopt(store: &Store) {
     let (waiting, _) = ok(store.enqueue_job(&job(run, "waiting")).await);
     let claimed = ok(store.claim_job(worker, Duration::from_secs(5)).await)
         .unwrap_or_else(|| panic!("claim"));
-    assert_eq!(claimed.id, held);
+    assert_eq!((claimed.id, claimed.kind), (held, JobKind::Public));
     // Pending only: the held job goes on and is still adoptable.
     assert_eq!(ok(store.cancel_jobs(run, false).await), 1);
     assert_eq!(
@@ -247,11 +248,34 @@ async fn cancel_and_adopt(store: &Store) {
         JobOutcome::Cancelled
     );
     assert_eq!(ok(store.enqueue_job(&job(run, "held")).await), (held, true));
+    // The private evaluation of the same content is another job, adopted in its turn.
+    let private = NewJob {
+        kind: JobKind::Private,
+        ..job(run, "held")
+    };
+    let (private_job, adopted) = ok(store.enqueue_job(&private).await);
+    assert!(!adopted && private_job != held);
+    assert_eq!(ok(store.enqueue_job(&private).await), (private_job, true));
+    let kinds: Vec<(JobId, JobKind)> = ok(store.jobs(run).await)
+        .iter()
+        .map(|j| (j.id, j.kind))
+        .collect();
+    assert!(kinds.contains(&(held, JobKind::Public)), "{kinds:?}");
+    assert!(
+        kinds.contains(&(private_job, JobKind::Private)),
+        "{kinds:?}"
+    );
+    let claimed_private = ok(store.claim_job(worker, Duration::from_secs(5)).await)
+        .unwrap_or_else(|| panic!("claim the private job"));
+    assert_eq!(
+        (claimed_private.id, claimed_private.kind),
+        (private_job, JobKind::Private)
+    );
     // A cancelled job is not adopted: the same content is enqueued afresh.
     let (fresh, adopted) = ok(store.enqueue_job(&job(run, "waiting")).await);
     assert!(!adopted && fresh != waiting);
     // Everything unfinished: the held job's completion is then refused.
-    assert_eq!(ok(store.cancel_jobs(run, true).await), 2);
+    assert_eq!(ok(store.cancel_jobs(run, true).await), 3);
     assert!(!ok(store
         .complete_job(held, worker, 1, &serde_json::json!(1))
         .await));

@@ -215,6 +215,10 @@ impl Evaluator for EfficiencyEvaluator {
     fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
         Some(self.evaluate_on(candidate, &self.hidden))
     }
+
+    fn has_held_out_cases(&self) -> bool {
+        true
+    }
 }
 
 pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {

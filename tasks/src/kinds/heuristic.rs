@@ -318,6 +318,10 @@ impl Evaluator for HeuristicEvaluator {
     fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
         (!self.private.is_empty()).then(|| self.evaluate_on(candidate, &self.private))
     }
+
+    fn has_held_out_cases(&self) -> bool {
+        !self.private.is_empty()
+    }
 }
 
 pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {

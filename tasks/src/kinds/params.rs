@@ -402,4 +402,8 @@ impl Evaluator for NativeEvaluator {
             .as_ref()
             .map(|o| self.run(o.as_ref(), candidate))
     }
+
+    fn has_held_out_cases(&self) -> bool {
+        self.final_objective.is_some()
+    }
 }

@@ -352,6 +352,10 @@ impl Evaluator for PdeEvaluator {
             ),
         })
     }
+
+    fn has_held_out_cases(&self) -> bool {
+        self.settings.final_seed.is_some()
+    }
 }
 
 impl PdeEvaluator {

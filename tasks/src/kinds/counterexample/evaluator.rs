@@ -163,6 +163,10 @@ impl Evaluator for CounterexampleEvaluator {
         None
     }
 
+    fn has_held_out_cases(&self) -> bool {
+        false
+    }
+
     fn random_candidates(&self) -> Option<&dyn RandomCandidates> {
         Some(self)
     }

@@ -228,4 +228,8 @@ impl Evaluator for ProgramEvaluator {
     fn evaluate_private(&self, _candidate: &Candidate) -> Option<Evaluation> {
         None
     }
+
+    fn has_held_out_cases(&self) -> bool {
+        false
+    }
 }
