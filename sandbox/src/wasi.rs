@@ -21,17 +21,17 @@ use crate::run::{GuestExit, OutputLimitHit, RunState};
 
 pub(crate) const MODULE: &str = "wasi_snapshot_preview1";
 
-const ERRNO_SUCCESS: i32 = 0;
-const ERRNO_BADF: i32 = 8;
-const ERRNO_FAULT: i32 = 21;
-const ERRNO_INVAL: i32 = 28;
+pub(crate) const ERRNO_SUCCESS: i32 = 0;
+pub(crate) const ERRNO_BADF: i32 = 8;
+pub(crate) const ERRNO_FAULT: i32 = 21;
+pub(crate) const ERRNO_INVAL: i32 = 28;
 const ERRNO_NOSYS: i32 = 52;
 const ERRNO_SPIPE: i32 = 70;
 
 const FILETYPE_CHARACTER_DEVICE: u8 = 2;
 
-/// The only argument a candidate sees.
-const ARGV0: &[u8] = b"candidate\0";
+/// The only argument a compiled candidate sees.
+pub(crate) const ARGV0: &[u8] = b"candidate\0";
 
 /// Virtual wall clock at fuel 0: 2024-01-01T00:00:00Z.
 const REALTIME_EPOCH_NS: u64 = 1_704_067_200_000_000_000;
@@ -42,7 +42,7 @@ pub const NANOS_PER_FUEL: u64 = 1;
 /// Bytes of host copying or random generation charged as one unit of fuel.
 pub(crate) const BYTES_PER_FUEL: u64 = 8;
 
-fn charge_bytes(caller: &mut Caller<'_, RunState>, bytes: u64) -> HostResult<()> {
+pub(crate) fn charge_bytes(caller: &mut Caller<'_, RunState>, bytes: u64) -> HostResult<()> {
     crate::kernels::charge(caller, bytes.div_ceil(BYTES_PER_FUEL))
 }
 
@@ -60,13 +60,17 @@ pub(crate) fn memory(caller: &mut Caller<'_, RunState>) -> Option<Memory> {
 }
 
 /// Bounds-checked view of `len` bytes at `ptr` in the guest memory, as a range.
-fn range(data_len: usize, ptr: i32, len: u64) -> Option<std::ops::Range<usize>> {
+pub(crate) fn range(data_len: usize, ptr: i32, len: u64) -> Option<std::ops::Range<usize>> {
     let start = ptr as u32 as usize;
     let end = start.checked_add(usize::try_from(len).ok()?)?;
     (end <= data_len).then_some(start..end)
 }
 
-fn write_bytes(caller: &mut Caller<'_, RunState>, ptr: i32, bytes: &[u8]) -> Result<(), i32> {
+pub(crate) fn write_bytes(
+    caller: &mut Caller<'_, RunState>,
+    ptr: i32,
+    bytes: &[u8],
+) -> Result<(), i32> {
     let memory = memory(caller).ok_or(ERRNO_FAULT)?;
     let data = memory.data_mut(caller);
     let r = range(data.len(), ptr, bytes.len() as u64).ok_or(ERRNO_FAULT)?;
@@ -74,23 +78,48 @@ fn write_bytes(caller: &mut Caller<'_, RunState>, ptr: i32, bytes: &[u8]) -> Res
     Ok(())
 }
 
-fn write_u32(caller: &mut Caller<'_, RunState>, ptr: i32, value: u32) -> Result<(), i32> {
+pub(crate) fn write_u32(
+    caller: &mut Caller<'_, RunState>,
+    ptr: i32,
+    value: u32,
+) -> Result<(), i32> {
     write_bytes(caller, ptr, &value.to_le_bytes())
 }
 
-fn write_u64(caller: &mut Caller<'_, RunState>, ptr: i32, value: u64) -> Result<(), i32> {
+pub(crate) fn write_u64(
+    caller: &mut Caller<'_, RunState>,
+    ptr: i32,
+    value: u64,
+) -> Result<(), i32> {
     write_bytes(caller, ptr, &value.to_le_bytes())
 }
 
-fn errno(result: Result<(), i32>) -> i32 {
+pub(crate) fn errno(result: Result<(), i32>) -> i32 {
     match result {
         Ok(()) => ERRNO_SUCCESS,
         Err(e) => e,
     }
 }
 
+/// Writes NUL-terminated `strings` one after another at `buf` and a pointer to each at
+/// `pointers` (`args_get`, `environ_get`).
+fn write_strings(
+    caller: &mut Caller<'_, RunState>,
+    strings: &[Vec<u8>],
+    pointers: i32,
+    buf: i32,
+) -> Result<(), i32> {
+    let mut at = buf as u32;
+    for (i, string) in strings.iter().enumerate() {
+        write_u32(caller, pointers.wrapping_add(4 * i as i32), at)?;
+        write_bytes(caller, at as i32, string)?;
+        at = at.wrapping_add(string.len() as u32);
+    }
+    Ok(())
+}
+
 /// Reads the (ptr, len) pairs of an iovec array.
-fn iovecs(data: &[u8], iovs: i32, count: i32) -> Result<Vec<(i32, u32)>, i32> {
+pub(crate) fn iovecs(data: &[u8], iovs: i32, count: i32) -> Result<Vec<(i32, u32)>, i32> {
     let count = usize::try_from(count).map_err(|_| ERRNO_INVAL)?;
     if count > 1024 {
         return Err(ERRNO_INVAL);
@@ -282,9 +311,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         MODULE,
         "args_sizes_get",
         |mut caller: Caller<'_, RunState>, argc: i32, size: i32| -> i32 {
+            let args = caller.data().args.clone();
+            let bytes: usize = args.iter().map(Vec::len).sum();
             errno(
-                write_u32(&mut caller, argc, 1)
-                    .and_then(|_| write_u32(&mut caller, size, ARGV0.len() as u32)),
+                write_u32(&mut caller, argc, args.len() as u32)
+                    .and_then(|_| write_u32(&mut caller, size, bytes as u32)),
             )
         },
     )?;
@@ -292,23 +323,29 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         MODULE,
         "args_get",
         |mut caller: Caller<'_, RunState>, argv: i32, buf: i32| -> i32 {
-            errno(
-                write_u32(&mut caller, argv, buf as u32)
-                    .and_then(|_| write_bytes(&mut caller, buf, ARGV0)),
-            )
+            let args = caller.data().args.clone();
+            errno(write_strings(&mut caller, &args, argv, buf))
         },
     )?;
     linker.func_wrap(
         MODULE,
         "environ_sizes_get",
         |mut caller: Caller<'_, RunState>, count: i32, size: i32| -> i32 {
-            errno(write_u32(&mut caller, count, 0).and_then(|_| write_u32(&mut caller, size, 0)))
+            let env = caller.data().env.clone();
+            let bytes: usize = env.iter().map(Vec::len).sum();
+            errno(
+                write_u32(&mut caller, count, env.len() as u32)
+                    .and_then(|_| write_u32(&mut caller, size, bytes as u32)),
+            )
         },
     )?;
     linker.func_wrap(
         MODULE,
         "environ_get",
-        |_: Caller<'_, RunState>, _environ: i32, _buf: i32| -> i32 { ERRNO_SUCCESS },
+        |mut caller: Caller<'_, RunState>, environ: i32, buf: i32| -> i32 {
+            let env = caller.data().env.clone();
+            errno(write_strings(&mut caller, &env, environ, buf))
+        },
     )?;
     linker.func_wrap(
         MODULE,
@@ -380,27 +417,35 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
     linker.func_wrap(
         MODULE,
         "fd_close",
-        |_: Caller<'_, RunState>, fd: i32| -> i32 { on_std_fd(fd, ERRNO_SUCCESS) },
+        |mut caller: Caller<'_, RunState>, fd: i32| -> i32 {
+            if is_std_fd(fd) {
+                return ERRNO_SUCCESS;
+            }
+            crate::fs::close(&mut caller, fd)
+        },
     )?;
     linker.func_wrap(
         MODULE,
         "fd_prestat_get",
-        |_: Caller<'_, RunState>, _fd: i32, _buf: i32| -> i32 {
-            // No preopened directories: libc stops asking at the first EBADF.
-            ERRNO_BADF
+        |mut caller: Caller<'_, RunState>, fd: i32, buf: i32| -> i32 {
+            // Without a volume there are no preopened directories: libc stops asking at
+            // the first EBADF.
+            crate::fs::prestat_get(&mut caller, fd, buf)
         },
     )?;
     linker.func_wrap(
         MODULE,
         "fd_prestat_dir_name",
-        |_: Caller<'_, RunState>, _fd: i32, _p: i32, _l: i32| -> i32 { ERRNO_BADF },
+        |mut caller: Caller<'_, RunState>, fd: i32, path: i32, len: i32| -> i32 {
+            crate::fs::prestat_dir_name(&mut caller, fd, path, len)
+        },
     )?;
     linker.func_wrap(
         MODULE,
         "fd_fdstat_get",
         |mut caller: Caller<'_, RunState>, fd: i32, buf: i32| -> i32 {
             if !is_std_fd(fd) {
-                return ERRNO_BADF;
+                return crate::fs::fdstat_get(&mut caller, fd, buf);
             }
             let mut stat = [0u8; 24];
             stat[0] = FILETYPE_CHARACTER_DEVICE;
@@ -419,7 +464,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
         "fd_filestat_get",
         |mut caller: Caller<'_, RunState>, fd: i32, buf: i32| -> i32 {
             if !is_std_fd(fd) {
-                return ERRNO_BADF;
+                return crate::fs::filestat_get(&mut caller, fd, buf);
             }
             let mut stat = [0u8; 64];
             stat[16] = FILETYPE_CHARACTER_DEVICE;
@@ -429,14 +474,22 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
     linker.func_wrap(
         MODULE,
         "fd_seek",
-        |_: Caller<'_, RunState>, fd: i32, _offset: i64, _whence: i32, _new: i32| -> i32 {
-            on_std_fd(fd, ERRNO_SPIPE)
+        |mut caller: Caller<'_, RunState>, fd: i32, offset: i64, whence: i32, new: i32| -> i32 {
+            if is_std_fd(fd) {
+                return ERRNO_SPIPE;
+            }
+            crate::fs::seek(&mut caller, fd, offset, whence, new)
         },
     )?;
     linker.func_wrap(
         MODULE,
         "fd_tell",
-        |_: Caller<'_, RunState>, fd: i32, _offset: i32| -> i32 { on_std_fd(fd, ERRNO_SPIPE) },
+        |mut caller: Caller<'_, RunState>, fd: i32, offset: i32| -> i32 {
+            if is_std_fd(fd) {
+                return ERRNO_SPIPE;
+            }
+            crate::fs::seek(&mut caller, fd, 0, 1, offset)
+        },
     )?;
     linker.func_wrap(
         MODULE,
@@ -458,7 +511,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
          nread: i32|
          -> HostResult<i32> {
             if fd != 0 {
-                return Ok(ERRNO_BADF);
+                if is_std_fd(fd) {
+                    return Ok(ERRNO_BADF);
+                }
+                return crate::fs::read(&mut caller, fd, iovs, count, None, nread);
             }
             let Some(memory) = memory(&mut caller) else {
                 return Ok(ERRNO_FAULT);
@@ -588,12 +644,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
     Ok(())
 }
 
-/// Answers every preview-1 import of `module` that hone does not implement with `ENOSYS`,
+/// Answers every preview-1 import of `module` that hone does not implement (nor
+/// `also_defined` names) with `ENOSYS`,
 /// so that programs linking, say, `path_open` still instantiate and get a clean error if
 /// they call it.
 pub(crate) fn define_missing_as_nosys(
     linker: &mut Linker<RunState>,
     module: &Module,
+    also_defined: &[&str],
 ) -> wasmtime::Result<()> {
     for import in module.imports() {
         if import.module() != MODULE {
@@ -602,7 +660,7 @@ pub(crate) fn define_missing_as_nosys(
         let Some(func_type) = import.ty().func().cloned() else {
             continue;
         };
-        if IMPLEMENTED.contains(&import.name()) {
+        if IMPLEMENTED.contains(&import.name()) || also_defined.contains(&import.name()) {
             continue;
         }
         let returns_errno = func_type.results().len() == 1

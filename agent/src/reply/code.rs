@@ -88,6 +88,7 @@ pub fn target_of(tag: &str) -> BlockTarget {
         "rust" | "rs" => BlockTarget::Language(Language::Rust),
         "c" | "h" => BlockTarget::Language(Language::C),
         "wat" | "wast" | "wasm" => BlockTarget::Language(Language::Wat),
+        "python" | "py" | "python3" => BlockTarget::Language(Language::Python),
         "text" | "txt" | "input" | "plaintext" | "plain" => BlockTarget::Input,
         "" => BlockTarget::Untagged,
         _ => BlockTarget::Other,

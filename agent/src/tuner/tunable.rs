@@ -1,4 +1,5 @@
-//! Constants marked `// hone:tune LO..HI [log] [int]` in code: finding and rewriting them.
+//! Constants marked `// hone:tune LO..HI [log] [int]` in code (`# hone:tune ...` in Python):
+//! finding and rewriting them.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -104,19 +105,25 @@ fn marker_error(file: &str, line: usize, message: impl Into<String>) -> TunerErr
     }
 }
 
+/// What starts a line comment in `file`'s language: `#` in Python, `//` elsewhere.
+fn comment_opener(file: &str) -> &'static str {
+    if file.ends_with(".py") { "#" } else { "//" }
+}
+
 fn parse_line(
     file: &str,
     number: usize,
     line: &str,
 ) -> Result<Option<TunableConstant>, TunerError> {
+    let opener = comment_opener(file);
     let Some(comment) = line
-        .match_indices("//")
-        .find(|(i, _)| line[i + 2..].trim_start().starts_with(MARKER))
+        .match_indices(opener)
+        .find(|(i, _)| line[i + opener.len()..].trim_start().starts_with(MARKER))
         .map(|(i, _)| i)
     else {
         return Ok(None);
     };
-    let args = line[comment + 2..].trim_start()[MARKER.len()..].trim();
+    let args = line[comment + opener.len()..].trim_start()[MARKER.len()..].trim();
     let mut words = args.split_whitespace();
     let range = words.next().ok_or_else(|| {
         marker_error(
@@ -482,6 +489,36 @@ mod tests {
         assert_eq!(
             again.iter().map(|c| c.value).collect::<Vec<_>>(),
             [2.0, 317.0, 2.5e-7]
+        );
+    }
+
+    #[test]
+    fn finds_hash_markers_in_python_only() {
+        let py = "omega = 1.5  # hone:tune 1.0..2.0\nsteps = 100  # hone:tune 10..1000 log int\nx = 3 // 2  # not a marker\n";
+        let constants = TunableSpace::from_code(&files("main.py", py)).unwrap_or_default();
+        assert_eq!(
+            constants
+                .iter()
+                .map(|c| (c.line, c.literal.as_str()))
+                .collect::<Vec<_>>(),
+            [(1, "1.5"), (2, "100")]
+        );
+        let out = TunableSpace::apply(&files("main.py", py), &[1.75, 40.2]).unwrap_or_default();
+        let text = out.get("main.py").cloned().unwrap_or_default();
+        assert!(text.starts_with("omega = 1.75  # hone:tune"), "{text}");
+        assert!(text.contains("steps = 40  # hone:tune"), "{text}");
+        // `#` is no marker in C, and `//` none in Python.
+        let c = "x = 1.5; # hone:tune 1..2\n";
+        assert!(
+            TunableSpace::from_code(&files("main.c", c))
+                .unwrap_or_default()
+                .is_empty()
+        );
+        let slashes = "x = 1.5 // hone:tune 1..2\n";
+        assert!(
+            TunableSpace::from_code(&files("main.py", slashes))
+                .unwrap_or_default()
+                .is_empty()
         );
     }
 

@@ -12,6 +12,7 @@ mod heuristic;
 mod llm;
 mod orchestrator;
 mod prompts;
+mod python;
 mod reply;
 mod tuner;
 mod workers;

