@@ -8,3 +8,4 @@ mod heuristic;
 mod host_kernels;
 mod params;
 mod pde;
+mod support;
