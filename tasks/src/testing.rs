@@ -4,7 +4,9 @@
 //! the visible tests: it reads all of stdin, and when the input is one of the visible tests'
 //! it prints that test's answer at once; otherwise it runs the task's honest
 //! `reference/fast.*` on the input it buffered. Its public score is far above the honest
-//! program's, and its private score must not be.
+//! program's, and its private score must not be. [`lookup_cheater`] builds the same shape
+//! of candidate from any honest program and any table of known answers (the heuristic
+//! cheaters of the tests use it).
 //!
 //! ```no_run
 //! use hone_sandbox::{Sandbox, SandboxConfig};
@@ -51,11 +53,28 @@ pub fn efficiency_cheater(dir: &Path, sandbox: &Sandbox) -> Result<Candidate, Te
         }
         cases.push((text(input, dir)?, text(outcome.stdout, dir)?));
     }
+    lookup_cheater(language, &source, &cases)
+        .map_err(|e| format!("{}: reference/fast: {e}", dir.display()))
+}
+
+/// A candidate that prints `cases`' outputs when its input is one of `cases`' inputs, and
+/// otherwise runs the honest program `honest` (C, or Rust reading stdin with
+/// `stdin().read_to_string(&mut NAME)`) on the input it buffered: the shape of every
+/// special-casing cheater, whatever the kind.
+pub fn lookup_cheater(
+    language: Language,
+    honest: &str,
+    cases: &[(String, String)],
+) -> Result<Candidate, TestingError> {
     let cheater = match language {
-        Language::C => c_cheater(&source, &cases),
-        Language::Rust => rust_cheater(&source, &cases)
-            .ok_or_else(|| format!("{}: reference/fast.rs does not read stdin with `stdin().read_to_string(&mut NAME)`", dir.display()))?,
-        Language::Wat | Language::Python => return Err(format!("{}: a {language} reference cannot be wrapped", dir.display())),
+        Language::C => c_cheater(honest, cases),
+        Language::Rust => rust_cheater(honest, cases).ok_or_else(|| {
+            "the Rust program does not read stdin with `stdin().read_to_string(&mut NAME)`"
+                .to_string()
+        })?,
+        Language::Wat | Language::Python => {
+            return Err(format!("a {language} program cannot be wrapped"));
+        }
     };
     Ok(Candidate::from_file(language.file_name(), cheater))
 }

@@ -3,17 +3,11 @@
 //! fixture of outputs scored by the official `vis`; see `ahc001_vis.py` beside it), while
 //! `strict_output` reads more strictly and never scores higher.
 
-use std::path::{Path, PathBuf};
-
 use hone_tasks::kinds::heuristic::problems::Problem;
 use hone_tasks::kinds::heuristic::problems::ahc001::{Ahc001, OutputReading};
 use sha2::{Digest, Sha256};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/heuristic")
-        .join(name)
-}
+use crate::support::{fixture, library};
 
 const VIS: Ahc001 = Ahc001 {
     reading: OutputReading::Vis,
@@ -24,7 +18,8 @@ const STRICT: Ahc001 = Ahc001 {
 
 #[test]
 fn the_generator_gives_the_official_inputs_byte_for_byte() {
-    let text = std::fs::read_to_string(fixture("ahc001_official_inputs.sha256")).expect("fixture");
+    let text = std::fs::read_to_string(fixture("heuristic", "ahc001_official_inputs.sha256"))
+        .expect("fixture");
     let mut checked = 0;
     let mut large = 0;
     for line in text
@@ -66,7 +61,7 @@ struct Case {
 }
 
 fn cases() -> Vec<Case> {
-    let text = std::fs::read_to_string(fixture("ahc001_vis.jsonl")).expect("fixture");
+    let text = std::fs::read_to_string(fixture("heuristic", "ahc001_vis.jsonl")).expect("fixture");
     text.lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
@@ -164,10 +159,7 @@ fn main() {
 }
 "#,
     );
-    let seed = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("library/heuristic/ahc001/seed.rs"),
-    )
-    .expect("seed");
+    let seed = std::fs::read_to_string(library("heuristic", "ahc001/seed.rs")).expect("seed");
     let mut evaluations = Vec::new();
     for strict in [false, true] {
         let dir = tempfile::tempdir().expect("temp dir");

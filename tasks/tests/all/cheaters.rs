@@ -1,184 +1,187 @@
-//! Candidates that try to game the score: for every bundled efficiency task, one that
-//! special-cases the visible tests (prints their known answers, runs the honest fast program
-//! on anything else) must gain nothing on the private score, which a run reports; and the
-//! private tests it is measured on are generated, fresh, and big enough to measure.
+//! The cheater suite: for every kind, candidates that try to game the score, each of which
+//! must end invalid (with the reason named) or score no higher than an honest candidate, on
+//! the public score and on the private one a run reports.
+//!
+//! - `efficiency`: special-casing the visible tests (every bundled task), extra output,
+//!   early exits with a success code, output floods.
+//! - `heuristic`: special-casing the public seeds of ahc001, grid-path and tour; NaN, Inf,
+//!   huge and overflowing numbers, extra output, early exits.
+//! - `params`: NaN, ±Inf, huge and out-of-box values, the wrong number of values, values with
+//!   extra tokens, on native and sandboxed objectives.
+//! - `pde`: NaN, Inf, huge values, the wrong output size, text after the output, early exits.
+//! - `counterexample`: generators that print extra output or exit early with success.
+//! - Judge detection, in each kind's module: a [`probe`] records everything a candidate can
+//!   observe besides its input (argv, environment, every clock, `random_get`, files of the
+//!   host and of the task folder, the working directory, its memory) and the
+//!   public and private evaluations must show it the same values, with the host's files and
+//!   environment invisible. A candidate that sees the same thing cannot branch on it.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+mod counterexample;
+mod efficiency;
+mod heuristic;
+mod params;
+mod pde;
 
-use hone_sandbox::{Language, Sandbox, SandboxConfig};
-use hone_tasks::Task;
-use hone_tasks::testing::{
-    compile, efficiency_cheater, efficiency_reference, efficiency_tests, trusted_limits,
-};
+use std::collections::BTreeMap;
 
-fn sandbox() -> &'static Sandbox {
-    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    SANDBOX.get_or_init(|| {
-        let config = SandboxConfig {
-            cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
-            ..SandboxConfig::default()
-        };
-        Sandbox::new(config).expect("sandbox")
-    })
-}
+use hone_tasks::{Candidate, Evaluation};
 
-fn library(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("library/efficiency")
-        .join(name)
-}
+/// Exit code of the probe, so that every kind's feedback quotes its stderr.
+const PROBE_EXIT: i32 = 3;
 
-/// The cheater's public score beats the honest program's (so it did recognise the visible
-/// tests), and its private score does not: it stays valid there (it falls back to the real
-/// algorithm) and pays at least the honest program's fuel.
-fn special_casing_gains_nothing(name: &str) {
-    let dir = library(name);
-    let task = Task::load(&dir, sandbox()).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let honest = efficiency_reference(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let cheater = efficiency_cheater(&dir, sandbox()).unwrap_or_else(|e| panic!("{e}"));
+/// A C program that records what it can observe of its surroundings before it reads any
+/// input, prints it to stderr as one line `OBS{key=value ...}END` and exits with
+/// [`PROBE_EXIT`]. `paths` are the files and folders it tries to open (host files, the task
+/// folder's files by absolute and relative path). Clocks and `random_get` are read through
+/// the raw WASI imports (every clock id) and through libc (`time`).
+pub(crate) fn probe(paths: &[String]) -> Candidate {
+    let list: String = paths.iter().map(|p| format!("{p:?}, ")).collect::<String>();
+    let source = r#"#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-    let honest_public = task.evaluate(&honest);
-    let cheater_public = task.evaluate(&cheater);
-    assert!(
-        honest_public.valid && cheater_public.valid,
-        "{name}: honest {} / cheater {}",
-        honest_public.feedback,
-        cheater_public.feedback
-    );
-    assert!(
-        cheater_public.score > 1.5 * honest_public.score,
-        "{name}: the cheater did not recognise the visible tests: public {} vs honest {}",
-        cheater_public.score,
-        honest_public.score
-    );
+extern char **environ;
 
-    let honest_private = task.evaluate_private(&honest).expect("held-out tests");
-    let cheater_private = task.evaluate_private(&cheater).expect("held-out tests");
-    assert!(
-        honest_private.valid,
-        "{name}: honest private: {}",
-        honest_private.feedback
-    );
-    assert!(
-        cheater_private.score <= honest_private.score,
-        "{name}: the cheater's private score {} beats the honest {}",
-        cheater_private.score,
-        honest_private.score
-    );
-    eprintln!(
-        "cheater/{name}: public {:.1} (honest {:.1}), private {:.2} (honest {:.2})",
-        cheater_public.score, honest_public.score, cheater_private.score, honest_private.score
-    );
-}
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("clock_time_get")))
+int wasi_clock_time_get(unsigned id, unsigned long long precision, unsigned long long *time);
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("random_get")))
+int wasi_random_get(unsigned char *buffer, unsigned length);
 
-/// Reads the whole input and adds up the digits' numbers: about the least a program that
-/// reads its input spends.
-const READ_ONLY: &str = r#"#include <stdio.h>
-static char buf[1 << 24];
-int main(void) {
-    size_t n = fread(buf, 1, sizeof buf, stdin);
-    long long sum = 0, value = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = buf[i];
-        if (c >= '0' && c <= '9') value = value * 10 + (c - '0');
-        else { sum += value; value = 0; }
-    }
-    printf("%lld\n", sum + value);
-    return 0;
-}
-"#;
+static const char *const paths[] = { PATHS 0 };
+static char line[600];
 
-/// The private tests include generated ones, from generator seeds the visible tests do not
-/// use, and on each the seed spends at least 10x what reading the input costs: the fuel
-/// measures the algorithm, not the I/O.
-fn hidden_tests_are_fresh_and_big(name: &str) {
-    let dir = library(name);
-    let tests = |set| efficiency_tests(&dir, sandbox(), set).unwrap_or_else(|e| panic!("{e}"));
-    let (visible, hidden) = (tests("visible"), tests("hidden"));
-    let seed_of = |line: &str| line.split_whitespace().next().map(str::to_string);
-    let visible_seeds: Vec<_> = visible
-        .iter()
-        .filter(|t| t.generated)
-        .filter_map(|t| seed_of(&t.name))
-        .collect();
-    let generated: Vec<_> = hidden.iter().filter(|t| t.generated).collect();
-    assert!(!generated.is_empty(), "{name}: no generated hidden test");
-    let seed_path = ["seed.c", "seed.rs"]
-        .map(|f| dir.join(f))
-        .into_iter()
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("{name}: no seed"));
-    let language = Language::from_path(&seed_path).unwrap_or_else(|| panic!("{name}: seed"));
-    let seed_source = std::fs::read_to_string(&seed_path).unwrap_or_else(|e| panic!("{e}"));
-    let seed = compile(sandbox(), language, &seed_source, "seed").unwrap_or_else(|e| panic!("{e}"));
-    let reader =
-        compile(sandbox(), Language::C, READ_ONLY, "reader").unwrap_or_else(|e| panic!("{e}"));
-    for test in generated {
-        let line_seed = seed_of(&test.name).unwrap_or_default();
-        assert!(
-            !visible_seeds.contains(&line_seed),
-            "{name}: hidden line `{}` reuses a visible generator seed",
-            test.name
-        );
-        let fuel = |program: &hone_sandbox::Program| {
-            let outcome = sandbox()
-                .run(program, &test.input, &trusted_limits(0))
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert!(outcome.status.is_ok(), "{name}: {}", outcome.status);
-            outcome.fuel_used
-        };
-        let (seed_fuel, read_fuel) = (fuel(&seed), fuel(&reader));
-        eprintln!(
-            "hidden/{name} `{}`: {} bytes, seed {seed_fuel} fuel, reading {read_fuel} ({:.0}x)",
-            test.name,
-            test.input.len(),
-            seed_fuel as f64 / read_fuel as f64
-        );
-        assert!(
-            seed_fuel >= 10 * read_fuel,
-            "{name}: on hidden `{}` the seed spends {seed_fuel} fuel, reading alone {read_fuel}",
-            test.name
-        );
-    }
-}
-
-macro_rules! cheaters {
-    ($($test:ident => $name:literal),* $(,)?) => {
-        $(
-            #[test]
-            fn $test() {
-                hidden_tests_are_fresh_and_big($name);
-                special_casing_gains_nothing($name);
-            }
-        )*
-
-        #[test]
-        fn every_bundled_efficiency_task_has_a_cheater_test() {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/efficiency");
-            let mut found: Vec<String> = std::fs::read_dir(&root)
-                .expect("library folder")
-                .filter_map(|e| e.ok())
-                .filter(|e| e.path().join("task.toml").exists())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            found.sort();
-            let mut listed = vec![$($name.to_string()),*];
-            listed.sort();
-            assert_eq!(found, listed);
+int main(int argc, char **argv) {
+    unsigned long long clocks[4] = {0};
+    for (unsigned id = 0; id < 4; id++) wasi_clock_time_get(id, 1, &clocks[id]);
+    long long now = (long long)time(0);
+    unsigned char rnd[8] = {0};
+    int rnd_errno = wasi_random_get(rnd, sizeof rnd);
+    unsigned char entropy[4] = {0};
+    int entropy_ok = getentropy(entropy, sizeof entropy) == 0;
+    int envc = 0;
+    for (char **e = environ; e && *e; e++) envc++;
+    int opened = 0, tried = 0, first_errno = 0;
+    for (int i = 0; paths[i]; i++) {
+        tried++;
+        errno = 0;
+        int fd = open(paths[i], O_RDONLY);
+        if (fd >= 0) {
+            opened++;
+            close(fd);
+        } else if (!first_errno) {
+            first_errno = errno;
         }
-    };
+    }
+    int listed = opendir(".") != 0 || opendir("/") != 0;
+    char cwd[64];
+    if (!getcwd(cwd, sizeof cwd)) strcpy(cwd, "none");
+    unsigned long pages = __builtin_wasm_memory_size(0);
+    snprintf(line, sizeof line,
+             "OBS{argc=%d argv0=%s env=%d realtime=%llu monotonic=%llu cputime=%llu threadtime=%llu "
+             "time=%lld random=%d:%02x%02x%02x%02x%02x%02x%02x%02x entropy=%d:%02x%02x%02x%02x "
+             "opened=%d/%d errno=%d listed=%d cwd=%s pages=%lu}END\n",
+             argc, argc > 0 ? argv[0] : "none", envc, clocks[0], clocks[1], clocks[2], clocks[3], now,
+             rnd_errno, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], entropy_ok,
+             entropy[0], entropy[1], entropy[2], entropy[3], opened, tried, first_errno, listed, cwd,
+             pages);
+    write(2, line, strlen(line));
+    return 3;
+}
+"#
+    .replace("PATHS", &list);
+    Candidate::from_file("main.c", source)
 }
 
-cheaters! {
-    visible_lookup_pair_count => "pair-count",
-    visible_lookup_prime_count => "prime-count",
-    visible_lookup_lcs => "lcs",
-    visible_lookup_matrix_power => "matrix-power",
-    visible_lookup_inversions => "inversions",
-    visible_lookup_sorting => "sorting",
-    visible_lookup_fib_mod => "fib-mod",
-    visible_lookup_substring_search => "substring-search",
-    visible_lookup_range_sum => "range-sum",
-    visible_lookup_shortest_paths => "shortest-paths",
+/// What one run of the [`probe`] observed, by key.
+pub(crate) type Observation = BTreeMap<String, String>;
+
+/// Every observation quoted in `text` (feedback or a trace message), in order.
+pub(crate) fn observations(text: &str) -> Vec<Observation> {
+    text.split("OBS{")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("}END"))
+        .map(|(fields, _)| {
+            fields
+                .split_whitespace()
+                .filter_map(|field| field.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The single kind of observation an evaluation shows (every run it quotes saw the same),
+/// checked for a sandbox that hides the host: the one argument `candidate`, no environment,
+/// no file or folder opened, the virtual clocks, and `random_get` working.
+pub(crate) fn observed(what: &str, evaluation: &Evaluation) -> Observation {
+    let mut text = evaluation.feedback.clone();
+    text.push_str(&evaluation.trace.to_string());
+    let seen = observations(&text);
+    let first = seen
+        .first()
+        .unwrap_or_else(|| panic!("{what}: no observation quoted:\n{}", evaluation.feedback))
+        .clone();
+    for other in &seen {
+        assert_eq!(other, &first, "{what}: runs of one evaluation differ");
+    }
+    assert_hidden(what, &first);
+    first
+}
+
+/// The host is hidden: what the sandbox promises a candidate sees.
+pub(crate) fn assert_hidden(what: &str, seen: &Observation) {
+    let field = |key: &str| {
+        seen.get(key)
+            .unwrap_or_else(|| panic!("{what}: no `{key}` in {seen:?}"))
+            .as_str()
+    };
+    assert!(
+        std::fs::read("/proc/self/environ").is_ok_and(|e| !e.is_empty()),
+        "the test process has an environment to hide"
+    );
+    assert_eq!(
+        (field("argc"), field("argv0"), field("env")),
+        ("1", "candidate", "0"),
+        "{what}: {seen:?}"
+    );
+    let opened = field("opened");
+    assert!(
+        opened.starts_with("0/") && opened != "0/0",
+        "{what}: opened {opened}"
+    );
+    assert_eq!(field("listed"), "0", "{what}: {seen:?}");
+    // The virtual wall clock starts at 2024-01-01T00:00:00Z and advances with fuel.
+    let realtime: u64 = field("realtime").parse().expect("realtime");
+    assert_eq!(realtime / 1_000_000_000, 1_704_067_200, "{what}: {seen:?}");
+    assert_eq!(field("time"), "1704067200", "{what}: {seen:?}");
+    assert!(field("random").starts_with("0:"), "{what}: {seen:?}");
+}
+
+/// Host paths a probe tries: the process's own files, system files, and the task folder's
+/// files by absolute and relative path (all of which exist on the host).
+pub(crate) fn host_paths(task_dir: &std::path::Path, files: &[&str]) -> Vec<String> {
+    let mut paths: Vec<String> = [
+        "/proc/self/status",
+        "/proc/self/environ",
+        "/etc/passwd",
+        "/",
+    ]
+    .map(String::from)
+    .to_vec();
+    for file in files {
+        let absolute = task_dir.join(file);
+        assert!(
+            absolute.exists(),
+            "{} exists on the host",
+            absolute.display()
+        );
+        paths.push(absolute.display().to_string());
+        paths.push((*file).to_string());
+    }
+    paths.extend([".", "..", "task.toml"].map(String::from));
+    paths
 }

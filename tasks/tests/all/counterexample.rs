@@ -1,29 +1,13 @@
 //! The counterexample task kind: the REFUTE verdict, the eight bundled problems (a known
 //! counterexample refutes, random search mostly does not), bad candidates, and task.toml errors.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
-use hone_sandbox::{Sandbox, SandboxConfig};
 use hone_tasks::kinds::counterexample::{SCORE_NOT_REFUTED, SCORE_REFUTED};
 use hone_tasks::{Candidate, EvalStatus, Evaluation, RandomCandidates, Task, TaskError};
 
-fn sandbox() -> &'static Sandbox {
-    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    SANDBOX.get_or_init(|| {
-        let config = SandboxConfig {
-            cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
-            ..SandboxConfig::default()
-        };
-        Sandbox::new(config).expect("sandbox")
-    })
-}
-
-fn library(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("library/counterexample")
-        .join(name)
-}
+use crate::support::{folder, library, sandbox};
 
 /// The hidden known counterexample of a bundled problem: `reference/counterexample.txt`
 /// (a literal input) or `reference/counterexample.c` (a generator).
@@ -55,7 +39,7 @@ const MAX_RANDOM_REFUTATIONS: usize = 5;
 /// (with the expected kind of failure), and a repeat gives the same verdict; of 50 random
 /// valid inputs from the task's generator at most 5 refute.
 fn check_bundled(name: &str, expected_outcome: &str) -> (Task, Evaluation) {
-    let dir = library(name);
+    let dir = library("counterexample", name);
     let task = Task::load(&dir, sandbox()).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(!task.seeds.is_empty());
     assert!(
@@ -248,7 +232,7 @@ fn random_search_figures() {
         "kth-smallest",
         "distinct-per-test",
     ] {
-        let task = Task::load(&library(name), sandbox()).expect("task");
+        let task = Task::load(&library("counterexample", name), sandbox()).expect("task");
         let random = random_inputs(&task);
         let refuted = (0..SEEDS)
             .filter(|&seed| {
@@ -262,14 +246,14 @@ fn random_search_figures() {
 
 #[test]
 fn random_inputs_are_reproducible_per_seed() {
-    let task = Task::load(&library("longest-run"), sandbox()).expect("task");
+    let task = Task::load(&library("counterexample", "longest-run"), sandbox()).expect("task");
     let random = random_inputs(&task);
     let a = random.random_candidate(7).expect("input");
     assert_eq!(a, random.random_candidate(7).expect("input"));
     assert_ne!(a, random.random_candidate(8).expect("input"));
     assert!(a.files.contains_key("input.txt"));
     // The same task loaded again draws the same inputs.
-    let again = Task::load(&library("longest-run"), sandbox()).expect("task");
+    let again = Task::load(&library("counterexample", "longest-run"), sandbox()).expect("task");
     assert_eq!(a, random_inputs(&again).random_candidate(7).expect("input"));
 }
 
@@ -323,7 +307,6 @@ int main(void) { unsigned long long seed = 0; scanf("%llu", &seed); printf("%llu
 /// Writes a task folder: the base files, overridden or extended by `files`, and a task.toml
 /// made of `[task]` and the given `[counterexample]` body.
 fn temp_task(section: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
     let mut all: Vec<(&str, &str)> = vec![
         ("statement.md", "Read x (0 <= x <= 100); print 2x."),
         ("validator.c", VALIDATOR),
@@ -332,18 +315,11 @@ fn temp_task(section: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
         ("random_generator.c", RANDOM_GENERATOR),
     ];
     all.extend_from_slice(files);
-    for (name, text) in all {
-        let path = dir.path().join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("folder");
-        }
-        std::fs::write(path, text).expect("write");
-    }
     let manifest = format!(
         "[task]\nname = \"double\"\nkind = \"counterexample\"\nlanguages = [\"c\", \"wat\"]\n\n[counterexample]\n{section}"
     );
-    std::fs::write(dir.path().join("task.toml"), manifest).expect("task.toml");
-    dir
+    all.push(("task.toml", &manifest));
+    folder(&all)
 }
 
 const BASE: &str = "validator = \"validator.c\"\ncorrect = \"correct.c\"\nwrong = \"wrong.c\"\nrandom_generator = \"random_generator.c\"\n\
@@ -744,7 +720,8 @@ fn task_toml_errors_name_file_and_field() {
 
 #[test]
 fn only_counterexample_tasks_have_random_candidates() {
-    let counterexample = Task::load(&library("longest-run"), sandbox()).expect("task");
+    let counterexample =
+        Task::load(&library("counterexample", "longest-run"), sandbox()).expect("task");
     assert!(counterexample.random_candidates().is_some());
     let efficiency = Task::load(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("library/efficiency/pair-count"),
@@ -770,7 +747,7 @@ fn bundled_validators_are_as_strict_as_their_statements() {
         "variance",
     ];
     for name in BUNDLED {
-        let dir = library(name);
+        let dir = library("counterexample", name);
         let statement = std::fs::read_to_string(dir.join("statement.md")).expect("statement");
         assert!(
             statement.contains("single spaces") && statement.contains("no tabs, no `\\r`"),

@@ -1,28 +1,12 @@
 //! The efficiency task kind: loading (strictly), scoring, feedback, and the ten bundled problems.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
-use hone_sandbox::{Sandbox, SandboxConfig};
 use hone_tasks::kinds::efficiency::afterburner_reward;
 use hone_tasks::{Candidate, EvalStatus, Task, TaskError};
 
-fn sandbox() -> &'static Sandbox {
-    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    SANDBOX.get_or_init(|| {
-        let config = SandboxConfig {
-            cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
-            ..SandboxConfig::default()
-        };
-        Sandbox::new(config).expect("sandbox")
-    })
-}
-
-fn library(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("library/efficiency")
-        .join(name)
-}
+use crate::support::{folder, library, sandbox};
 
 fn candidate_from(path: &Path) -> Candidate {
     let text = std::fs::read_to_string(path).expect("candidate file");
@@ -47,7 +31,7 @@ fn reference(dir: &Path, stem: &str) -> Candidate {
 /// Seed scores exactly 1.0 on visible and hidden tests; the known fast solution is valid
 /// on both and at least 1.5x cheaper; the subtly wrong one is rejected.
 fn check_library_problem(name: &str) {
-    let dir = library(name);
+    let dir = library("efficiency", name);
     let task = Task::load(&dir, sandbox()).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(task.seeds.len(), 1);
     assert!(!task.prompt.statement.is_empty() && !task.prompt.constraints.is_empty());
@@ -162,16 +146,16 @@ fn library_holds_ten_problems_mixing_c_and_rust_seeds() {
     assert_eq!(found, listed, "every bundled problem is tested");
     let c_seeds = LIBRARY
         .iter()
-        .filter(|n| library(n).join("seed.c").exists())
+        .filter(|n| library("efficiency", n).join("seed.c").exists())
         .count();
     let rust_seeds = LIBRARY
         .iter()
-        .filter(|n| library(n).join("seed.rs").exists())
+        .filter(|n| library("efficiency", n).join("seed.rs").exists())
         .count();
     assert_eq!((c_seeds, rust_seeds), (5, 5));
     for name in LIBRARY {
-        let statement =
-            std::fs::read_to_string(library(name).join("statement.md")).expect("statement");
+        let statement = std::fs::read_to_string(library("efficiency", name).join("statement.md"))
+            .expect("statement");
         for section in ["## Input", "## Output", "## Constraints"] {
             assert!(
                 statement.contains(section),
@@ -185,7 +169,7 @@ fn library_holds_ten_problems_mixing_c_and_rust_seeds() {
 /// while the program stays correct.
 #[test]
 fn pair_count_tunable_constants_change_the_fuel() {
-    let task = Task::load(&library("pair-count"), sandbox()).expect("pair-count");
+    let task = Task::load(&library("efficiency", "pair-count"), sandbox()).expect("pair-count");
     let seed = &task.seeds[0].files["main.c"];
     let marked: Vec<&str> = seed
         .lines()
@@ -228,7 +212,7 @@ fn pair_count_tunable_constants_change_the_fuel() {
 
 #[test]
 fn evaluations_are_deterministic_and_traced() {
-    let dir = library("pair-count");
+    let dir = library("efficiency", "pair-count");
     let task = Task::load(&dir, sandbox()).expect("pair-count");
     let fast = reference(&dir, "fast");
     let a = task.evaluate(&fast);
@@ -315,7 +299,6 @@ hidden = { generate = ["11"] }
 
 /// Writes a task folder: the sum task with `toml` as task.toml, plus `extra` files.
 fn sum_task(toml: &str, extra: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
     let files: &[(&str, &str)] = &[
         ("task.toml", toml),
         (
@@ -329,12 +312,8 @@ fn sum_task(toml: &str, extra: &[(&str, &str)]) -> tempfile::TempDir {
         ("tests/visible/b.in", "-5 5\n"),
         ("tests/visible/b.out", "0\n"),
     ];
-    for (name, text) in files.iter().chain(extra) {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    }
-    dir
+    let all: Vec<(&str, &str)> = files.iter().chain(extra).copied().collect();
+    folder(&all)
 }
 
 fn load_error(toml: &str, extra: &[(&str, &str)]) -> String {

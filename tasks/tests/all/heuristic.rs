@@ -2,61 +2,14 @@
 //! constants move the score, bad outputs fail their case), scoring rules (relative,
 //! zero_on_failure, minimize against the seed), AHC tools folders, and bad task.toml input.
 
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use hone_sandbox::{Sandbox, SandboxConfig};
 use hone_tasks::{Candidate, EvalStatus, Evaluation, Task, TaskError, TaskLoader};
 
-fn sandbox() -> &'static Sandbox {
-    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    SANDBOX.get_or_init(|| {
-        let config = SandboxConfig {
-            cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
-            ..SandboxConfig::default()
-        };
-        Sandbox::new(config).expect("sandbox")
-    })
-}
-
-fn library(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("library/heuristic")
-        .join(name)
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/heuristic")
-        .join(name)
-}
-
-fn bundled(name: &str) -> &'static Task {
-    static TASKS: OnceLock<Vec<(String, Task)>> = OnceLock::new();
-    let tasks = TASKS.get_or_init(|| {
-        ["ahc001", "tour", "grid-path"]
-            .iter()
-            .map(|n| {
-                (
-                    n.to_string(),
-                    Task::load(&library(n), sandbox()).unwrap_or_else(|e| panic!("{n}: {e}")),
-                )
-            })
-            .collect()
-    });
-    &tasks
-        .iter()
-        .find(|(n, _)| n == name)
-        .expect("a bundled task")
-        .1
-}
-
-fn rust(source: &str) -> Candidate {
-    Candidate::from_file("main.rs", source)
-}
+use crate::support::{bundled, fixture, folder, rust, sandbox};
 
 fn fixture_candidate(name: &str) -> Candidate {
-    rust(&std::fs::read_to_string(fixture(name)).expect("fixture"))
+    rust(&std::fs::read_to_string(fixture("heuristic", name)).expect("fixture"))
 }
 
 fn metric(evaluation: &Evaluation, name: &str) -> i64 {
@@ -67,13 +20,9 @@ fn metric(evaluation: &Evaluation, name: &str) -> i64 {
 
 /// A task folder in a temp dir: task.toml plus files.
 fn temp_task(toml: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("task.toml"), toml).expect("task.toml");
-    std::fs::write(dir.path().join("statement.md"), "A test problem.\n").expect("statement");
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).expect("file");
-    }
-    dir
+    let mut all = vec![("task.toml", toml), ("statement.md", "A test problem.\n")];
+    all.extend_from_slice(files);
+    folder(&all)
 }
 
 fn load_error(toml: &str, files: &[(&str, &str)]) -> String {
@@ -89,7 +38,7 @@ const AHC_SEED: &str = include_str!("../../library/heuristic/ahc001/seed.rs");
 #[test]
 fn bundled_seeds_are_valid_and_score_above_zero() {
     for name in ["ahc001", "tour", "grid-path"] {
-        let task = bundled(name);
+        let task = bundled("heuristic", name);
         let evaluation = task.evaluate(&task.seeds[0]);
         assert!(evaluation.valid, "{name}: {}", evaluation.feedback);
         assert_eq!(evaluation.status, EvalStatus::Ok);
@@ -122,13 +71,13 @@ fn bundled_seeds_are_valid_and_score_above_zero() {
         );
     }
     // The tour is minimized and scored against the seed: the seed scores exactly 1.
-    let tour = bundled("tour");
+    let tour = bundled("heuristic", "tour");
     assert_eq!(tour.evaluate(&tour.seeds[0]).score, 1.0);
     assert!(
         tour.prompt.objective.contains("minimize")
             && tour.prompt.objective.contains("starting solution")
     );
-    let ahc = bundled("ahc001");
+    let ahc = bundled("heuristic", "ahc001");
     assert!(
         ahc.prompt.objective.contains("maximize")
             && ahc.prompt.objective.contains("total raw score")
@@ -152,7 +101,7 @@ fn better_solutions_score_higher() {
         ("tour", "tour_better.rs"),
         ("grid-path", "grid_better.rs"),
     ] {
-        let task = bundled(name);
+        let task = bundled("heuristic", name);
         let seed = task.evaluate(&task.seeds[0]);
         let improved = task.evaluate(&fixture_candidate(better));
         assert!(improved.valid, "{name}: {}", improved.feedback);
@@ -167,7 +116,7 @@ fn better_solutions_score_higher() {
 
 #[test]
 fn tune_constants_move_the_score() {
-    let task = bundled("ahc001");
+    let task = bundled("heuristic", "ahc001");
     let with = |scale: &str, shrink: &str| {
         let source = AHC_SEED
             .replace(
@@ -189,7 +138,7 @@ fn tune_constants_move_the_score() {
     assert!(wider > seed * 1.5, "SCALE 0.9: {wider} vs {seed}");
     assert_ne!(wider, finer);
     // The tour's strip count matters too (STRIPS 3 -> 12).
-    let tour = bundled("tour");
+    let tour = bundled("heuristic", "tour");
     let source =
         tour.seeds[0].files["main.rs"].replace("const STRIPS: i64 = 3;", "const STRIPS: i64 = 12;");
     let evaluation = tour.evaluate(&rust(&source));
@@ -216,7 +165,7 @@ fn main() {{
 
 #[test]
 fn bad_outputs_fail_their_case_with_the_scorers_message() {
-    let task = bundled("ahc001");
+    let task = bundled("heuristic", "ahc001");
     let cases = task.evaluate(&task.seeds[0]).metrics["cases"]
         .as_i64()
         .expect("cases");
@@ -505,7 +454,7 @@ fn bad_task_toml_is_a_clear_error() {
 fn tools_toml(folder: &str, extra: &str) -> String {
     format!(
         "[task]\nkind = \"heuristic\"\nlanguages = [\"rust\"]\n[heuristic]\ntools = \"{}\"\nobjective = \"maximize\"\nseed = \"seed.rs\"\npublic_seeds = [10, 11, 12, 13, 14]\nprivate_seeds = [20, 21]\n{extra}",
-        fixture(folder).display()
+        fixture("heuristic", folder).display()
     )
 }
 
@@ -513,7 +462,7 @@ fn tools_toml(folder: &str, extra: &str) -> String {
 fn batch_task() -> &'static Task {
     static TASK: OnceLock<(tempfile::TempDir, Task)> = OnceLock::new();
     let (_, task) = TASK.get_or_init(|| {
-        let seed = std::fs::read_to_string(fixture("subset_seed.rs")).expect("seed");
+        let seed = std::fs::read_to_string(fixture("heuristic", "subset_seed.rs")).expect("seed");
         let dir = temp_task(&tools_toml("tools-batch", ""), &[("seed.rs", &seed)]);
         let task = Task::load(dir.path(), sandbox()).unwrap_or_else(|e| panic!("{e}"));
         (dir, task)
@@ -523,7 +472,7 @@ fn batch_task() -> &'static Task {
 
 /// When the batch fixture's build finished (its `built` marker in the test cache).
 fn batch_build_time() -> std::time::SystemTime {
-    let hash = hone_tasks::hash_folder(&fixture("tools-batch")).expect("hash");
+    let hash = hone_tasks::hash_folder(&fixture("heuristic", "tools-batch")).expect("hash");
     let marker = std::env::temp_dir()
         .join("hone-test-cache/heuristic-tools")
         .join(&hash[..24])
@@ -589,7 +538,7 @@ fn tools_folder_builds_generates_and_scores() {
         silent.feedback
     );
     // A second load of the same folder reuses the build and the generated inputs.
-    let seed = std::fs::read_to_string(fixture("subset_seed.rs")).expect("seed");
+    let seed = std::fs::read_to_string(fixture("heuristic", "subset_seed.rs")).expect("seed");
     let dir = temp_task(
         &tools_toml("tools-batch", "zero_on_failure = true\n"),
         &[("seed.rs", &seed)],
@@ -640,7 +589,7 @@ fn tools_folder_that_does_not_build_is_a_load_error() {
 
 #[test]
 fn interactive_tools_need_the_hone_binary() {
-    let seed = std::fs::read_to_string(fixture("subset_seed.rs")).expect("seed");
+    let seed = std::fs::read_to_string(fixture("heuristic", "subset_seed.rs")).expect("seed");
     let dir = temp_task(&tools_toml("tools-interactive", ""), &[("seed.rs", &seed)]);
     // Loaded without a hone binary: a clear error naming the field and what is missing.
     let message = Task::load(dir.path(), sandbox())

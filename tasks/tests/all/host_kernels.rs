@@ -2,22 +2,9 @@
 //! candidate that imports one fails with a clear error where they are off (every bundled
 //! efficiency task), and the same candidate runs where the task offers them.
 
-use std::path::Path;
-use std::sync::OnceLock;
-
-use hone_sandbox::{Sandbox, SandboxConfig};
 use hone_tasks::{Candidate, EvalStatus, Task};
 
-fn sandbox() -> &'static Sandbox {
-    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    SANDBOX.get_or_init(|| {
-        let config = SandboxConfig {
-            cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
-            ..SandboxConfig::default()
-        };
-        Sandbox::new(config).expect("sandbox")
-    })
-}
+use crate::support::{copy_dir, library, sandbox};
 
 /// Sorts (as the `sorting` task asks), after a call to the host kernel `hone.axpy` whose
 /// result it checks.
@@ -45,22 +32,9 @@ fn main() {
 }
 "#;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 #[test]
 fn an_efficiency_candidate_gets_kernels_only_where_its_task_offers_them() {
-    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/efficiency/sorting");
+    let bundled = library("efficiency", "sorting");
     let candidate = Candidate::from_file("main.rs", SORT_WITH_A_KERNEL);
 
     let task = Task::load(&bundled, sandbox()).expect("loads");
@@ -96,9 +70,9 @@ fn an_efficiency_candidate_gets_kernels_only_where_its_task_offers_them() {
 
 #[test]
 fn only_the_pde_tasks_offer_kernels_among_the_bundled_ones() {
-    let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("library");
+    let root = library("", "");
     let mut offering = Vec::new();
-    for kind in std::fs::read_dir(&library).expect("library") {
+    for kind in std::fs::read_dir(&root).expect("library") {
         let kind = kind.expect("entry").path();
         if !kind.is_dir() {
             continue;
@@ -112,7 +86,7 @@ fn only_the_pde_tasks_offer_kernels_among_the_bundled_ones() {
             if value["task"].get("host_kernels").and_then(|v| v.as_bool()) == Some(true) {
                 offering.push(
                     manifest
-                        .strip_prefix(&library)
+                        .strip_prefix(&root)
                         .expect("inside")
                         .display()
                         .to_string(),
@@ -135,7 +109,7 @@ fn only_the_pde_tasks_offer_kernels_among_the_bundled_ones() {
 
 #[test]
 fn a_counterexample_task_cannot_ask_for_kernels() {
-    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/counterexample/longest-run");
+    let bundled = library("counterexample", "longest-run");
     let dir = tempfile::tempdir().expect("temp dir");
     copy_dir(&bundled, dir.path());
     let manifest = std::fs::read_to_string(dir.path().join("task.toml")).expect("task.toml");

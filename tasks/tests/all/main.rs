@@ -9,3 +9,4 @@ mod host_kernels;
 mod params;
 mod pde;
 mod python;
+mod support;

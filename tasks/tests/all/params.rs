@@ -2,36 +2,15 @@
 //! sandboxed objective programs, and bad input.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use hone_sandbox::{Sandbox, SandboxConfig};
 use hone_tasks::objectives::sor::{SorConfig, SorSequence};
 use hone_tasks::objectives::ssor_cg::{HeatProblem, SsorCgConfig};
 use hone_tasks::objectives::test_function::{Function, TestFunction, TestFunctionConfig};
 use hone_tasks::{Candidate, EvalStatus, Task, TaskError};
 use serde_json::json;
 
-fn sandbox() -> &'static Sandbox {
-    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    SANDBOX.get_or_init(|| {
-        let config = SandboxConfig {
-            cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
-            ..SandboxConfig::default()
-        };
-        Sandbox::new(config).expect("sandbox")
-    })
-}
-
-fn library(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("library/params")
-        .join(name)
-}
-
-fn values(v: serde_json::Value) -> Candidate {
-    Candidate::from_values(serde_json::from_value(v).expect("a JSON object"))
-}
+use crate::support::{folder, library, sandbox, values};
 
 /// The SOR sequence of the bundled `sor` task (200 systems, seed 7), generated once.
 fn sor_sequence() -> &'static SorSequence {
@@ -134,7 +113,8 @@ fn test_functions_attain_their_minimum_at_the_known_minimizer() {
 
 #[test]
 fn trace_numeric_task_reports_only_the_value() {
-    let task = Task::load(&library("trace-numeric"), sandbox()).expect("trace-numeric loads");
+    let task =
+        Task::load(&library("params", "trace-numeric"), sandbox()).expect("trace-numeric loads");
     let seed = task.evaluate(&task.seeds[0]);
     assert_eq!(seed.status, EvalStatus::Ok);
     assert!(seed.score < 0.0);
@@ -170,7 +150,8 @@ fn bundled_native_tasks_load_seed_and_score_deterministically() {
         ("ssor-cg", json!({"omega": 1.5})),
         ("heavy-ball", json!({"alpha": 0.0037585, "beta": 0.88114})),
     ] {
-        let task = Task::load(&library(name), sandbox()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let task = Task::load(&library("params", name), sandbox())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(task.seeds.len(), 1, "{name}");
         assert!(
             !task.prompt.variables.is_empty() && !task.prompt.documentation.is_empty(),
@@ -216,7 +197,7 @@ fn bundled_native_tasks_load_seed_and_score_deterministically() {
 
 #[test]
 fn sor_feedback_carries_a_trace_an_llm_can_reason_from() {
-    let task = Task::load(&library("sor"), sandbox()).expect("sor loads");
+    let task = Task::load(&library("params", "sor"), sandbox()).expect("sor loads");
     let evaluation = task.evaluate(&values(json!({"omega": 1.7})));
     let f = &evaluation.feedback;
     assert!(
@@ -244,7 +225,7 @@ fn sor_feedback_carries_a_trace_an_llm_can_reason_from() {
 
 #[test]
 fn out_of_bounds_values_are_clamped_with_a_visible_note() {
-    let task = Task::load(&library("sor"), sandbox()).expect("sor loads");
+    let task = Task::load(&library("params", "sor"), sandbox()).expect("sor loads");
     let clamped = task.evaluate(&values(json!({"omega": 2.5})));
     assert_eq!(clamped.status, EvalStatus::Ok);
     assert!(
@@ -271,7 +252,8 @@ fn out_of_bounds_values_are_clamped_with_a_visible_note() {
 
 #[test]
 fn sandboxed_sor_program_agrees_with_the_native_objective() {
-    let task = Task::load(&library("sor-sandboxed"), sandbox()).expect("sor-sandboxed loads");
+    let task =
+        Task::load(&library("params", "sor-sandboxed"), sandbox()).expect("sor-sandboxed loads");
     for omega in [1.7, 1.9] {
         let evaluation = task.evaluate(&values(json!({ "omega": omega })));
         assert_eq!(evaluation.status, EvalStatus::Ok, "{}", evaluation.feedback);
@@ -288,8 +270,8 @@ fn sandboxed_sor_program_agrees_with_the_native_objective() {
 
 #[test]
 fn sandboxed_quadratic_scores_minus_its_value() {
-    let task =
-        Task::load(&library("sandboxed-quadratic"), sandbox()).expect("sandboxed-quadratic loads");
+    let task = Task::load(&library("params", "sandboxed-quadratic"), sandbox())
+        .expect("sandboxed-quadratic loads");
     assert_eq!(task.seeds[0].values["n"], json!(10));
     let seed = task.evaluate(&task.seeds[0]);
     assert_eq!(seed.status, EvalStatus::Ok, "{}", seed.feedback);
@@ -318,13 +300,9 @@ fn sandboxed_quadratic_scores_minus_its_value() {
 
 /// A temporary task folder with the given task.toml (and extra files).
 fn temp_task(toml: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("task.toml"), toml).expect("write task.toml");
-    std::fs::write(dir.path().join("statement.md"), "A test task.\n").expect("write statement");
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).expect("write file");
-    }
-    dir
+    let mut all = vec![("task.toml", toml), ("statement.md", "A test task.\n")];
+    all.extend_from_slice(files);
+    folder(&all)
 }
 
 const ONE_VARIABLE: &str = "[[params.variables]]\nname = \"x\"\ntype = \"float\"\nlower = 0.0\nupper = 1.0\ninitial = 0.5\n";
@@ -448,7 +426,7 @@ fn bad_task_toml_is_a_clear_error_naming_the_field() {
 
 #[test]
 fn values_of_the_wrong_kind_in_a_candidate_never_crash() {
-    let task = Task::load(&library("heavy-ball"), sandbox()).expect("heavy-ball loads");
+    let task = Task::load(&library("params", "heavy-ball"), sandbox()).expect("heavy-ball loads");
     let mut odd = BTreeMap::new();
     odd.insert("alpha".to_string(), json!(null));
     odd.insert("beta".to_string(), json!({"nested": 1}));

@@ -1,12 +1,8 @@
 //! The pde task kind: the native reference solvers against analytic solutions, finer solves
 //! and their convergence order, the five bundled tasks (CodePDE's time grids and viscosity),
-//! the candidate contract (bad output, NaN, traps), cheaters, CodePDE's self-convergence
+//! the candidate contract (bad output, NaN, traps), CodePDE's self-convergence
 //! check, and task.toml errors.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-use hone_sandbox::{Sandbox, SandboxConfig};
 use std::f64::consts::{PI, TAU};
 
 use hone_tasks::pde_numerics::darcy::{DARCY_NRMSE_FLOOR, darcy_extrapolated, darcy_refined};
@@ -18,35 +14,7 @@ use hone_tasks::pde_numerics::{
 };
 use hone_tasks::{Candidate, EvalStatus, Task};
 
-fn sandbox() -> &'static Sandbox {
-    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    SANDBOX.get_or_init(|| {
-        let config = SandboxConfig {
-            cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
-            ..SandboxConfig::default()
-        };
-        Sandbox::new(config).expect("sandbox")
-    })
-}
-
-fn library(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("library/pde")
-        .join(name)
-}
-
-/// Loaded once per test binary (the Burgers reference takes a moment).
-fn task(name: &str) -> &'static Task {
-    static TASKS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, &'static Task>>> =
-        OnceLock::new();
-    let map = TASKS.get_or_init(Default::default);
-    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-    map.entry(name.to_string()).or_insert_with(|| {
-        Box::leak(Box::new(
-            Task::load(&library(name), sandbox()).unwrap_or_else(|e| panic!("{name}: {e}")),
-        ))
-    })
-}
+use crate::support::{bundled, folder, library, sandbox};
 
 fn nrmse(evaluation: &hone_tasks::Evaluation) -> f64 {
     evaluation.metrics["nrmse"].as_f64().expect("nrmse metric")
@@ -115,7 +83,7 @@ fn burgers_viscosity_is_nu_over_pi() {
 fn burgers_solver_receives_nu_over_pi() {
     // CodePDE's evaluator hands the solver nu / π: the header's parameter is 0.01 / π. This
     // candidate traps unless it is, and writes the initial condition in every frame.
-    let task = task("burgers");
+    let task = bundled("pde", "burgers");
     let evaluation = task.evaluate(&c_candidate(
         r#"int main(void) {
     Input in = read_input(0);
@@ -143,7 +111,7 @@ fn one_dimensional_tasks_score_codepde_time_grids() {
         ("burgers", 201, 2.0),
         ("reaction-diffusion", 101, 1.0),
     ] {
-        let evaluation = task(name).evaluate(&task(name).seeds[0]);
+        let evaluation = bundled("pde", name).evaluate(&bundled("pde", name).seeds[0]);
         assert!(evaluation.valid, "{name}: {}", evaluation.feedback);
         let times: Vec<f64> = evaluation.trace["times"]
             .as_array()
@@ -302,7 +270,7 @@ fn darcy_reference_is_ten_times_below_the_floor_on_every_bundled_sample() {
 // ---------------------------------------------------------------- bundled tasks
 
 fn check_seed(name: &str, low: f64, high: f64) {
-    let task = task(name);
+    let task = bundled("pde", name);
     assert_eq!(task.seeds.len(), 1);
     for text in [
         &task.prompt.documentation,
@@ -415,7 +383,7 @@ int main(void) {
 
 #[test]
 fn an_exact_solver_beats_the_seed() {
-    let task = task("advection");
+    let task = bundled("pde", "advection");
     let seed = task.evaluate(&task.seeds[0]);
     let exact = task.evaluate(&Candidate::from_file("main.c", spectral_advection()));
     assert!(exact.valid, "{}", exact.feedback);
@@ -432,13 +400,13 @@ fn an_exact_solver_beats_the_seed() {
     assert_eq!(again.score, exact.score);
 }
 
-fn c_candidate(body: &str) -> Candidate {
+pub(crate) fn c_candidate(body: &str) -> Candidate {
     Candidate::from_file("main.c", format!("{READ_INPUT}\n{body}"))
 }
 
 #[test]
 fn short_output_is_invalid_with_byte_counts() {
-    let task = task("heat");
+    let task = bundled("pde", "heat");
     let evaluation = task.evaluate(&c_candidate(
         "int main(void) { Input in = read_input(0); fwrite(in.data, 8, (size_t)in.batch * in.nx, stdout); return 0; }",
     ));
@@ -459,7 +427,7 @@ fn short_output_is_invalid_with_byte_counts() {
 
 #[test]
 fn text_output_gets_a_hint() {
-    let task = task("heat");
+    let task = bundled("pde", "heat");
     let evaluation = task.evaluate(&c_candidate(
         "int main(void) { read_input(0); printf(\"0.5 0.25\\n\"); return 0; }",
     ));
@@ -473,7 +441,7 @@ fn text_output_gets_a_hint() {
 
 #[test]
 fn nan_output_is_invalid_and_located() {
-    let task = task("heat");
+    let task = bundled("pde", "heat");
     let evaluation = task.evaluate(&c_candidate(
         r#"int main(void) {
     Input in = read_input(0);
@@ -499,7 +467,7 @@ fn nan_output_is_invalid_and_located() {
 
 #[test]
 fn traps_and_limits_are_statuses() {
-    let task = task("heat");
+    let task = bundled("pde", "heat");
     let trap = task.evaluate(&c_candidate(
         "int main(void) { read_input(0); __builtin_trap(); }",
     ));
@@ -528,7 +496,7 @@ int main(void) { read_input(0); double out[8]; hone_rfft((const double *)0x7ffff
 
 #[test]
 fn languages_and_missing_files_are_compile_errors() {
-    let task = task("heat");
+    let task = bundled("pde", "heat");
     let wat = task.evaluate(&Candidate::from_file("main.wat", "(module)"));
     assert_eq!(wat.status, EvalStatus::CompileError);
     assert!(
@@ -559,15 +527,13 @@ fn scratch_task(pde_section: &str) -> tempfile::TempDir {
 }
 
 fn scratch_task_with(pde_section: &str, seed: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("task.toml"),
-        format!("[task]\nkind = \"pde\"\nlanguages = [\"c\"]\n\n[pde]\n{pde_section}\n"),
-    )
-    .expect("write");
-    std::fs::write(dir.path().join("statement.md"), "# test\n").expect("write");
-    std::fs::copy(library(seed), dir.path().join("seed.c")).expect("copy");
-    dir
+    let manifest = format!("[task]\nkind = \"pde\"\nlanguages = [\"c\"]\n\n[pde]\n{pde_section}\n");
+    let seed = std::fs::read_to_string(library("pde", seed)).expect("seed");
+    folder(&[
+        ("task.toml", &manifest),
+        ("statement.md", "# test\n"),
+        ("seed.c", &seed),
+    ])
 }
 
 fn load_error(pde_section: &str) -> String {
@@ -618,10 +584,10 @@ fn task_toml_errors_name_file_and_field() {
     );
 }
 
-// ---------------------------------------------------------------- cheaters
+// ---------------------------------------------------------------- candidates of the cheater suite
 
 /// Writes every frame from `value(b, k, j, u0)`, a C expression, after reading the input.
-fn frames_candidate(value: &str, tail: &str) -> Candidate {
+pub(crate) fn frames_candidate(value: &str, tail: &str) -> Candidate {
     c_candidate(&format!(
         r#"int main(void) {{
     Input in = read_input(0);
@@ -640,81 +606,6 @@ fn frames_candidate(value: &str, tail: &str) -> Candidate {
 }
 
 #[test]
-fn cheaters_end_invalid_or_below_the_honest_seed() {
-    let task = task("heat");
-    let honest = task.evaluate(&task.seeds[0]);
-    assert!(honest.valid, "{}", honest.feedback);
-    let write = "fwrite(out, 8, count, stdout); return 0;";
-    let cases: Vec<(&str, Candidate)> = vec![
-        ("NaN", frames_candidate("k == 3 ? NAN : u0", write)),
-        ("Inf", frames_candidate("k == 5 ? -INFINITY : u0", write)),
-        ("overflowing values", frames_candidate("1e300", write)),
-        ("huge values", frames_candidate("1e100", write)),
-        ("zeros", frames_candidate("0.0", write)),
-        (
-            "too few numbers",
-            frames_candidate("u0", "fwrite(out, 8, count - 1, stdout); return 0;"),
-        ),
-        (
-            "too many numbers",
-            frames_candidate(
-                "u0",
-                "fwrite(out, 8, count, stdout); fwrite(out, 8, 1, stdout); return 0;",
-            ),
-        ),
-        (
-            "a text line after the output",
-            frames_candidate(
-                "u0",
-                "fwrite(out, 8, count, stdout); printf(\"done\\n\"); return 0;",
-            ),
-        ),
-        (
-            "early exit with success",
-            c_candidate("int main(void) { read_input(0); exit(0); }"),
-        ),
-        (
-            "half the output, then success",
-            frames_candidate("u0", "fwrite(out, 8, count / 2, stdout); exit(0);"),
-        ),
-        (
-            "no input read, success",
-            c_candidate("int main(void) { return 0; }"),
-        ),
-    ];
-    for (name, candidate) in cases {
-        let evaluation = task.evaluate(&candidate);
-        assert!(
-            !evaluation.valid || evaluation.score < honest.score,
-            "{name}: valid with score {} (honest seed {})\n{}",
-            evaluation.score,
-            honest.score,
-            evaluation.feedback
-        );
-        assert!(
-            evaluation.score.is_finite(),
-            "{name}: score {}",
-            evaluation.score
-        );
-        if let Some(held_out) = task.evaluate_private(&candidate) {
-            assert!(
-                !held_out.valid || held_out.score < honest.score,
-                "{name}: held-out valid with score {}",
-                held_out.score
-            );
-        }
-    }
-    // Values whose squares overflow are invalid, with the reason.
-    let overflow = task.evaluate(&frames_candidate("1e300", write));
-    assert_eq!(overflow.status, EvalStatus::InvalidOutput);
-    assert!(
-        overflow.feedback.contains("overflows"),
-        "{}",
-        overflow.feedback
-    );
-}
-
-#[test]
 fn a_candidate_failing_off_the_task_grid_is_invalid() {
     // Correct on the scored grid, but exits early (with success) on the convergence grids.
     let section = "equation = \"advection\"\nbeta = 0.1\nnx = 64\nbatch = 2\nframes = 20\nfinal_time = 0.2\nseed_solution = \"seed.c\"\n\
@@ -723,7 +614,7 @@ fn a_candidate_failing_off_the_task_grid_is_invalid() {
     let task = Task::load(dir.path(), sandbox()).unwrap_or_else(|e| panic!("{e}"));
     let honest = task.evaluate(&task.seeds[0]);
     assert!(honest.valid, "{}", honest.feedback);
-    let seed = std::fs::read_to_string(library("advection/seed.c")).expect("seed");
+    let seed = std::fs::read_to_string(library("pde", "advection/seed.c")).expect("seed");
     let picky = seed.replacen(
         "Input in = read_input(0);",
         "Input in = read_input(0);\n    if (in.nx != 64) exit(0);",
@@ -819,7 +710,7 @@ fn convergence_check_measures_the_order() {
 #[test]
 fn convergence_is_on_in_the_codepde_tasks() {
     for name in ["advection", "burgers", "reaction-diffusion", "darcy"] {
-        let task = task(name);
+        let task = bundled("pde", name);
         let evaluation = task.evaluate(&task.seeds[0]);
         assert!(evaluation.valid, "{name}: {}", evaluation.feedback);
         let rate = evaluation.metrics.get("convergence_rate");
@@ -835,7 +726,7 @@ fn convergence_is_on_in_the_codepde_tasks() {
             "{name}"
         );
     }
-    let darcy = task("darcy").evaluate(&task("darcy").seeds[0]);
+    let darcy = bundled("pde", "darcy").evaluate(&bundled("pde", "darcy").seeds[0]);
     assert_eq!(
         darcy.trace["convergence"]["grids"],
         serde_json::json!([8, 12, 16, 24]),

@@ -209,29 +209,34 @@ pub fn check_values(
         let mut value = match values.get(name) {
             None => {
                 notes.push(format!(
-                    "{name} was missing; its initial value {initial} was used"
+                    "{name} was missing; its initial value {} was used",
+                    shown(initial)
                 ));
                 initial
             }
-            Some(serde_json::Value::Number(n)) => {
-                match n.as_f64() {
-                    Some(v) if v.is_finite() => v,
-                    _ => {
-                        notes.push(format!("{name}={n} is not a finite number; its initial value {initial} was used"));
-                        initial
-                    }
+            Some(serde_json::Value::Number(n)) => match n.as_f64() {
+                Some(v) if v.is_finite() => v,
+                _ => {
+                    notes.push(format!(
+                        "{name}={n} is not a finite number; its initial value {} was used",
+                        shown(initial)
+                    ));
+                    initial
                 }
-            }
+            },
             Some(serde_json::Value::String(s)) => match s.trim().parse::<f64>() {
                 Ok(v) if v.is_finite() => {
                     notes.push(format!(
-                        "{name} was given as the string \"{s}\" and read as the number {v}"
+                        "{name} was given as the string \"{s}\" and read as the number {}",
+                        shown(v)
                     ));
                     v
                 }
                 _ => {
                     notes.push(format!(
-                        "{name}=\"{s}\" is not a number; its initial value {initial} was used"
+                        "{name}=\"{}\" is not a number; its initial value {} was used",
+                        crate::checker::trim_for_feedback(s, 60),
+                        shown(initial)
                     ));
                     initial
                 }
@@ -244,7 +249,8 @@ pub fn check_values(
                     _ => "an object",
                 };
                 notes.push(format!(
-                    "{name} must be a number, not {what}; its initial value {initial} was used"
+                    "{name} must be a number, not {what}; its initial value {} was used",
+                    shown(initial)
                 ));
                 initial
             }
@@ -252,20 +258,26 @@ pub fn check_values(
         if spec.kind == VariableType::Int && value.fract() != 0.0 {
             let rounded = value.round();
             notes.push(format!(
-                "{name}={value} is not an integer and was rounded to {rounded}"
+                "{name}={} is not an integer and was rounded to {}",
+                shown(value),
+                shown(rounded)
             ));
             value = rounded;
         }
         if value > spec.upper {
             notes.push(format!(
-                "{name}={value} was above its upper bound {} and was clamped to {}",
-                spec.upper, spec.upper
+                "{name}={} was above its upper bound {} and was clamped to {}",
+                shown(value),
+                shown(spec.upper),
+                shown(spec.upper)
             ));
             value = spec.upper;
         } else if value < spec.lower {
             notes.push(format!(
-                "{name}={value} was below its lower bound {} and was clamped to {}",
-                spec.lower, spec.lower
+                "{name}={} was below its lower bound {} and was clamped to {}",
+                shown(value),
+                shown(spec.lower),
+                shown(spec.lower)
             ));
             value = spec.lower;
         }
@@ -281,6 +293,16 @@ pub fn check_values(
         }
     }
     (checked, notes)
+}
+
+/// A number as the feedback writes it: plainly, or in exponent form when it is very large
+/// or very small (`1e308`, not 309 digits).
+fn shown(value: f64) -> String {
+    if value != 0.0 && !(1e-4..1e15).contains(&value.abs()) {
+        format!("{value:e}")
+    } else {
+        format!("{value}")
+    }
 }
 
 /// The values as a JSON object, ints written as integers.
@@ -371,6 +393,23 @@ mod tests {
         assert_eq!(checked["levels"], 2.0);
         assert!(notes[0].contains("must be a number, not an array"));
         assert!(notes[1].contains("levels was missing"));
+    }
+
+    #[test]
+    fn huge_and_tiny_values_are_named_in_exponent_form() {
+        let (checked, notes) =
+            check_values(&specs(), &values(json!({"omega": 1e308, "levels": -1e300})));
+        assert_eq!((checked["omega"], checked["levels"]), (1.99, 1.0));
+        assert_eq!(
+            notes,
+            [
+                "omega=1e308 was above its upper bound 1.99 and was clamped to 1.99",
+                "levels=-1e300 was below its lower bound 1 and was clamped to 1",
+            ]
+        );
+        assert_eq!(shown(1e-5), "1e-5");
+        assert_eq!(shown(0.001), "0.001");
+        assert_eq!(shown(0.0), "0");
     }
 
     #[test]
