@@ -55,7 +55,9 @@ pub fn efficiency_cheater(dir: &Path, sandbox: &Sandbox) -> Result<Candidate, Te
         Language::C => c_cheater(&source, &cases),
         Language::Rust => rust_cheater(&source, &cases)
             .ok_or_else(|| format!("{}: reference/fast.rs does not read stdin with `stdin().read_to_string(&mut NAME)`", dir.display()))?,
-        Language::Wat => return Err(format!("{}: a wat reference cannot be wrapped", dir.display())),
+        Language::Wat | Language::Cpp => {
+            return Err(format!("{}: a {language} reference cannot be wrapped", dir.display()));
+        }
     };
     Ok(Candidate::from_file(language.file_name(), cheater))
 }
