@@ -6,6 +6,7 @@
 //! from a deterministic schedule so every test compiles the same few programs.
 
 mod budgets;
+mod cpp;
 mod degrade;
 mod errors;
 mod long_horizon;
