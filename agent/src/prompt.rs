@@ -471,6 +471,16 @@ fn value_text(value: &serde_json::Value) -> String {
     }
 }
 
+/// How a language is built and run, where it differs from what a contest judge does.
+fn language_note(language: Language) -> Option<&'static str> {
+    match language {
+        Language::Cpp => Some(
+            "cpp: clang with libc++, -std=gnu++20 -O2, single-threaded, exceptions disabled (no throw/try); <bits/stdc++.h> is available; clocks (std::chrono, clock(), time()) advance with the instructions executed.",
+        ),
+        _ => None,
+    }
+}
+
 fn number_text(value: f64, kind: VariableType) -> String {
     match kind {
         VariableType::Int => format!("{}", value.round() as i64),
@@ -487,6 +497,7 @@ fn code_entries(candidate: &Candidate, budget: usize) -> Vec<String> {
             let tag = match name.rsplit_once('.').map(|(_, e)| e) {
                 Some("rs") => "rust",
                 Some("c") | Some("h") => "c",
+                Some(extension) if Language::Cpp.extensions().contains(&extension) => "cpp",
                 Some("wat") => "wat",
                 Some("py") => "python",
                 _ if name == INPUT_FILE => "text",
@@ -538,6 +549,8 @@ struct TemplateData {
     inputs: String,
     outputs: String,
     languages: Vec<&'static str>,
+    /// What a model should know of how a language is built and run here.
+    language_notes: Vec<&'static str>,
     first_language: &'static str,
     variables: Vec<String>,
     variable_names: Vec<String>,
@@ -613,6 +626,11 @@ impl TemplateData {
             inputs: task.inputs.trim().to_string(),
             outputs: task.outputs.trim().to_string(),
             languages: context.languages.iter().map(|l| l.name()).collect(),
+            language_notes: context
+                .languages
+                .iter()
+                .filter_map(|&l| language_note(l))
+                .collect(),
             first_language: context
                 .languages
                 .first()
@@ -725,6 +743,42 @@ mod tests {
                 assert!(rendered.is_ok(), "{kind} {operator}: {:?}", rendered.err());
             }
         }
+    }
+
+    #[test]
+    fn cpp_candidates_are_shown_and_asked_for_as_cpp() {
+        let Ok(prompts) = Prompts::embedded() else {
+            panic!("embedded prompts")
+        };
+        let material = PromptMaterial {
+            objective: "Place the rectangles.".into(),
+            constraints: "n <= 200".into(),
+            ..PromptMaterial::default()
+        };
+        let parent = Candidate::from_file("main.cpp", "int main() {}\n");
+        let mut context = PromptContext::new(
+            Operator::Improve,
+            TaskKind::Heuristic,
+            &material,
+            &[Language::Cpp],
+        );
+        context.parent = Some(NodeView {
+            candidate: &parent,
+            status: EvalStatus::Ok,
+            score: Some(1.0),
+            feedback: "fine",
+        });
+        let user = match prompts.render(&context) {
+            Ok(rendered) => rendered.user,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(
+            user.contains("(code) main.cpp:\n```cpp\nint main() {}\n```"),
+            "{user}"
+        );
+        assert!(user.contains("Languages accepted: cpp."), "{user}");
+        assert!(user.contains("exceptions disabled"), "{user}");
+        assert!(user.contains("```cpp\n<the whole file>"), "{user}");
     }
 
     #[test]

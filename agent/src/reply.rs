@@ -354,6 +354,49 @@ mod tests {
     }
 
     #[test]
+    fn cpp_blocks_and_edits_rewrite_main_cpp() {
+        let cpp = [Language::Cpp];
+        for tag in ["cpp", "c++", "cc", "CPP"] {
+            let reply = format!("Faster:\n```{tag}\nint main() {{}}\n```\n");
+            let files = parse_code_reply(&reply, true, &context(&cpp, None))
+                .map(|u| u.candidate.files)
+                .unwrap_or_default();
+            assert_eq!(
+                files.get("main.cpp").map(String::as_str),
+                Some("int main() {}\n"),
+                "{tag}"
+            );
+        }
+        // Untagged, with C++ the only language.
+        let files = parse_code_reply("```\nint main() {}\n```", true, &context(&cpp, None))
+            .map(|u| u.candidate.files)
+            .unwrap_or_default();
+        assert!(files.contains_key("main.cpp"));
+        // A C++ block where only C is allowed, and the other way round.
+        assert!(matches!(
+            parse_code_reply(
+                "```cpp\nint main() {}\n```",
+                true,
+                &context(&[Language::C], None)
+            ),
+            Err(ReplyError::LanguageNotAllowed { .. })
+        ));
+        assert!(matches!(
+            parse_code_reply("```c\nint main() {}\n```", true, &context(&cpp, None)),
+            Err(ReplyError::LanguageNotAllowed { .. })
+        ));
+        let parent = Candidate::from_file("main.cpp", "constexpr int K = 3;\nint main() {}\n");
+        let edit = "<<<<<<< SEARCH\nconstexpr int K = 3;\n=======\nconstexpr int K = 4;\n>>>>>>> REPLACE\n";
+        let files = parse_code_reply(edit, true, &context(&cpp, Some(&parent)))
+            .map(|u| u.candidate.files)
+            .unwrap_or_default();
+        assert_eq!(
+            files.get("main.cpp").map(String::as_str),
+            Some("constexpr int K = 4;\nint main() {}\n")
+        );
+    }
+
+    #[test]
     fn code_errors() {
         let c = [Language::C];
         assert_eq!(

@@ -1,6 +1,6 @@
-//! Compilers for candidate sources (rust, c -> wasm32-wasip1), run natively but confined:
-//! bubblewrap with only the toolchain mounted read-only and a scratch directory, a time
-//! limit and an address-space limit.
+//! Compilers for candidate sources (rust, c, c++ -> wasm32-wasip1), run natively but
+//! confined: bubblewrap with only the toolchain mounted read-only and a scratch directory, a
+//! time limit and an address-space limit.
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -18,31 +18,35 @@ use crate::error::SandboxError;
 pub enum Language {
     Rust,
     C,
+    /// C++ (clang with libc++, `-std=gnu++20 -fno-exceptions`).
+    Cpp,
     Wat,
     /// Run by CPython compiled to wasm (not compiled to wasm itself): see `python.rs`.
     Python,
 }
 
 impl Language {
-    pub const ALL: [Language; 4] = [Language::Rust, Language::C, Language::Wat, Language::Python];
+    pub const ALL: [Language; 5] = [
+        Language::Rust,
+        Language::C,
+        Language::Cpp,
+        Language::Wat,
+        Language::Python,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Language::Rust => "rust",
             Language::C => "c",
+            Language::Cpp => "cpp",
             Language::Wat => "wat",
             Language::Python => "python",
         }
     }
 
-    /// The file extension of a source in this language (without the dot).
+    /// The conventional file extension of a source in this language (without the dot).
     pub fn extension(self) -> &'static str {
-        match self {
-            Language::Rust => "rs",
-            Language::C => "c",
-            Language::Wat => "wat",
-            Language::Python => "py",
-        }
+        self.extensions()[0]
     }
 
     /// The conventional file name of a candidate in this language.
@@ -50,26 +54,67 @@ impl Language {
         match self {
             Language::Rust => "main.rs",
             Language::C => "main.c",
+            Language::Cpp => "main.cpp",
             Language::Wat => "main.wat",
             Language::Python => "main.py",
         }
     }
 
-    /// The language of a file, by extension.
-    pub fn from_path(path: &Path) -> Option<Language> {
-        let extension = path.extension()?.to_str()?;
+    /// The file extensions of sources in this language, the conventional one first.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Language::Rust => &["rs"],
+            Language::C => &["c"],
+            Language::Cpp => &["cpp", "cc", "cxx"],
+            Language::Wat => &["wat"],
+            Language::Python => &["py"],
+        }
+    }
+
+    /// The language of a file extension (without the dot).
+    pub fn from_extension(extension: &str) -> Option<Language> {
         Language::ALL
             .into_iter()
-            .find(|l| l.extension() == extension)
+            .find(|l| l.extensions().contains(&extension))
     }
 
-    /// The extensions of every language, for finding a candidate's code file.
-    pub fn extensions() -> Vec<&'static str> {
-        Language::ALL.iter().map(|l| l.extension()).collect()
+    /// The language of a file, by extension.
+    pub fn from_path(path: &Path) -> Option<Language> {
+        Language::from_extension(path.extension()?.to_str()?)
     }
 
+    /// Every source extension hone compiles, in [`Language::ALL`] order.
+    pub fn all_extensions() -> Vec<&'static str> {
+        Language::ALL
+            .into_iter()
+            .flat_map(|l| l.extensions().iter().copied())
+            .collect()
+    }
+
+    /// The accepted extensions for messages: `.rs, .c, .cpp, .wat`.
+    pub fn extension_list() -> String {
+        Language::ALL
+            .into_iter()
+            .map(|l| format!(".{}", l.extensions()[0]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The accepted language names for messages: `rust, c, cpp, wat`.
+    pub fn name_list() -> String {
+        Language::ALL
+            .into_iter()
+            .map(Language::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A language by its name; `c++` is accepted for `cpp`.
     pub fn parse(name: &str) -> Option<Language> {
-        Language::ALL.into_iter().find(|l| l.name() == name)
+        match name {
+            "c++" => Some(Language::Cpp),
+            _ => Language::ALL.into_iter().find(|l| l.name() == name),
+        }
     }
 }
 
@@ -132,14 +177,72 @@ pub(crate) fn flags(language: Language) -> &'static [&'static str] {
             "--crate-name=candidate",
             "--color=never",
         ],
+        // `clock()` needs wasi-libc's emulated process clocks; they read the (virtual)
+        // monotonic clock like every other clock of a run.
         Language::C => &[
             "--target=wasm32-wasi",
             "-O2",
             "-fno-color-diagnostics",
+            "-D_WASI_EMULATED_PROCESS_CLOCKS",
+            "-Wl,-z,stack-size=1048576",
+            "-Wl,--stack-first",
+        ],
+        // wasm32-wasi's libc++ and libc++abi are built without exceptions (no `__cxa_throw`)
+        // and single-threaded; `hone-include` holds hone's own `bits/stdc++.h`.
+        Language::Cpp => &[
+            "--driver-mode=g++",
+            "--target=wasm32-wasi",
+            "-std=gnu++20",
+            "-O2",
+            "-fno-exceptions",
+            "-fno-color-diagnostics",
+            "-D_WASI_EMULATED_PROCESS_CLOCKS",
+            "-isystem",
+            SUPPORT_INCLUDE_DIR,
             "-Wl,-z,stack-size=1048576",
             "-Wl,--stack-first",
         ],
         Language::Wat | Language::Python => &[],
+    }
+}
+
+/// The directory, relative to the compile's scratch directory, where hone's own C++ headers
+/// are written before each compile.
+const SUPPORT_INCLUDE_DIR: &str = "hone-include";
+
+/// Headers hone adds to a language's include path (path below the include directory,
+/// contents); part of the cache key.
+pub(crate) fn support_headers(language: Language) -> &'static [(&'static str, &'static str)] {
+    match language {
+        Language::Cpp => &[("bits/stdc++.h", include_str!("include/bits/stdc++.h"))],
+        Language::Rust | Language::C | Language::Wat => &[],
+    }
+}
+
+/// Libraries linked after the source (after it, so the linker sees what the source needs).
+pub(crate) fn libraries(language: Language) -> &'static [&'static str] {
+    match language {
+        Language::C => &["-lm", "-lwasi-emulated-process-clocks"],
+        Language::Cpp => &["-lwasi-emulated-process-clocks"],
+        Language::Rust | Language::Wat => &[],
+    }
+}
+
+/// What hone adds to a compiler's diagnostics: the reason behind an error a candidate's
+/// author may not expect of this target.
+fn explain(language: Language, diagnostics: &str) -> Option<&'static str> {
+    match language {
+        Language::Cpp if diagnostics.contains("with exceptions disabled") => Some(
+            "[hone: C++ candidates are compiled with -fno-exceptions: the wasm32-wasi libc++ has no exception support, so `throw` and `try` do not compile; report errors by return values, or call std::abort()]",
+        ),
+        Language::Cpp | Language::C
+            if diagnostics.contains("is not supported on this single threaded system") =>
+        {
+            Some(
+                "[hone: candidates run single-threaded: <thread>, <future>, <barrier>, <latch>, <semaphore> and <shared_mutex> are not available]",
+            )
+        }
+        _ => None,
     }
 }
 
@@ -197,7 +300,7 @@ impl Toolchain {
     pub(crate) fn version(&self, language: Language) -> &str {
         match language {
             Language::Rust => &self.rust_version,
-            Language::C => &self.clang_version,
+            Language::C | Language::Cpp => &self.clang_version,
             Language::Wat => "wat",
             Language::Python => "python",
         }
@@ -211,7 +314,7 @@ impl Toolchain {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            Language::C => self.config.wasi_sysroot.display().to_string(),
+            Language::C | Language::Cpp => self.config.wasi_sysroot.display().to_string(),
             Language::Wat | Language::Python => String::new(),
         }
     }
@@ -238,6 +341,14 @@ impl Toolchain {
         let file = language.file_name();
         std::fs::write(scratch.path().join(file), source)
             .map_err(|source| SandboxError::Scratch { source })?;
+        for (relative, contents) in support_headers(language) {
+            let path = scratch.path().join(SUPPORT_INCLUDE_DIR).join(relative);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|source| SandboxError::Scratch { source })?;
+            }
+            std::fs::write(&path, contents).map_err(|source| SandboxError::Scratch { source })?;
+        }
 
         let (program, mut args, mounts): (PathBuf, Vec<String>, Vec<PathBuf>) = match language {
             Language::Rust => {
@@ -248,7 +359,7 @@ impl Toolchain {
                 let args = flags(language).iter().map(|s| s.to_string()).collect();
                 (program, args, self.rust_sysroot.iter().cloned().collect())
             }
-            Language::C => {
+            Language::C | Language::Cpp => {
                 let mut args: Vec<String> = flags(language).iter().map(|s| s.to_string()).collect();
                 args.push(format!("--sysroot={}", self.config.wasi_sysroot.display()));
                 (
@@ -264,9 +375,7 @@ impl Toolchain {
         args.push(file.to_string());
         args.push("-o".into());
         args.push("out.wasm".into());
-        if language == Language::C {
-            args.push("-lm".into());
-        }
+        args.extend(libraries(language).iter().map(|s| s.to_string()));
 
         let build_dir = if self.config.confine {
             PathBuf::from("/build")
@@ -419,6 +528,10 @@ impl Toolchain {
             }
             Some(status) => {
                 let mut text = trim_diagnostics(&diagnostics);
+                if let Some(note) = explain(language, &diagnostics) {
+                    text.push_str(note);
+                    text.push('\n');
+                }
                 if text.trim().is_empty() {
                     text = match status.code() {
                         Some(code) => format!(

@@ -1,6 +1,6 @@
 //! hone-sandbox runs model-written candidates safely and deterministically.
 //!
-//! Candidates are WASI preview-1 command modules compiled from rust, c or wat. They read
+//! Candidates are WASI preview-1 command modules compiled from rust, c, c++ or wat. They read
 //! stdin and write stdout; they see no files, no environment and no network. Every run is
 //! bounded by fuel, linear memory, a wall-clock deadline, output caps and a wasm stack
 //! limit, and every exceeded limit has its own status. Clocks are virtual (they advance with

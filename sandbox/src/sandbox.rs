@@ -15,7 +15,9 @@ use wasmtime::{
 };
 
 use crate::cache::{DiskCache, Sha256Hasher, hash_parts};
-use crate::compile::{CompileResult, CompilerConfig, Language, Toolchain, flags};
+use crate::compile::{
+    CompileResult, CompilerConfig, Language, Toolchain, flags, libraries, support_headers,
+};
 use crate::error::SandboxError;
 use crate::limits::Limits;
 use crate::outcome::Outcome;
@@ -419,13 +421,22 @@ impl Sandbox {
         self.inner.meter_fuel
     }
 
-    /// The cache key of a compilation: language, source, flags, compiler version, sysroot.
+    /// The cache key of a compilation: language, source, flags, libraries, hone's own
+    /// headers, compiler version, sysroot.
     fn compile_key(&self, language: Language, source: &str) -> String {
         let toolchain = &self.inner.toolchain;
+        let headers: Vec<u8> = support_headers(language)
+            .iter()
+            .flat_map(|(path, contents)| [path.as_bytes(), b"\0", contents.as_bytes(), b"\0"])
+            .flatten()
+            .copied()
+            .collect();
         hash_parts(&[
             language.name().as_bytes(),
             source.as_bytes(),
             flags(language).join(" ").as_bytes(),
+            libraries(language).join(" ").as_bytes(),
+            &headers,
             toolchain.version(language).as_bytes(),
             toolchain.sysroot(language).as_bytes(),
         ])

@@ -18,7 +18,7 @@ pub enum CheckerSpec {
     },
     /// Tokens equal, with YES/NO (and any token) compared case-insensitively.
     YesNo,
-    /// A trusted checker program (path relative to the task folder; rust, c or wat). It runs
+    /// A trusted checker program (path relative to the task folder; rust, c, cpp or wat). It runs
     /// in the sandbox and reads on stdin: a header line `I E G` with the byte lengths of the
     /// input, the expected output and the produced output, then those three byte strings.
     /// Exit code 0 accepts; anything else rejects, with its stdout as the reason.

@@ -227,7 +227,10 @@ impl TaskLoader {
                 TaskError::field(
                     &manifest_path,
                     format!("task.languages[{i}]"),
-                    format!("unknown language `{l}`; accepted: rust, c, wat"),
+                    format!(
+                        "unknown language `{l}`; accepted: {}",
+                        Language::name_list()
+                    ),
                 )
             })?;
             languages.push(language);
@@ -411,7 +414,10 @@ impl LoadContext {
             TaskError::field(
                 &self.manifest_path,
                 field,
-                format!("`{relative}`: unknown language; use .rs, .c or .wat"),
+                format!(
+                    "`{relative}`: unknown language; use {}",
+                    Language::extension_list()
+                ),
             )
         })?;
         let source = read_to_string(&path)?;

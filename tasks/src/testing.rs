@@ -58,8 +58,8 @@ pub fn efficiency_cheater(dir: &Path, sandbox: &Sandbox) -> Result<Candidate, Te
 }
 
 /// A candidate that prints `cases`' outputs when its input is one of `cases`' inputs, and
-/// otherwise runs the honest program `honest` (C, or Rust reading stdin with
-/// `stdin().read_to_string(&mut NAME)`) on the input it buffered: the shape of every
+/// otherwise runs the honest program `honest` (C, Rust reading stdin with
+/// `stdin().read_to_string(&mut NAME)`, or Python) on the input it buffered: the shape of every
 /// special-casing cheater, whatever the kind.
 pub fn lookup_cheater(
     language: Language,
@@ -72,7 +72,8 @@ pub fn lookup_cheater(
             "the Rust program does not read stdin with `stdin().read_to_string(&mut NAME)`"
                 .to_string()
         })?,
-        Language::Wat | Language::Python => {
+        Language::Python => python_cheater(honest, cases),
+        Language::Wat | Language::Cpp => {
             return Err(format!("a {language} program cannot be wrapped"));
         }
     };
@@ -80,7 +81,11 @@ pub fn lookup_cheater(
 }
 
 fn reference_source(dir: &Path) -> Result<(Language, String), TestingError> {
-    for (language, name) in [(Language::C, "fast.c"), (Language::Rust, "fast.rs")] {
+    for (language, name) in [
+        (Language::C, "fast.c"),
+        (Language::Rust, "fast.rs"),
+        (Language::Python, "fast.py"),
+    ] {
         let path = dir.join("reference").join(name);
         if path.exists() {
             let source =
@@ -89,7 +94,7 @@ fn reference_source(dir: &Path) -> Result<(Language, String), TestingError> {
         }
     }
     Err(format!(
-        "{}: no reference/fast.c or reference/fast.rs",
+        "{}: no reference/fast.c, fast.rs or fast.py",
         dir.display()
     ))
 }
@@ -241,6 +246,34 @@ fn c_literal(text: &str) -> String {
 
 /// The C cheater: the fast program's `main` renamed, its stdin (and `scanf`, `getchar`)
 /// redirected to a `FILE` over the buffered input, and a `main` that looks the input up.
+/// Python: the whole input is read as bytes; a known one is answered from the table, any
+/// other is handed to the honest program (run by `exec`) through a fresh `sys.stdin`.
+fn python_cheater(fast: &str, cases: &[(String, String)]) -> String {
+    let literal = |text: &str| {
+        let mut out = String::from("b'");
+        for byte in text.bytes() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+        out.push('\'');
+        out
+    };
+    let mut out = String::from("import io, sys\n_hone_cases = {\n");
+    for (input, output) in cases {
+        let _ = writeln!(out, "    {}: {},", literal(input), literal(output));
+    }
+    out.push_str("}\n_hone_input = sys.stdin.buffer.read()\n");
+    out.push_str("if _hone_input in _hone_cases:\n");
+    out.push_str("    sys.stdout.buffer.write(_hone_cases[_hone_input])\n");
+    out.push_str("else:\n");
+    out.push_str("    sys.stdin = io.TextIOWrapper(io.BytesIO(_hone_input))\n");
+    let _ = writeln!(
+        out,
+        "    exec(compile({}, 'fast.py', 'exec'), {{'__name__': '__main__'}})",
+        literal(fast)
+    );
+    out
+}
+
 fn c_cheater(fast: &str, cases: &[(String, String)]) -> String {
     let mut out = String::from(
         "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n\

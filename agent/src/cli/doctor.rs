@@ -203,6 +203,15 @@ pub(super) fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCo
             fix: "apt-get install libclang-rt-dev-wasm32",
         },
         Check {
+            name: "libc++ for wasm32 (C++)",
+            ok: ["libc++.a", "libc++abi.a"]
+                .iter()
+                .all(|lib| Path::new("/usr/lib/wasm32-wasi").join(lib).is_file())
+                && Path::new("/usr/include/wasm32-wasi/c++/v1/vector").is_file(),
+            detail: "/usr/lib/wasm32-wasi/libc++.a, libc++abi.a".into(),
+            fix: "apt-get install libc++-dev-wasm32 (it depends on the matching libc++abi wasm32 package)",
+        },
+        Check {
             name: "bubblewrap (compiler confinement)",
             ok: bwrap_works(),
             detail: "bwrap --unshare-all".into(),
@@ -213,6 +222,10 @@ pub(super) fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCo
         (
             Language::C,
             "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
+        ),
+        (
+            Language::Cpp,
+            "#include <bits/stdc++.h>\nint main() { std::cout << \"hello\" << std::endl; }\n",
         ),
         (Language::Rust, "fn main() { println!(\"hello\"); }\n"),
     ];
@@ -235,10 +248,10 @@ pub(super) fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCo
             ),
         };
         checks.push(Check {
-            name: if language == Language::C {
-                "compile + run a C program"
-            } else {
-                "compile + run a Rust program"
+            name: match language {
+                Language::C => "compile + run a C program",
+                Language::Cpp => "compile + run a C++ program",
+                _ => "compile + run a Rust program",
             },
             ok,
             detail,

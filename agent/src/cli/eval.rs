@@ -11,7 +11,7 @@ use hone_tasks::{Candidate, EvalStatus, Task, TaskKind};
 pub struct EvalArgs {
     /// The task folder (holding task.toml), or a bundled task's name (see `hone tasks`).
     pub task_dir: PathBuf,
-    /// The candidate: a source file (.rs, .c, .wat), an input (.txt) for counterexample
+    /// The candidate: a source file (.rs, .c, .cpp, .wat), an input (.txt) for counterexample
     /// tasks, or a JSON object of values for params tasks.
     pub file: PathBuf,
     /// Ignored (kept for old scripts): the private evaluation always runs.

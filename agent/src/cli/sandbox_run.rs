@@ -21,7 +21,7 @@ runtime_error(TRAP) with its details on the next lines, fuel_exhausted, timeout,
 memory_exceeded, output_exceeded(stdout)); a closed stdout under --stream is \
 runtime_error(stdout_closed).")]
 pub struct SandboxRunArgs {
-    /// The program: main.rs, main.c, main.wat, main.py or a .wasm module.
+    /// The program: main.rs, main.c, main.cpp, main.wat, main.py or a .wasm module.
     pub file: PathBuf,
     /// Fuel limit (deterministic cost units); 0 means unlimited.
     #[arg(long, default_value_t = 10_000_000_000)]
@@ -58,9 +58,9 @@ pub(super) fn run(cli: &super::Cli, args: &SandboxRunArgs) -> anyhow::Result<Exi
     } else {
         let Some(language) = Language::from_path(&args.file) else {
             bail!(
-                "{}: unknown file type `.{extension}`; hone runs .{} and .wasm files",
+                "{}: unknown file type `.{extension}`; hone runs {} and .wasm files",
                 args.file.display(),
-                Language::extensions().join(", .")
+                Language::extension_list()
             );
         };
         let source = String::from_utf8(bytes)

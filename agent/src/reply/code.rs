@@ -87,6 +87,7 @@ pub fn target_of(tag: &str) -> BlockTarget {
     match tag {
         "rust" | "rs" => BlockTarget::Language(Language::Rust),
         "c" | "h" => BlockTarget::Language(Language::C),
+        "cpp" | "c++" | "cc" | "cxx" | "hpp" => BlockTarget::Language(Language::Cpp),
         "wat" | "wast" | "wasm" => BlockTarget::Language(Language::Wat),
         "python" | "py" | "python3" => BlockTarget::Language(Language::Python),
         "text" | "txt" | "input" | "plaintext" | "plain" => BlockTarget::Input,

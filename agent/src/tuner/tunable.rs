@@ -459,6 +459,18 @@ mod tests {
     }
 
     #[test]
+    fn finds_and_rewrites_markers_in_cpp() {
+        let cpp = "constexpr double MAX_STEP = 0.5;     // hone:tune 0.05..1.0\nconstexpr int NEIGHBOURS = 8;       // hone:tune 2..30 int\n";
+        let constants = TunableSpace::from_code(&files("main.cpp", cpp)).unwrap_or_default();
+        assert_eq!(constants.len(), 2);
+        assert_eq!((constants[0].value, constants[1].value), (0.5, 8.0));
+        let out = TunableSpace::apply(&files("main.cpp", cpp), &[0.25, 12.4]).unwrap_or_default();
+        let text = out.get("main.cpp").cloned().unwrap_or_default();
+        assert!(text.contains("MAX_STEP = 0.25;"), "{text}");
+        assert!(text.contains("NEIGHBOURS = 12;"), "{text}");
+    }
+
+    #[test]
     fn finds_markers_in_c_and_rust() {
         let c = "int main() {\n  double omega = 1.5; // hone:tune 1.0..2.0\n  int iters = 100; // hone:tune 10..1000 log int\n  float eps = 1e-6f; // hone:tune 1e-9..1e-3 log\n  return 0;\n}\n";
         let constants = TunableSpace::from_code(&files("main.c", c)).unwrap_or_default();

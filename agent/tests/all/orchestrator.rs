@@ -7,6 +7,7 @@
 
 mod budgets;
 mod bundled;
+mod cpp;
 mod degrade;
 mod errors;
 mod long_horizon;

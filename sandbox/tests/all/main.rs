@@ -9,6 +9,7 @@ mod caches;
 mod engine;
 mod host_dot;
 mod hostile;
+mod hostile_cpp;
 mod kernels;
 mod python;
 mod smoke;

@@ -283,6 +283,7 @@ pub(crate) fn hostile(language: Language) -> &'static Program {
         Language::C => C.get_or_init(|| program(Language::C, HOSTILE_C)),
         Language::Rust => RUST.get_or_init(|| program(Language::Rust, HOSTILE_RUST)),
         Language::Wat | Language::Python => panic!("no hostile {language} multi-tool here"),
+        Language::Cpp => panic!("the hostile C++ program is in hostile_cpp.rs"),
     }
 }
 

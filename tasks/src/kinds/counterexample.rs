@@ -31,7 +31,7 @@
 //!
 //! [counterexample.validator_limits]    # validator, checker program, random generator
 //! ```
-//! Program files are compiled once at load (language from the extension: .rs, .c, .wat).
+//! Program files are compiled once at load (language from the extension: .rs, .c, .cpp, .wat).
 //!
 //! # Candidates
 //! A candidate is a literal input (`input.txt`; any single `.txt` file is accepted too) or a
@@ -198,7 +198,10 @@ fn build(
             return Err(TaskError::field(
                 manifest,
                 field,
-                format!("`{relative}`: use a .txt input or a generator source (.rs, .c, .wat)"),
+                format!(
+                    "`{relative}`: use a .txt input or a generator source ({})",
+                    Language::extension_list()
+                ),
             ));
         };
         seeds.push((context.dir.join(relative), Candidate::from_file(name, text)));

@@ -8,7 +8,7 @@
 //! languages = ["c", "rust"]           # languages a candidate may use
 //!
 //! [efficiency]
-//! seed = "seed.c"                     # the slow, correct starting program (.rs or .c)
+//! seed = "seed.c"                     # the slow, correct starting program (.rs, .c or .cpp)
 //! checker = { type = "tokens" }       # or float {abs, rel}, yes_no, program {path}
 //! generator = "gen.c"                 # trusted input generator (needed by `generate`)
 //! reference = "reference.c"           # optional: produces generated expected outputs
@@ -116,7 +116,8 @@ impl EfficiencyEvaluator {
     fn program(&self, candidate: &Candidate) -> Result<Program, Evaluation> {
         let allowed: Vec<&str> = self.languages.iter().map(|l| l.name()).collect();
         let expected_files: Vec<&str> = self.languages.iter().map(|l| l.file_name()).collect();
-        let Some((name, source)) = candidate.file_with_extension(&Language::extensions()) else {
+        let Some((name, source)) = candidate.file_with_extension(&Language::all_extensions())
+        else {
             return Err(Evaluation::failed(
                 EvalStatus::CompileError,
                 format!(
@@ -237,8 +238,9 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
             manifest,
             "efficiency.seed",
             format!(
-                "`{}`: unknown language; accepted: .rs, .c, .wat",
-                config.seed
+                "`{}`: unknown language; accepted: {}",
+                config.seed,
+                Language::extension_list()
             ),
         )
     })?;

@@ -12,7 +12,7 @@
 //! # tools = "tools"             # an AHC tools folder (Cargo project: gen + vis or tester)
 //! # interactive = true          # tools only: run `tester` (default: when there is no vis)
 //! objective = "maximize"        # or "minimize"; required for tools, checked for builtins
-//! seed = "seed.rs"              # the starting candidate (.rs or .c)
+//! seed = "seed.rs"              # the starting candidate (.rs, .c or .cpp)
 //! public_seeds = "0..15"        # cases scored during the run: a range or [1, 2, 3]
 //! private_seeds = "1000..1030"  # cases scored only by evaluate_private (optional)
 //! best_known = "best.txt"       # optional: `SEED SCORE` lines, or { "0" = 123, ... }
@@ -372,7 +372,11 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         TaskError::field(
             manifest,
             "heuristic.seed",
-            format!("`{}`: unknown language; accepted: .rs, .c", raw.seed),
+            format!(
+                "`{}`: unknown language; accepted: {}",
+                raw.seed,
+                Language::extension_list()
+            ),
         )
     })?;
     if !context.languages.contains(&seed_language) {

@@ -20,7 +20,7 @@
 //! initial = 1.0
 //! description = "SOR relaxation factor"
 //! ```
-//! or, instead of `objective`, `program = "objective.c"` (rust, c or wat) with optional
+//! or, instead of `objective`, `program = "objective.c"` (rust, c, cpp or wat) with optional
 //! `direction = "maximize" | "minimize"`, `fuel`, `timeout_ms`, `memory_mb`: the program
 //! reads the values as a JSON object on stdin and prints its value on the first line of
 //! stdout, and feedback on the following lines.

@@ -93,7 +93,10 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         TaskError::field(
             &context.manifest_path,
             "pde.seed_solution",
-            "unknown language; use a .c, .rs or .wat file",
+            format!(
+                "unknown language; use a {} file",
+                Language::extension_list()
+            ),
         )
     })?;
     if !context.languages.is_empty() && !context.languages.contains(&language) {

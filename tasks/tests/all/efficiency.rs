@@ -125,6 +125,7 @@ library_problems! {
     library_matrix_power => "matrix-power",
     library_inversions => "inversions",
     library_sorting => "sorting",
+    library_sorting_cpp => "sorting-cpp",
     library_fib_mod => "fib-mod",
     library_substring_search => "substring-search",
     library_range_sum => "range-sum",
@@ -132,7 +133,7 @@ library_problems! {
 }
 
 #[test]
-fn library_holds_ten_problems_mixing_c_and_rust_seeds() {
+fn library_holds_ten_problems_mixing_c_and_rust_seeds_and_a_cpp_variant() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("library/efficiency");
     let mut found: Vec<String> = std::fs::read_dir(&root)
         .expect("library folder")
@@ -152,7 +153,12 @@ fn library_holds_ten_problems_mixing_c_and_rust_seeds() {
         .iter()
         .filter(|n| library("efficiency", n).join("seed.rs").exists())
         .count();
+    let cpp_seeds: Vec<&&str> = LIBRARY
+        .iter()
+        .filter(|n| library(n).join("seed.cpp").exists())
+        .collect();
     assert_eq!((c_seeds, rust_seeds), (5, 5));
+    assert_eq!(cpp_seeds, [&"sorting-cpp"]);
     for name in LIBRARY {
         let statement = std::fs::read_to_string(library("efficiency", name).join("statement.md"))
             .expect("statement");

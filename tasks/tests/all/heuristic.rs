@@ -4,9 +4,10 @@
 
 use std::sync::OnceLock;
 
+use hone_sandbox::Language;
 use hone_tasks::{Candidate, EvalStatus, Evaluation, Task, TaskError, TaskLoader};
 
-use crate::support::{bundled, fixture, folder, rust, sandbox};
+use crate::support::{bundled, fixture, folder, library, rust, sandbox};
 
 fn fixture_candidate(name: &str) -> Candidate {
     rust(&std::fs::read_to_string(fixture("heuristic", name)).expect("fixture"))
@@ -34,6 +35,55 @@ fn load_error(toml: &str, files: &[(&str, &str)]) -> String {
 }
 
 const AHC_SEED: &str = include_str!("../../library/heuristic/ahc001/seed.rs");
+
+/// The C++ variants (`*-cpp`: the same problem, a C++ seed whose search stops at a time
+/// limit on the virtual clock): valid, above zero, and identical run to run.
+#[test]
+fn cpp_seeds_are_valid_and_repeatable() {
+    for name in ["ahc001-cpp", "tour-cpp", "grid-path-cpp"] {
+        let task = Task::load(&library("heuristic", name), sandbox()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(task.languages, [Language::Cpp], "{name}");
+        assert!(task.seeds[0].files.contains_key("main.cpp"), "{name}");
+        let evaluation = task.evaluate(&task.seeds[0]);
+        assert!(evaluation.valid, "{name}: {}", evaluation.feedback);
+        assert_eq!(
+            metric(&evaluation, "failed"),
+            0,
+            "{name}: {}",
+            evaluation.feedback
+        );
+        assert!(evaluation.score > 0.0, "{name}");
+        let again = task.evaluate(&task.seeds[0]);
+        assert_eq!(
+            (again.score, again.fuel, &again.trace),
+            (evaluation.score, evaluation.fuel, &evaluation.trace),
+            "{name}: a second evaluation differs"
+        );
+        let private = task
+            .evaluate_private(&task.seeds[0])
+            .expect("private seeds");
+        assert!(
+            private.valid && private.score > 0.0,
+            "{name}: {}",
+            private.feedback
+        );
+        eprintln!(
+            "{name}: seed score {} (private {}), fuel {:?}",
+            evaluation.score, private.score, evaluation.fuel
+        );
+    }
+    // The C++ AHC001 seed's search beats the Rust seed's one-pass greedy.
+    let rust = bundled("heuristic", "ahc001");
+    let cpp = Task::load(&library("heuristic", "ahc001-cpp"), sandbox()).expect("ahc001-cpp");
+    let (rust_score, cpp_score) = (
+        rust.evaluate(&rust.seeds[0]).score,
+        cpp.evaluate(&cpp.seeds[0]).score,
+    );
+    assert!(
+        cpp_score > rust_score,
+        "C++ {cpp_score} vs Rust {rust_score}"
+    );
+}
 
 #[test]
 fn bundled_seeds_are_valid_and_score_above_zero() {

@@ -32,7 +32,7 @@ const SECTION_KEYS: &[(&str, &str)] = &[
     ),
     (
         "generator",
-        "path of a trusted generator program (.rs, .c or .wat)",
+        "path of a trusted generator program (.rs, .c, .cpp or .wat)",
     ),
     (
         "reference",

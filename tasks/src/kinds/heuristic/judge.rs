@@ -125,7 +125,8 @@ impl Judge {
     /// Compiles the candidate, or says why it cannot run.
     pub(super) fn prepare(&self, candidate: &Candidate) -> Result<Runner<'_>, Evaluation> {
         let expected: Vec<&str> = self.languages.iter().map(|l| l.file_name()).collect();
-        let Some((name, source)) = candidate.file_with_extension(&Language::extensions()) else {
+        let Some((name, source)) = candidate.file_with_extension(&Language::all_extensions())
+        else {
             return Err(Evaluation::failed(
                 EvalStatus::CompileError,
                 format!(

@@ -89,7 +89,7 @@ fn hidden_tests_are_fresh_and_big(name: &str) {
         .collect();
     let generated: Vec<_> = hidden.iter().filter(|t| t.generated).collect();
     assert!(!generated.is_empty(), "{name}: no generated hidden test");
-    let seed_path = ["seed.c", "seed.rs"]
+    let seed_path = ["seed.c", "seed.rs", "seed.cpp", "seed.py"]
         .map(|f| dir.join(f))
         .into_iter()
         .find(|p| p.exists())
@@ -155,9 +155,11 @@ cheaters! {
     visible_lookup_matrix_power => "matrix-power",
     visible_lookup_inversions => "inversions",
     visible_lookup_sorting => "sorting",
+    visible_lookup_sorting_cpp => "sorting-cpp",
     visible_lookup_fib_mod => "fib-mod",
     visible_lookup_substring_search => "substring-search",
     visible_lookup_range_sum => "range-sum",
+    visible_lookup_range_sum_python => "range-sum-python",
     visible_lookup_shortest_paths => "shortest-paths",
 }
 
