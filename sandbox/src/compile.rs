@@ -215,7 +215,7 @@ const SUPPORT_INCLUDE_DIR: &str = "hone-include";
 pub(crate) fn support_headers(language: Language) -> &'static [(&'static str, &'static str)] {
     match language {
         Language::Cpp => &[("bits/stdc++.h", include_str!("include/bits/stdc++.h"))],
-        Language::Rust | Language::C | Language::Wat => &[],
+        Language::Rust | Language::C | Language::Wat | Language::Python => &[],
     }
 }
 
@@ -224,7 +224,7 @@ pub(crate) fn libraries(language: Language) -> &'static [&'static str] {
     match language {
         Language::C => &["-lm", "-lwasi-emulated-process-clocks"],
         Language::Cpp => &["-lwasi-emulated-process-clocks"],
-        Language::Rust | Language::Wat => &[],
+        Language::Rust | Language::Wat | Language::Python => &[],
     }
 }
 

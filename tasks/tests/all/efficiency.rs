@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use hone_sandbox::Language;
 use hone_tasks::kinds::efficiency::afterburner_reward;
 use hone_tasks::{Candidate, EvalStatus, Task, TaskError};
 
@@ -10,21 +11,17 @@ use crate::support::{folder, library, sandbox};
 
 fn candidate_from(path: &Path) -> Candidate {
     let text = std::fs::read_to_string(path).expect("candidate file");
-    let name = if path.extension().is_some_and(|e| e == "rs") {
-        "main.rs"
-    } else {
-        "main.c"
-    };
-    Candidate::from_file(name, text)
+    let language = Language::from_path(path).expect("a source file");
+    Candidate::from_file(language.file_name(), text)
 }
 
 fn reference(dir: &Path, stem: &str) -> Candidate {
-    let path = ["rs", "c"]
+    let path = ["rs", "c", "py"]
         .iter()
         .map(|ext| dir.join(format!("reference/{stem}.{ext}")))
         .find(|p| p.exists());
     candidate_from(
-        &path.unwrap_or_else(|| panic!("{} has no reference/{stem}.rs or .c", dir.display())),
+        &path.unwrap_or_else(|| panic!("{} has no reference/{stem}.rs, .c or .py", dir.display())),
     )
 }
 
@@ -129,6 +126,7 @@ library_problems! {
     library_fib_mod => "fib-mod",
     library_substring_search => "substring-search",
     library_range_sum => "range-sum",
+    library_range_sum_python => "range-sum-python",
     library_shortest_paths => "shortest-paths",
 }
 
@@ -155,10 +153,15 @@ fn library_holds_ten_problems_mixing_c_and_rust_seeds_and_a_cpp_variant() {
         .count();
     let cpp_seeds: Vec<&&str> = LIBRARY
         .iter()
-        .filter(|n| library(n).join("seed.cpp").exists())
+        .filter(|n| library("efficiency", n).join("seed.cpp").exists())
+        .collect();
+    let python_seeds: Vec<&&str> = LIBRARY
+        .iter()
+        .filter(|n| library("efficiency", n).join("seed.py").exists())
         .collect();
     assert_eq!((c_seeds, rust_seeds), (5, 5));
     assert_eq!(cpp_seeds, [&"sorting-cpp"]);
+    assert_eq!(python_seeds, [&"range-sum-python"]);
     for name in LIBRARY {
         let statement = std::fs::read_to_string(library("efficiency", name).join("statement.md"))
             .expect("statement");

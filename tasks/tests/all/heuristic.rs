@@ -41,7 +41,8 @@ const AHC_SEED: &str = include_str!("../../library/heuristic/ahc001/seed.rs");
 #[test]
 fn cpp_seeds_are_valid_and_repeatable() {
     for name in ["ahc001-cpp", "tour-cpp", "grid-path-cpp"] {
-        let task = Task::load(&library("heuristic", name), sandbox()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let task = Task::load(&library("heuristic", name), sandbox())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(task.languages, [Language::Cpp], "{name}");
         assert!(task.seeds[0].files.contains_key("main.cpp"), "{name}");
         let evaluation = task.evaluate(&task.seeds[0]);

