@@ -11,7 +11,7 @@
 //! [construction]
 //! problem = "circles_in_square"  # circles_in_square | circles_in_rectangle |
 //!                                # heilbronn_triangle | distance_ratio
-//! n = 26                         # circles or points
+//! n = 26                         # circles or points (1..=1000; heilbronn 3..=100)
 //! dimension = 2                  # distance_ratio only (2 or more; default 2)
 //! best_known = 2.6358627564136983  # the best published objective (its source in the statement)
 //! seed = "seed.c"                # the starting candidate (.rs or .c)
@@ -99,8 +99,11 @@ fn default_memory_mb() -> u64 {
     256
 }
 
-/// The most items a problem may ask for (every pair or triple is checked).
+/// The most items a problem may ask for (every pair is checked).
 const MAX_ITEMS: usize = 1000;
+
+/// The most points a Heilbronn problem may ask for (every triple is checked).
+const MAX_HEILBRONN_POINTS: usize = 100;
 
 /// Bytes of stdout kept: far more than any construction of [`MAX_ITEMS`] items needs.
 const STDOUT_BYTES: u64 = 1 << 20;
@@ -348,12 +351,16 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         Family::DistanceRatio => 2,
         _ => 1,
     };
-    if !(minimum..=MAX_ITEMS).contains(&section.n) {
+    let maximum = match section.problem {
+        Family::HeilbronnTriangle => MAX_HEILBRONN_POINTS,
+        _ => MAX_ITEMS,
+    };
+    if !(minimum..=maximum).contains(&section.n) {
         return Err(TaskError::field(
             manifest,
             "construction.n",
             format!(
-                "{} is out of range; accepted: {minimum}..={MAX_ITEMS}",
+                "{} is out of range; accepted: {minimum}..={maximum}",
                 section.n
             ),
         ));

@@ -450,6 +450,10 @@ fn bad_sections_fail_to_load_naming_the_field() {
             "construction.n",
         ),
         (
+            "problem = \"heilbronn_triangle\"\nn = 101\nbest_known = 1.0",
+            "construction.n",
+        ),
+        (
             "problem = \"circles_in_square\"\nn = 3\nbest_known = -1.0",
             "construction.best_known",
         ),

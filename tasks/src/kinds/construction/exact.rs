@@ -151,8 +151,9 @@ pub fn decimal_text(value: &BigInt, places: u32) -> String {
     }
 }
 
-/// `p / q` as the nearest-below f64 within a relative error of 2^-63 (for reporting: every
-/// decision is taken on the exact integers). `q` must be positive.
+/// `p / q` as an f64 within a relative error of about 2^-52 (a 64-bit truncated quotient,
+/// then rounded), for reporting: every decision is taken on the exact integers. `q` must be
+/// positive.
 pub fn ratio_to_f64(p: &BigInt, q: &BigInt) -> f64 {
     if p.is_zero() || q.is_zero() {
         return 0.0;
