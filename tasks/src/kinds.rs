@@ -1,5 +1,6 @@
 //! The evaluator of each task kind.
 
+pub mod construction;
 pub mod counterexample;
 pub mod efficiency;
 pub mod heuristic;
@@ -16,5 +17,6 @@ pub(crate) fn load(kind: TaskKind, context: &LoadContext) -> Result<Loaded, Task
         TaskKind::Pde => pde::load(context),
         TaskKind::Heuristic => heuristic::load(context),
         TaskKind::Params => params::load(context),
+        TaskKind::Construction => construction::load(context),
     }
 }

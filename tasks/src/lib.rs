@@ -3,7 +3,8 @@
 //! A task is a folder with `task.toml`, a statement, seed candidate(s) and the kind's data.
 //! Kinds: efficiency (make a correct program faster), counterexample (REFUTE: find an input
 //! that breaks a wrong program), pde (CodePDE: write a solver, scored by nRMSE), heuristic
-//! (ALE / AtCoder Heuristic Contest), params (OPTO over values with native objectives).
+//! (ALE / AtCoder Heuristic Contest), params (OPTO over values with native objectives),
+//! construction (AlphaEvolve-style constructions, verified in exact arithmetic).
 //! Native reference solvers and scorers live here; candidates run in `hone-sandbox`.
 //!
 //! # Core concepts

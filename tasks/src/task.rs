@@ -22,15 +22,17 @@ pub enum TaskKind {
     Pde,
     Heuristic,
     Params,
+    Construction,
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 5] = [
+    pub const ALL: [TaskKind; 6] = [
         TaskKind::Efficiency,
         TaskKind::Counterexample,
         TaskKind::Pde,
         TaskKind::Heuristic,
         TaskKind::Params,
+        TaskKind::Construction,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,6 +42,7 @@ impl TaskKind {
             TaskKind::Pde => "pde",
             TaskKind::Heuristic => "heuristic",
             TaskKind::Params => "params",
+            TaskKind::Construction => "construction",
         }
     }
 }

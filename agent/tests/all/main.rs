@@ -7,6 +7,7 @@
 
 mod baselines;
 mod bench;
+mod construction;
 mod export;
 mod heuristic;
 mod llm;

@@ -2,6 +2,7 @@
 
 mod ahc001;
 mod cheaters;
+mod construction;
 mod counterexample;
 mod efficiency;
 mod heuristic;
