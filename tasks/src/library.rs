@@ -189,6 +189,13 @@ static TEMPLATES: &[Template] = &[
         seed: "seed.rs",
         extra: &[],
     },
+    Template {
+        kind: TaskKind::Construction,
+        base: "construction/circles-26",
+        manifest: include_str!("../templates/construction.toml"),
+        seed: "seed.c",
+        extra: &[],
+    },
 ];
 
 /// The template of each kind.

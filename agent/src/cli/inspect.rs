@@ -47,7 +47,7 @@ pub struct TasksArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
-    /// efficiency, counterexample, pde, params or heuristic.
+    /// efficiency, counterexample, pde, params, heuristic or construction.
     pub kind: String,
     /// The new task folder (must not exist).
     pub dir: PathBuf,

@@ -327,6 +327,10 @@ impl Evaluator for ConstructionEvaluator {
     fn evaluate_private(&self, _candidate: &Candidate) -> Option<Evaluation> {
         None
     }
+
+    fn has_held_out_cases(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {

@@ -219,7 +219,7 @@ fn every_bundled_heuristic_task_has_a_cheater_test() {
     // A C++ variant is the same problem with another seed: the same generator and scorer,
     // the same public and private seeds, so the tests above cover it.
     let section = |name: &str| {
-        let path = crate::support::library("heuristic", name).join("task.toml");
+        let path = library("heuristic", name).join("task.toml");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
         let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{e}"));
         table["heuristic"].clone()
