@@ -44,5 +44,5 @@ pub use error::TaskError;
 pub use evaluation::{EvalStatus, Evaluation};
 pub use task::{
     Evaluator, LoadContext, Loaded, PromptMaterial, RandomCandidates, Scale, Task, TaskKind,
-    TaskLoader, VariableSpec, VariableType, hash_folder,
+    TaskLoader, VariableSpec, VariableType, hash_files, hash_folder,
 };

@@ -8,8 +8,6 @@
 
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 use crate::{TaskError, TaskKind};
 
 /// One task of the library as the binary carries it.
@@ -100,14 +98,7 @@ impl BundledTask {
 
     /// The hash [`crate::hash_folder`] gives a folder holding exactly these files.
     pub fn content_hash(&self) -> String {
-        let mut hasher = Sha256::new();
-        for (relative, bytes) in self.files {
-            hasher.update(relative.as_bytes());
-            hasher.update([0]);
-            hasher.update((bytes.len() as u64).to_le_bytes());
-            hasher.update(bytes);
-        }
-        hex::encode(hasher.finalize())
+        crate::hash_files(self.files.iter().copied())
     }
 
     /// Writes the task's files into `dir` (created if missing). An existing file of the same

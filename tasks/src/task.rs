@@ -510,21 +510,33 @@ pub(crate) fn toml_message(error: &toml::de::Error) -> String {
 
 /// SHA-256 over the folder's files, sorted by relative path (skipping `target/` and dot files).
 pub fn hash_folder(dir: &Path) -> Result<String, TaskError> {
-    let mut files = Vec::new();
-    collect_files(dir, dir, &mut files)?;
-    files.sort();
-    let mut hasher = Sha256::new();
-    for relative in files {
+    let mut relatives = Vec::new();
+    collect_files(dir, dir, &mut relatives)?;
+    relatives.sort();
+    let mut files = Vec::with_capacity(relatives.len());
+    for relative in relatives {
         let bytes = std::fs::read(dir.join(&relative)).map_err(|source| TaskError::Read {
             path: dir.join(&relative),
             source,
         })?;
+        files.push((relative, bytes));
+    }
+    Ok(hash_files(
+        files.iter().map(|(r, b)| (r.as_str(), b.as_slice())),
+    ))
+}
+
+/// The digest [`hash_folder`] gives a folder holding exactly `files` (relative `/`-separated
+/// paths with their contents, sorted by path).
+pub fn hash_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut hasher = Sha256::new();
+    for (relative, bytes) in files {
         hasher.update(relative.as_bytes());
         hasher.update([0]);
         hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
+        hasher.update(bytes);
     }
-    Ok(hex::encode(hasher.finalize()))
+    hex::encode(hasher.finalize())
 }
 
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), TaskError> {

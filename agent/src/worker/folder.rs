@@ -5,7 +5,6 @@
 use std::path::{Component, Path, PathBuf};
 
 use hone_store::Store;
-use sha2::{Digest, Sha256};
 
 /// Reads a task folder's files as `hash_folder` sees them: every file below `dir`, by
 /// relative `/`-separated path, skipping dot files and `target/`, sorted by path.
@@ -39,14 +38,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<
 
 /// The content hash of files read by [`read_folder`] (the same digest as `hash_folder`).
 pub fn files_hash(files: &[(String, Vec<u8>)]) -> String {
-    let mut hasher = Sha256::new();
-    for (relative, bytes) in files {
-        hasher.update(relative.as_bytes());
-        hasher.update([0]);
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(bytes);
-    }
-    hex::encode(hasher.finalize())
+    hone_tasks::hash_files(files.iter().map(|(r, b)| (r.as_str(), b.as_slice())))
 }
 
 /// Uploads the task folder at `dir` under `hash` unless the store has it. Fails if the

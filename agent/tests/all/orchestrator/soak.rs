@@ -64,19 +64,7 @@ fn chaotic_model(seed: u64) -> MockModel {
 /// Lets `child` run until it has stored at least one node more than `after` and then for
 /// a random while (0–250 ms), and SIGKILLs it; returns false if it finished first.
 fn kill_at_random(work: &Work, child: &mut Child, after: usize, rng: &mut ChaCha8Rng) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        if stored_nodes(work).len() > after {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no node stored in 30 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(rng.random_range(0..250)));
-    if let Ok(Some(_)) = child.try_wait() {
+    if !progress_then_pause(work, child, after, rng) {
         return false;
     }
     child.kill().unwrap_or_else(|e| panic!("kill: {e}"));
