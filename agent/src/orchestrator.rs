@@ -57,8 +57,8 @@ pub enum OrchestratorError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     /// The run's evaluations cannot go to (or through) the workers' queue.
-    #[error("{0}")]
-    Workers(String),
+    #[error(transparent)]
+    Workers(crate::worker::WorkerError),
     #[error("a step could not be stored")]
     Step(#[from] step::StepError),
     #[error("run {run}: node {node} has operator `{operator}`, which this hone does not know")]

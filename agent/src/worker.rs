@@ -24,6 +24,7 @@
 //! jobs.
 
 pub mod dispatch;
+mod error;
 pub mod folder;
 pub mod wire;
 
@@ -40,6 +41,7 @@ use hone_store::{
 use hone_tasks::{Candidate, Task, TaskLoader};
 
 pub use dispatch::RemoteEvaluations;
+pub use error::WorkerError;
 
 /// Where a run's evaluations happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -74,12 +76,11 @@ impl Evaluations {
     }
 
     /// Refuses remote evaluation on a SQLite store.
-    pub fn check(self, store: &Store) -> Result<(), String> {
+    pub fn check(self, store: &Store) -> Result<(), WorkerError> {
         if self == Evaluations::Workers && store.backend() == Backend::Sqlite {
-            return Err(format!(
-                "--workers needs a PostgreSQL store, but `{}` is SQLite\nhint: pass --store postgres://USER@HOST/DB (and start `hone worker` with the same --store), or drop --workers to evaluate in this process",
-                store.name()
-            ));
+            return Err(WorkerError::WorkersNeedPostgres {
+                store: store.name().to_string(),
+            });
         }
         Ok(())
     }
@@ -151,7 +152,7 @@ enum JobError {
     /// `Task::load` fails here): another worker may do better.
     CannotLoad(String),
     /// The job itself cannot be evaluated (its candidate is unreadable, ...).
-    Failed(String),
+    Failed(WorkerError),
 }
 
 /// A worker passing a job back counts the workers seen within twice its lease, and at
@@ -192,12 +193,11 @@ impl Worker {
         loader: TaskLoader,
         options: WorkerOptions,
         stop: Arc<AtomicBool>,
-    ) -> Result<Worker, String> {
+    ) -> Result<Worker, WorkerError> {
         if store.backend() != Backend::Postgres {
-            return Err(format!(
-                "hone worker needs a PostgreSQL store, but `{}` is SQLite\nhint: pass --store postgres://USER@HOST/DB, the store of a run started with `hone run --workers`",
-                store.name()
-            ));
+            return Err(WorkerError::WorkerNeedsPostgres {
+                store: store.name().to_string(),
+            });
         }
         let host = host_name();
         let mut backoff = Backoff::new();
@@ -210,7 +210,7 @@ impl Worker {
                 Err(e) => backoff.failed("register this worker", &e).await,
             }
             if stop.load(Ordering::SeqCst) {
-                return Err("stopped before registering".into());
+                return Err(WorkerError::StoppedBeforeRegistering);
             }
         };
         backoff.succeeded();
@@ -315,7 +315,7 @@ impl Worker {
     }
 
     /// Loads (fetching and unpacking if needed) the task stored under `hash`.
-    async fn task(&mut self, hash: &str) -> Result<Task, String> {
+    async fn task(&mut self, hash: &str) -> Result<Task, WorkerError> {
         if let Some(task) = self.tasks.get(hash) {
             return Ok(task.clone());
         }
@@ -324,8 +324,11 @@ impl Worker {
         let load_dir = dir.clone();
         let task = tokio::task::spawn_blocking(move || loader.load(&load_dir))
             .await
-            .map_err(|e| format!("loading the task failed: {e}"))?
-            .map_err(|e| format!("the task at `{}` does not load here: {e}", dir.display()))?;
+            .map_err(|source| WorkerError::Thread {
+                what: "task loading",
+                source,
+            })?
+            .map_err(|source| WorkerError::TaskDoesNotLoad { dir, source })?;
         eprintln!(
             "hone worker {}: loaded task `{}` ({hash:.12}) from the store",
             self.id, task.name
@@ -344,7 +347,7 @@ impl Worker {
         renewal.abort();
         let evaluated = match evaluated {
             Ok(result) => Ok(result),
-            Err(JobError::Failed(message)) => Err(message),
+            Err(JobError::Failed(error)) => Err(error.to_string()),
             Err(JobError::CannotLoad(reason)) => return self.pass(&job, &reason).await,
         };
         let mut backoff = Backoff::new();
@@ -445,7 +448,8 @@ impl Worker {
             Some(reason) => return Err(JobError::CannotLoad(reason.clone())),
             None => match self.task(&job.task_hash).await {
                 Ok(task) => task,
-                Err(reason) => {
+                Err(error) => {
+                    let reason = error.to_string();
                     self.unloadable
                         .insert(job.task_hash.clone(), reason.clone());
                     return Err(JobError::CannotLoad(reason));
@@ -453,9 +457,14 @@ impl Worker {
             },
         };
         let candidate: Candidate = serde_json::from_value(job.candidate.clone())
-            .map_err(|e| JobError::Failed(format!("the job's candidate cannot be read: {e}")))?;
+            .map_err(|e| JobError::Failed(WorkerError::json("read the job's candidate")(e)))?;
         let evaluator = task.evaluator();
-        let thread_failed = |e| JobError::Failed(format!("the evaluation thread failed: {e}"));
+        let thread_failed = |source| {
+            JobError::Failed(WorkerError::Thread {
+                what: "evaluation",
+                source,
+            })
+        };
         match job.kind {
             JobKind::Public => {
                 let evaluation =
@@ -524,7 +533,7 @@ mod tests {
     async fn workers_are_refused_on_sqlite() {
         let store = Store::open("sqlite::memory:").await.unwrap();
         assert!(Evaluations::InProcess.check(&store).is_ok());
-        let error = Evaluations::Workers.check(&store).unwrap_err();
+        let error = Evaluations::Workers.check(&store).unwrap_err().to_string();
         assert!(
             error.contains("--workers needs a PostgreSQL store"),
             "{error}"

@@ -91,6 +91,7 @@
 
 mod error;
 mod lineage;
+mod names;
 mod schema;
 mod store;
 #[cfg(feature = "testing")]
@@ -102,9 +103,9 @@ pub use lineage::{METADATA_FILE, best_ref};
 pub use schema::SCHEMA_VERSION;
 pub use store::leases::{LeaseAcquisition, LeaseRequest, RunDriver};
 pub use store::queue::{
-    ClaimedJob, JOBS_CHANNEL, JobAttempt, JobId, JobKind, JobOutcome, JobRecord, MAX_JOB_PASSES,
-    NewJob, PassOutcome, QueueDepth, QueueListener, RESULTS_CHANNEL, WorkerId, WorkerRecord,
-    WorkerStatus,
+    AttemptOutcome, ClaimedJob, JOBS_CHANNEL, JobAttempt, JobId, JobKind, JobOutcome, JobRecord,
+    JobStatus, MAX_JOB_PASSES, NewJob, PassOutcome, QueueDepth, QueueListener, RESULTS_CHANNEL,
+    WorkerId, WorkerRecord, WorkerStatus,
 };
 pub use store::runs::IntegrityReport;
 pub use store::{Backend, Durability, LineageLocation, Store, StoreConfig};

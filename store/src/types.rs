@@ -115,35 +115,12 @@ pub enum RunStatus {
     Failed,
 }
 
-impl RunStatus {
-    pub const ALL: [RunStatus; 4] = [
-        RunStatus::Running,
-        RunStatus::Finished,
-        RunStatus::Interrupted,
-        RunStatus::Failed,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Finished => "finished",
-            RunStatus::Interrupted => "interrupted",
-            RunStatus::Failed => "failed",
-        }
-    }
-
-    /// The status of a stored name.
-    pub fn parse(name: &str) -> Option<RunStatus> {
-        RunStatus::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+crate::names::stored_names!(RunStatus {
+    Running => "running",
+    Finished => "finished",
+    Interrupted => "interrupted",
+    Failed => "failed",
+});
 
 /// A stored run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

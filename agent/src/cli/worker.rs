@@ -73,7 +73,6 @@ pub(super) fn run(cli: &super::Cli, args: &WorkerArgs) -> anyhow::Result<ExitCod
         };
         let worker = Worker::register(store, tasks, options, stop)
             .await
-            .map_err(anyhow::Error::msg)
             .context("hone worker could not start")?;
         let summary = worker.run().await;
         if args.json {

@@ -66,9 +66,9 @@ pub enum StepError {
     EvaluationPoolClosed,
     #[error("the evaluation thread failed: {0}")]
     EvaluationThread(#[from] tokio::task::JoinError),
-    /// An evaluation through the workers' queue failed (the worker's message).
-    #[error("{0}")]
-    Remote(String),
+    /// An evaluation through the workers' queue failed.
+    #[error(transparent)]
+    Remote(crate::worker::WorkerError),
 }
 
 /// A finished step: its result and the model calls it made.

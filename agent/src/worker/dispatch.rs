@@ -13,7 +13,7 @@ use hone_store::{
 use hone_tasks::{Candidate, Evaluation};
 use tokio::sync::Notify;
 
-use super::wire;
+use super::{WorkerError, wire};
 
 /// How often a waiting step re-reads its job when no notification came.
 const POLL: Duration = Duration::from_millis(500);
@@ -38,12 +38,9 @@ impl RemoteEvaluations {
         run: RunId,
         task_dir: &Path,
         task_hash: &str,
-    ) -> Result<RemoteEvaluations, String> {
+    ) -> Result<RemoteEvaluations, WorkerError> {
         super::folder::upload(&store, task_dir, task_hash).await?;
-        let cancelled = store
-            .cancel_jobs(run, false)
-            .await
-            .map_err(|e| e.to_string())?;
+        let cancelled = store.cancel_jobs(run, false).await?;
         if cancelled > 0 {
             tracing::warn!(
                 run = run.0,
@@ -81,7 +78,7 @@ impl RemoteEvaluations {
     /// Evaluates `candidate` on a worker and returns its evaluation. An `Err` is a failure
     /// of the machinery (the store, a worker that could not load the task), not of the
     /// candidate.
-    pub async fn evaluate(&self, candidate: &Candidate) -> Result<Evaluation, String> {
+    pub async fn evaluate(&self, candidate: &Candidate) -> Result<Evaluation, WorkerError> {
         let result = self.run_job(candidate, JobKind::Public).await?;
         wire::decode(&result)
     }
@@ -91,7 +88,7 @@ impl RemoteEvaluations {
     pub async fn evaluate_private(
         &self,
         candidate: &Candidate,
-    ) -> Result<Option<PrivateEvaluation>, String> {
+    ) -> Result<Option<PrivateEvaluation>, WorkerError> {
         let result = self.run_job(candidate, JobKind::Private).await?;
         wire::decode_private(&result)
     }
@@ -101,20 +98,16 @@ impl RemoteEvaluations {
         &self,
         candidate: &Candidate,
         kind: JobKind,
-    ) -> Result<serde_json::Value, String> {
+    ) -> Result<serde_json::Value, WorkerError> {
         let job = NewJob {
             run: self.run,
             kind,
             task_hash: self.task_hash.clone(),
             content_hash: candidate.content_hash(),
             candidate: serde_json::to_value(candidate)
-                .map_err(|e| format!("cannot encode a candidate: {e}"))?,
+                .map_err(WorkerError::json("encode a candidate"))?,
         };
-        let (id, adopted) = self
-            .store
-            .enqueue_job(&job)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (id, adopted) = self.store.enqueue_job(&job).await?;
         if adopted {
             tracing::info!(
                 job = id.0,
@@ -130,13 +123,11 @@ impl RemoteEvaluations {
                 Ok(outcomes) => match outcomes.into_iter().next().map(|(_, o)| o) {
                     Some(JobOutcome::Done(value)) => return Ok(value),
                     Some(JobOutcome::Failed(message)) => {
-                        return Err(format!("no worker could evaluate job {id}: {message}"));
+                        return Err(WorkerError::JobFailed { job: id, message });
                     }
-                    Some(JobOutcome::Cancelled) => {
-                        return Err(format!("evaluation job {id} was cancelled"));
-                    }
+                    Some(JobOutcome::Cancelled) => return Err(WorkerError::JobCancelled(id)),
                     Some(JobOutcome::Waiting) => {}
-                    None => return Err(format!("evaluation job {id} vanished from the store")),
+                    None => return Err(WorkerError::JobVanished(id)),
                 },
                 Err(e) => tracing::warn!(error = %e, job = id.0, "cannot read the job; retrying"),
             }

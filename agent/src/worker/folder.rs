@@ -6,20 +6,21 @@ use std::path::{Component, Path, PathBuf};
 
 use hone_store::Store;
 
+use super::WorkerError;
+
 /// Reads a task folder's files as `hash_folder` sees them: every file below `dir`, by
 /// relative `/`-separated path, skipping dot files and `target/`, sorted by path.
-pub fn read_folder(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub fn read_folder(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, WorkerError> {
     let mut files = Vec::new();
     collect(dir, dir, &mut files)?;
     files.sort();
     Ok(files)
 }
 
-fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), String> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), WorkerError> {
+    let entries = std::fs::read_dir(dir).map_err(WorkerError::io("read", dir))?;
     for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
+        let entry = entry.map_err(WorkerError::io("read", dir))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || name == "target" {
             continue;
@@ -28,8 +29,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<
         if path.is_dir() {
             collect(root, &path, out)?;
         } else if let Ok(relative) = path.strip_prefix(root) {
-            let bytes = std::fs::read(&path)
-                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            let bytes = std::fs::read(&path).map_err(WorkerError::io("read", &path))?;
             out.push((relative.to_string_lossy().replace('\\', "/"), bytes));
         }
     }
@@ -43,45 +43,35 @@ pub fn files_hash(files: &[(String, Vec<u8>)]) -> String {
 
 /// Uploads the task folder at `dir` under `hash` unless the store has it. Fails if the
 /// folder no longer hashes to `hash` (it changed after the task was loaded).
-pub async fn upload(store: &Store, dir: &Path, hash: &str) -> Result<bool, String> {
-    if store
-        .has_task_folder(hash)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+pub async fn upload(store: &Store, dir: &Path, hash: &str) -> Result<bool, WorkerError> {
+    if store.has_task_folder(hash).await? {
         return Ok(false);
     }
     let files = read_folder(dir)?;
     let found = files_hash(&files);
     if found != hash {
-        return Err(format!(
-            "the task folder `{}` changed while the run was starting (hash {found}, loaded {hash}); start the run again",
-            dir.display()
-        ));
+        return Err(WorkerError::FolderChanged {
+            dir: dir.to_path_buf(),
+            found,
+            loaded: hash.to_string(),
+        });
     }
-    store
-        .put_task_folder(hash, &files)
-        .await
-        .map_err(|e| e.to_string())
+    Ok(store.put_task_folder(hash, &files).await?)
 }
 
 /// A relative path from the store made safe to join below a directory: no absolute paths,
 /// no `..`, no empty names.
-fn safe_relative(path: &str) -> Result<PathBuf, String> {
+fn safe_relative(path: &str) -> Result<PathBuf, WorkerError> {
     let candidate = Path::new(path);
     let mut out = PathBuf::new();
     for component in candidate.components() {
         match component {
             Component::Normal(part) => out.push(part),
-            _ => {
-                return Err(format!(
-                    "the stored task folder holds a file named `{path}`, which is not a plain relative path"
-                ));
-            }
+            _ => return Err(WorkerError::UnsafeFileName(path.to_string())),
         }
     }
     if out.as_os_str().is_empty() {
-        return Err("the stored task folder holds a file with an empty name".into());
+        return Err(WorkerError::EmptyFileName);
     }
     Ok(out)
 }
@@ -89,11 +79,9 @@ fn safe_relative(path: &str) -> Result<PathBuf, String> {
 /// Makes `cache/tasks/HASH/` hold the task folder stored under `hash`, fetching and
 /// unpacking it if needed, and returns its path. The unpacked folder is checked against
 /// its hash before it is used.
-pub async fn materialize(store: &Store, cache: &Path, hash: &str) -> Result<PathBuf, String> {
+pub async fn materialize(store: &Store, cache: &Path, hash: &str) -> Result<PathBuf, WorkerError> {
     if hash.is_empty() || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!(
-            "job names task hash `{hash}`, which is not a hex digest"
-        ));
+        return Err(WorkerError::NotAHexDigest(hash.to_string()));
     }
     let root = cache.join("tasks");
     let dir = root.join(hash);
@@ -102,28 +90,24 @@ pub async fn materialize(store: &Store, cache: &Path, hash: &str) -> Result<Path
     }
     let files = store
         .task_folder(hash)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!("the store holds no task folder with hash {hash} (was the run started by an older hone?)")
-        })?;
+        .await?
+        .ok_or_else(|| WorkerError::NoTaskFolder(hash.to_string()))?;
     let staging = root.join(format!(".{hash}.{}.tmp", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     for (name, bytes) in &files {
         let path = staging.join(safe_relative(name)?);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(WorkerError::io("create", parent))?;
         }
-        std::fs::write(&path, bytes)
-            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        std::fs::write(&path, bytes).map_err(WorkerError::io("write", &path))?;
     }
-    let found = hone_tasks::hash_folder(&staging).map_err(|e| e.to_string())?;
+    let found = hone_tasks::hash_folder(&staging)?;
     if found != hash {
         let _ = std::fs::remove_dir_all(&staging);
-        return Err(format!(
-            "the task folder stored under {hash} hashes to {found} once unpacked; the store is damaged"
-        ));
+        return Err(WorkerError::DamagedTaskFolder {
+            hash: hash.to_string(),
+            found,
+        });
     }
     // Another process may have unpacked the same folder meanwhile and be loading it: a
     // complete folder already in place is kept (never deleted under its reader), and only
@@ -135,12 +119,10 @@ pub async fn materialize(store: &Store, cache: &Path, hash: &str) -> Result<Path
             return Ok(dir);
         }
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&staging, &dir).map_err(|e| {
-            format!(
-                "cannot move `{}` to `{}`: {e}",
-                staging.display(),
-                dir.display()
-            )
+        std::fs::rename(&staging, &dir).map_err(|source| WorkerError::Move {
+            from: staging.clone(),
+            to: dir.clone(),
+            source,
         })?;
     }
     Ok(dir)
@@ -169,7 +151,7 @@ mod tests {
     fn unsafe_names_are_refused() {
         assert!(safe_relative("a/b.txt").is_ok());
         for bad in ["/etc/passwd", "../x", "a/../../x", ""] {
-            let error = safe_relative(bad).unwrap_err();
+            let error = safe_relative(bad).unwrap_err().to_string();
             assert!(error.contains("task folder"), "{bad}: {error}");
         }
     }

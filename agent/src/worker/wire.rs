@@ -6,24 +6,26 @@
 use hone_store::PrivateEvaluation;
 use hone_tasks::Evaluation;
 
+use super::WorkerError;
 use crate::orchestrator::held_out_numbers;
 
 /// The result JSON of a private evaluation: its numbers only.
-pub fn encode_private(private: Option<&Evaluation>) -> Result<serde_json::Value, String> {
+pub fn encode_private(private: Option<&Evaluation>) -> Result<serde_json::Value, WorkerError> {
     serde_json::to_value(private.map(held_out_numbers))
-        .map_err(|e| format!("cannot encode a private result: {e}"))
+        .map_err(WorkerError::json("encode a private result"))
 }
 
 /// The numbers of a private evaluation a worker stored (`None`: no held-out cases).
-pub fn decode_private(value: &serde_json::Value) -> Result<Option<PrivateEvaluation>, String> {
-    serde_json::from_value(value.clone())
-        .map_err(|e| format!("a private job result is not a private evaluation: {e}"))
+pub fn decode_private(value: &serde_json::Value) -> Result<Option<PrivateEvaluation>, WorkerError> {
+    serde_json::from_value(value.clone()).map_err(WorkerError::json(
+        "read a private job result as a private evaluation",
+    ))
 }
 
 /// The result JSON of an evaluation.
-pub fn encode(evaluation: &Evaluation) -> Result<serde_json::Value, String> {
+pub fn encode(evaluation: &Evaluation) -> Result<serde_json::Value, WorkerError> {
     let mut value =
-        serde_json::to_value(evaluation).map_err(|e| format!("cannot encode a result: {e}"))?;
+        serde_json::to_value(evaluation).map_err(WorkerError::json("encode a result"))?;
     for (field, number) in [("score", evaluation.score), ("wall_ms", evaluation.wall_ms)] {
         if !number.is_finite() {
             value[field] = serde_json::Value::String(number.to_string());
@@ -33,9 +35,9 @@ pub fn encode(evaluation: &Evaluation) -> Result<serde_json::Value, String> {
 }
 
 /// The evaluation a worker stored.
-pub fn decode(value: &serde_json::Value) -> Result<Evaluation, String> {
+pub fn decode(value: &serde_json::Value) -> Result<Evaluation, WorkerError> {
     let mut value = value.clone();
-    let mut text_number = |field: &str| -> Result<Option<f64>, String> {
+    let mut text_number = |field: &str| -> Result<Option<f64>, WorkerError> {
         let Some(text) = value
             .get(field)
             .and_then(|v| v.as_str())
@@ -43,16 +45,17 @@ pub fn decode(value: &serde_json::Value) -> Result<Evaluation, String> {
         else {
             return Ok(None);
         };
-        let number: f64 = text
-            .parse()
-            .map_err(|_| format!("a job result has `{field}` = `{text}`, which is not a number"))?;
+        let number: f64 = text.parse().map_err(|_| WorkerError::NotANumber {
+            field: field.to_string(),
+            text: text.clone(),
+        })?;
         value[field] = serde_json::json!(0.0);
         Ok(Some(number))
     };
     let score = text_number("score")?;
     let wall_ms = text_number("wall_ms")?;
     let mut evaluation: Evaluation = serde_json::from_value(value)
-        .map_err(|e| format!("a job result is not an evaluation: {e}"))?;
+        .map_err(WorkerError::json("read a job result as an evaluation"))?;
     if let Some(score) = score {
         evaluation.score = score;
     }
@@ -78,7 +81,9 @@ mod tests {
         good.score = 0.1 + 0.2;
         good.valid = true;
         assert_eq!(decode(&encode(&good).unwrap()).unwrap(), good);
-        let error = decode(&serde_json::json!({"score": "lots"})).unwrap_err();
+        let error = decode(&serde_json::json!({"score": "lots"}))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("`score` = `lots`"), "{error}");
     }
 

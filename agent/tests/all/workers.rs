@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hone_store::testing::PostgresServer;
-use hone_store::{JobAttempt, JobKind, JobOutcome, RunId, Store};
+use hone_store::{AttemptOutcome, JobAttempt, JobKind, JobOutcome, JobStatus, RunId, Store};
 
 const HEAVY_BALL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -286,7 +286,11 @@ fn three_workers_match_a_single_process_run() {
     // Every evaluation went through the queue, once, and no two claims of a job overlap.
     let claims = attempts(&url, run_remote);
     assert_eq!(claims.len(), 18, "one claim per job: {claims:?}");
-    assert!(claims.iter().all(|a| a.outcome.as_deref() == Some("done")));
+    assert!(
+        claims
+            .iter()
+            .all(|a| a.outcome == Some(AttemptOutcome::Done))
+    );
     assert_no_overlap(&claims, 10_000);
     let by_worker = claims.iter().fold(BTreeMap::new(), |mut m, a| {
         *m.entry(a.worker.0).or_insert(0) += 1;
@@ -367,7 +371,7 @@ fn a_killed_worker_costs_one_lease_and_loses_nothing() {
         "claimed by the killed worker, then again: {claims:?}"
     );
     assert_eq!(of_held[0].outcome, None, "the killed worker never finished");
-    assert_eq!(of_held[1].outcome.as_deref(), Some("done"));
+    assert_eq!(of_held[1].outcome, Some(AttemptOutcome::Done));
     let waited = of_held[1].claimed_at.0 - of_held[0].claimed_at.0;
     eprintln!("the killed worker's job was claimed again {waited} ms after its first claim");
     assert!(
@@ -385,7 +389,7 @@ fn a_killed_worker_costs_one_lease_and_loses_nothing() {
         claims
             .iter()
             .filter(|a| a.job != held)
-            .all(|a| a.attempt == 1 && a.outcome.as_deref() == Some("done"))
+            .all(|a| a.attempt == 1 && a.outcome == Some(AttemptOutcome::Done))
     );
     let nodes = evaluated(&url, run);
     assert_eq!(nodes.len(), 3);
@@ -394,7 +398,10 @@ fn a_killed_worker_costs_one_lease_and_loses_nothing() {
         .unwrap_or_else(|e| panic!("jobs: {e}"));
     let public = jobs.iter().filter(|j| j.kind == JobKind::Public);
     assert_eq!(public.clone().count(), 3, "{jobs:?}");
-    assert!(public.clone().all(|j| j.status == "done"), "{jobs:?}");
+    assert!(
+        public.clone().all(|j| j.status == JobStatus::Done),
+        "{jobs:?}"
+    );
     assert!(rescuer.log().contains("claimed job"), "{}", rescuer.log());
 }
 
@@ -693,7 +700,7 @@ fn a_job_one_worker_cannot_load_goes_to_another_worker() {
             .block_on(store.job_attempts(RunId(1)))
             .unwrap_or_default()
             .into_iter()
-            .find(|a| a.outcome.as_deref() == Some("passed"));
+            .find(|a| a.outcome == Some(AttemptOutcome::Passed));
         if let Some(attempt) = passed {
             break attempt;
         }
@@ -729,16 +736,16 @@ fn a_job_one_worker_cannot_load_goes_to_another_worker() {
     // one did every evaluation; the broken one never took a job twice.
     for claim in &claims {
         let expected = if claim.worker == broken_id {
-            "passed"
+            AttemptOutcome::Passed
         } else {
             assert_eq!(claim.worker, good_id);
-            "done"
+            AttemptOutcome::Done
         };
-        assert_eq!(claim.outcome.as_deref(), Some(expected), "{claims:?}");
+        assert_eq!(claim.outcome, Some(expected), "{claims:?}");
     }
     let done: Vec<_> = claims
         .iter()
-        .filter(|a| a.outcome.as_deref() == Some("done"))
+        .filter(|a| a.outcome == Some(AttemptOutcome::Done))
         .collect();
     assert_eq!(done.len(), 3, "{claims:?}");
     let first_job: Vec<_> = claims.iter().filter(|a| a.job == passed.job).collect();
@@ -857,7 +864,7 @@ fn a_killed_orchestrator_resumes_without_evaluating_twice() {
     assert_eq!(nodes.len(), 4);
     let done = claims
         .iter()
-        .filter(|a| a.outcome.as_deref() == Some("done"))
+        .filter(|a| a.outcome == Some(AttemptOutcome::Done))
         .count();
     assert!(
         (4..=5).contains(&done),
@@ -1123,7 +1130,11 @@ fn workers_in_network_namespaces_evaluate_every_job() {
     );
     let claims = attempts(&url, run);
     assert_eq!(claims.len(), 18, "one claim per job: {claims:?}");
-    assert!(claims.iter().all(|a| a.outcome.as_deref() == Some("done")));
+    assert!(
+        claims
+            .iter()
+            .all(|a| a.outcome == Some(AttemptOutcome::Done))
+    );
     assert_no_overlap(&claims, 10_000);
     let mut by_pid: BTreeMap<i64, usize> = BTreeMap::new();
     for claim in &claims {
@@ -1242,12 +1253,12 @@ fn private_evaluations_go_to_workers() {
         .unwrap_or_else(|| panic!("the worker is registered: {registered:?}"));
     let claims = attempts(&url, run);
     for job in &private {
-        assert_eq!(job.status, "done", "{job:?}");
+        assert_eq!(job.status, JobStatus::Done, "{job:?}");
         let of_job: Vec<_> = claims.iter().filter(|a| a.job == job.id).collect();
         assert!(
             of_job.len() == 1
                 && of_job[0].worker == ours.id
-                && of_job[0].outcome.as_deref() == Some("done"),
+                && of_job[0].outcome == Some(AttemptOutcome::Done),
             "private job {} made by the worker: {of_job:?}",
             job.id
         );

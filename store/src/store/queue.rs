@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool};
 
 use crate::error::{Error, Result};
+use crate::names::stored_names;
 use crate::store::{Db, RowError, RowExt, on_db};
 use crate::{RunId, Store, Timestamp};
 
@@ -59,28 +60,56 @@ pub enum JobKind {
     Private,
 }
 
-impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::Public, JobKind::Private];
+stored_names!(JobKind {
+    Public => "public",
+    Private => "private",
+});
 
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Public => "public",
-            JobKind::Private => "private",
-        }
-    }
-
-    /// The kind of a stored name.
-    pub fn parse(name: &str) -> Option<JobKind> {
-        JobKind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
+/// Where a job stands in the queue; stored as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for a worker.
+    Pending,
+    /// Held by a worker under a lease.
+    Leased,
+    /// Finished with a result.
+    Done,
+    /// Finished without one: the worker could not evaluate it.
+    Failed,
+    /// Withdrawn by its run before it finished.
+    Cancelled,
 }
 
-impl std::fmt::Display for JobKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
+stored_names!(JobStatus {
+    Pending => "pending",
+    Leased => "leased",
+    Done => "done",
+    Failed => "failed",
+    Cancelled => "cancelled",
+});
+
+/// How one claim of a job ended; stored as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// The worker completed the job with a result.
+    Done,
+    /// The worker could not evaluate it.
+    Failed,
+    /// The worker gave it back to the queue (the task does not load there).
+    Passed,
+    /// The worker finished, but its completion was not accepted (the lease had expired and
+    /// the job was claimed again, or the job was cancelled).
+    Dropped,
 }
+
+stored_names!(AttemptOutcome {
+    Done => "done",
+    Failed => "failed",
+    Passed => "passed",
+    Dropped => "dropped",
+});
 
 /// A job to enqueue: one evaluation of one candidate of one run, on the task folder stored
 /// under `task_hash`.
@@ -153,33 +182,11 @@ pub enum WorkerStatus {
     Stopped,
 }
 
-impl WorkerStatus {
-    pub const ALL: [WorkerStatus; 3] = [
-        WorkerStatus::Idle,
-        WorkerStatus::Working,
-        WorkerStatus::Stopped,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkerStatus::Idle => "idle",
-            WorkerStatus::Working => "working",
-            WorkerStatus::Stopped => "stopped",
-        }
-    }
-
-    /// The status of a stored name.
-    pub fn parse(name: &str) -> Option<WorkerStatus> {
-        WorkerStatus::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for WorkerStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+stored_names!(WorkerStatus {
+    Idle => "idle",
+    Working => "working",
+    Stopped => "stopped",
+});
 
 /// A registered worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,9 +211,8 @@ pub struct QueueDepth {
     pub cancelled: i64,
 }
 
-/// One claim of one job: who held it, when, and how it ended (`done`, `failed`, `passed`
-/// back to the queue, `dropped` when the completion was not accepted, or `None` while held
-/// or if the worker vanished).
+/// One claim of one job: who held it, when, and how it ended (`None` while held or if the
+/// worker vanished).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobAttempt {
     pub job: JobId,
@@ -214,7 +220,7 @@ pub struct JobAttempt {
     pub worker: WorkerId,
     pub claimed_at: Timestamp,
     pub finished_at: Option<Timestamp>,
-    pub outcome: Option<String>,
+    pub outcome: Option<AttemptOutcome>,
 }
 
 /// One job of a run as the store holds it (its candidate and result left out).
@@ -223,8 +229,7 @@ pub struct JobRecord {
     pub id: JobId,
     pub kind: JobKind,
     pub content_hash: String,
-    /// `pending`, `leased`, `done`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: JobStatus,
     /// How many times it was claimed.
     pub attempts: i64,
 }
@@ -252,16 +257,16 @@ impl QueueListener {
     }
 }
 
-fn job_outcome(status: &str, result: Option<String>, error: Option<String>) -> JobOutcome {
+fn job_outcome(status: JobStatus, result: Option<String>, error: Option<String>) -> JobOutcome {
     match status {
-        "done" => match result.map(|r| serde_json::from_str(&r)) {
+        JobStatus::Done => match result.map(|r| serde_json::from_str(&r)) {
             Some(Ok(value)) => JobOutcome::Done(value),
             Some(Err(e)) => JobOutcome::Failed(format!("the stored result is not JSON: {e}")),
             None => JobOutcome::Failed("the job is done but holds no result".into()),
         },
-        "failed" => JobOutcome::Failed(error.unwrap_or_else(|| "no reason given".into())),
-        "cancelled" => JobOutcome::Cancelled,
-        _ => JobOutcome::Waiting,
+        JobStatus::Failed => JobOutcome::Failed(error.unwrap_or_else(|| "no reason given".into())),
+        JobStatus::Cancelled => JobOutcome::Cancelled,
+        JobStatus::Pending | JobStatus::Leased => JobOutcome::Waiting,
     }
 }
 
@@ -313,6 +318,17 @@ impl Store {
             run: Some(run),
             context,
             column: "kind",
+            value: name.to_string(),
+        })
+    }
+
+    /// A stored job status, or [`Error::UnknownValue`] naming it.
+    fn job_status(&self, name: &str, context: &'static str) -> Result<JobStatus> {
+        JobStatus::parse(name).ok_or_else(|| Error::UnknownValue {
+            store: self.inner.name.clone(),
+            run: None,
+            context,
+            column: "status",
             value: name.to_string(),
         })
     }
@@ -412,11 +428,15 @@ impl Store {
             .map_err(self.json_err("serialize a candidate", Some(job.run)))?;
         let result: Result<(i64, bool), sqlx::Error> = async {
             let mut tx = pool.begin().await?;
-            let existing: Option<i64> = sqlx::query_scalar(
+            let adoptable = format!(
                 "SELECT id FROM eval_jobs WHERE run_id = $1 AND content_hash = $2 \
-                 AND task_hash = $3 AND kind = $4 AND status IN ('pending', 'leased', 'done') \
+                 AND task_hash = $3 AND kind = $4 AND status IN ('{pending}', '{leased}', '{done}') \
                  ORDER BY id LIMIT 1",
-            )
+                pending = JobStatus::Pending,
+                leased = JobStatus::Leased,
+                done = JobStatus::Done,
+            );
+            let existing: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(adoptable))
             .bind(job.run.0)
             .bind(&job.content_hash)
             .bind(&job.task_hash)
@@ -429,7 +449,9 @@ impl Store {
             }
             let sql = format!(
                 "INSERT INTO eval_jobs (run_id, kind, task_hash, content_hash, candidate, status, \
-                 attempts, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, {NOW}) RETURNING id"
+                 attempts, created_at) VALUES ($1, $2, $3, $4, $5, '{pending}', 0, {NOW}) \
+                 RETURNING id",
+                pending = JobStatus::Pending,
             );
             let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(job.run.0)
@@ -476,10 +498,12 @@ impl Store {
         .fetch_all(pool)
         .await
         .map_err(self.db_err("read job outcomes", None))?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, status, result, error)| (JobId(id), job_outcome(&status, result, error)))
-            .collect())
+        rows.into_iter()
+            .map(|(id, status, result, error)| {
+                let status = self.job_status(&status, "read job outcomes")?;
+                Ok((JobId(id), job_outcome(status, result, error)))
+            })
+            .collect()
     }
 
     /// Cancels the run's jobs that are pending (and, with `leased_too`, those held by a
@@ -488,13 +512,14 @@ impl Store {
         self.queue_writable("cancel evaluation jobs")?;
         let pool = self.queue_pool("cancel evaluation jobs")?;
         let statuses: &[&str] = if leased_too {
-            &["pending", "leased"]
+            &[JobStatus::Pending.as_str(), JobStatus::Leased.as_str()]
         } else {
-            &["pending"]
+            &[JobStatus::Pending.as_str()]
         };
         let sql = format!(
-            "UPDATE eval_jobs SET status = 'cancelled', finished_at = {NOW}, \
-             lease_expires_at = NULL WHERE run_id = $1 AND status = ANY($2)"
+            "UPDATE eval_jobs SET status = '{cancelled}', finished_at = {NOW}, \
+             lease_expires_at = NULL WHERE run_id = $1 AND status = ANY($2)",
+            cancelled = JobStatus::Cancelled,
         );
         let result: Result<u64, sqlx::Error> = async {
             let mut tx = pool.begin().await?;
@@ -563,12 +588,12 @@ impl Store {
         // One statement (one round trip, atomic): take the job, record the attempt, mark the
         // worker busy.
         let claim = format!(
-            "WITH next AS (SELECT id FROM eval_jobs WHERE (status = 'pending' \
-               OR (status = 'leased' AND lease_expires_at < {NOW})) \
+            "WITH next AS (SELECT id FROM eval_jobs WHERE (status = '{pending}' \
+               OR (status = '{leased}' AND lease_expires_at < {NOW})) \
                AND NOT EXISTS (SELECT 1 FROM job_attempts a WHERE a.job_id = eval_jobs.id \
-                 AND a.worker_id = $1 AND a.outcome = 'passed') \
+                 AND a.worker_id = $1 AND a.outcome = '{passed}') \
                ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED), \
-             claimed AS (UPDATE eval_jobs j SET status = 'leased', attempts = j.attempts + 1, \
+             claimed AS (UPDATE eval_jobs j SET status = '{leased}', attempts = j.attempts + 1, \
                worker_id = $1, lease_expires_at = {NOW} + $2 \
                FROM next WHERE j.id = next.id \
                RETURNING j.id, j.run_id, j.kind, j.task_hash, j.content_hash, j.candidate, \
@@ -579,7 +604,10 @@ impl Store {
                last_seen = {NOW} FROM claimed WHERE workers.id = $1) \
              SELECT id, run_id, kind, task_hash, content_hash, candidate, attempts, \
              lease_expires_at FROM claimed",
-            working = WorkerStatus::Working
+            working = WorkerStatus::Working,
+            pending = JobStatus::Pending,
+            leased = JobStatus::Leased,
+            passed = AttemptOutcome::Passed,
         );
         type Claimed = (i64, i64, String, String, String, String, i64, i64);
         let result: Result<Option<Claimed>, sqlx::Error> =
@@ -621,7 +649,8 @@ impl Store {
         let lease_ms = lease.as_millis().min(i64::MAX as u128) as i64;
         let sql = format!(
             "UPDATE eval_jobs SET lease_expires_at = {NOW} + $1 \
-             WHERE id = $2 AND status = 'leased' AND attempts = $3 AND worker_id = $4"
+             WHERE id = $2 AND status = '{leased}' AND attempts = $3 AND worker_id = $4",
+            leased = JobStatus::Leased,
         );
         let seen = format!("UPDATE workers SET last_seen = {NOW} WHERE id = $1");
         let result: Result<bool, sqlx::Error> = async {
@@ -657,7 +686,7 @@ impl Store {
     ) -> Result<bool> {
         let text =
             serde_json::to_string(result).map_err(self.json_err("serialize a result", None))?;
-        self.finish_job(job, worker, attempt, "done", Some(&text), None)
+        self.finish_job(job, worker, attempt, JobStatus::Done, Some(&text), None)
             .await
     }
 
@@ -669,7 +698,7 @@ impl Store {
         attempt: i64,
         error: &str,
     ) -> Result<bool> {
-        self.finish_job(job, worker, attempt, "failed", None, Some(error))
+        self.finish_job(job, worker, attempt, JobStatus::Failed, None, Some(error))
             .await
     }
 
@@ -690,21 +719,38 @@ impl Store {
         self.queue_writable("pass an evaluation job back")?;
         let pool = self.queue_pool("pass an evaluation job back")?;
         let live_ms = live_within.as_millis().min(i64::MAX as u128) as i64;
-        let held = "SELECT run_id FROM eval_jobs \
-             WHERE id = $1 AND status = 'leased' AND attempts = $2 AND worker_id = $3 FOR UPDATE";
+        let held = format!(
+            "SELECT run_id FROM eval_jobs \
+             WHERE id = $1 AND status = '{leased}' AND attempts = $2 AND worker_id = $3 FOR UPDATE",
+            leased = JobStatus::Leased,
+        );
         let record = format!(
-            "UPDATE job_attempts SET finished_at = {NOW}, outcome = 'passed', detail = $4 \
-             WHERE job_id = $1 AND attempt = $2 AND worker_id = $3"
+            "UPDATE job_attempts SET finished_at = {NOW}, outcome = '{passed}', detail = $4 \
+             WHERE job_id = $1 AND attempt = $2 AND worker_id = $3",
+            passed = AttemptOutcome::Passed,
         );
         let untried = format!(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM workers w WHERE w.status <> '{stopped}' \
              AND w.last_seen >= {NOW} - $2 AND NOT EXISTS (SELECT 1 FROM job_attempts a \
-             WHERE a.job_id = $1 AND a.worker_id = w.id AND a.outcome = 'passed')",
-            stopped = WorkerStatus::Stopped
+             WHERE a.job_id = $1 AND a.worker_id = w.id AND a.outcome = '{passed}')",
+            stopped = WorkerStatus::Stopped,
+            passed = AttemptOutcome::Passed,
         );
         let fail = format!(
-            "UPDATE eval_jobs SET status = 'failed', error = $2, finished_at = {NOW}, \
-             lease_expires_at = NULL WHERE id = $1"
+            "UPDATE eval_jobs SET status = '{failed}', error = $2, finished_at = {NOW}, \
+             lease_expires_at = NULL WHERE id = $1",
+            failed = JobStatus::Failed,
+        );
+        let passes_sql = format!(
+            "SELECT a.worker_id, w.host, w.pid, a.detail FROM job_attempts a \
+             JOIN workers w ON w.id = a.worker_id \
+             WHERE a.job_id = $1 AND a.outcome = '{passed}' ORDER BY a.attempt",
+            passed = AttemptOutcome::Passed,
+        );
+        let requeue = format!(
+            "UPDATE eval_jobs SET status = '{pending}', worker_id = NULL, \
+             lease_expires_at = NULL WHERE id = $1",
+            pending = JobStatus::Pending,
         );
         let idle = format!(
             "UPDATE workers SET status = '{idle}', current_job = NULL, last_seen = {NOW} \
@@ -713,7 +759,7 @@ impl Store {
         );
         let outcome: Result<PassOutcome, sqlx::Error> = async {
             let mut tx = pool.begin().await?;
-            let run: Option<i64> = sqlx::query_scalar(held)
+            let run: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(held))
                 .bind(job.0)
                 .bind(attempt)
                 .bind(worker.0)
@@ -729,14 +775,11 @@ impl Store {
                 .bind(reason)
                 .execute(&mut *tx)
                 .await?;
-            let passes: Vec<(i64, String, i64, Option<String>)> = sqlx::query_as(
-                "SELECT a.worker_id, w.host, w.pid, a.detail FROM job_attempts a \
-                 JOIN workers w ON w.id = a.worker_id \
-                 WHERE a.job_id = $1 AND a.outcome = 'passed' ORDER BY a.attempt",
-            )
-            .bind(job.0)
-            .fetch_all(&mut *tx)
-            .await?;
+            let passes: Vec<(i64, String, i64, Option<String>)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(passes_sql))
+                    .bind(job.0)
+                    .fetch_all(&mut *tx)
+                    .await?;
             let untried: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(untried))
                 .bind(job.0)
                 .bind(live_ms)
@@ -773,13 +816,10 @@ impl Store {
                     .await?;
                 PassOutcome::Failed(message)
             } else {
-                sqlx::query(
-                    "UPDATE eval_jobs SET status = 'pending', worker_id = NULL, \
-                     lease_expires_at = NULL WHERE id = $1",
-                )
-                .bind(job.0)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(sqlx::AssertSqlSafe(requeue))
+                    .bind(job.0)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(JOBS_CHANNEL)
                     .bind(job.0.to_string())
@@ -806,7 +846,7 @@ impl Store {
         job: JobId,
         worker: WorkerId,
         attempt: i64,
-        status: &'static str,
+        status: JobStatus,
         result: Option<&str>,
         error: Option<&str>,
     ) -> Result<bool> {
@@ -817,25 +857,33 @@ impl Store {
         let finish = format!(
             "WITH done AS (UPDATE eval_jobs SET status = $1, result = $2, error = $3, \
                finished_at = {NOW}, lease_expires_at = NULL \
-               WHERE id = $4 AND status = 'leased' AND attempts = $5 AND worker_id = $6 \
+               WHERE id = $4 AND status = '{leased}' AND attempts = $5 AND worker_id = $6 \
                RETURNING run_id), \
              record AS (UPDATE job_attempts SET finished_at = {NOW}, \
-               outcome = CASE WHEN EXISTS (SELECT 1 FROM done) THEN $1 ELSE 'dropped' END \
+               outcome = CASE WHEN EXISTS (SELECT 1 FROM done) THEN $7 ELSE '{dropped}' END \
                WHERE job_id = $4 AND attempt = $5 AND worker_id = $6 AND finished_at IS NULL), \
              counted AS (UPDATE workers SET \
-               jobs_done = jobs_done + (SELECT COUNT(*) FROM done WHERE $1 = 'done'), \
+               jobs_done = jobs_done + (SELECT COUNT(*) FROM done WHERE $1 = '{done}'), \
                status = '{idle}', current_job = NULL, last_seen = {NOW} WHERE id = $6) \
              SELECT run_id FROM done",
-            idle = WorkerStatus::Idle
+            idle = WorkerStatus::Idle,
+            leased = JobStatus::Leased,
+            dropped = AttemptOutcome::Dropped,
+            done = JobStatus::Done,
         );
-        let outcome: Result<bool, sqlx::Error> = async {
+        let outcome = match status {
+            JobStatus::Done => AttemptOutcome::Done,
+            _ => AttemptOutcome::Failed,
+        };
+        let finished: Result<bool, sqlx::Error> = async {
             let run: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(finish))
-                .bind(status)
+                .bind(status.as_str())
                 .bind(result)
                 .bind(error)
                 .bind(job.0)
                 .bind(attempt)
                 .bind(worker.0)
+                .bind(outcome.as_str())
                 .fetch_optional(pool)
                 .await?;
             if let Some(run) = run {
@@ -848,7 +896,7 @@ impl Store {
             Ok(run.is_some())
         }
         .await;
-        outcome.map_err(self.db_err("complete an evaluation job", None))
+        finished.map_err(self.db_err("complete an evaluation job", None))
     }
 
     /// Jobs by status, for one run or the whole store (zero on SQLite, which has no queue).
@@ -865,13 +913,12 @@ impl Store {
         .map_err(self.db_err("count queued jobs", run))?;
         let mut depth = QueueDepth::default();
         for (status, n) in rows {
-            match status.as_str() {
-                "pending" => depth.pending = n,
-                "leased" => depth.leased = n,
-                "done" => depth.done = n,
-                "failed" => depth.failed = n,
-                "cancelled" => depth.cancelled = n,
-                _ => {}
+            match self.job_status(&status, "count queued jobs")? {
+                JobStatus::Pending => depth.pending = n,
+                JobStatus::Leased => depth.leased = n,
+                JobStatus::Done => depth.done = n,
+                JobStatus::Failed => depth.failed = n,
+                JobStatus::Cancelled => depth.cancelled = n,
             }
         }
         Ok(depth)
@@ -911,7 +958,7 @@ impl Store {
                     id: JobId(id),
                     kind: self.job_kind(&kind, run, "list jobs")?,
                     content_hash,
-                    status,
+                    status: self.job_status(&status, "list jobs")?,
                     attempts,
                 })
             })
@@ -932,19 +979,29 @@ impl Store {
             .await
         })
         .map_err(self.db_err("list job attempts", Some(run)))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(job, attempt, worker, claimed, finished, outcome)| JobAttempt {
+        rows.into_iter()
+            .map(|(job, attempt, worker, claimed, finished, outcome)| {
+                let outcome = outcome
+                    .map(|name| {
+                        AttemptOutcome::parse(&name).ok_or_else(|| Error::UnknownValue {
+                            store: self.inner.name.clone(),
+                            run: Some(run),
+                            context: "list job attempts",
+                            column: "outcome",
+                            value: name,
+                        })
+                    })
+                    .transpose()?;
+                Ok(JobAttempt {
                     job: JobId(job),
                     attempt,
                     worker: WorkerId(worker),
                     claimed_at: Timestamp(claimed),
                     finished_at: finished.map(Timestamp),
                     outcome,
-                },
-            )
-            .collect())
+                })
+            })
+            .collect()
     }
 
     /// A LISTEN connection on `channel` ([`JOBS_CHANNEL`] or [`RESULTS_CHANNEL`]).

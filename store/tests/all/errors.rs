@@ -273,7 +273,7 @@ async fn an_unknown_run_status_is_an_error_naming_it() {
         }
     }
     // Each status reads back as written.
-    for status in RunStatus::ALL {
+    for &status in RunStatus::ALL {
         ok(store
             .set_run_status(run, status, None, crate::support::t(1))
             .await);

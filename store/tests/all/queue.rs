@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hone_store::{Error, JobId, JobKind, JobOutcome, NewJob, RunId, Store, WorkerStatus};
+use hone_store::{
+    AttemptOutcome, Error, JobId, JobKind, JobOutcome, NewJob, RunId, Store, WorkerStatus,
+};
 
 use crate::support::{Postgres, Target, new_run, ok};
 
@@ -176,7 +178,7 @@ async fn claim_renew_complete(store: &Store) {
     let attempts = ok(store.job_attempts(run).await);
     let outcomes: Vec<_> = attempts
         .iter()
-        .map(|a| (a.job, a.attempt, a.outcome.as_deref()))
+        .map(|a| (a.job, a.attempt, a.outcome.map(AttemptOutcome::as_str)))
         .collect();
     assert_eq!(
         outcomes,
@@ -219,7 +221,7 @@ async fn expired_lease_is_claimed_again(store: &Store) {
     let attempts = ok(store.job_attempts(run).await);
     let summary: Vec<_> = attempts
         .iter()
-        .map(|a| (a.attempt, a.worker, a.outcome.as_deref()))
+        .map(|a| (a.attempt, a.worker, a.outcome.map(AttemptOutcome::as_str)))
         .collect();
     assert_eq!(
         summary,

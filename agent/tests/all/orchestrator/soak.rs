@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hone_agent::testing::MockResponse;
-use hone_store::{JobId, JobKind, NodeRecord, RunId, WorkerId};
+use hone_store::{AttemptOutcome, JobId, JobKind, JobStatus, NodeRecord, RunId, WorkerId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -425,7 +425,7 @@ fn a_workers_run_with_its_driver_and_workers_killed_ends_with_its_budget() {
         .unwrap_or_else(|e| panic!("jobs: {e}"));
     // Each evaluation, public or private, of a content at most once.
     let mut done: BTreeMap<(JobKind, &str), usize> = BTreeMap::new();
-    for job in jobs.iter().filter(|j| j.status == "done") {
+    for job in jobs.iter().filter(|j| j.status == JobStatus::Done) {
         *done
             .entry((job.kind, job.content_hash.as_str()))
             .or_default() += 1;
@@ -457,7 +457,7 @@ fn a_workers_run_with_its_driver_and_workers_killed_ends_with_its_budget() {
     );
     assert!(
         jobs.iter()
-            .all(|j| matches!(j.status.as_str(), "done" | "cancelled")),
+            .all(|j| matches!(j.status, JobStatus::Done | JobStatus::Cancelled)),
         "seed {seed}: jobs left unfinished: {jobs:?}"
     );
     let claims = attempts(&url, 1);
@@ -465,7 +465,7 @@ fn a_workers_run_with_its_driver_and_workers_killed_ends_with_its_budget() {
     let mut done_claims: BTreeMap<i64, usize> = BTreeMap::new();
     for claim in claims
         .iter()
-        .filter(|a| a.outcome.as_deref() == Some("done"))
+        .filter(|a| a.outcome == Some(AttemptOutcome::Done))
     {
         *done_claims.entry(claim.job.0).or_default() += 1;
     }
@@ -489,7 +489,7 @@ fn a_workers_run_with_its_driver_and_workers_killed_ends_with_its_budget() {
         killed_mid_job += 1;
         assert!(
             of_job.iter().any(|a| a.attempt > claim.attempt)
-                || record.is_some_and(|j| j.status == "cancelled"),
+                || record.is_some_and(|j| j.status == JobStatus::Cancelled),
             "seed {seed}: job {job} held by a killed worker was never claimed again: {of_job:?} {record:?}"
         );
     }
