@@ -333,7 +333,7 @@ impl Sandbox {
             inner: Arc::new(SandboxInner {
                 engine,
                 linker,
-                toolchain: Toolchain::discover(&config.compilers),
+                toolchain: Toolchain::discover(&config.compilers, config.cache_dir.as_deref()),
                 wasm_cache,
                 artifact_cache,
                 programs: Mutex::new(HashMap::new()),

@@ -11,6 +11,7 @@ mod host_dot;
 mod hostile;
 mod hostile_cpp;
 mod kernels;
+mod precompiled;
 mod python;
 mod smoke;
 mod streaming;
