@@ -7,6 +7,7 @@
 //! - `python/numpy`: `import numpy` plus a small computation, against the same in a host
 //!   subprocess (NumPy from `HOST_NUMPY_PATH`, a `pip install --target` folder, when the
 //!   host's python3 has none).
+//! - `python/loop`: a CPU-bound pure-Python loop, against the same in a host subprocess.
 //! - `python/*_unmetered`: the same runs with fuel metering off (what metering costs).
 //! - `python/load`: a fresh sandbox's first Python program with the compiled interpreter on
 //!   disk: what each hone process pays once.
@@ -30,6 +31,7 @@ use hone_sandbox::{Compilation, Language, Limits, Program, RunStatus, Sandbox, S
 const PRINT1: &str = "print(1)\n";
 const NUMPY: &str =
     "import numpy as np\na = np.arange(100_000, dtype=np.float64)\nprint(float((a * a).sum()))\n";
+const LOOP: &str = "s = 0\nfor i in range(300_000):\n    s += i * i % 7\nprint(s)\n";
 
 fn python_runtime() -> PathBuf {
     std::env::var_os("HONE_PYTHON_RUNTIME")
@@ -76,11 +78,12 @@ fn python_benches(c: &mut Criterion) {
     let unmetered = sandbox(false);
     let limits = Limits::default();
     let mut group = c.benchmark_group("python");
-    group.sample_size(20);
-    group.measurement_time(Duration::from_secs(10));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(5));
     for (name, source, host_args) in [
         ("print1", PRINT1, vec!["-S", "-I", "-c", "pass"]),
         ("numpy", NUMPY, vec!["-c", NUMPY]),
+        ("loop", LOOP, vec!["-S", "-I", "-c", LOOP]),
     ] {
         let run = |sandbox: &Sandbox| {
             let p = program(sandbox, source);

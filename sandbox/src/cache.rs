@@ -75,6 +75,25 @@ impl DiskCache {
         Ok(path)
     }
 
+    /// Writes `payload` alone, without the header and digest [`DiskCache::read`] checks,
+    /// atomically like [`DiskCache::write`]: for an entry that is mapped from its file rather
+    /// than read (the Python interpreter's artifact). A failure only logs a warning.
+    pub(crate) fn write_raw_or_warn(&self, key: &str, extension: &str, payload: &[u8]) {
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&self.dir)?;
+            let mut temp = tempfile::Builder::new()
+                .prefix(".partial-")
+                .tempfile_in(&self.dir)?;
+            temp.write_all(payload)?;
+            temp.persist(self.path(key, extension))
+                .map_err(|e| e.error)?;
+            Ok(())
+        };
+        if let Err(error) = write() {
+            tracing::warn!(dir = %self.dir.display(), %error, "could not write a cache entry");
+        }
+    }
+
     /// Like [`DiskCache::write`], but a failure only logs a warning: a read-only or full
     /// cache directory slows hone down, it does not stop it.
     pub(crate) fn write_or_warn(&self, key: &str, extension: &str, payload: &[u8]) {

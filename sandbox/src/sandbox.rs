@@ -20,7 +20,7 @@ use crate::compile::{
 };
 use crate::error::SandboxError;
 use crate::limits::Limits;
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, RunStatus};
 use crate::python::PythonRuntime;
 use crate::run::RunState;
 
@@ -387,21 +387,47 @@ impl Sandbox {
         self.python().map(|p| p.version.clone())
     }
 
-    /// A Python candidate: the interpreter with the source as its program. Nothing is
-    /// compiled; a syntax error shows when the program runs (exit status 1 and Python's
-    /// message on stderr).
+    /// A Python candidate: the interpreter with the source as its program. The source is
+    /// compiled by the interpreter first (`compile()` in a run of its own, under
+    /// [`crate::python::SYNTAX_CHECK_FUEL`]), so a syntax error is a rejected compilation
+    /// whose diagnostics are Python's `SyntaxError` message with its line, like a compiler's,
+    /// rather than a run ending with status 1. A checked source is memoized in the process.
     fn python_program(&self, source: &str) -> Result<Compilation, SandboxError> {
         let runtime = self.python()?;
         let hash = hash_parts(&[runtime.identity.as_bytes(), source.as_bytes()]);
-        Ok(Compilation::Ready(Program {
+        if let Some(program) = self.memo_get(&hash) {
+            return Ok(Compilation::Ready(program));
+        }
+        let program = |start| Program {
             inner: Arc::new(ProgramInner {
                 pre: runtime.pre.clone(),
-                start: Start::Python(runtime.guest(source)),
-                wasm_hash: hash,
+                start,
+                wasm_hash: hash.clone(),
                 wasm_len: source.len(),
                 kernel_imports: Vec::new(),
             }),
-        }))
+        };
+        let check = program(Start::Python(runtime.syntax_check(source)));
+        let limits = Limits {
+            fuel: Some(crate::python::SYNTAX_CHECK_FUEL),
+            ..Limits::default()
+        };
+        let outcome = self.run(&check, b"", &limits)?;
+        if outcome.status
+            == (RunStatus::Exit {
+                code: crate::python::SYNTAX_ERROR_EXIT,
+            })
+        {
+            return Ok(Compilation::Rejected(
+                String::from_utf8_lossy(&outcome.stdout).into_owned(),
+            ));
+        }
+        if outcome.status != RunStatus::Ok {
+            tracing::debug!(status = ?outcome.status, "the Python syntax check was inconclusive; the candidate runs as it is");
+        }
+        let program = program(Start::Python(runtime.guest(source)));
+        self.memo_put(hash, program.clone());
+        Ok(Compilation::Ready(program))
     }
 
     /// Waits for a free instance slot.

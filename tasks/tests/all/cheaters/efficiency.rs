@@ -156,7 +156,9 @@ macro_rules! cheaters {
 
 cheaters! {
     visible_lookup_pair_count => "pair-count",
+    visible_lookup_pair_count_python => "pair-count-python",
     visible_lookup_prime_count => "prime-count",
+    visible_lookup_prime_count_python => "prime-count-python",
     visible_lookup_lcs => "lcs",
     visible_lookup_matrix_power => "matrix-power",
     visible_lookup_inversions => "inversions",

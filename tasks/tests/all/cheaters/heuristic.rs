@@ -213,20 +213,21 @@ fn special_casing_tour_public_seeds_gains_nothing() {
 #[test]
 fn every_bundled_heuristic_task_has_a_cheater_test() {
     let names = crate::support::bundled_names("heuristic");
-    let (variants, problems): (Vec<&String>, Vec<&String>) =
-        names.iter().partition(|n| n.ends_with("-cpp"));
+    let (variants, problems): (Vec<&String>, Vec<&String>) = names
+        .iter()
+        .partition(|n| n.ends_with("-cpp") || n.ends_with("-python"));
     assert_eq!(problems, ["ahc001", "grid-path", "tour"]);
-    // A C++ variant is the same problem with another seed: the same generator and scorer,
-    // the same public and private seeds, so the tests above cover it.
+    // A C++ or Python variant is the same problem with another seed: the same generator and
+    // scorer, the same public and private seeds, so the tests above cover it.
     let section = |name: &str| {
         let path = library("heuristic", name).join("task.toml");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
         let table: toml::Table = text.parse().unwrap_or_else(|e| panic!("{e}"));
         table["heuristic"].clone()
     };
-    assert_eq!(variants.len(), 3);
+    assert_eq!(variants.len(), 4);
     for variant in variants {
-        let base = variant.trim_end_matches("-cpp");
+        let base = variant.trim_end_matches("-cpp").trim_end_matches("-python");
         let (ours, theirs) = (section(variant), section(base));
         for key in ["builtin", "objective", "public_seeds", "private_seeds"] {
             assert_eq!(ours.get(key), theirs.get(key), "{variant}: {key}");

@@ -1,0 +1,1 @@
+../pair-count/gen.c

@@ -1,0 +1,1 @@
+../prime-count/gen.c
