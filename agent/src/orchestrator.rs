@@ -14,6 +14,7 @@ mod private;
 mod proposer;
 mod settings;
 mod step;
+mod stopping;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -34,6 +35,7 @@ pub use private::{PRIVATE_TOP_K, held_out_numbers, private_evaluation};
 pub use proposer::{OFFLINE_SPECS, Proposer};
 pub use settings::{LlmSettings, RunSettings, SettingsError};
 pub use step::StepReport;
+pub use stopping::StopRules;
 
 use crate::llm::LlmError;
 use crate::prompt::{MemoryEntry, Operator};
@@ -160,6 +162,8 @@ pub struct Orchestrator {
     proposer: Proposer,
     insights: String,
     counters: BudgetCounters,
+    /// The best public score and the evaluations since it rose (early stopping).
+    progress_rule: stopping::Progress,
     step_number: u64,
     consecutive_failures: u32,
     /// Steps in a row whose candidate was a duplicate.
@@ -353,6 +357,7 @@ impl Orchestrator {
         }
         let dedupe: DedupeMap = Arc::new(Mutex::new(HashMap::new()));
         let mut leaders = private::PublicLeaders::default();
+        let mut progress_rule = stopping::Progress::default();
         for record in &nodes {
             if record.duplicate_of.is_none()
                 && let Some(score) = record.rank_score()
@@ -360,6 +365,9 @@ impl Orchestrator {
                 leaders.admit(score);
             }
             let node = tree_node(&tree, record, direction_of_node.get(&record.id.0).cloned())?;
+            if record.duplicate_of.is_none() {
+                progress_rule.observe(record.rank_score());
+            }
             let index = tree.push(node);
             if let Some(list) = directions_of.remove(&record.id.0) {
                 strategy.observe_directions(index, list);
@@ -416,6 +424,7 @@ impl Orchestrator {
             proposer,
             insights,
             counters,
+            progress_rule,
             consecutive_failures: 0,
             consecutive_duplicates: 0,
             fallbacks: VecDeque::new(),
@@ -532,6 +541,10 @@ impl Orchestrator {
                 let elapsed = self.counters.active_seconds + started.elapsed().as_secs_f64();
                 if let Some(reason) = self.counters.exhausted(&self.settings.budgets, elapsed) {
                     budget_stop = Some(reason);
+                    break;
+                }
+                if let Some(reason) = self.progress_rule.check(&self.settings.stop) {
+                    stop = Some(reason);
                     break;
                 }
                 if self.consecutive_failures >= self.settings.max_consecutive_failures {
@@ -699,6 +712,7 @@ impl Orchestrator {
                 if record.duplicate_of.is_none() {
                     self.counters.evaluations += 1;
                     self.consecutive_duplicates = 0;
+                    self.progress_rule.observe(record.rank_score());
                 } else {
                     self.consecutive_duplicates += 1;
                 }
@@ -958,6 +972,8 @@ fn run_status(stop: &StopReason) -> RunStatus {
         | StopReason::Dollars(_)
         | StopReason::WallTime(_)
         | StopReason::StrategyDone
+        | StopReason::Stale(_)
+        | StopReason::TargetReached { .. }
         | StopReason::NoProgress(_) => RunStatus::Finished,
     }
 }

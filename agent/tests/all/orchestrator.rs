@@ -18,6 +18,7 @@ mod private_scores;
 mod replay;
 mod resume;
 mod soak;
+mod stopping;
 mod strategies;
 
 use std::path::{Path, PathBuf};
