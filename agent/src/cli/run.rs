@@ -69,6 +69,10 @@ pub struct RunArgs {
     /// Stop once the best public score reaches this.
     #[arg(long, value_name = "SCORE", allow_negative_numbers = true)]
     pub stop_at: Option<f64>,
+    /// Every K nodes, a model call summarises what worked and what did not; later prompts
+    /// show the summary.
+    #[arg(long, value_name = "K")]
+    pub meta_every: Option<usize>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -134,6 +138,7 @@ struct RunDefaults {
     workers: Option<bool>,
     stop_after_stale: Option<u64>,
     stop_at: Option<f64>,
+    meta_every: Option<usize>,
 }
 
 fn load_config(path: &Path) -> anyhow::Result<ConfigFile> {
@@ -236,6 +241,7 @@ fn settings(args: &RunArgs) -> anyhow::Result<RunSettings> {
     }
     s.stop.stale_evaluations = args.stop_after_stale.or(d.stop_after_stale);
     s.stop.target_score = args.stop_at.or(d.stop_at);
+    s.meta_every = args.meta_every.or(d.meta_every);
     s.prompts_dir = args.prompts.clone();
     s.price_overrides = config.prices;
     Ok(s)

@@ -91,6 +91,10 @@ pub struct RunSettings {
     /// Early stopping: `--stop-after-stale N`, `--stop-at SCORE`.
     #[serde(default)]
     pub stop: StopRules,
+    /// `--meta-every K`: every K nodes a model call rewrites the run's insights from the
+    /// recent attempts (what worked, what did not); later prompts show them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_every: Option<usize>,
 }
 
 impl RunSettings {
@@ -114,6 +118,7 @@ impl RunSettings {
             price_overrides: None,
             label: None,
             stop: StopRules::default(),
+            meta_every: None,
         }
     }
 
@@ -164,6 +169,12 @@ impl RunSettings {
                 return Err(SettingsError::AmountBudget { flag, value: x });
             }
         }
+        if self.meta_every == Some(0) {
+            return Err(SettingsError::MetaEvery);
+        }
+        if offline && self.meta_every.is_some() {
+            return Err(SettingsError::MetaNeedsModel);
+        }
         if self.stop.stale_evaluations == Some(0) {
             return Err(SettingsError::Stale);
         }
@@ -200,6 +211,12 @@ pub enum SettingsError {
     CountBudget { flag: &'static str, value: i64 },
     #[error("{flag} {value}: a budget must be a positive finite number")]
     AmountBudget { flag: &'static str, value: f64 },
+    #[error("--meta-every 0: give the number of nodes between two summaries (at least 1)")]
+    MetaEvery,
+    #[error(
+        "--meta-every needs a model for its summaries; use --llm openai, record:FILE or replay:FILE"
+    )]
+    MetaNeedsModel,
     #[error(
         "--stop-after-stale 0: give the number of evaluations without improvement (at least 1)"
     )]

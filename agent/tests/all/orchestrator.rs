@@ -11,6 +11,7 @@ mod cpp;
 mod degrade;
 mod errors;
 mod long_horizon;
+mod meta;
 mod outages;
 mod outputs;
 mod ownership;
