@@ -14,6 +14,7 @@ mod private;
 mod proposer;
 mod settings;
 mod step;
+mod stopping;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -34,6 +35,7 @@ pub use private::{PRIVATE_TOP_K, held_out_numbers, private_evaluation};
 pub use proposer::{OFFLINE_SPECS, Proposer};
 pub use settings::{LlmSettings, RunSettings, SettingsError};
 pub use step::StepReport;
+pub use stopping::StopRules;
 
 use crate::llm::LlmError;
 use crate::prompt::{MemoryEntry, Operator};
@@ -105,6 +107,9 @@ struct Reservation {
 struct StepInFlight {
     plan: Plan,
     reservation: Reservation,
+    /// A meta-recommendation (`--meta-every`): the orchestrator's step, not the strategy's,
+    /// so the strategy is not told of it.
+    meta: bool,
 }
 
 /// What a new or resumed run is assembled from.
@@ -160,6 +165,8 @@ pub struct Orchestrator {
     proposer: Proposer,
     insights: String,
     counters: BudgetCounters,
+    /// The best public score and the evaluations since it rose (early stopping).
+    progress_rule: stopping::Progress,
     step_number: u64,
     consecutive_failures: u32,
     /// Steps in a row whose candidate was a duplicate.
@@ -167,6 +174,10 @@ pub struct Orchestrator {
     /// Plans to launch before asking the strategy again: plain improves standing in for
     /// auxiliary steps whose reply could not be used.
     fallbacks: VecDeque<Plan>,
+    /// `--meta-every K`: the tree size at which the next meta-recommendation is due.
+    meta_due_at: Option<usize>,
+    /// A meta-recommendation step is in flight.
+    meta_in_flight: bool,
     context: Arc<StepContext>,
     progress: Option<indicatif::ProgressBar>,
     /// This process's lease on the run, held from creation or resume to the end of
@@ -353,6 +364,7 @@ impl Orchestrator {
         }
         let dedupe: DedupeMap = Arc::new(Mutex::new(HashMap::new()));
         let mut leaders = private::PublicLeaders::default();
+        let mut progress_rule = stopping::Progress::default();
         for record in &nodes {
             if record.duplicate_of.is_none()
                 && let Some(score) = record.rank_score()
@@ -360,6 +372,9 @@ impl Orchestrator {
                 leaders.admit(score);
             }
             let node = tree_node(&tree, record, direction_of_node.get(&record.id.0).cloned())?;
+            if record.duplicate_of.is_none() {
+                progress_rule.observe(record.rank_score());
+            }
             let index = tree.push(node);
             if let Some(list) = directions_of.remove(&record.id.0) {
                 strategy.observe_directions(index, list);
@@ -405,6 +420,9 @@ impl Orchestrator {
             )
             .with_remote(remote),
         );
+        // A resumed run's latest insights come back from its events: the next summary is
+        // due K nodes on.
+        let meta_due_at = settings.meta_every.map(|k| tree.len() + k);
         Ok(Orchestrator {
             store,
             task,
@@ -416,9 +434,12 @@ impl Orchestrator {
             proposer,
             insights,
             counters,
+            progress_rule,
             consecutive_failures: 0,
             consecutive_duplicates: 0,
             fallbacks: VecDeque::new(),
+            meta_due_at,
+            meta_in_flight: false,
             context,
             progress: None,
             lease: None,
@@ -512,7 +533,14 @@ impl Orchestrator {
                 };
                 self.counters
                     .reserve(reservation.evaluation, reservation.call);
-                plans.insert(handle.id(), StepInFlight { plan, reservation });
+                plans.insert(
+                    handle.id(),
+                    StepInFlight {
+                        plan,
+                        reservation,
+                        meta: false,
+                    },
+                );
             }
         }
 
@@ -534,6 +562,10 @@ impl Orchestrator {
                     budget_stop = Some(reason);
                     break;
                 }
+                if let Some(reason) = self.progress_rule.check(&self.settings.stop) {
+                    stop = Some(reason);
+                    break;
+                }
                 if self.consecutive_failures >= self.settings.max_consecutive_failures {
                     stop = Some(StopReason::TooManyFailures(self.consecutive_failures));
                     break;
@@ -543,9 +575,14 @@ impl Orchestrator {
                     break;
                 }
                 let mut rng = step_rng(self.settings.seed, self.step_number);
-                let planned = match self.fallbacks.pop_front() {
+                let meta = self.meta_plan();
+                let is_meta = meta.is_some();
+                let planned = match meta {
                     Some(plan) => Some(plan),
-                    None => self.strategy.next(&self.tree, &mut rng),
+                    None => match self.fallbacks.pop_front() {
+                        Some(plan) => Some(plan),
+                        None => self.strategy.next(&self.tree, &mut rng),
+                    },
                 };
                 let Some(plan) = planned else {
                     if in_flight.is_empty() {
@@ -563,11 +600,25 @@ impl Orchestrator {
                         };
                         self.counters
                             .reserve(reservation.evaluation, reservation.call);
-                        plans.insert(id, StepInFlight { plan, reservation });
+                        if is_meta {
+                            self.meta_launched(true);
+                        }
+                        plans.insert(
+                            id,
+                            StepInFlight {
+                                plan,
+                                reservation,
+                                meta: is_meta,
+                            },
+                        );
                     }
                     Err(error) => {
                         tracing::warn!(%error, "could not launch a step");
-                        self.strategy.abandon(&plan);
+                        if is_meta {
+                            self.meta_launched(false);
+                        } else {
+                            self.strategy.abandon(&plan);
+                        }
                         self.consecutive_failures += 1;
                     }
                 }
@@ -580,10 +631,15 @@ impl Orchestrator {
                     let Some(joined) = joined else { break };
                     match joined {
                         Ok((id, output)) => {
-                            let plan = plans.remove(&id).map(|step| {
+                            let plan = plans.remove(&id).and_then(|step| {
                                 let r = step.reservation;
                                 self.counters.release(r.evaluation, r.call);
-                                step.plan
+                                if step.meta {
+                                    // Not the strategy's plan: only its insights count.
+                                    self.meta_in_flight = false;
+                                    return None;
+                                }
+                                Some(step.plan)
                             });
                             if let Some(reason) = self.absorb(plan, output).await? {
                                 stop.get_or_insert(reason);
@@ -593,7 +649,11 @@ impl Orchestrator {
                             if let Some(step) = plans.remove(&error.id()) {
                                 let r = step.reservation;
                                 self.counters.release(r.evaluation, r.call);
-                                self.strategy.abandon(&step.plan);
+                                if step.meta {
+                                    self.meta_in_flight = false;
+                                } else {
+                                    self.strategy.abandon(&step.plan);
+                                }
                             }
                             if !error.is_cancelled() {
                                 tracing::error!(%error, "a step panicked");
@@ -639,6 +699,30 @@ impl Orchestrator {
         }
         let stop = stop.or(budget_stop).unwrap_or(StopReason::StrategyDone);
         self.finish(stop).await
+    }
+
+    /// A meta-recommendation (`--meta-every K`), when one is due and none is in flight: a
+    /// scout step about the best public node (the latest node while none is valid) that
+    /// rewrites the run's insights from the recent attempts; later prompts show them.
+    fn meta_plan(&self) -> Option<Plan> {
+        let due = self.meta_due_at?;
+        if self.meta_in_flight || self.tree.len() < due || !self.proposer.uses_model() {
+            return None;
+        }
+        let node = self
+            .tree
+            .best_valid()
+            .or_else(|| self.tree.len().checked_sub(1))?;
+        Some(Plan::new(Operator::Scout, Some(node)))
+    }
+
+    /// A meta-recommendation was launched (`in_flight`) or could not be: the next is due
+    /// K nodes on.
+    fn meta_launched(&mut self, in_flight: bool) {
+        if let Some(k) = self.settings.meta_every {
+            self.meta_due_at = Some(self.tree.len() + k);
+            self.meta_in_flight = in_flight;
+        }
     }
 
     /// Renders and launches one step.
@@ -699,6 +783,7 @@ impl Orchestrator {
                 if record.duplicate_of.is_none() {
                     self.counters.evaluations += 1;
                     self.consecutive_duplicates = 0;
+                    self.progress_rule.observe(record.rank_score());
                 } else {
                     self.consecutive_duplicates += 1;
                 }
@@ -958,6 +1043,8 @@ fn run_status(stop: &StopReason) -> RunStatus {
         | StopReason::Dollars(_)
         | StopReason::WallTime(_)
         | StopReason::StrategyDone
+        | StopReason::Stale(_)
+        | StopReason::TargetReached { .. }
         | StopReason::NoProgress(_) => RunStatus::Finished,
     }
 }

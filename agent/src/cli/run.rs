@@ -63,6 +63,16 @@ pub struct RunArgs {
     /// errors) before the run stops as interrupted, e.g. 90s or 30m [default: 10m].
     #[arg(long, value_parser = super::parse_duration)]
     pub model_patience: Option<std::time::Duration>,
+    /// Stop after this many evaluations in a row that did not raise the best public score.
+    #[arg(long, value_name = "N")]
+    pub stop_after_stale: Option<u64>,
+    /// Stop once the best public score reaches this.
+    #[arg(long, value_name = "SCORE", allow_negative_numbers = true)]
+    pub stop_at: Option<f64>,
+    /// Every K nodes, a model call summarises what worked and what did not; later prompts
+    /// show the summary.
+    #[arg(long, value_name = "K")]
+    pub meta_every: Option<usize>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -126,6 +136,9 @@ struct RunDefaults {
     concurrency: Option<usize>,
     seed: Option<u64>,
     workers: Option<bool>,
+    stop_after_stale: Option<u64>,
+    stop_at: Option<f64>,
+    meta_every: Option<usize>,
 }
 
 fn load_config(path: &Path) -> anyhow::Result<ConfigFile> {
@@ -226,6 +239,9 @@ fn settings(args: &RunArgs) -> anyhow::Result<RunSettings> {
     if let Some(v) = args.seed.or(d.seed) {
         s.seed = v;
     }
+    s.stop.stale_evaluations = args.stop_after_stale.or(d.stop_after_stale);
+    s.stop.target_score = args.stop_at.or(d.stop_at);
+    s.meta_every = args.meta_every.or(d.meta_every);
     s.prompts_dir = args.prompts.clone();
     s.price_overrides = config.prices;
     Ok(s)

@@ -20,6 +20,13 @@ pub enum StopReason {
     WallTime(f64),
     /// The strategy had nothing more to do.
     StrategyDone,
+    /// `--stop-after-stale N`: N evaluations in a row did not raise the best public score.
+    Stale(u64),
+    /// `--stop-at SCORE`: the best public score reached the target.
+    TargetReached {
+        target: f64,
+        best: f64,
+    },
     /// Ctrl-C.
     Interrupted,
     /// Too many steps in a row failed (model unreachable, replies unusable).
@@ -48,6 +55,14 @@ impl std::fmt::Display for StopReason {
             StopReason::Dollars(d) => write!(f, "dollar budget spent (${d:.4})"),
             StopReason::WallTime(s) => write!(f, "time budget spent ({s:.0} s)"),
             StopReason::StrategyDone => f.write_str("the strategy had nothing left to try"),
+            StopReason::Stale(n) => write!(
+                f,
+                "no improvement of the best public score in {n} evaluations (--stop-after-stale)"
+            ),
+            StopReason::TargetReached { target, best } => write!(
+                f,
+                "target score reached: public best {best:.4} >= {target} (--stop-at)"
+            ),
             StopReason::Interrupted => f.write_str("interrupted"),
             StopReason::TooManyFailures(n) => write!(
                 f,

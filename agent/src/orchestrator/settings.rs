@@ -6,6 +6,7 @@ use hone_store::Budgets;
 use hone_tasks::{Task, TaskKind};
 use serde::{Deserialize, Serialize};
 
+use super::StopRules;
 use crate::search::StrategyConfig;
 
 /// How proposals are obtained.
@@ -87,6 +88,13 @@ pub struct RunSettings {
     /// row (so an interrupted bench finds its rows' runs). Absent in older stored configs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// Early stopping: `--stop-after-stale N`, `--stop-at SCORE`.
+    #[serde(default)]
+    pub stop: StopRules,
+    /// `--meta-every K`: every K nodes a model call rewrites the run's insights from the
+    /// recent attempts (what worked, what did not); later prompts show them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_every: Option<usize>,
 }
 
 impl RunSettings {
@@ -109,6 +117,8 @@ impl RunSettings {
             api_key: None,
             price_overrides: None,
             label: None,
+            stop: StopRules::default(),
+            meta_every: None,
         }
     }
 
@@ -159,6 +169,20 @@ impl RunSettings {
                 return Err(SettingsError::AmountBudget { flag, value: x });
             }
         }
+        if self.meta_every == Some(0) {
+            return Err(SettingsError::MetaEvery);
+        }
+        if offline && self.meta_every.is_some() {
+            return Err(SettingsError::MetaNeedsModel);
+        }
+        if self.stop.stale_evaluations == Some(0) {
+            return Err(SettingsError::Stale);
+        }
+        if let Some(target) = self.stop.target_score
+            && !target.is_finite()
+        {
+            return Err(SettingsError::Target(target));
+        }
         let patience = self.llm.model_patience_seconds;
         if !(patience.is_finite() && patience >= 0.0) {
             return Err(SettingsError::Patience(patience));
@@ -187,6 +211,18 @@ pub enum SettingsError {
     CountBudget { flag: &'static str, value: i64 },
     #[error("{flag} {value}: a budget must be a positive finite number")]
     AmountBudget { flag: &'static str, value: f64 },
+    #[error("--meta-every 0: give the number of nodes between two summaries (at least 1)")]
+    MetaEvery,
+    #[error(
+        "--meta-every needs a model for its summaries; use --llm openai, record:FILE or replay:FILE"
+    )]
+    MetaNeedsModel,
+    #[error(
+        "--stop-after-stale 0: give the number of evaluations without improvement (at least 1)"
+    )]
+    Stale,
+    #[error("--stop-at {0}: the target score must be a finite number")]
+    Target(f64),
     #[error("--model-patience {0} s: give a duration such as 30s or 10m")]
     Patience(f64),
     #[error(

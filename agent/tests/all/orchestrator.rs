@@ -11,6 +11,7 @@ mod cpp;
 mod degrade;
 mod errors;
 mod long_horizon;
+mod meta;
 mod outages;
 mod outputs;
 mod ownership;
@@ -18,6 +19,7 @@ mod private_scores;
 mod replay;
 mod resume;
 mod soak;
+mod stopping;
 mod strategies;
 
 use std::path::{Path, PathBuf};
