@@ -873,7 +873,7 @@ mod equivalence {
                 }
             }
         }
-        assert!(planned > steps / 4, "only {planned} plans in {steps} steps");
+        assert!(planned > 20, "only {planned} plans in {steps} steps");
     }
 
     const STEPS: u64 = 2_500;
