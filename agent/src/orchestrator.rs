@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 pub use budget::{BudgetCounters, StopReason};
 pub use lease::{DEFAULT_RENEWAL, LeaseSettings, STALE_PERIODS};
 pub use private::{PRIVATE_TOP_K, held_out_numbers, private_evaluation};
-pub use proposer::{OFFLINE_SPECS, Proposer};
+pub use proposer::{NodeText, OFFLINE_SPECS, Proposer};
 pub use settings::{LlmSettings, RunSettings, SettingsError};
 pub use step::StepReport;
 pub use stopping::StopRules;
@@ -94,6 +94,9 @@ enum LaunchError {
     Task(#[from] hone_tasks::TaskError),
     #[error(transparent)]
     Prompt(#[from] crate::prompt::PromptError),
+    /// A parent's code could not be read for its prompt.
+    #[error(transparent)]
+    Store(#[from] hone_store::Error),
 }
 
 /// What a launched step holds against the budgets until it ends.
@@ -164,6 +167,12 @@ pub struct Orchestrator {
     strategy: Box<dyn Strategy>,
     proposer: Proposer,
     insights: String,
+    /// The latest nodes as #Memory shows them, at most `memory_len` (the prompts' budget).
+    memory: VecDeque<MemoryEntry>,
+    memory_len: usize,
+    /// Code and feedback of nodes prompts showed or will likely show (the latest ones),
+    /// so that a parent is not read from the store every step.
+    texts: TextCache,
     counters: BudgetCounters,
     /// The best public score and the evaluations since it rose (early stopping).
     progress_rule: stopping::Progress,
@@ -381,20 +390,31 @@ impl Orchestrator {
             }
             // Every node, seeds included, as the live loop observes them.
             strategy.observe(&tree, index);
-            proposer.observe(tree.node(index));
+            proposer.observe(tree.node(index), &candidate_of(record));
             if record.duplicate_of.is_none()
                 && let Ok(mut map) = dedupe.lock()
             {
                 map.entry(record.content_hash.clone())
-                    .or_insert_with(|| step::settled(record.id.0, evaluation_of(record)));
+                    .or_insert_with(|| step::settled(record.id.0));
             }
         }
         if !nodes.is_empty() {
             strategy.resumed();
         }
+        let memory_len = match &proposer {
+            Proposer::Model(model) => model.memory_entries(),
+            _ => 0,
+        };
+        let memory: VecDeque<MemoryEntry> = nodes[nodes.len().saturating_sub(memory_len)..]
+            .iter()
+            .map(memory_entry)
+            .collect();
+        let resumed = !nodes.is_empty();
+        // The records held every node's code: only the tree and the strategy stay.
+        drop(nodes);
         let spend = store.spend(run).await?;
         let counters = BudgetCounters::from_spend(&spend);
-        if !nodes.is_empty() {
+        if resumed {
             // Commits a crash left unwritten (the node was acknowledged, its commit not yet).
             if let Err(e) = store.sync_lineage(run).await {
                 tracing::warn!(error = %e, run = run.0, "could not write the missing lineage commits");
@@ -433,6 +453,9 @@ impl Orchestrator {
             strategy,
             proposer,
             insights,
+            memory,
+            memory_len,
+            texts: TextCache::default(),
             counters,
             progress_rule,
             consecutive_failures: 0,
@@ -592,7 +615,7 @@ impl Orchestrator {
                 };
                 self.step_number += 1;
                 let uses_model = self.proposer.uses_model();
-                match self.launch(&plan, &mut rng, &mut in_flight) {
+                match self.launch(&plan, &mut rng, &mut in_flight).await {
                     Ok(id) => {
                         let reservation = Reservation {
                             evaluation: reserves_evaluation(&plan),
@@ -726,7 +749,7 @@ impl Orchestrator {
     }
 
     /// Renders and launches one step.
-    fn launch(
+    async fn launch(
         &mut self,
         plan: &Plan,
         rng: &mut ChaCha12Rng,
@@ -739,6 +762,14 @@ impl Orchestrator {
                 .map(|p| self.tree.node(p).depth + 1)
                 .unwrap_or(0),
         };
+        let parents = if self.proposer.uses_model() {
+            [
+                self.node_text(plan.parent).await?,
+                self.node_text(plan.second_parent).await?,
+            ]
+        } else {
+            [None, None]
+        };
         let candidate = match &mut self.proposer {
             Proposer::Builtin(_) | Proposer::Grid(_) | Proposer::Tsallis(_) => self
                 .proposer
@@ -746,9 +777,16 @@ impl Orchestrator {
                 .ok_or(LaunchError::NoCandidate)?,
             Proposer::Random(generator) => generator.candidate(rng)?,
             Proposer::Model(model) => {
-                let memory = memory_entries(&self.tree, model.memory_entries());
-                let request =
-                    model.render(&self.task, &self.tree, plan, &memory, &self.insights, rng)?;
+                let memory: Vec<MemoryEntry> = self.memory.iter().cloned().collect();
+                let [parent, second] = &parents;
+                let request = model.render(
+                    &self.task,
+                    plan,
+                    [parent.as_deref(), second.as_deref()],
+                    &memory,
+                    &self.insights,
+                    rng,
+                )?;
                 let job =
                     self.context
                         .clone()
@@ -791,7 +829,9 @@ impl Orchestrator {
                 let node = tree_node(&self.tree, &record, direction)?;
                 let index = self.tree.push(node);
                 self.strategy.observe(&self.tree, index);
-                self.proposer.observe(self.tree.node(index));
+                let candidate = candidate_of(&record);
+                self.proposer.observe(self.tree.node(index), &candidate);
+                self.remember(index, &record, candidate);
                 if let (Proposer::Model(model), Some(plan)) = (&mut self.proposer, &plan) {
                     let gain = plan
                         .parent
@@ -980,15 +1020,17 @@ impl Orchestrator {
             .filter(|n| n.valid && !n.duplicate && n.score.is_finite())
             .collect();
         ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-        let missing: Vec<(i64, Candidate)> = ranked
+        let missing: Vec<i64> = ranked
             .into_iter()
             .take(PRIVATE_TOP_K)
             .filter(|n| !done.contains(&n.id))
-            .map(|n| (n.id, n.candidate.clone()))
+            .map(|n| n.id)
             .collect();
         let evaluated = missing.len();
-        for (id, candidate) in missing {
-            let public = evaluation_of(&self.store.get_node(NodeId(id)).await?);
+        for id in missing {
+            let record = self.store.get_node(NodeId(id)).await?;
+            let public = evaluation_of(&record);
+            let candidate = candidate_of(&record);
             let private = self.context.evaluate_private(candidate, &public).await?;
             self.store
                 .record_private_evaluation(self.run, NodeId(id), &private, Timestamp::now())
@@ -1064,18 +1106,102 @@ fn step_rng(seed: u64, step: u64) -> ChaCha12Rng {
     rng
 }
 
-/// The most recent nodes, oldest first, as #Memory entries.
-fn memory_entries(tree: &SearchTree, count: usize) -> Vec<MemoryEntry> {
-    let start = tree.len().saturating_sub(count);
-    tree.nodes()[start..]
-        .iter()
-        .map(|n| MemoryEntry {
-            values: n.candidate.values.clone(),
-            status: n.status,
-            score: n.valid.then_some(n.score),
-            feedback: n.feedback.clone(),
-        })
-        .collect()
+/// A stored node as a #Memory entry.
+fn memory_entry(record: &NodeRecord) -> MemoryEntry {
+    MemoryEntry {
+        values: candidate_of(record).values,
+        status: EvalStatus::parse(&record.evaluation.status).unwrap_or(EvalStatus::RuntimeError),
+        score: record
+            .evaluation
+            .valid
+            .then_some(record.evaluation.score.unwrap_or(f64::NEG_INFINITY)),
+        feedback: record.evaluation.feedback.clone(),
+    }
+}
+
+/// A stored node's candidate: its files and values.
+fn candidate_of(record: &NodeRecord) -> Candidate {
+    let values = match &record.values {
+        serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        _ => Default::default(),
+    };
+    Candidate {
+        files: record.files.clone(),
+        values,
+    }
+}
+
+/// What a prompt shows of a stored node.
+fn node_text(record: &NodeRecord, candidate: Candidate) -> NodeText {
+    NodeText {
+        candidate,
+        status: EvalStatus::parse(&record.evaluation.status).unwrap_or(EvalStatus::RuntimeError),
+        score: record
+            .evaluation
+            .valid
+            .then_some(record.evaluation.score.unwrap_or(f64::NEG_INFINITY)),
+        feedback: record.evaluation.feedback.clone(),
+    }
+}
+
+/// The code and feedback of the last [`TextCache::CAPACITY`] nodes added (the newest, and
+/// the parents prompts read from the store), oldest dropped first.
+#[derive(Default)]
+struct TextCache {
+    texts: HashMap<NodeIndex, Arc<NodeText>>,
+    order: VecDeque<NodeIndex>,
+}
+
+impl TextCache {
+    const CAPACITY: usize = 32;
+
+    fn get(&self, index: NodeIndex) -> Option<Arc<NodeText>> {
+        self.texts.get(&index).cloned()
+    }
+
+    fn insert(&mut self, index: NodeIndex, text: Arc<NodeText>) {
+        if self.texts.insert(index, text).is_none() {
+            self.order.push_back(index);
+        }
+        while self.order.len() > TextCache::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.texts.remove(&old);
+            }
+        }
+    }
+}
+
+impl Orchestrator {
+    /// What a prompt shows of node `index`: from the cache, else read from the store.
+    async fn node_text(
+        &mut self,
+        index: Option<NodeIndex>,
+    ) -> Result<Option<Arc<NodeText>>, hone_store::Error> {
+        let Some(index) = index else { return Ok(None) };
+        if let Some(text) = self.texts.get(index) {
+            return Ok(Some(text));
+        }
+        let record = self
+            .store
+            .get_node(NodeId(self.tree.node(index).id))
+            .await?;
+        let text = Arc::new(node_text(&record, candidate_of(&record)));
+        self.texts.insert(index, text.clone());
+        Ok(Some(text))
+    }
+
+    /// Keeps a new node's #Memory entry, and its text for the prompts that may show it.
+    fn remember(&mut self, index: NodeIndex, record: &NodeRecord, candidate: Candidate) {
+        if !self.proposer.uses_model() {
+            return;
+        }
+        self.memory.push_back(memory_entry(record));
+        while self.memory.len() > self.memory_len {
+            self.memory.pop_front();
+        }
+        self.texts
+            .insert(index, Arc::new(node_text(record, candidate)));
+    }
 }
 
 fn tree_node(
@@ -1090,10 +1216,6 @@ fn tree_node(
             operator: record.operator.clone(),
         })?;
     let parent: Option<NodeIndex> = record.parent.and_then(|p| tree.index_of(p.0));
-    let values = match &record.values {
-        serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        _ => Default::default(),
-    };
     Ok(TreeNode {
         id: record.id.0,
         parent,
@@ -1105,12 +1227,6 @@ fn tree_node(
         status: EvalStatus::parse(&record.evaluation.status).unwrap_or(EvalStatus::RuntimeError),
         valid: record.evaluation.valid,
         score: record.evaluation.score.unwrap_or(f64::NEG_INFINITY),
-        feedback: record.evaluation.feedback.clone(),
-        candidate: Candidate {
-            files: record.files.clone(),
-            values,
-        },
-        content_hash: record.content_hash.clone(),
         duplicate: record.duplicate_of.is_some(),
         direction,
     })

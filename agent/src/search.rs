@@ -11,6 +11,8 @@ mod forest;
 mod greedy;
 mod islands;
 mod mcts;
+#[cfg(test)]
+mod reference;
 mod tree;
 
 use rand_chacha::ChaCha12Rng;

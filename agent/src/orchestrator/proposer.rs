@@ -17,7 +17,7 @@ use crate::llm::{
 };
 use crate::prompt::{NodeView, Operator, PromptContext, Prompts};
 use crate::reply::ReplyFormat;
-use crate::search::{Plan, SearchTree, TreeNode};
+use crate::search::{Plan, TreeNode};
 use crate::tuner::{Algorithm, BuiltinProposer, GridProposer, TsallisProposer, TunerConfig};
 
 /// Instruction preambles that diversify drafts (Scattered Forest Search's scattering; AIDE's drafts).
@@ -178,7 +178,7 @@ impl Proposer {
     }
 
     /// Tells the proposer a node's result (the builtin tuner and the baselines learn from it).
-    pub fn observe(&mut self, node: &TreeNode) {
+    pub fn observe(&mut self, node: &TreeNode, candidate: &Candidate) {
         match self {
             Proposer::Builtin(tuner) => {
                 let score = if node.valid && node.score.is_finite() {
@@ -186,11 +186,11 @@ impl Proposer {
                 } else {
                     INVALID_SCORE
                 };
-                tuner.observe(&node.candidate, score);
+                tuner.observe(candidate, score);
             }
-            Proposer::Grid(grid) => grid.observe(&node.candidate),
+            Proposer::Grid(grid) => grid.observe(candidate),
             Proposer::Tsallis(bandit) => bandit.observe(
-                &node.candidate,
+                candidate,
                 (node.valid && node.score.is_finite()).then_some(node.score),
                 node.operator == Operator::Seed,
             ),
@@ -224,6 +224,28 @@ pub struct ModelProposer {
     directions: usize,
 }
 
+/// What a prompt shows of a node: its code and result, read from the store (the search tree
+/// does not keep them).
+#[derive(Clone, Debug)]
+pub struct NodeText {
+    pub candidate: Candidate,
+    pub status: hone_tasks::EvalStatus,
+    /// `None` for an invalid node.
+    pub score: Option<f64>,
+    pub feedback: String,
+}
+
+impl NodeText {
+    pub fn view(&self) -> NodeView<'_> {
+        NodeView {
+            candidate: &self.candidate,
+            status: self.status,
+            score: self.score,
+            feedback: &self.feedback,
+        }
+    }
+}
+
 /// A rendered request, with what is needed to parse its reply.
 pub struct PreparedRequest {
     pub request: ChatRequest,
@@ -247,29 +269,23 @@ impl ModelProposer {
         self.prompts.budget().memory_entries
     }
 
-    /// Renders the prompt of `plan` and picks a model.
+    /// Renders the prompt of `plan` and picks a model. `parents` are the plan's parent and
+    /// second parent as read from the store.
+    #[allow(clippy::too_many_arguments)]
     pub fn render(
         &mut self,
         task: &Task,
-        tree: &SearchTree,
         plan: &Plan,
+        parents: [Option<&NodeText>; 2],
         memory: &[crate::prompt::MemoryEntry],
         insights: &str,
         rng: &mut ChaCha12Rng,
     ) -> Result<PreparedRequest, crate::prompt::PromptError> {
-        let view = |index: usize| {
-            let n = tree.node(index);
-            NodeView {
-                candidate: &n.candidate,
-                status: n.status,
-                score: n.valid.then_some(n.score),
-                feedback: &n.feedback,
-            }
-        };
+        let [parent, second_parent] = parents;
         let mut context =
             PromptContext::new(plan.operator, task.kind, &task.prompt, &task.languages);
-        context.parent = plan.parent.map(view);
-        context.second_parent = plan.second_parent.map(view);
+        context.parent = parent.map(NodeText::view);
+        context.second_parent = second_parent.map(NodeText::view);
         context.memory = memory;
         context.insights = insights;
         context.k = self.directions;
@@ -297,7 +313,7 @@ impl ModelProposer {
             kind: task.kind,
             languages: task.languages.clone(),
             variables: task.prompt.variables.clone(),
-            parent_candidate: plan.parent.map(|p| tree.node(p).candidate.clone()),
+            parent_candidate: parent.map(|p| p.candidate.clone()),
             allow_input_file: context.allow_input_file,
         })
     }

@@ -22,13 +22,14 @@ use crate::prompt::Operator;
 use crate::reply::{ParsedReply, ReplyContext, parse_reply};
 use crate::search::Plan;
 
-/// Content hash -> the first node with that content and its evaluation. The first step to
-/// claim a hash evaluates it; concurrent and later identical candidates reuse its result.
-pub(super) type DedupeMap = Arc<Mutex<HashMap<String, Arc<OnceCell<(i64, Evaluation)>>>>>;
+/// Content hash -> the first node with that content. The first step to claim a hash
+/// evaluates it; concurrent and later identical candidates reuse its result, read back from
+/// the store (the map keeps ids only, so a long run's map stays small).
+pub(super) type DedupeMap = Arc<Mutex<HashMap<String, Arc<OnceCell<i64>>>>>;
 
 /// A settled entry of the dedupe map (for nodes loaded on resume).
-pub(super) fn settled(id: i64, evaluation: Evaluation) -> Arc<OnceCell<(i64, Evaluation)>> {
-    Arc::new(OnceCell::new_with(Some((id, evaluation))))
+pub(super) fn settled(id: i64) -> Arc<OnceCell<i64>> {
+    Arc::new(OnceCell::new_with(Some(id)))
 }
 
 /// What a step produced.
@@ -228,14 +229,16 @@ impl StepContext {
                         .await?;
                 }
                 inserted = Some((id, node, stored));
-                Ok::<_, StepError>((id.0, evaluation))
+                Ok::<_, StepError>(id.0)
             })
             .await?;
         let (node_id, node, stored) = match inserted {
             Some(inserted) => inserted,
             None => {
-                let (original, evaluation) = settled;
-                let (node, stored) = (new_node(Some(*original)), new_evaluation(evaluation));
+                let original = *settled;
+                let evaluation =
+                    super::evaluation_of(&self.store.get_node(NodeId(original)).await?);
+                let (node, stored) = (new_node(Some(original)), new_evaluation(&evaluation));
                 (self.store.insert_node(&node, &stored).await?, node, stored)
             }
         };

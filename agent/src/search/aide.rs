@@ -14,6 +14,10 @@ pub struct Aide {
     debug_probability: f64,
     max_debug_depth: usize,
     drafts_planned: usize,
+    /// Failing leaves still within the debug depth, by index (AIDE debugs one at random).
+    buggy: IndexSet,
+    /// Nodes taken into `buggy` so far.
+    seen: usize,
 }
 
 impl Aide {
@@ -23,13 +27,33 @@ impl Aide {
             debug_probability: debug_probability.clamp(0.0, 1.0),
             max_debug_depth,
             drafts_planned: 0,
+            buggy: IndexSet::default(),
+            seen: 0,
         }
     }
 
-    /// Consecutive debug steps that led to this node.
-    fn debug_depth(tree: &SearchTree, mut index: NodeIndex) -> usize {
+    /// Takes in the nodes pushed since the last call: a failing node within the debug depth
+    /// joins the debuggable leaves, and its parent, no longer a leaf, leaves them.
+    fn sync(&mut self, tree: &SearchTree) {
+        while self.seen < tree.len() {
+            let index = self.seen;
+            self.seen += 1;
+            let node = tree.node(index);
+            if let Some(parent) = node.parent {
+                self.buggy.set(parent, false);
+            }
+            let debuggable = !node.valid
+                && !node.duplicate
+                && node.children.is_empty()
+                && Self::debug_depth(tree, index, self.max_debug_depth) < self.max_debug_depth;
+            self.buggy.set(index, debuggable);
+        }
+    }
+
+    /// Consecutive debug steps that led to this node, counted up to `limit`.
+    fn debug_depth(tree: &SearchTree, mut index: NodeIndex, limit: usize) -> usize {
         let mut depth = 0;
-        while tree.node(index).operator == Operator::Debug {
+        while depth < limit && tree.node(index).operator == Operator::Debug {
             depth += 1;
             match tree.node(index).parent {
                 Some(p) => index = p,
@@ -52,17 +76,10 @@ impl Strategy for Aide {
             self.drafts_planned += 1;
             return Some(plan);
         }
-        let buggy: Vec<NodeIndex> = (0..tree.len())
-            .filter(|&i| {
-                let n = tree.node(i);
-                !n.valid
-                    && !n.duplicate
-                    && n.children.is_empty()
-                    && Self::debug_depth(tree, i) < self.max_debug_depth
-            })
-            .collect();
-        if !buggy.is_empty() && rng.random::<f64>() < self.debug_probability {
-            let pick = buggy[rng.random_range(0..buggy.len())];
+        self.sync(tree);
+        let buggy = self.buggy.len();
+        if buggy > 0 && rng.random::<f64>() < self.debug_probability {
+            let pick = self.buggy.nth(rng.random_range(0..buggy));
             return Some(Plan::new(Operator::Debug, Some(pick)));
         }
         match tree.best_valid() {
@@ -72,6 +89,7 @@ impl Strategy for Aide {
     }
 
     fn observe(&mut self, tree: &SearchTree, node: NodeIndex) {
+        self.sync(tree);
         // On resume, stored drafts count as planned.
         if tree.node(node).operator == Operator::Draft && self.drafts_planned < self.drafts {
             let stored = tree
@@ -80,6 +98,83 @@ impl Strategy for Aide {
                 .filter(|n| n.operator == Operator::Draft)
                 .count();
             self.drafts_planned = self.drafts_planned.max(stored.min(self.drafts));
+        }
+    }
+}
+
+/// A set of node indices that counts its members and finds the n-th smallest in
+/// O(log n) (a Fenwick tree of 0/1 counts; it doubles its capacity as indices grow).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct IndexSet {
+    member: Vec<bool>,
+    /// 1-based Fenwick sums over `member`, as long as `member`.
+    sums: Vec<u32>,
+    len: usize,
+}
+
+impl IndexSet {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn set(&mut self, index: NodeIndex, present: bool) {
+        if index >= self.member.len() {
+            if !present {
+                return;
+            }
+            self.grow(index + 1);
+        }
+        if self.member[index] == present {
+            return;
+        }
+        self.member[index] = present;
+        if present {
+            self.len += 1;
+        } else {
+            self.len -= 1;
+        }
+        let mut i = index + 1;
+        while i <= self.sums.len() {
+            if present {
+                self.sums[i - 1] += 1;
+            } else {
+                self.sums[i - 1] -= 1;
+            }
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// The `n`-th smallest member (0-based); `n` must be below [`IndexSet::len`].
+    pub(crate) fn nth(&self, n: usize) -> NodeIndex {
+        let size = self.sums.len();
+        let mut position = 0;
+        let mut remaining = n as u32;
+        let mut step = if size == 0 {
+            0
+        } else {
+            1 << (usize::BITS - 1 - size.leading_zeros())
+        };
+        while step > 0 {
+            let next = position + step;
+            if next <= size && self.sums[next - 1] <= remaining {
+                position = next;
+                remaining -= self.sums[next - 1];
+            }
+            step >>= 1;
+        }
+        position
+    }
+
+    /// Doubles the capacity until `needed` fits and rebuilds the sums in O(capacity).
+    fn grow(&mut self, needed: usize) {
+        let capacity = needed.next_power_of_two().max(64);
+        self.member.resize(capacity, false);
+        self.sums = self.member.iter().map(|&m| u32::from(m)).collect();
+        for i in 1..=capacity {
+            let parent = i + (i & i.wrapping_neg());
+            if parent <= capacity {
+                self.sums[parent - 1] += self.sums[i - 1];
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `best-first`: a priority queue by score, with optional depth normalization (BFS-Prover).
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use rand_chacha::ChaCha12Rng;
 
@@ -9,12 +10,59 @@ use crate::prompt::Operator;
 
 /// Expands the node of highest priority that still has expansions left.
 /// Priority = normalized score (valid nodes in [0.1, 1], invalid 0) + `depth_bonus`·ln(1+depth).
+///
+/// Open nodes wait in max-heaps ordered by (valid with a finite score, score, older first):
+/// normalization is monotone, so within one depth bonus that is the priority's order
+/// whatever the score range becomes. Without a depth bonus there is one heap; with one, a
+/// heap per depth, and a step compares the heads (one per depth with open nodes). A node
+/// that filled up is dropped when it reaches a head (lazy invalidation) and queued again
+/// if an abandoned step frees one of its slots.
 #[derive(Debug)]
 pub struct BestFirst {
     depth_bonus: f64,
     expansions_per_node: usize,
     in_flight: HashMap<NodeIndex, usize>,
+    /// Open (or lately filled) nodes per depth group.
+    queues: BTreeMap<u32, BinaryHeap<Queued>>,
+    /// Whether each node is in a queue.
+    queued: Vec<bool>,
+    /// Nodes whose slot an abandoned step freed: queued again at the next step.
+    reopened: Vec<NodeIndex>,
 }
+
+/// A node in a queue, ordered as its priority orders it within its depth group.
+#[derive(Clone, Copy, Debug)]
+struct Queued {
+    /// Valid with a finite score (above every other node).
+    ranked: bool,
+    /// The score when `ranked`, else 0.
+    score: f64,
+    index: NodeIndex,
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Queued) -> Ordering {
+        self.ranked
+            .cmp(&other.ranked)
+            .then(self.score.total_cmp(&other.score))
+            // Ties go to the older node.
+            .then(other.index.cmp(&self.index))
+    }
+}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Queued) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Queued) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Queued {}
 
 impl BestFirst {
     pub fn new(depth_bonus: f64, expansions_per_node: usize) -> BestFirst {
@@ -22,13 +70,66 @@ impl BestFirst {
             depth_bonus,
             expansions_per_node: expansions_per_node.max(1),
             in_flight: HashMap::new(),
+            queues: BTreeMap::new(),
+            queued: Vec::new(),
+            reopened: Vec::new(),
         }
     }
 
-    fn priority(&self, tree: &SearchTree, index: NodeIndex) -> f64 {
-        let node = tree.node(index);
-        tree.normalized(index) + self.depth_bonus * (1.0 + node.depth as f64).ln()
+    /// Queues the nodes pushed since the last call.
+    fn sync(&mut self, tree: &SearchTree) {
+        while self.queued.len() < tree.len() {
+            let index = self.queued.len();
+            self.queued.push(false);
+            self.enqueue(tree, index);
+        }
     }
+
+    /// Queues again the nodes abandoned steps reopened (checked when planning, once every
+    /// release before it has happened).
+    fn requeue(&mut self, tree: &SearchTree) {
+        for index in std::mem::take(&mut self.reopened) {
+            if is_open(tree, &self.in_flight, self.expansions_per_node, index) {
+                self.enqueue(tree, index);
+            }
+        }
+    }
+
+    fn enqueue(&mut self, tree: &SearchTree, index: NodeIndex) {
+        let node = tree.node(index);
+        if node.duplicate || self.queued[index] {
+            return;
+        }
+        let ranked = node.valid && node.score.is_finite();
+        let group = if self.depth_bonus == 0.0 {
+            0
+        } else {
+            node.depth
+        };
+        self.queues.entry(group).or_default().push(Queued {
+            ranked,
+            score: if ranked { node.score } else { 0.0 },
+            index,
+        });
+        self.queued[index] = true;
+    }
+}
+
+/// Normalized score + `depth_bonus`·ln(1+depth).
+fn priority(tree: &SearchTree, depth_bonus: f64, index: NodeIndex) -> f64 {
+    let node = tree.node(index);
+    tree.normalized(index) + depth_bonus * (1.0 + node.depth as f64).ln()
+}
+
+/// Whether `index` may get another child.
+fn is_open(
+    tree: &SearchTree,
+    in_flight: &HashMap<NodeIndex, usize>,
+    cap: usize,
+    index: NodeIndex,
+) -> bool {
+    let used = tree.node(index).children.len() + in_flight.get(&index).copied().unwrap_or(0);
+    used < cap
 }
 
 impl Strategy for BestFirst {
@@ -40,27 +141,45 @@ impl Strategy for BestFirst {
         if tree.is_empty() {
             return Some(Plan::new(Operator::Draft, None));
         }
-        let mut best: Option<(f64, NodeIndex)> = None;
-        for index in 0..tree.len() {
-            let node = tree.node(index);
-            if node.duplicate {
-                continue;
+        self.sync(tree);
+        self.requeue(tree);
+        // The head of each group, filled nodes dropped on the way; the best head wins
+        // (ties to the older node, as a scan in insertion order would give).
+        let mut best: Option<(f64, NodeIndex, u32)> = None;
+        let mut emptied = Vec::new();
+        for (&group, heap) in &mut self.queues {
+            while let Some(head) = heap.peek() {
+                if is_open(tree, &self.in_flight, self.expansions_per_node, head.index) {
+                    break;
+                }
+                self.queued[head.index] = false;
+                heap.pop();
             }
-            let used = node.children.len() + self.in_flight.get(&index).copied().unwrap_or(0);
-            if used >= self.expansions_per_node {
+            let Some(head) = heap.peek() else {
+                emptied.push(group);
                 continue;
-            }
-            let priority = self.priority(tree, index);
-            if best.is_none_or(|(p, _)| priority > p) {
-                best = Some((priority, index));
+            };
+            let priority = priority(tree, self.depth_bonus, head.index);
+            if best.is_none_or(|(p, i, _)| priority > p || (priority == p && head.index < i)) {
+                best = Some((priority, head.index, group));
             }
         }
-        let (_, index) = best?;
+        for group in emptied {
+            self.queues.remove(&group);
+        }
+        let (_, index, group) = best?;
         *self.in_flight.entry(index).or_default() += 1;
+        if !is_open(tree, &self.in_flight, self.expansions_per_node, index)
+            && let Some(heap) = self.queues.get_mut(&group)
+        {
+            heap.pop();
+            self.queued[index] = false;
+        }
         Some(Plan::new(refine_operator(tree.node(index)), Some(index)))
     }
 
     fn observe(&mut self, tree: &SearchTree, node: NodeIndex) {
+        self.sync(tree);
         if let Some(parent) = tree.node(node).parent {
             release(&mut self.in_flight, parent);
         }
@@ -69,6 +188,7 @@ impl Strategy for BestFirst {
     fn abandon(&mut self, plan: &Plan) {
         if let Some(parent) = plan.parent {
             release(&mut self.in_flight, parent);
+            self.reopened.push(parent);
         }
     }
 }

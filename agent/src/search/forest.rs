@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use rand_chacha::ChaCha12Rng;
 
 use super::best_first::release;
+use super::tree::SubtreeBest;
 use super::{NodeIndex, Plan, SearchTree, Strategy, improve_instead, refine_operator};
 use crate::prompt::Operator;
 
@@ -26,6 +27,8 @@ pub struct Forest {
     /// Expansions observed and not yet followed by a scout step.
     scouts_due: Vec<NodeIndex>,
     visits: Vec<f64>,
+    /// Each subtree's best score, for values without walking the subtree.
+    best: SubtreeBest,
 }
 
 impl Forest {
@@ -40,17 +43,16 @@ impl Forest {
             children_in_flight: HashMap::new(),
             scouts_due: Vec::new(),
             visits: Vec::new(),
+            best: SubtreeBest::default(),
         }
     }
 
-    fn value(tree: &SearchTree, index: NodeIndex) -> f64 {
-        let mut best = tree.normalized(index);
-        let mut stack = tree.node(index).children.clone();
-        while let Some(i) = stack.pop() {
-            best = best.max(tree.normalized(i));
-            stack.extend_from_slice(&tree.node(i).children);
+    /// Takes in the nodes pushed since the last call.
+    fn sync(&mut self, tree: &SearchTree) {
+        while self.visits.len() < tree.len() {
+            self.visits.push(0.0);
         }
-        best
+        self.best.sync(tree);
     }
 
     fn visits(&self, index: NodeIndex) -> f64 {
@@ -66,7 +68,7 @@ impl Forest {
     ) -> Option<NodeIndex> {
         let mut best: Option<(f64, NodeIndex)> = None;
         for &c in options {
-            let u = Self::value(tree, c)
+            let u = self.best.value(tree, c)
                 + self.exploration * (parent_visits.max(1.0).ln() / self.visits(c).max(1.0)).sqrt();
             if best.is_none_or(|(b, _)| u > b) {
                 best = Some((u, c));
@@ -128,9 +130,7 @@ impl Strategy for Forest {
     }
 
     fn next(&mut self, tree: &SearchTree, _rng: &mut ChaCha12Rng) -> Option<Plan> {
-        while self.visits.len() < tree.len() {
-            self.visits.push(0.0);
-        }
+        self.sync(tree);
         // Scouting follows each expansion.
         if let Some(node) = self.scouts_due.pop() {
             let mut plan = Plan::new(Operator::Scout, Some(node));
@@ -175,9 +175,7 @@ impl Strategy for Forest {
     }
 
     fn observe(&mut self, tree: &SearchTree, node: NodeIndex) {
-        while self.visits.len() < tree.len() {
-            self.visits.push(0.0);
-        }
+        self.sync(tree);
         let n = tree.node(node);
         if n.operator == Operator::Draft && self.drafts_planned < self.trees {
             // Replayed on resume: drafts stored count as planned.

@@ -3,6 +3,7 @@
 
 use rand_chacha::ChaCha12Rng;
 
+use super::tree::SubtreeBest;
 use super::{NodeIndex, Plan, SearchTree, Strategy, refine_operator};
 use crate::prompt::Operator;
 
@@ -18,6 +19,8 @@ pub struct Mcts {
     visits: Vec<f64>,
     virtual_visits: Vec<f64>,
     pending_children: Vec<usize>,
+    /// Each subtree's best score, for values without walking the subtree.
+    best: SubtreeBest,
     /// Steps in flight: the expanded node and the path that got a virtual visit.
     in_flight: Vec<(NodeIndex, Vec<NodeIndex>)>,
 }
@@ -30,6 +33,7 @@ impl Mcts {
             visits: Vec::new(),
             virtual_visits: Vec::new(),
             pending_children: Vec::new(),
+            best: SubtreeBest::default(),
             in_flight: Vec::new(),
         }
     }
@@ -40,18 +44,13 @@ impl Mcts {
             self.virtual_visits.push(0.0);
             self.pending_children.push(0);
         }
+        self.best.sync(tree);
     }
 
-    /// Max-backup value of a subtree, recomputed from the tree (normalization shifts as
-    /// scores arrive, so values are not cached).
+    /// Max-backup value of a subtree: the normalized best score in it (normalization shifts
+    /// as scores arrive, so the best score is kept, not its normalized value).
     fn value(&self, tree: &SearchTree, index: NodeIndex) -> f64 {
-        let mut best = tree.normalized(index);
-        let mut stack: Vec<NodeIndex> = tree.node(index).children.clone();
-        while let Some(i) = stack.pop() {
-            best = best.max(tree.normalized(i));
-            stack.extend_from_slice(&tree.node(i).children);
-        }
-        best
+        self.best.value(tree, index)
     }
 
     fn total_visits(&self, index: NodeIndex) -> f64 {

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use hone_tasks::{Candidate, EvalStatus};
+use hone_tasks::EvalStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::prompt::Operator;
@@ -10,7 +10,9 @@ use crate::prompt::Operator;
 /// Position of a node in the [`SearchTree`] (insertion order).
 pub type NodeIndex = usize;
 
-/// A node as strategies see it.
+/// A node as strategies see it: what they rank and walk by, not its code or feedback
+/// (those stay in the store, read when a prompt shows the node), so a long run's tree
+/// holds a few hundred bytes a node.
 #[derive(Clone, Debug)]
 pub struct TreeNode {
     /// The store's node id.
@@ -25,9 +27,6 @@ pub struct TreeNode {
     pub status: EvalStatus,
     pub valid: bool,
     pub score: f64,
-    pub feedback: String,
-    pub candidate: Candidate,
-    pub content_hash: String,
     /// The node reused the evaluation of an earlier identical candidate.
     pub duplicate: bool,
     /// Forest: the direction this node implemented.
@@ -40,6 +39,11 @@ pub struct SearchTree {
     nodes: Vec<TreeNode>,
     by_id: HashMap<i64, NodeIndex>,
     best: Option<NodeIndex>,
+    /// Nodes without a parent, in order.
+    roots: Vec<NodeIndex>,
+    /// Lowest and highest finite score of a valid node (kept on push: normalization reads
+    /// it on every call).
+    range: Option<(f64, f64)>,
 }
 
 /// A comparable rank: valid nodes above invalid ones, then by score.
@@ -64,6 +68,15 @@ impl SearchTree {
             p.children.push(index);
         }
         self.by_id.insert(node.id, index);
+        if node.parent.is_none() {
+            self.roots.push(index);
+        }
+        if node.valid && node.score.is_finite() {
+            self.range = Some(match self.range {
+                None => (node.score, node.score),
+                Some((lo, hi)) => (lo.min(node.score), hi.max(node.score)),
+            });
+        }
         let better = match self.best {
             None => true,
             Some(best) => self.rank(index_rank(&node)) > self.rank(self.nodes[best].rank()),
@@ -118,33 +131,29 @@ impl SearchTree {
 
     /// Roots (nodes without a parent), in order.
     pub fn roots(&self) -> impl Iterator<Item = NodeIndex> + '_ {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.parent.is_none())
-            .map(|(i, _)| i)
+        self.roots.iter().copied()
     }
 
     /// Score range over valid nodes, for normalization.
     pub fn score_range(&self) -> Option<(f64, f64)> {
-        let mut range: Option<(f64, f64)> = None;
-        for node in self.nodes.iter().filter(|n| n.valid && n.score.is_finite()) {
-            range = Some(match range {
-                None => (node.score, node.score),
-                Some((lo, hi)) => (lo.min(node.score), hi.max(node.score)),
-            });
-        }
-        range
+        self.range
     }
 
     /// A node's score mapped to [0, 1] over the valid scores seen; invalid nodes get 0.
     pub fn normalized(&self, index: NodeIndex) -> f64 {
         let node = &self.nodes[index];
-        if !node.valid || !node.score.is_finite() {
+        self.normalize(node.valid.then_some(node.score))
+    }
+
+    /// What [`SearchTree::normalized`] gives a node of this score (`None`: invalid).
+    /// Monotone: a higher score never normalizes lower, so the best normalized score of a
+    /// set of nodes is the normalized best score.
+    pub fn normalize(&self, score: Option<f64>) -> f64 {
+        let Some(score) = score.filter(|s| s.is_finite()) else {
             return 0.0;
-        }
-        match self.score_range() {
-            Some((lo, hi)) if hi > lo => 0.1 + 0.9 * (node.score - lo) / (hi - lo),
+        };
+        match self.range {
+            Some((lo, hi)) if hi > lo => 0.1 + 0.9 * (score - lo) / (hi - lo),
             _ => 1.0,
         }
     }
@@ -175,6 +184,45 @@ fn index_rank(node: &TreeNode) -> Rank {
     }
 }
 
+/// The best valid score in each node's subtree (the node included), kept as nodes arrive:
+/// a new node's score goes up its path while it beats what an ancestor holds, so values
+/// (max-backup) are read in O(1) instead of walking the subtree.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SubtreeBest {
+    /// `NEG_INFINITY`: no valid node with a finite score below.
+    best: Vec<f64>,
+}
+
+impl SubtreeBest {
+    /// Takes in the nodes pushed since the last call.
+    pub(crate) fn sync(&mut self, tree: &SearchTree) {
+        while self.best.len() < tree.len() {
+            let index = self.best.len();
+            let node = tree.node(index);
+            let score = if node.valid && node.score.is_finite() {
+                node.score
+            } else {
+                f64::NEG_INFINITY
+            };
+            self.best.push(score);
+            let mut current = node.parent;
+            while let Some(i) = current {
+                if self.best[i] >= score {
+                    break;
+                }
+                self.best[i] = score;
+                current = tree.node(i).parent;
+            }
+        }
+    }
+
+    /// The max-backup value of `index`'s subtree: its best normalized score.
+    pub(crate) fn value(&self, tree: &SearchTree, index: NodeIndex) -> f64 {
+        let best = self.best[index];
+        tree.normalize(best.is_finite().then_some(best))
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -200,9 +248,6 @@ pub(crate) mod tests {
             },
             valid,
             score,
-            feedback: String::new(),
-            candidate: Candidate::from_file("main.c", format!("/* {id} */")),
-            content_hash: format!("h{id}"),
             duplicate: false,
             direction: None,
         }
