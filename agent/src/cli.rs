@@ -15,6 +15,7 @@ mod eval;
 pub mod inspect;
 mod run;
 mod sandbox_run;
+mod serve;
 mod worker;
 
 use std::path::PathBuf;
@@ -84,6 +85,8 @@ pub enum Command {
     Tree(inspect::TreeArgs),
     /// Write a run's self-contained HTML report.
     Report(ReportArgs),
+    /// Serve a live, read-only web view of the store's runs.
+    Serve(serve::ServeArgs),
     /// List the bundled tasks.
     Tasks(inspect::TasksArgs),
     /// Write a new task folder of a kind, every task.toml field commented, to make your own.
@@ -130,6 +133,7 @@ pub fn main() -> ExitCode {
         Command::Best(args) => inspect::best(&cli, args),
         Command::Tree(args) => inspect::tree(&cli, args),
         Command::Report(args) => report(&cli, args),
+        Command::Serve(args) => serve::run(&cli, args),
         Command::Tasks(args) => inspect::tasks(&cli, args),
         Command::Init(args) => inspect::init(args),
         Command::Export(args) => inspect::export(&cli, args),

@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod diff;
 pub mod export;
 pub mod llm;
 pub mod orchestrator;
@@ -13,6 +14,7 @@ pub mod prompt;
 pub mod reply;
 pub mod report;
 pub mod search;
+pub mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tuner;

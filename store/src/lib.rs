@@ -111,6 +111,6 @@ pub use store::runs::IntegrityReport;
 pub use store::{Backend, Durability, LineageLocation, Store, StoreConfig};
 pub use types::{
     BestNode, Budgets, EvaluationRecord, EventId, EventRecord, LlmCallId, LlmCallRecord,
-    NewEvaluation, NewLlmCall, NewNode, NewRun, NodeId, NodeRecord, PrivateEvaluation,
+    ModelSpend, NewEvaluation, NewLlmCall, NewNode, NewRun, NodeId, NodeRecord, PrivateEvaluation,
     PrivateEvaluationRecord, RunId, RunRecord, RunStatus, RunSummary, ScoreBasis, Spend, Timestamp,
 };

@@ -420,6 +420,18 @@ pub struct BestNode {
     pub basis: ScoreBasis,
 }
 
+/// What one model of a run has spent: its calls, tokens and dollars.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpend {
+    pub model: String,
+    pub calls: i64,
+    pub tokens_in: i64,
+    pub tokens_out: i64,
+    pub dollars: f64,
+    /// Calls that failed (transport or API error) or whose reply could not be used.
+    pub errors: i64,
+}
+
 /// What `hone status` shows for a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -429,6 +441,9 @@ pub struct RunSummary {
     /// Node counts by evaluation status.
     pub by_status: BTreeMap<String, i64>,
     pub best: Option<BestNode>,
+    /// The highest public score of a valid, non-duplicate node (the search's view; the
+    /// run's best is ranked by private score, see `best`).
+    pub best_public: Option<f64>,
     pub spend: Spend,
     /// The run's private evaluations, by node id.
     pub private_evaluations: Vec<PrivateEvaluationRecord>,

@@ -5,8 +5,8 @@ use crate::store::writer::WriteConnection;
 use crate::store::{Db, RowError, RowExt, finite, on_db};
 use crate::types::stored_text;
 use crate::{
-    EventId, EventRecord, LlmCallId, LlmCallRecord, NewLlmCall, NodeId, PrivateEvaluation,
-    PrivateEvaluationRecord, RunId, Store, Timestamp,
+    EventId, EventRecord, LlmCallId, LlmCallRecord, ModelSpend, NewLlmCall, NodeId,
+    PrivateEvaluation, PrivateEvaluationRecord, RunId, Store, Timestamp,
 };
 
 /// A run's calls with the node each led to. A node names its own call (`nodes.llm_call_id`,
@@ -187,8 +187,85 @@ impl Store {
         })
     }
 
+    /// The model calls that produced a node, oldest first: the call the node names and the
+    /// earlier asks of its step (an ask before its re-ask, [`Store::attach_llm_call`]).
+    /// Empty for a node no model wrote (the seed, a tuner's proposal); an unknown node is
+    /// [`Error::NodeNotFound`].
+    pub async fn node_llm_calls(&self, node: NodeId) -> Result<Vec<LlmCallRecord>> {
+        let rows = on_db!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT c.id, c.run_id, CAST($1 AS BIGINT) AS node_id, c.parent_node_id, \
+                 c.operator, c.model, c.system, c.prompt, c.reply, c.tokens_in, c.tokens_out, \
+                 c.tokens_estimated, c.cost_dollars, c.latency_ms, c.error, c.parse_error, \
+                 c.replayed, c.attempt, c.created_at FROM llm_calls c \
+                 WHERE c.node_id = $1 OR c.id = (SELECT llm_call_id FROM nodes WHERE id = $1) \
+                 ORDER BY c.id",
+            )
+            .bind(node.0)
+            .fetch_all(pool)
+            .await
+            .map_err(self.db_err("read a node's model calls", None))?;
+            rows.iter()
+                .map(call_from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.row_err("read a node's model calls", None))
+        })?;
+        if rows.is_empty() {
+            // Tell "no model wrote it" from "no such node".
+            let found: Option<i64> = on_db!(self, pool => {
+                sqlx::query_scalar("SELECT id FROM nodes WHERE id = $1")
+                    .bind(node.0)
+                    .fetch_optional(pool)
+                    .await
+            })
+            .map_err(self.db_err("read a node's model calls", None))?;
+            if found.is_none() {
+                return Err(Error::NodeNotFound {
+                    store: self.inner.name.clone(),
+                    run: None,
+                    node,
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// What each model of a run has spent, by model name.
+    pub async fn spend_by_model(&self, run: RunId) -> Result<Vec<ModelSpend>> {
+        self.get_run(run).await?;
+        let err = self.db_err("count the spend by model", Some(run));
+        on_db!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT model, CAST(COUNT(*) AS BIGINT) AS calls, \
+                 CAST(COALESCE(SUM(tokens_in), 0) AS BIGINT) AS tokens_in, \
+                 CAST(COALESCE(SUM(tokens_out), 0) AS BIGINT) AS tokens_out, \
+                 CAST(COALESCE(SUM(cost_dollars), 0) AS DOUBLE PRECISION) AS dollars, \
+                 CAST(COALESCE(SUM(CASE WHEN error IS NOT NULL OR parse_error IS NOT NULL \
+                 THEN 1 ELSE 0 END), 0) AS BIGINT) AS errors \
+                 FROM llm_calls WHERE run_id = $1 GROUP BY model ORDER BY model",
+            )
+            .bind(run.0)
+            .fetch_all(pool)
+            .await
+            .map_err(&err)?;
+            rows.iter()
+                .map(|row| {
+                    Ok(ModelSpend {
+                        model: row.string("model")?,
+                        calls: row.i64("calls")?,
+                        tokens_in: row.i64("tokens_in")?,
+                        tokens_out: row.i64("tokens_out")?,
+                        dollars: row.f64("dollars")?,
+                        errors: row.i64("errors")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(&err)
+        })
+    }
+
     /// The model names of some calls, by call id; ids that do not exist are left out.
-    pub(crate) async fn models_of_calls(
+    pub async fn models_of_calls(
         &self,
         calls: &[LlmCallId],
     ) -> Result<std::collections::HashMap<LlmCallId, String>> {

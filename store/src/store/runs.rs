@@ -306,6 +306,17 @@ impl Store {
         let spend = self.spend(run).await?;
         let best = self.best_node(run).await?;
         let private_evaluations = self.private_evaluations(run).await?;
+        let best_public: Option<f64> = on_db!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT MAX(e.score) FROM evaluations e JOIN nodes n ON n.id = e.node_id \
+                 WHERE e.run_id = $1 AND e.valid = TRUE AND e.score IS NOT NULL \
+                 AND n.duplicate_of IS NULL",
+            )
+            .bind(run.0)
+            .fetch_one(pool)
+            .await
+        })
+        .map_err(self.db_err("find the best public score", Some(run)))?;
         let counts: Vec<(String, i64, i64)> = on_db!(self, pool => {
             sqlx::query_as(
                 "SELECT status, CAST(COUNT(*) AS BIGINT), \
@@ -330,6 +341,7 @@ impl Store {
             valid,
             by_status,
             best,
+            best_public,
             spend,
             private_evaluations,
         })

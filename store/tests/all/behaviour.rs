@@ -49,7 +49,90 @@ cases!(
     lineage_packs_match_loose_commits,
     load_tree_is_exact,
     failed_and_cancelled_node_writes_leave_no_trace,
+    web_view_reads,
 );
+
+/// What `hone serve` reads beyond resume's rows: a node's own model calls, the spend by
+/// model and the best public score.
+async fn web_view_reads(target: Target) {
+    let store = target.open().await;
+    let run = ok(store.create_run(&new_run(1)).await);
+    let other = ok(store.create_run(&new_run(2)).await);
+    assert_eq!(ok(store.run_summary(run).await).best_public, None);
+    let seed = ok(store
+        .insert_node(&node(run, None, "h0", "seed"), &eval(1.0, true))
+        .await);
+    // A step whose first ask did not parse and whose re-ask made the node.
+    let first = ok(store
+        .record_llm_call(&call(run, Some(seed), "ask", "prose"))
+        .await);
+    ok(store
+        .set_llm_call_parse_error(first, "no fenced code block")
+        .await);
+    let mut reask = call(run, Some(seed), "ask again", "```rust\nfn main(){}\n```");
+    reask.attempt = 2;
+    reask.model = "other-model".into();
+    reask.cost_dollars = 0.5;
+    let reask = ok(store.record_llm_call(&reask).await);
+    let mut child = node(run, Some(seed), "h1", "fn main(){}");
+    child.llm_call = Some(reask);
+    let child = ok(store.insert_node(&child, &eval(3.0, true)).await);
+    ok(store.attach_llm_call(first, child).await);
+    // An invalid node with a higher score, a duplicate and another run's calls do not count.
+    ok(store
+        .insert_node(&node(run, Some(seed), "h2", "bad"), &eval(9.0, false))
+        .await);
+    let mut dup = node(run, Some(seed), "h1", "fn main(){}");
+    dup.duplicate_of = Some(child);
+    ok(store.insert_node(&dup, &eval(3.0, true)).await);
+    ok(store.record_llm_call(&call(other, None, "x", "y")).await);
+
+    let calls = ok(store.node_llm_calls(child).await);
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| (c.id, c.node, c.attempt))
+            .collect::<Vec<_>>(),
+        [(first, Some(child), 1), (reask, Some(child), 2)]
+    );
+    assert_eq!(
+        calls[0].parse_error.as_deref(),
+        Some("no fenced code block")
+    );
+    assert_eq!(calls[1].prompt, "ask again");
+    assert!(ok(store.node_llm_calls(seed).await).is_empty());
+    assert!(matches!(
+        store.node_llm_calls(hone_store::NodeId(9999)).await,
+        Err(Error::NodeNotFound { .. })
+    ));
+
+    let by_model = ok(store.spend_by_model(run).await);
+    assert_eq!(by_model.len(), 2, "{by_model:?}");
+    assert_eq!(
+        (
+            by_model[0].model.as_str(),
+            by_model[0].calls,
+            by_model[0].errors
+        ),
+        ("other-model", 1, 0)
+    );
+    assert!((by_model[0].dollars - 0.5).abs() < 1e-9);
+    assert_eq!(
+        (
+            by_model[1].model.as_str(),
+            by_model[1].calls,
+            by_model[1].errors
+        ),
+        ("test-model", 1, 1)
+    );
+    assert_eq!((by_model[1].tokens_in, by_model[1].tokens_out), (100, 20));
+    assert!(matches!(
+        store.spend_by_model(hone_store::RunId(9999)).await,
+        Err(Error::RunNotFound { .. })
+    ));
+
+    assert_eq!(ok(store.run_summary(run).await).best_public, Some(3.0));
+}
 
 async fn runs_round_trip(target: Target) {
     let store = target.open().await;
