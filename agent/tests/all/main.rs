@@ -15,5 +15,6 @@ mod orchestrator;
 mod prompts;
 mod python;
 mod reply;
+mod serve;
 mod tuner;
 mod workers;
