@@ -101,7 +101,7 @@ pub fn files(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> 
         .collect()
 }
 
-/// The line diff of two texts, in hunks with [`CONTEXT`] lines of context.
+/// The line diff of two texts, in hunks with 3 lines of context.
 pub fn text(old: &str, new: &str) -> Vec<DiffLine> {
     let diff = similar::TextDiff::from_lines(old, new);
     let mut lines = Vec::new();

@@ -1,9 +1,13 @@
-//! `hone report`: one self-contained HTML file per run, viewable offline (inline SVG, no scripts).
+//! `hone report`: one self-contained HTML file per run, viewable offline (inline SVG, no
+//! scripts): the run's figures, a score chart, the tree, and every node's code and diff
+//! against its parent in collapsible sections, for a shared, static copy of a run.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use hone_store::{LlmCallRecord, NodeId, NodeRecord, RunSummary};
+
+use crate::diff::{self, FileChange, LineKind};
 
 use crate::orchestrator::events::FallbackCount;
 
@@ -24,7 +28,9 @@ pub fn render(
          body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}}\
          table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}\
          th{{background:#f4f4f4}}pre{{background:#f8f8f8;padding:1em;overflow-x:auto;font-size:12px}}\
-         .warn{{color:#a40}}</style></head><body><h1>{title}</h1>"
+         .warn{{color:#a40}}details{{margin:.2em 0}}summary{{cursor:pointer}}\
+         .ins{{background:#e6ffec;display:block}}.del{{background:#ffebe9;display:block}}.hunk{{color:#6f42c1;display:block}}.ctx{{display:block}}\
+         .best{{font-weight:bold}}</style></head><body><h1>{title}</h1>"
     );
     let replayed = calls.iter().any(|c| c.replayed);
     let _ = write!(
@@ -133,7 +139,125 @@ pub fn render(
             );
         }
     }
+    html.push_str(&node_details(nodes, best));
     html.push_str("</body></html>\n");
+    html
+}
+
+/// At most this many nodes get their code and diff in the report (the best path first,
+/// then the highest public scores).
+pub const NODE_DETAIL_LIMIT: usize = 300;
+
+/// Every node's code and diff against its parent, one collapsible section each (the best
+/// path open), in id order.
+fn node_details(nodes: &[NodeRecord], best: Option<NodeId>) -> String {
+    let by_id: std::collections::HashMap<NodeId, &NodeRecord> =
+        nodes.iter().map(|n| (n.id, n)).collect();
+    let mut best_path = std::collections::HashSet::new();
+    let mut cursor = best;
+    while let Some(id) = cursor {
+        best_path.insert(id);
+        cursor = by_id.get(&id).and_then(|n| n.parent);
+    }
+    let mut shown: Vec<&NodeRecord> = nodes.iter().collect();
+    if shown.len() > NODE_DETAIL_LIMIT {
+        shown.sort_by(|a, b| {
+            let key = |n: &NodeRecord| {
+                (
+                    best_path.contains(&n.id),
+                    n.rank_score().unwrap_or(f64::NEG_INFINITY),
+                )
+            };
+            key(b)
+                .partial_cmp(&key(a))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        shown.truncate(NODE_DETAIL_LIMIT);
+        shown.sort_by_key(|n| n.id);
+    }
+    let mut html = String::from(
+        "<h2>Nodes</h2><p>Each node's code and its diff against its parent; the best path is open.</p>",
+    );
+    if shown.len() < nodes.len() {
+        let _ = write!(
+            html,
+            "<p>{} of {} nodes: the best path and the highest public scores.</p>",
+            shown.len(),
+            nodes.len()
+        );
+    }
+    for node in shown {
+        let on_path = best_path.contains(&node.id);
+        let score = node
+            .evaluation
+            .score
+            .map(|s| format!("{s:.4}"))
+            .unwrap_or_else(|| "-".into());
+        let _ = write!(
+            html,
+            "<details id=\"node-{id}\"{open}><summary{class}>#{id} {op} {status} score {score}{parent}{dup}</summary>",
+            id = node.id.0,
+            open = if on_path { " open" } else { "" },
+            class = if Some(node.id) == best {
+                " class=\"best\""
+            } else {
+                ""
+            },
+            op = escape(&node.operator),
+            status = escape(&node.evaluation.status),
+            parent = node
+                .parent
+                .map(|p| format!(" (parent #{})", p.0))
+                .unwrap_or_default(),
+            dup = node
+                .duplicate_of
+                .map(|d| format!(" (duplicate of #{})", d.0))
+                .unwrap_or_default(),
+        );
+        let files = diff::candidate_files(node);
+        match node.parent.and_then(|p| by_id.get(&p)) {
+            Some(parent) => {
+                let changes = diff::files(&diff::candidate_files(parent), &files);
+                let changed: Vec<_> = changes
+                    .iter()
+                    .filter(|d| d.change != FileChange::Unchanged)
+                    .collect();
+                let _ = write!(
+                    html,
+                    "<details class=\"diff\"><summary>diff against #{}</summary>",
+                    node.parent.map(|p| p.0).unwrap_or_default()
+                );
+                if changed.is_empty() {
+                    html.push_str("<p>No difference.</p>");
+                }
+                for file in changed {
+                    let _ = write!(html, "<h4>{}</h4><pre>", escape(&file.file));
+                    for line in &file.lines {
+                        let class = match line.kind {
+                            LineKind::Hunk => "hunk",
+                            LineKind::Context => "ctx",
+                            LineKind::Insert => "ins",
+                            LineKind::Delete => "del",
+                        };
+                        let _ = write!(
+                            html,
+                            "<span class=\"{class}\">{}{}</span>",
+                            line.kind.prefix(),
+                            escape(&line.text)
+                        );
+                    }
+                    html.push_str("</pre>");
+                }
+                html.push_str("</details>");
+            }
+            None => html.push_str("<p>A root: no parent to diff against.</p>"),
+        }
+        html.push_str("<details class=\"code\"><summary>code</summary>");
+        for (name, text) in &files {
+            let _ = write!(html, "<h4>{}</h4><pre>{}</pre>", escape(name), escape(text));
+        }
+        html.push_str("</details></details>");
+    }
     html
 }
 

@@ -28,7 +28,7 @@ pub(super) fn routes(store: Store) -> axum::Router {
         .route("/runs/{run}/nodes/{node}/files/{*file}", get(file))
         .route("/runs/{run}/compare", get(compare))
         .fallback(|uri: Uri| async move {
-            ApiError::new(StatusCode::NOT_FOUND, format!("no API route {uri}"))
+            ApiError::new(StatusCode::NOT_FOUND, format!("no API route /api{uri}"))
         })
         .with_state(store)
 }

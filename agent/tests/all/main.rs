@@ -16,5 +16,6 @@ mod prompts;
 mod python;
 mod reply;
 mod scale;
+mod serve;
 mod tuner;
 mod workers;

@@ -169,6 +169,30 @@ fn report_best_tree_status_and_exports() {
     ] {
         assert!(html.contains(part), "`{part}` missing from the report");
     }
+    // Every node's code and its diff against its parent, collapsible; the best path open.
+    assert!(html.contains("<h2>Nodes</h2>"), "no node section");
+    for node in &nodes {
+        assert!(
+            html.contains(&format!("<details id=\"node-{}\"", node.id.0)),
+            "node {} has no section",
+            node.id.0
+        );
+    }
+    assert!(html.contains(&format!("<details id=\"node-{}\" open>", best.id.0)));
+    assert!(
+        html.contains("<details id=\"node-1\" open>"),
+        "the seed is on the best path"
+    );
+    assert!(html.contains("A root: no parent to diff against."));
+    assert!(
+        html.contains("<span class=\"del\">-#define REPS 64</span>"),
+        "no diff removes the seed's REPS line"
+    );
+    let best_first_line = best_source.lines().next().unwrap_or_default();
+    assert!(
+        html.contains(&format!("<span class=\"ins\">+{best_first_line}</span>")),
+        "the best node's diff does not add `{best_first_line}`"
+    );
     for external in ["<script src", "<link", "@import", "https://"] {
         assert!(
             !html.contains(external),
