@@ -11,7 +11,7 @@ use crate::prompt::Operator;
 /// Island model (see the module docs). Migration and resets happen in `observe` when the
 /// node count crosses their intervals, so replaying the stored nodes rebuilds them.
 ///
-/// Each island's population is kept as it changes ([`Pool`]): its members with their
+/// Each island's population is kept as it changes (`Pool`): its members with their
 /// sampling weights in a sum tree over node indices (a draw walks the tree in O(log n),
 /// visiting members in index order as a scan would) and its best member. Weights depend on
 /// the run's score range; when that range moves, every pool is reweighed once.
