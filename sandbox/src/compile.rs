@@ -272,7 +272,7 @@ const PCH_FILE: &str = "stdc++.pch";
 
 /// A precompiled `<bits/stdc++.h>`, built once per machine (per clang, flags and header)
 /// into `CACHE/pch/KEY/`, for C++ candidates that include it first, as contest entries do:
-/// clang then reads the parsed header instead of parsing all of libc++ again, about four
+/// clang then reads the parsed header instead of parsing all of libc++ again, about three
 /// times faster for the AHC001 seed. The header is built with the candidates' own flags, so
 /// a module compiled with it is byte-identical to one compiled without it (tested): the
 /// compile cache, fuel and scores do not depend on it.
