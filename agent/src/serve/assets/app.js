@@ -457,7 +457,7 @@ class RunPage {
         <tr><td>created</td><td>${new Date(n.created_at).toLocaleString()}</td></tr>
       </table>
       <details open id="node-diff"><summary>Diff against parent${n.parent != null ? " #" + n.parent : ""}</summary>${diffHtml(n.diff, "A root has no parent to diff against.")}</details>
-      <details open id="node-code"><summary>Code</summary>${code || `<p class="muted">No files.</p>`}</details>
+      <details open id="node-code"><summary>Code <a id="node-archive" href="api/runs/${this.run}/nodes/${n.id}/archive" download>download all (.tar.gz)</a></summary>${code || `<p class="muted">No files.</p>`}</details>
       <details ${ev.feedback ? "open" : ""}><summary>Feedback</summary><pre>${esc(ev.feedback || "(none)")}</pre></details>
       <details><summary>Metrics</summary><pre>${esc(JSON.stringify(ev.metrics, null, 2))}</pre></details>
       <details><summary>Trace</summary><pre>${esc(JSON.stringify(ev.trace, null, 2))}</pre></details>
