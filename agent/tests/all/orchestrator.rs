@@ -7,6 +7,7 @@
 
 mod budgets;
 mod bundled;
+mod cascade;
 mod cpp;
 mod degrade;
 mod errors;
