@@ -101,6 +101,7 @@ fn synthetic_node(world: &mut ChaCha12Rng, tree: &SearchTree, id: i64, plan: &Pl
     let base = plan.parent.map(|p| tree.node(p).score).unwrap_or(0.0);
     let base = if base.is_finite() { base } else { 0.0 };
     let valid = world.random_bool(0.85);
+    let score = base + 0.1 * (world.random::<f64>() - 0.7);
     TreeNode {
         id,
         parent: plan.parent,
@@ -119,16 +120,26 @@ fn synthetic_node(world: &mut ChaCha12Rng, tree: &SearchTree, id: i64, plan: &Pl
             EvalStatus::WrongAnswer
         },
         valid,
-        score: base + 0.1 * (world.random::<f64>() - 0.7),
+        score,
         duplicate: world.random_bool(0.03),
         direction: plan.direction.clone(),
+        // Two descriptors in [0, 1) for map-elites, drawn from nothing the other
+        // strategies' synthetic runs depend on.
+        measures: vec![
+            (score * 37.0).fract().abs(),
+            ((id * 7919) % 1000) as f64 / 1000.0,
+        ],
     }
 }
 
 /// Plans a synthetic run of `nodes` nodes with `strategy`; returns the tree.
 fn synthetic_run(strategy: &str, nodes: usize, report: bool) -> SearchTree {
-    let config = StrategyConfig::default_for(strategy)
+    let mut config = StrategyConfig::default_for(strategy)
         .unwrap_or_else(|| panic!("unknown strategy {strategy}"));
+    if let StrategyConfig::MapElites { descriptors } = &mut config {
+        *descriptors = hone_agent::search::measures::parse_descriptors("a:0..1:20,b:0..1:20")
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
     let mut strategy_state = config.build();
     let mut world = ChaCha12Rng::seed_from_u64(7);
     let mut tree = SearchTree::new();
