@@ -101,7 +101,6 @@ fn synthetic_node(world: &mut ChaCha12Rng, tree: &SearchTree, id: i64, plan: &Pl
     let base = plan.parent.map(|p| tree.node(p).score).unwrap_or(0.0);
     let base = if base.is_finite() { base } else { 0.0 };
     let valid = world.random_bool(0.85);
-    let score = base + 0.1 * (world.random::<f64>() - 0.7);
     TreeNode {
         id,
         parent: plan.parent,
@@ -120,15 +119,10 @@ fn synthetic_node(world: &mut ChaCha12Rng, tree: &SearchTree, id: i64, plan: &Pl
             EvalStatus::WrongAnswer
         },
         valid,
-        score,
+        score: base + 0.1 * (world.random::<f64>() - 0.7),
         duplicate: world.random_bool(0.03),
         direction: plan.direction.clone(),
-        // Two descriptors in [0, 1) for map-elites, drawn from nothing the other
-        // strategies' synthetic runs depend on.
-        measures: vec![
-            (score * 37.0).fract().abs(),
-            ((id * 7919) % 1000) as f64 / 1000.0,
-        ],
+        measures: Vec::new(),
     }
 }
 
@@ -136,6 +130,9 @@ fn synthetic_node(world: &mut ChaCha12Rng, tree: &SearchTree, id: i64, plan: &Pl
 fn synthetic_run(strategy: &str, nodes: usize, report: bool) -> SearchTree {
     let mut config = StrategyConfig::default_for(strategy)
         .unwrap_or_else(|| panic!("unknown strategy {strategy}"));
+    // map-elites: a 20 x 20 grid over two descriptors in [0, 1), drawn from nothing the
+    // synthetic run's RNG gives (the other strategies' runs stay as they were).
+    let grid = matches!(config, StrategyConfig::MapElites { .. });
     if let StrategyConfig::MapElites { descriptors } = &mut config {
         *descriptors = hone_agent::search::measures::parse_descriptors("a:0..1:20,b:0..1:20")
             .unwrap_or_else(|e| panic!("{e}"));
@@ -165,7 +162,14 @@ fn synthetic_run(strategy: &str, nodes: usize, report: bool) -> SearchTree {
             ),
             (Operator::Scout, _) => strategy_state.abandon(&plan),
             _ => {
-                let node = synthetic_node(&mut world, &tree, tree.len() as i64 + 1, &plan);
+                let id = tree.len() as i64 + 1;
+                let mut node = synthetic_node(&mut world, &tree, id, &plan);
+                if grid {
+                    node.measures = vec![
+                        (node.score * 37.0).fract().abs(),
+                        ((id * 7919) % 1000) as f64 / 1000.0,
+                    ];
+                }
                 let index = tree.push(node);
                 strategy_state.observe(&tree, index);
             }

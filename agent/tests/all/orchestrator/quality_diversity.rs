@@ -292,7 +292,7 @@ fn map_elites_and_pareto_runs_complete_on_pair_count_with_the_builtin_tuner() {
             "--strategy",
             "map-elites",
             "--descriptors",
-            "fuel:0..3e8:6,code_len:0..3000:3",
+            "fuel:0..8e8:6,code_len:0..4000:4",
         ][..],
         &["--strategy", "islands", "--objectives", "score,fuel"][..],
     ] {
@@ -350,18 +350,19 @@ fn descriptors_from_task_toml_are_used_and_stored() {
             .unwrap_or_else(|e| panic!("{e}"));
     };
     let task_arg = task.display().to_string();
+    let model = MockModel::start(std::time::Duration::ZERO);
+    let flags = model.flags();
     let run = |extra: &[&str]| {
         let mut args = vec![
             "run",
             task_arg.as_str(),
-            "--llm",
-            "builtin",
             "--budget-evals",
             "2",
             "--strategy",
             "map-elites",
             "--json",
         ];
+        args.extend(flags.iter().map(String::as_str));
         args.extend_from_slice(extra);
         work.hone(&args)
     };
@@ -449,19 +450,18 @@ fn bad_specs_are_refused_naming_what_is_wrong() {
     );
 
     // A metric the task's evaluations lack: the run fails at the seed, listing those it has.
-    let output = work.hone(&[
-        "run",
-        FIXTURE,
-        "--llm",
-        "builtin",
-        "--budget-evals",
-        "3",
-        "--strategy",
-        "map-elites",
-        "--descriptors",
-        "no_such_metric:0..1:2",
-        "--json",
-    ]);
+    let model = MockModel::start(std::time::Duration::ZERO);
+    let output = work.hone(&run_args(
+        &model,
+        &[
+            "--budget-evals",
+            "3",
+            "--strategy",
+            "map-elites",
+            "--descriptors",
+            "no_such_metric:0..1:2",
+        ],
+    ));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("no outcome ({e}): {}", stderr(&output)));
     assert_eq!(value["status"], "failed", "{value:#}");
@@ -500,7 +500,7 @@ seeds = [1]
 strategies = [
     "best-first",
     {{ name = "best-first", label = "bf-pareto", objectives = "score,fuel" }},
-    {{ name = "map-elites", descriptors = "fuel:0..4e8:4,code_len:0..4000:2" }},
+    {{ name = "map-elites", descriptors = "fuel:0..8e8:4,code_len:0..4000:2" }},
 ]
 
 [[tasks]]
