@@ -389,3 +389,64 @@ fn browser_shows_a_node_s_code_and_diff() {
         }
     }
 }
+
+#[test]
+fn api_serves_the_map_elites_grid_and_the_pareto_front() {
+    let model = MockModel::start(Duration::ZERO);
+    let work = Work::new();
+    // Run 1 without descriptors or objectives; run 2 a map-elites run with both.
+    make_run(&work, &model, 3);
+    let mut args = vec!["run".to_string(), FIXTURE.to_string()];
+    args.extend(model.flags());
+    args.extend(
+        [
+            "--budget-evals",
+            "6",
+            "--strategy",
+            "map-elites",
+            "--descriptors",
+            "code_len:0..4000:4",
+            "--objectives",
+            "score,fuel",
+        ]
+        .map(String::from),
+    );
+    assert_success(&work.hone(&args), "hone run --strategy map-elites");
+    let server = Server::start(&work);
+    let nodes = work.nodes(2);
+    runtime().block_on(async {
+        let plain = server.ok("/api/runs/1/quality").await;
+        assert_eq!(plain["cells"], serde_json::json!([]), "{plain:#}");
+        assert_eq!(plain["front"], serde_json::json!([]), "{plain:#}");
+
+        let quality = server.ok("/api/runs/2/quality").await;
+        assert_eq!(
+            quality["descriptors"][0], "code_len:0..4000:4",
+            "{quality:#}"
+        );
+        assert_eq!(quality["capacity"], 4, "{quality:#}");
+        let cells = quality["cells"].as_array().cloned().unwrap_or_default();
+        assert!(!cells.is_empty(), "{quality:#}");
+        for cell in &cells {
+            // Each elite is a valid node whose code length falls in its cell's bin.
+            let id = cell["node"].as_i64().unwrap_or(-1);
+            let node = nodes
+                .iter()
+                .find(|n| n.id.0 == id)
+                .unwrap_or_else(|| panic!("cell elite {id} not in run 2"));
+            assert!(node.evaluation.valid);
+            let len: usize = node.files.values().map(String::len).sum();
+            assert_eq!(cell["bins"][0].as_u64(), Some((len / 1000).min(3) as u64));
+        }
+        assert_eq!(quality["objectives"][1]["direction"], "min", "{quality:#}");
+        assert!(
+            !quality["front"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .is_empty(),
+            "{quality:#}"
+        );
+        server.fails("/api/runs/99/quality", 404, "run 99").await;
+    });
+}
