@@ -95,7 +95,8 @@ pub fn non_dominated_sort(points: &[Vec<f64>]) -> Vec<Vec<usize>> {
 
 /// The non-dominated nodes seen so far, kept as nodes arrive: a new node is compared with
 /// the front's members only. A node equal to a member on every objective stays out (the
-/// older one represents the point).
+/// member represents the point: the older node when nodes are offered in order, as they
+/// arrive).
 #[derive(Clone, Debug, Default)]
 pub struct ParetoFront {
     /// Members in node order, with their oriented values.
