@@ -265,6 +265,11 @@ fn settings(strategy: &str, cassette: &Path, evaluations: usize) -> RunSettings 
     let mut settings = RunSettings::new(PathBuf::from(TASK));
     settings.strategy = StrategyConfig::default_for(strategy)
         .unwrap_or_else(|| panic!("unknown strategy {strategy}"));
+    if let StrategyConfig::MapElites { descriptors } = &mut settings.strategy {
+        // The task has no [search.map_elites]: a grid over code length.
+        *descriptors = hone_agent::search::measures::parse_descriptors("code_len:0..4000:20")
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
     settings.llm.spec = format!("replay-seq:{}", cassette.display());
     settings.budgets = Budgets {
         evaluations: Some(evaluations as i64),
