@@ -450,3 +450,71 @@ fn api_serves_the_map_elites_grid_and_the_pareto_front() {
         server.fails("/api/runs/99/quality", 404, "run 99").await;
     });
 }
+
+/// The run page of a map-elites run with objectives shows its grid and its front, each
+/// elite and member linking to its node.
+#[test]
+fn browser_shows_the_map_elites_grid_and_the_pareto_front() {
+    let Some(chromium) = cdp::find_chromium() else {
+        let reason = "no chromium on the PATH (scripts/bootstrap installs Debian's `chromium`; or set HONE_CHROMIUM)";
+        assert!(
+            !under_ci(),
+            "{reason}; CI is set, so this test must run, not skip"
+        );
+        eprintln!("SKIPPED: {reason} (under CI=true this fails)");
+        return;
+    };
+    let model = MockModel::start(Duration::ZERO);
+    let work = Work::new();
+    let mut args = vec!["run".to_string(), FIXTURE.to_string()];
+    args.extend(model.flags());
+    args.extend(
+        [
+            "--budget-evals",
+            "6",
+            "--strategy",
+            "map-elites",
+            "--descriptors",
+            "code_len:0..4000:4",
+            "--objectives",
+            "score,fuel",
+        ]
+        .map(String::from),
+    );
+    assert_success(&work.hone(&args), "hone run --strategy map-elites");
+    let valid: Vec<String> = work
+        .nodes(1)
+        .iter()
+        .filter(|n| n.evaluation.valid)
+        .map(|n| format!("#/run/1/node/{}", n.id.0))
+        .collect();
+    let server = Server::start(&work);
+    let shots = work.path().join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap_or_else(|e| panic!("{e}"));
+    let browser = cdp::Browser::launch(&chromium, work.path());
+    runtime().block_on(async {
+        let mut page = browser.page().await;
+        page.navigate(&format!("{}#/run/1", server.url)).await;
+        let text = page
+            .wait_for(
+                "document.querySelector('#run-quality table') && document.querySelector('#run-quality').innerText",
+                &shots.join("failed-quality.png"),
+            )
+            .await;
+        let text = text.as_str().unwrap_or_default().to_string();
+        assert!(text.contains("MAP-Elites grid"), "{text}");
+        assert!(text.contains("of 4 cells occupied"), "{text}");
+        assert!(text.contains("Pareto front"), "{text}");
+        assert!(text.contains("fuel (lower is better)"), "{text}");
+        let links = page
+            .eval("[...document.querySelectorAll('#run-quality a')].map(a => a.getAttribute('href'))")
+            .await;
+        // Every elite and front member links a valid node of the run.
+        assert!(
+            links.as_array().is_some_and(|l| !l.is_empty()
+                && l.iter().all(|h| h.as_str().is_some_and(|h| valid.iter().any(|v| v == h)))),
+            "{links} not all among {valid:?}"
+        );
+        page.screenshot(&shots.join("quality.png")).await;
+    });
+}
