@@ -15,7 +15,11 @@
 //! budget_evals = 30            # evaluations per row (suite default)
 //! budget_time = "2m"           # active time per row (number of seconds, or 90s, 5m, 1h)
 //! seeds = [1, 2, 3]            # run seeds (required, distinct)
-//! strategies = ["greedy"]      # default ["greedy"]
+//! strategies = ["greedy"]      # default ["greedy"]; an entry may be a table with options:
+//!                              # { name = "map-elites", label = "me-fuel",
+//!                              #   descriptors = "fuel:0..1e9:10,code_len:0..4000:8",
+//!                              #   objectives = "score,fuel" }  (label: the row key's
+//!                              # strategy part, default the name; each label once)
 //! llm = "openai"               # for `llm` proposers: openai | record:F | replay:F | replay-seq:F
 //! base_url = "http://..."      # optional, for `llm` proposers
 //! api_key_env = "OPENAI_API_KEY"
@@ -51,10 +55,9 @@ use hone_store::{Budgets, RunId, RunRecord, RunStatus, Store};
 use hone_tasks::TaskLoader;
 
 pub use results::{Aggregate, RowResult, aggregate};
-pub use suite::{ProposerKind, ProposerSpec, Row, Suite, TaskSpec};
+pub use suite::{ProposerKind, ProposerSpec, Row, StrategySpec, Suite, TaskSpec};
 
 use crate::orchestrator::{Orchestrator, OrchestratorError, RunSettings};
-use crate::search::StrategyConfig;
 
 /// Why a bench cannot run.
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +183,8 @@ pub fn plan(
 /// The settings of a row's run.
 pub fn row_settings(suite: &Suite, options: &BenchOptions, row: &Row) -> RunSettings {
     let mut s = RunSettings::new(row.task.dir.clone());
-    s.strategy = StrategyConfig::default_for(&row.strategy).unwrap_or(StrategyConfig::Greedy);
+    s.strategy = row.search.config.clone();
+    s.objectives = row.search.objectives.clone();
     s.llm.spec = row.proposer.llm.clone();
     if let Some(model) = &row.proposer.model {
         s.llm.models = vec![(model.clone(), 1.0)];
@@ -261,9 +265,10 @@ fn preflight(
         let Some(task) = tasks.get(&row.task.dir) else {
             continue;
         };
-        let settings = row_settings(suite, options, row);
+        let mut settings = row_settings(suite, options, row);
         settings
-            .check(task)
+            .resolve(task)
+            .and_then(|()| settings.check(task))
             .map_err(|e| fail(OrchestratorError::Settings(e)))?;
         crate::orchestrator::Proposer::build(&settings, task).map_err(fail)?;
     }

@@ -39,6 +39,7 @@ pub use stopping::StopRules;
 
 use crate::llm::LlmError;
 use crate::prompt::{MemoryEntry, Operator};
+use crate::search::measures::{Measure, MissingMeasure};
 use crate::search::{NodeIndex, Plan, SearchTree, Strategy, TreeNode};
 use crate::worker::{Evaluations, RemoteEvaluations};
 use events::RunEvent;
@@ -71,6 +72,9 @@ pub enum OrchestratorError {
     },
     #[error(transparent)]
     Event(#[from] events::EventError),
+    /// A descriptor or objective the task's evaluations do not have.
+    #[error(transparent)]
+    Measure(MissingMeasure),
     /// Another live process drives the run.
     #[error("{}", lease::refusal(*run, driver))]
     RunDriven {
@@ -192,6 +196,63 @@ pub struct Orchestrator {
     /// This process's lease on the run, held from creation or resume to the end of
     /// [`Orchestrator::drive`].
     lease: Option<RunLease>,
+    /// The measures each node carries (map-elites descriptors, `--objectives`).
+    measures: RunMeasures,
+}
+
+/// The measures a run reads from each node into [`TreeNode::measures`], and whether the
+/// task's evaluations have them (checked on the first valid node evaluated).
+struct RunMeasures {
+    list: Vec<(Measure, &'static str)>,
+    checked: bool,
+}
+
+impl RunMeasures {
+    fn of(settings: &RunSettings) -> RunMeasures {
+        let descriptors = match &settings.strategy {
+            crate::search::StrategyConfig::MapElites { descriptors } => descriptors.len(),
+            _ => 0,
+        };
+        let list = settings
+            .strategy
+            .measures(&settings.objectives)
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let role = if i < descriptors {
+                    "descriptor"
+                } else {
+                    "objective"
+                };
+                (m, role)
+            })
+            .collect();
+        RunMeasures {
+            list,
+            checked: false,
+        }
+    }
+
+    fn values(&self, record: &NodeRecord) -> Vec<f64> {
+        self.list.iter().map(|(m, _)| m.value(record)).collect()
+    }
+
+    /// On the first valid, evaluated node: a measure it lacks is one the task's
+    /// evaluations do not have (a misspelt metric, memory where nothing measures it).
+    fn check(&mut self, record: &NodeRecord, values: &[f64]) -> Option<MissingMeasure> {
+        if self.checked || !record.evaluation.valid || record.duplicate_of.is_some() {
+            return None;
+        }
+        self.checked = true;
+        let (i, _) = values.iter().enumerate().find(|(_, v)| v.is_nan())?;
+        let (measure, role) = &self.list[i];
+        Some(MissingMeasure {
+            role,
+            measure: measure.to_string(),
+            node: record.id.0,
+            available: crate::search::measures::numeric_metrics(record),
+        })
+    }
 }
 
 impl Orchestrator {
@@ -220,7 +281,7 @@ impl Orchestrator {
     pub async fn create_with_lease(
         store: Store,
         tasks: &TaskLoader,
-        settings: RunSettings,
+        mut settings: RunSettings,
         evaluations: Evaluations,
         lease: &LeaseSettings,
     ) -> Result<Orchestrator, OrchestratorError> {
@@ -228,6 +289,7 @@ impl Orchestrator {
             .check(&store)
             .map_err(OrchestratorError::Workers)?;
         let task = tasks.load(&settings.task_dir)?;
+        settings.resolve(&task)?;
         settings.check(&task)?;
         // The proposer first: a run that cannot propose is never stored.
         let proposer = Proposer::build(&settings, &task)?;
@@ -345,7 +407,8 @@ impl Orchestrator {
             nodes,
             events,
         } = parts;
-        let mut strategy = settings.strategy.build();
+        let mut strategy = settings.strategy.build_with(&settings.objectives);
+        let mut measures = RunMeasures::of(&settings);
         let mut tree = SearchTree::new();
         let mut insights = String::new();
         let mut directions_of: HashMap<i64, Vec<String>> = HashMap::new();
@@ -380,7 +443,11 @@ impl Orchestrator {
             {
                 leaders.admit(score);
             }
-            let node = tree_node(&tree, record, direction_of_node.get(&record.id.0).cloned())?;
+            let mut node = tree_node(&tree, record, direction_of_node.get(&record.id.0).cloned())?;
+            node.measures = measures.values(record);
+            if let Some(missing) = measures.check(record, &node.measures) {
+                return Err(OrchestratorError::Measure(missing));
+            }
             if record.duplicate_of.is_none() {
                 progress_rule.observe(record.rank_score());
             }
@@ -466,6 +533,7 @@ impl Orchestrator {
             context,
             progress: None,
             lease: None,
+            measures,
         })
     }
 
@@ -826,7 +894,9 @@ impl Orchestrator {
                     self.consecutive_duplicates += 1;
                 }
                 let direction = plan.as_ref().and_then(|p| p.direction.clone());
-                let node = tree_node(&self.tree, &record, direction)?;
+                let mut node = tree_node(&self.tree, &record, direction)?;
+                node.measures = self.measures.values(&record);
+                let missing = self.measures.check(&record, &node.measures);
                 let index = self.tree.push(node);
                 self.strategy.observe(&self.tree, index);
                 let candidate = candidate_of(&record);
@@ -843,6 +913,9 @@ impl Orchestrator {
                 if let Some(bar) = &self.progress {
                     bar.set_position(self.counters.evaluations.max(0) as u64);
                     bar.set_message(self.progress_message());
+                }
+                if let Some(missing) = missing {
+                    return Ok(Some(StopReason::MissingMeasure(missing.to_string())));
                 }
             }
             step::StepResult::Directions { node, directions } => {
@@ -1078,7 +1151,9 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 fn run_status(stop: &StopReason) -> RunStatus {
     match stop {
         StopReason::Interrupted | StopReason::ModelUnavailable { .. } => RunStatus::Interrupted,
-        StopReason::TooManyFailures(_) | StopReason::ModelRefused { .. } => RunStatus::Failed,
+        StopReason::TooManyFailures(_)
+        | StopReason::ModelRefused { .. }
+        | StopReason::MissingMeasure(_) => RunStatus::Failed,
         StopReason::Evaluations(_)
         | StopReason::LlmCalls(_)
         | StopReason::Tokens(_)
@@ -1229,6 +1304,7 @@ fn tree_node(
         score: record.evaluation.score.unwrap_or(f64::NEG_INFINITY),
         duplicate: record.duplicate_of.is_some(),
         direction,
+        measures: Vec::new(),
     })
 }
 

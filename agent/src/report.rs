@@ -2,6 +2,8 @@
 //! scripts): the run's figures, a score chart, the tree, and every node's code and diff
 //! against its parent in collapsible sections, for a shared, static copy of a run.
 
+mod qd;
+
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -118,6 +120,7 @@ pub fn render(
         }
         html.push_str("</table>");
     }
+    html.push_str(&qd::sections(&run.config, nodes));
     html.push_str("<h2>Tree</h2><pre>");
     html.push_str(&escape(&crate::cli::inspect::render_tree(
         nodes,

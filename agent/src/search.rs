@@ -10,7 +10,10 @@ mod best_first;
 mod forest;
 mod greedy;
 mod islands;
+mod map_elites;
 mod mcts;
+pub mod measures;
+pub mod pareto;
 #[cfg(test)]
 mod reference;
 mod tree;
@@ -23,7 +26,9 @@ pub use best_first::BestFirst;
 pub use forest::Forest;
 pub use greedy::Greedy;
 pub use islands::Islands;
+pub use map_elites::{Archive, Cell, MapElites, archive_of_records};
 pub use mcts::Mcts;
+pub use pareto::{Objectives, ParetoFront};
 pub use tree::{NodeIndex, SearchTree, TreeNode};
 
 use crate::prompt::Operator;
@@ -134,11 +139,25 @@ pub enum StrategyConfig {
         /// Longest chain of debug steps on one lineage.
         max_debug_depth: usize,
     },
+    /// A grid over behaviour descriptors keeping the best node per cell; parents drawn
+    /// uniformly over occupied cells.
+    MapElites {
+        /// Empty: the task's `[search.map_elites]` descriptors, filled in when the run
+        /// starts (so the stored settings always hold the grid).
+        descriptors: Vec<measures::Descriptor>,
+    },
 }
 
 impl StrategyConfig {
-    pub const NAMES: [&'static str; 6] =
-        ["greedy", "best-first", "mcts", "forest", "islands", "aide"];
+    pub const NAMES: [&'static str; 7] = [
+        "greedy",
+        "best-first",
+        "mcts",
+        "forest",
+        "islands",
+        "aide",
+        "map-elites",
+    ];
 
     /// The strategy with its default parameters.
     pub fn default_for(name: &str) -> Option<StrategyConfig> {
@@ -169,6 +188,9 @@ impl StrategyConfig {
                 debug_probability: 0.5,
                 max_debug_depth: 3,
             },
+            "map-elites" => StrategyConfig::MapElites {
+                descriptors: Vec::new(),
+            },
             _ => return None,
         })
     }
@@ -181,12 +203,81 @@ impl StrategyConfig {
             StrategyConfig::Forest { .. } => "forest",
             StrategyConfig::Islands { .. } => "islands",
             StrategyConfig::Aide { .. } => "aide",
+            StrategyConfig::MapElites { .. } => "map-elites",
         }
     }
 
     /// Whether the strategy needs a model for meta operators (scatter, scout).
     pub fn needs_model(&self) -> bool {
         matches!(self, StrategyConfig::Forest { .. })
+    }
+
+    /// Whether the strategy can select parents by Pareto dominance (`--objectives`).
+    pub fn takes_objectives(&self) -> bool {
+        matches!(
+            self,
+            StrategyConfig::BestFirst { .. }
+                | StrategyConfig::Islands { .. }
+                | StrategyConfig::MapElites { .. }
+        )
+    }
+
+    /// The measures a node of a run of this strategy carries in
+    /// [`TreeNode::measures`]: its descriptors, then the objectives.
+    pub fn measures(&self, objectives: &[measures::Objective]) -> Vec<measures::Measure> {
+        let mut list: Vec<measures::Measure> = match self {
+            StrategyConfig::MapElites { descriptors } => {
+                descriptors.iter().map(|d| d.measure.clone()).collect()
+            }
+            _ => Vec::new(),
+        };
+        list.extend(objectives.iter().map(|o| o.measure.clone()));
+        list
+    }
+
+    /// The strategy, selecting by Pareto dominance over `objectives` when there are any
+    /// (for the strategies that [take them](StrategyConfig::takes_objectives)).
+    pub fn build_with(&self, objectives: &[measures::Objective]) -> Box<dyn Strategy> {
+        let offset = match self {
+            StrategyConfig::MapElites { descriptors } => descriptors.len(),
+            _ => 0,
+        };
+        let pareto = (!objectives.is_empty()).then(|| Objectives {
+            list: objectives.to_vec(),
+            offset,
+        });
+        match (self, pareto) {
+            (StrategyConfig::MapElites { descriptors }, pareto) => {
+                Box::new(MapElites::new(descriptors.clone(), pareto))
+            }
+            (
+                &StrategyConfig::BestFirst {
+                    depth_bonus,
+                    expansions_per_node,
+                },
+                Some(pareto),
+            ) => Box::new(BestFirst::new(depth_bonus, expansions_per_node).with_pareto(pareto)),
+            (
+                &StrategyConfig::Islands {
+                    islands,
+                    temperature,
+                    crossover,
+                    migration_interval,
+                    reset_interval,
+                },
+                Some(pareto),
+            ) => Box::new(
+                Islands::new(
+                    islands,
+                    temperature,
+                    crossover,
+                    migration_interval,
+                    reset_interval,
+                )
+                .with_pareto(pareto),
+            ),
+            _ => self.build(),
+        }
     }
 
     pub fn build(&self) -> Box<dyn Strategy> {
@@ -223,6 +314,9 @@ impl StrategyConfig {
                 debug_probability,
                 max_debug_depth,
             } => Box::new(Aide::new(drafts, debug_probability, max_debug_depth)),
+            StrategyConfig::MapElites { ref descriptors } => {
+                Box::new(MapElites::new(descriptors.clone(), None))
+            }
         }
     }
 }

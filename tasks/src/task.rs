@@ -151,6 +151,9 @@ pub struct Task {
     pub prompt: PromptMaterial,
     /// SHA-256 over the task folder's files (names and contents).
     pub content_hash: String,
+    /// task.toml's `[search]` table (empty if absent): search settings the task suggests
+    /// (`[search.map_elites] descriptors`), read and checked by the agent, not here.
+    pub search: toml::Table,
     evaluator: Arc<dyn Evaluator>,
 }
 
@@ -246,13 +249,14 @@ impl TaskLoader {
             ));
         }
         let section = manifest.sections.get(header.kind.name()).cloned();
+        let search = manifest.sections.get(SEARCH_SECTION).cloned();
         for key in manifest.sections.keys() {
-            if key != header.kind.name() {
+            if key != header.kind.name() && key != SEARCH_SECTION {
                 return Err(TaskError::field(
                     &manifest_path,
                     key.as_str(),
                     format!(
-                        "unknown section for a {} task; accepted: [task], [{}]",
+                        "unknown section for a {} task; accepted: [task], [{}], [search]",
                         header.kind, header.kind
                     ),
                 ));
@@ -282,6 +286,7 @@ impl TaskLoader {
             seeds: loaded.seeds,
             prompt,
             content_hash: hash_folder(dir)?,
+            search: search.unwrap_or_default(),
             evaluator: loaded.evaluator,
         })
     }
@@ -320,7 +325,11 @@ impl Task {
     }
 }
 
-/// `task.toml`: a `[task]` header and one section named after the kind. The header's keys:
+/// The section of task.toml that holds search settings (see [`Task::search`]).
+const SEARCH_SECTION: &str = "search";
+
+/// `task.toml`: a `[task]` header, one section named after the kind, and optionally
+/// `[search]` (see [`Task::search`]). The header's keys:
 /// `kind` (required), `name` (default: the folder's name), `description`, `statement`
 /// (default `statement.md`), `languages`, and `host_kernels` (default false: the task's
 /// runs may not import the sandbox's host kernels, so a module that does ends as

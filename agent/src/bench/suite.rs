@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::BenchError;
 use crate::search::StrategyConfig;
+use crate::search::measures::{Objective, parse_descriptors, parse_objectives};
 
 /// The suite file as written.
 #[derive(Debug, Deserialize)]
@@ -30,7 +31,7 @@ struct SuiteSection {
     budget_time: Option<Duration>,
     #[serde(default)]
     seeds: Vec<u64>,
-    strategies: Option<Vec<String>>,
+    strategies: Option<Vec<StrategyEntry>>,
     /// `--llm` of the `llm` proposers: `openai`, `record:FILE`, `replay:FILE`, `replay-seq:FILE`
     /// (FILE relative to the suite file).
     llm: Option<String>,
@@ -38,6 +39,33 @@ struct SuiteSection {
     api_key_env: Option<String>,
     /// Steps in flight within one row's run.
     run_concurrency: Option<usize>,
+}
+
+/// A strategy of the suite as written: a name, or a table with options.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum StrategyEntry {
+    Name(String),
+    Table(StrategyTable),
+}
+
+/// `{ name = "map-elites", label = "...", descriptors = "...", objectives = "..." }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StrategyTable {
+    name: String,
+    label: Option<String>,
+    descriptors: Option<String>,
+    objectives: Option<String>,
+}
+
+/// A strategy of the suite with its options; `label` names it in row keys and tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrategySpec {
+    pub label: String,
+    pub config: StrategyConfig,
+    /// `--objectives` of its runs.
+    pub objectives: Vec<Objective>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,7 +166,7 @@ pub struct Suite {
     pub name: String,
     pub description: String,
     pub seeds: Vec<u64>,
-    pub strategies: Vec<String>,
+    pub strategies: Vec<StrategySpec>,
     pub tasks: Vec<TaskSpec>,
     pub proposers: Vec<ProposerSpec>,
     /// The `--llm` of `llm` proposers, if configured.
@@ -152,7 +180,9 @@ pub struct Suite {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub task: TaskSpec,
+    /// The strategy's label.
     pub strategy: String,
+    pub search: StrategySpec,
     pub proposer: ProposerSpec,
     pub seed: u64,
 }
@@ -216,23 +246,28 @@ impl Suite {
         {
             return fail(format!("suite.budget_evals = {n}: must be at least 1"));
         }
-        let strategies = s.strategies.unwrap_or_else(|| vec!["greedy".to_string()]);
-        if strategies.is_empty() {
+        let entries = s
+            .strategies
+            .unwrap_or_else(|| vec![StrategyEntry::Name("greedy".to_string())]);
+        if entries.is_empty() {
             return fail(
                 "suite.strategies: give at least one strategy (default [\"greedy\"])".into(),
             );
         }
         let mut seen = HashSet::new();
-        for strategy in &strategies {
-            if StrategyConfig::default_for(strategy).is_none() {
+        let mut strategies = Vec::new();
+        for entry in entries {
+            let spec = match strategy_spec(entry) {
+                Ok(spec) => spec,
+                Err(message) => return fail(format!("suite.strategies: {message}")),
+            };
+            if !seen.insert(spec.label.clone()) {
                 return fail(format!(
-                    "suite.strategies: unknown strategy `{strategy}`; accepted: {}",
-                    StrategyConfig::NAMES.join(", ")
+                    "suite.strategies: `{}` is listed twice (give each its own `label`)",
+                    spec.label
                 ));
             }
-            if !seen.insert(strategy.as_str()) {
-                return fail(format!("suite.strategies: `{strategy}` is listed twice"));
-            }
+            strategies.push(spec);
         }
         if file.tasks.is_empty() {
             return fail(
@@ -341,9 +376,10 @@ impl Suite {
                 optional: p.optional,
             });
         }
-        for strategy in &strategies {
-            let needs_model =
-                StrategyConfig::default_for(strategy).is_some_and(|s| s.needs_model());
+        for strategy in strategies.iter().map(|s| &s.label) {
+            let needs_model = strategies
+                .iter()
+                .any(|s| &s.label == strategy && s.config.needs_model());
             if let Some(p) = proposers
                 .iter()
                 .find(|p| needs_model && p.kind != ProposerKind::Llm)
@@ -391,7 +427,8 @@ impl Suite {
                     for &seed in &self.seeds {
                         rows.push(Row {
                             task: task.clone(),
-                            strategy: strategy.clone(),
+                            strategy: strategy.label.clone(),
+                            search: strategy.clone(),
                             proposer: proposer.clone(),
                             seed,
                         });
@@ -401,6 +438,57 @@ impl Suite {
         }
         rows
     }
+}
+
+/// A strategy entry checked: a known name, descriptors only for map-elites, objectives
+/// only where they select, a label without `/` or spaces (it is part of row keys).
+fn strategy_spec(entry: StrategyEntry) -> Result<StrategySpec, String> {
+    let table = match entry {
+        StrategyEntry::Name(name) => StrategyTable {
+            name,
+            label: None,
+            descriptors: None,
+            objectives: None,
+        },
+        StrategyEntry::Table(table) => table,
+    };
+    let name = &table.name;
+    let mut config = StrategyConfig::default_for(name).ok_or_else(|| {
+        format!(
+            "unknown strategy `{name}`; accepted: {}",
+            StrategyConfig::NAMES.join(", ")
+        )
+    })?;
+    if let Some(spec) = &table.descriptors {
+        let StrategyConfig::MapElites { descriptors } = &mut config else {
+            return Err(format!(
+                "`{name}`: descriptors are the grid of map-elites; `{name}` has none"
+            ));
+        };
+        *descriptors = parse_descriptors(spec).map_err(|e| format!("`{name}`: {e}"))?;
+    }
+    let objectives = match &table.objectives {
+        Some(spec) => {
+            if !config.takes_objectives() {
+                return Err(format!(
+                    "`{name}`: objectives select parents in best-first, islands and map-elites only"
+                ));
+            }
+            parse_objectives(spec).map_err(|e| format!("`{name}`: {e}"))?
+        }
+        None => Vec::new(),
+    };
+    let label = table.label.unwrap_or_else(|| name.clone());
+    if label.is_empty() || label.contains('/') || label.contains(char::is_whitespace) {
+        return Err(format!(
+            "label `{label}`: use a name without `/` or spaces (it is part of row keys)"
+        ));
+    }
+    Ok(StrategySpec {
+        label,
+        config,
+        objectives,
+    })
 }
 
 /// A cassette path in `record:`/`replay:`/`replay-seq:` is relative to the suite file.
@@ -456,6 +544,52 @@ name = "grid"
 kind = "grid"
 tasks = ["b"]
 "#;
+
+    #[test]
+    fn strategies_take_descriptors_objectives_and_labels() {
+        let text = GOOD.replace(
+            r#"strategies = ["greedy", "mcts"]"#,
+            r#"strategies = ["best-first", { name = "best-first", label = "bf-pareto", objectives = "score,fuel" }, { name = "map-elites", descriptors = "fuel:0..1e9:10,code_len:0..4000:8" }]"#,
+        );
+        let suite = load(&text).unwrap_or_else(|e| panic!("{e}"));
+        let labels: Vec<&str> = suite.strategies.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["best-first", "bf-pareto", "map-elites"]);
+        assert_eq!(suite.strategies[1].objectives.len(), 2);
+        let StrategyConfig::MapElites { descriptors } = &suite.strategies[2].config else {
+            panic!("{:?}", suite.strategies[2]);
+        };
+        assert_eq!(descriptors.len(), 2);
+        let rows = suite.rows(&HashSet::new());
+        assert!(rows.iter().any(|r| r.key() == "a/bf-pareto/nm/1"));
+        for (strategies, expected) in [
+            (
+                r#"strategies = ["best-first", { name = "best-first", objectives = "score,fuel" }]"#,
+                "`best-first` is listed twice (give each its own `label`)",
+            ),
+            (
+                r#"strategies = [{ name = "mcts", objectives = "score,fuel" }]"#,
+                "`mcts`: objectives select parents in best-first, islands and map-elites only",
+            ),
+            (
+                r#"strategies = [{ name = "greedy", descriptors = "fuel:0..1:2" }]"#,
+                "descriptors are the grid of map-elites",
+            ),
+            (
+                r#"strategies = [{ name = "map-elites", descriptors = "fuel:0..1:0" }]"#,
+                "zero bins",
+            ),
+            (
+                r#"strategies = [{ name = "islands", label = "a/b" }]"#,
+                "label `a/b`",
+            ),
+        ] {
+            let err = load(&GOOD.replace(r#"strategies = ["greedy", "mcts"]"#, strategies))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{strategies}: {err}");
+        }
+    }
 
     #[test]
     fn rows_expand_with_restrictions() {

@@ -23,8 +23,17 @@ pub struct StatusArgs {
 pub struct BestArgs {
     pub run: i64,
     /// Write the best candidate's main file here (default: print it).
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "pareto")]
     pub output: Option<PathBuf>,
+    /// List the run's Pareto front (node ids and each objective's value) instead.
+    #[arg(long)]
+    pub pareto: bool,
+    /// With --pareto: the objectives (default: the run's `--objectives`).
+    #[arg(long, value_name = "LIST", requires = "pareto")]
+    pub objectives: Option<String>,
+    /// With --pareto: print the front as JSON.
+    #[arg(long, requires = "pareto")]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -271,6 +280,9 @@ fn truncate(text: &str, max: usize) -> String {
 pub fn best(cli: &super::Cli, args: &BestArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async {
         let store = open_store(cli).await?;
+        if args.pareto {
+            return pareto(&store, args).await;
+        }
         let best = store
             .best_node(RunId(args.run))
             .await?
@@ -295,6 +307,91 @@ pub fn best(cli: &super::Cli, args: &BestArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `hone best RUN --pareto`: the front over the run's objectives (or `--objectives`).
+async fn pareto(store: &hone_store::Store, args: &BestArgs) -> anyhow::Result<ExitCode> {
+    use crate::search::measures::parse_objectives;
+    let run = store.get_run(RunId(args.run)).await?;
+    let objectives = match &args.objectives {
+        Some(spec) => parse_objectives(spec).with_context(|| format!("--objectives {spec}"))?,
+        None => {
+            let settings = crate::orchestrator::RunSettings::from_json(&run.config)
+                .with_context(|| format!("run {}: its stored settings cannot be read", args.run))?;
+            if settings.objectives.is_empty() {
+                anyhow::bail!(
+                    "run {} was not run with --objectives; say which: hone best {} --pareto --objectives score,fuel",
+                    args.run,
+                    args.run
+                );
+            }
+            settings.objectives
+        }
+    };
+    let nodes = store.load_tree(RunId(args.run)).await?;
+    let (front, count) = crate::search::pareto::front_of_records(&nodes, &objectives);
+    if args.json {
+        let value = serde_json::json!({
+            "run": args.run,
+            "objectives": objectives.iter().map(|o| serde_json::json!({
+                "name": o.measure.name(),
+                "direction": o.direction,
+            })).collect::<Vec<_>>(),
+            "nodes_compared": count,
+            "front": front.iter().map(|e| serde_json::json!({
+                "node": e.node,
+                "values": objectives.iter().zip(&e.values)
+                    .map(|(o, v)| (o.measure.name().to_string(), serde_json::json!(v)))
+                    .collect::<serde_json::Map<_, _>>(),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", render_front(args.run, &objectives, &front, count));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The front as a table: a header naming each objective's direction, a row per node.
+pub fn render_front(
+    run: i64,
+    objectives: &[crate::search::measures::Objective],
+    front: &[crate::search::pareto::FrontEntry],
+    count: usize,
+) -> String {
+    let mut out = format!(
+        "run {run}: Pareto front of {} node(s) among {count} valid node(s) with every objective\n",
+        front.len()
+    );
+    for o in objectives {
+        out.push_str(&format!(
+            "  {:<12} {}\n",
+            o.measure.name(),
+            o.direction.label()
+        ));
+    }
+    out.push_str(&format!("{:>8}", "node"));
+    for o in objectives {
+        out.push_str(&format!(" {:>16}", o.measure.name()));
+    }
+    out.push('\n');
+    for entry in front {
+        out.push_str(&format!("{:>8}", entry.node));
+        for v in &entry.values {
+            out.push_str(&format!(" {:>16}", format_value(*v)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A whole number as is, another to 6 significant digits.
+fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.6}")
+    }
 }
 
 pub fn tree(cli: &super::Cli, args: &TreeArgs) -> anyhow::Result<ExitCode> {

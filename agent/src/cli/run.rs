@@ -13,7 +13,7 @@ use crate::search::StrategyConfig;
 pub struct RunArgs {
     /// The task folder (holding task.toml), or a bundled task's name (see `hone tasks`).
     pub task_dir: PathBuf,
-    /// Search strategy: greedy, best-first, mcts, forest, islands, aide.
+    /// Search strategy: greedy, best-first, mcts, forest, islands, aide, map-elites.
     #[arg(long)]
     pub strategy: Option<String>,
     /// Proposer: openai, record:FILE, replay:FILE, replay-seq:FILE; without a model: builtin
@@ -73,6 +73,15 @@ pub struct RunArgs {
     /// show the summary.
     #[arg(long, value_name = "K")]
     pub meta_every: Option<usize>,
+    /// map-elites: the grid's behaviour descriptors, NAME:MIN..MAX:BINS,... (NAME: fuel,
+    /// code_len, memory, score or a metric of the task's evaluation) [default: task.toml's
+    /// [search.map_elites] descriptors].
+    #[arg(long, value_name = "SPECS")]
+    pub descriptors: Option<String>,
+    /// Pareto selection over these objectives (best-first, islands, map-elites):
+    /// score, fuel, code_len, memory, or a metric as NAME:min / NAME:max.
+    #[arg(long, value_name = "LIST")]
+    pub objectives: Option<String>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -139,6 +148,8 @@ struct RunDefaults {
     stop_after_stale: Option<u64>,
     stop_at: Option<f64>,
     meta_every: Option<usize>,
+    descriptors: Option<String>,
+    objectives: Option<String>,
 }
 
 fn load_config(path: &Path) -> anyhow::Result<ConfigFile> {
@@ -242,6 +253,19 @@ fn settings(args: &RunArgs) -> anyhow::Result<RunSettings> {
     s.stop.stale_evaluations = args.stop_after_stale.or(d.stop_after_stale);
     s.stop.target_score = args.stop_at.or(d.stop_at);
     s.meta_every = args.meta_every.or(d.meta_every);
+    if let Some(spec) = args.descriptors.clone().or(d.descriptors) {
+        let StrategyConfig::MapElites { descriptors } = &mut s.strategy else {
+            bail!(
+                "--descriptors {spec}: descriptors are the grid of --strategy map-elites; strategy `{strategy}` has none"
+            );
+        };
+        *descriptors = crate::search::measures::parse_descriptors(&spec)
+            .with_context(|| format!("--descriptors {spec}"))?;
+    }
+    if let Some(spec) = args.objectives.clone().or(d.objectives) {
+        s.objectives = crate::search::measures::parse_objectives(&spec)
+            .with_context(|| format!("--objectives {spec}"))?;
+    }
     s.prompts_dir = args.prompts.clone();
     s.price_overrides = config.prices;
     Ok(s)

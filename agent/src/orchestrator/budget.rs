@@ -44,6 +44,8 @@ pub enum StopReason {
         message: String,
         hint: Option<String>,
     },
+    /// A map-elites descriptor or an objective the task's evaluations do not have.
+    MissingMeasure(String),
 }
 
 impl std::fmt::Display for StopReason {
@@ -76,6 +78,7 @@ impl std::fmt::Display for StopReason {
                 f,
                 "{message}\nhint: `hone resume {run}` continues the run once the model answers (`--model-patience` sets how long a run waits)"
             ),
+            StopReason::MissingMeasure(message) => f.write_str(message),
             StopReason::ModelRefused { message, hint } => match hint {
                 Some(hint) => write!(f, "{message}\nhint: {hint}"),
                 None => f.write_str(message),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StopRules;
 use crate::search::StrategyConfig;
+use crate::search::measures::{self, Objective, SpecError};
 
 /// How proposals are obtained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,6 +96,10 @@ pub struct RunSettings {
     /// recent attempts (what worked, what did not); later prompts show them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_every: Option<usize>,
+    /// `--objectives score,fuel,...`: Pareto selection over these (best-first, islands,
+    /// map-elites); empty: selection by score.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<Objective>,
 }
 
 impl RunSettings {
@@ -119,6 +124,7 @@ impl RunSettings {
             label: None,
             stop: StopRules::default(),
             meta_every: None,
+            objectives: Vec::new(),
         }
     }
 
@@ -130,8 +136,28 @@ impl RunSettings {
         serde_json::from_value(value.clone())
     }
 
+    /// Fills in what the task folder decides when the command line did not: a map-elites
+    /// run's descriptors from task.toml's `[search.map_elites]`. Stored with the run after.
+    pub fn resolve(&mut self, task: &Task) -> Result<(), SettingsError> {
+        if let StrategyConfig::MapElites { descriptors } = &mut self.strategy
+            && descriptors.is_empty()
+        {
+            *descriptors = task_descriptors(task)?;
+        }
+        Ok(())
+    }
+
     /// Checks the settings against the task before a run starts.
     pub fn check(&self, task: &Task) -> Result<(), SettingsError> {
+        if let StrategyConfig::MapElites { descriptors } = &self.strategy {
+            measures::check_grid(descriptors)?;
+        }
+        if !self.objectives.is_empty() {
+            if !self.strategy.takes_objectives() {
+                return Err(SettingsError::ObjectivesStrategy(self.strategy.name()));
+            }
+            measures::check_objectives(&self.objectives)?;
+        }
         if self.concurrency == 0 {
             return Err(SettingsError::ZeroConcurrency);
         }
@@ -250,6 +276,55 @@ pub enum SettingsError {
     },
     #[error("the builtin proposer has no chat backend")]
     NoChatBackend,
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(
+        "--objectives selects parents in best-first, islands and map-elites; strategy `{0}` picks by score"
+    )]
+    ObjectivesStrategy(&'static str),
+    #[error("task.toml of `{task}`: [search.map_elites] descriptors: {why}")]
+    TaskDescriptors { task: String, why: String },
     #[error("run {run}: its stored settings cannot be read: {source}")]
     Stored { run: i64, source: serde_json::Error },
+}
+
+/// The descriptors task.toml lists under `[search.map_elites]` (`descriptors = ["fuel:0..1e9:10",
+/// ...]`, each as `--descriptors` writes one); none when the table is absent.
+fn task_descriptors(task: &Task) -> Result<Vec<measures::Descriptor>, SettingsError> {
+    let bad = |why: String| SettingsError::TaskDescriptors {
+        task: task.name.clone(),
+        why,
+    };
+    let Some(table) = task.search.get("map_elites") else {
+        return Ok(Vec::new());
+    };
+    let Some(table) = table.as_table() else {
+        return Err(bad("[search.map_elites] must be a table".into()));
+    };
+    for key in table.keys() {
+        if key != "descriptors" {
+            return Err(bad(format!("unknown key `{key}`; accepted: descriptors")));
+        }
+    }
+    let Some(list) = table.get("descriptors") else {
+        return Ok(Vec::new());
+    };
+    let Some(list) = list.as_array() else {
+        return Err(bad(
+            "descriptors must be a list of strings such as \"fuel:0..1e9:10\"".into(),
+        ));
+    };
+    let descriptors = list
+        .iter()
+        .map(|item| {
+            let spec = item.as_str().ok_or_else(|| {
+                bad(format!(
+                    "`{item}` is not a string such as \"fuel:0..1e9:10\""
+                ))
+            })?;
+            measures::Descriptor::parse(spec).map_err(|e| bad(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    measures::check_grid(&descriptors).map_err(|e| bad(e.to_string()))?;
+    Ok(descriptors)
 }

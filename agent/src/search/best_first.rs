@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use rand_chacha::ChaCha12Rng;
 
+use super::pareto::{Objectives, ParetoFront};
 use super::{NodeIndex, Plan, SearchTree, Strategy, refine_operator};
 use crate::prompt::Operator;
 
@@ -28,6 +29,9 @@ pub struct BestFirst {
     queued: Vec<bool>,
     /// Nodes whose slot an abandoned step freed: queued again at the next step.
     reopened: Vec<NodeIndex>,
+    /// `--objectives`: the Pareto front of the nodes seen; a step expands a front member
+    /// with expansions left (uniformly drawn) before any other node.
+    pareto: Option<(Objectives, ParetoFront)>,
 }
 
 /// A node in a queue, ordered as its priority orders it within its depth group.
@@ -73,7 +77,15 @@ impl BestFirst {
             queues: BTreeMap::new(),
             queued: Vec::new(),
             reopened: Vec::new(),
+            pareto: None,
         }
+    }
+
+    /// Pareto selection: the parent is drawn uniformly among the members of the front over
+    /// `objectives` that have expansions left; when none has, the priority queue decides.
+    pub fn with_pareto(mut self, objectives: Objectives) -> BestFirst {
+        self.pareto = Some((objectives, ParetoFront::default()));
+        self
     }
 
     /// Queues the nodes pushed since the last call.
@@ -82,6 +94,9 @@ impl BestFirst {
             let index = self.queued.len();
             self.queued.push(false);
             self.enqueue(tree, index);
+            if let Some((objectives, front)) = &mut self.pareto {
+                front.offer_node(objectives, tree, index);
+            }
         }
     }
 
@@ -137,12 +152,20 @@ impl Strategy for BestFirst {
         "best-first"
     }
 
-    fn next(&mut self, tree: &SearchTree, _rng: &mut ChaCha12Rng) -> Option<Plan> {
+    fn next(&mut self, tree: &SearchTree, rng: &mut ChaCha12Rng) -> Option<Plan> {
         if tree.is_empty() {
             return Some(Plan::new(Operator::Draft, None));
         }
         self.sync(tree);
         self.requeue(tree);
+        if let Some((_, front)) = &self.pareto {
+            let (in_flight, cap) = (&self.in_flight, self.expansions_per_node);
+            if let Some(index) = front.pick(rng, |i| is_open(tree, in_flight, cap, i)) {
+                // Its queue entry, if it filled up, is dropped when it reaches a head.
+                *self.in_flight.entry(index).or_default() += 1;
+                return Some(Plan::new(refine_operator(tree.node(index)), Some(index)));
+            }
+        }
         // The head of each group, filled nodes dropped on the way; the best head wins
         // (ties to the older node, as a scan in insertion order would give).
         let mut best: Option<(f64, NodeIndex, u32)> = None;
@@ -233,6 +256,41 @@ mod tests {
         bf.observe(&tree, d);
         // b has two children now; d (2.0) is the best open node.
         assert_eq!(bf.next(&tree, &mut rng).unwrap().parent, Some(d));
+    }
+
+    #[test]
+    fn pareto_selection_expands_the_front_first() {
+        use crate::search::measures::Objective;
+        let objectives = Objectives {
+            list: vec![
+                Objective::parse("score").unwrap(),
+                Objective::parse("fuel").unwrap(),
+            ],
+            offset: 0,
+        };
+        let mut rng = ChaCha12Rng::seed_from_u64(4);
+        let mut tree = SearchTree::new();
+        let measured = |id, score: f64, fuel: f64| {
+            let mut n = node(id, None, true, score);
+            n.measures = vec![score, fuel];
+            n
+        };
+        // best (score 5, fuel 50) and lean (score 2, fuel 10) are the front; slow is
+        // dominated by best, and wins no expansion while the front has room.
+        let best = tree.push(measured(1, 5.0, 50.0));
+        let lean = tree.push(measured(2, 2.0, 10.0));
+        let slow = tree.push(measured(3, 4.0, 90.0));
+        let mut bf = BestFirst::new(0.0, 1).with_pareto(objectives);
+        let mut first: Vec<usize> = (0..2)
+            .map(|_| bf.next(&tree, &mut rng).unwrap().parent.unwrap())
+            .collect();
+        first.sort_unstable();
+        assert_eq!(first, vec![best, lean]);
+        assert_eq!(
+            bf.next(&tree, &mut rng).unwrap().parent,
+            Some(slow),
+            "the front is full: the queue decides"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha12Rng;
 
+use super::pareto::{Objectives, ParetoFront};
 use super::{NodeIndex, Plan, SearchTree, Strategy, refine_operator};
 use crate::prompt::Operator;
 
@@ -33,6 +34,8 @@ pub struct Islands {
     seen: usize,
     /// The score range the pools' weights were computed with.
     weighed_with: Option<(f64, f64)>,
+    /// `--objectives`: each island's Pareto front (see [`Islands::with_pareto`]).
+    pareto: Option<(Objectives, Vec<ParetoFront>)>,
 }
 
 /// One island's population: members by node index, their weights, its best member.
@@ -146,6 +149,7 @@ impl Islands {
             pools: vec![Pool::default(); islands],
             seen: 0,
             weighed_with: None,
+            pareto: None,
         }
     }
 
@@ -196,6 +200,7 @@ impl Islands {
         }
         let weight = self.weight(tree, index);
         let valid = tree.node(index).valid;
+        self.pareto_admit(tree, island, index);
         let pool = &mut self.pools[island];
         pool.member[index] = true;
         pool.count += 1;
@@ -372,7 +377,10 @@ impl Strategy for Islands {
                 tree.roots().filter(|&r| !tree.node(r).duplicate).collect();
             return self.plan_among(tree, island, &members, rng);
         }
-        let parent = self.sample_pool(tree, island, false, None, rng);
+        let parent = match self.pareto_pick(island, rng) {
+            Some(parent) => parent,
+            None => self.sample_pool(tree, island, false, None, rng),
+        };
         let mut plan =
             if tree.node(parent).valid && count > 1 && rng.random::<f64>() < self.crossover {
                 // Valid members other than the parent (the parent is valid).
@@ -424,6 +432,7 @@ impl Strategy for Islands {
                 self.epoch_start[island] = tree.len();
                 self.migrants[island] = founder.into_iter().collect();
                 self.pools[island].clear();
+                self.pareto_clear(island);
                 if let Some(founder) = founder {
                     self.admit(tree, island, founder);
                 }
@@ -463,6 +472,35 @@ impl Islands {
             };
         plan.island = Some(island as i64);
         Some(plan)
+    }
+}
+
+/// Pareto selection (`--objectives`), apart from the score-weighted pools.
+impl Islands {
+    /// Parents are drawn uniformly from the island's Pareto front over `objectives` (its
+    /// members that no other member dominates; migrants and a reset's founder included);
+    /// an island whose front is empty samples by score as without objectives. Crossover's
+    /// second parent is sampled by score.
+    pub fn with_pareto(mut self, objectives: Objectives) -> Islands {
+        self.pareto = Some((objectives, vec![ParetoFront::default(); self.islands]));
+        self
+    }
+
+    fn pareto_admit(&mut self, tree: &SearchTree, island: usize, index: NodeIndex) {
+        if let Some((objectives, fronts)) = &mut self.pareto {
+            fronts[island].offer_node(objectives, tree, index);
+        }
+    }
+
+    fn pareto_clear(&mut self, island: usize) {
+        if let Some((_, fronts)) = &mut self.pareto {
+            fronts[island].clear();
+        }
+    }
+
+    fn pareto_pick(&self, island: usize, rng: &mut ChaCha12Rng) -> Option<NodeIndex> {
+        let (_, fronts) = self.pareto.as_ref()?;
+        fronts[island].pick(rng, |_| true)
     }
 }
 

@@ -764,14 +764,120 @@ pub(crate) mod aide {
     }
 }
 
+pub(crate) mod map_elites {
+
+    use rand::Rng;
+    use rand_chacha::ChaCha12Rng;
+
+    use crate::prompt::Operator;
+    use crate::search::measures::Descriptor;
+    use crate::search::pareto::{Objectives, non_dominated_sort};
+    use crate::search::{NodeIndex, Plan, SearchTree, Strategy, refine_operator};
+
+    /// MAP-Elites by a scan: each step bins every node again, keeps each cell's best
+    /// (older on ties), orders the cells by the first node that landed in them and draws
+    /// uniformly (with objectives: among cells whose elite is in the first front of a
+    /// non-dominated sort of the elites, equal points kept once, the older).
+    #[derive(Debug)]
+    pub struct MapElites {
+        descriptors: Vec<Descriptor>,
+        objectives: Option<Objectives>,
+    }
+
+    impl MapElites {
+        pub fn new(descriptors: Vec<Descriptor>, objectives: Option<Objectives>) -> MapElites {
+            MapElites {
+                descriptors,
+                objectives,
+            }
+        }
+
+        fn cell(&self, values: &[f64]) -> Option<Vec<usize>> {
+            if values.len() < self.descriptors.len() {
+                return None;
+            }
+            self.descriptors
+                .iter()
+                .zip(values)
+                .map(|(d, &v)| d.bin(v))
+                .collect()
+        }
+    }
+
+    impl Strategy for MapElites {
+        fn name(&self) -> &'static str {
+            "map-elites"
+        }
+
+        fn next(&mut self, tree: &SearchTree, rng: &mut ChaCha12Rng) -> Option<Plan> {
+            let Some(best) = tree.best() else {
+                return Some(Plan::new(Operator::Draft, None));
+            };
+            let mut cells: Vec<(Vec<usize>, NodeIndex)> = Vec::new();
+            for index in 0..tree.len() {
+                let node = tree.node(index);
+                if !node.valid || node.duplicate || !node.score.is_finite() {
+                    continue;
+                }
+                let Some(cell) = self.cell(&node.measures) else {
+                    continue;
+                };
+                match cells.iter_mut().find(|(c, _)| *c == cell) {
+                    Some((_, elite)) => {
+                        if node.score > tree.node(*elite).score {
+                            *elite = index;
+                        }
+                    }
+                    None => cells.push((cell, index)),
+                }
+            }
+            if cells.is_empty() {
+                return Some(Plan::new(refine_operator(tree.node(best)), Some(best)));
+            }
+            let mut eligible: Vec<usize> = (0..cells.len()).collect();
+            if let Some(objectives) = &self.objectives {
+                let with_points: Vec<(usize, Vec<f64>)> = (0..cells.len())
+                    .filter_map(|i| Some((i, objectives.point(tree.node(cells[i].1))?)))
+                    .collect();
+                let points: Vec<Vec<f64>> = with_points.iter().map(|(_, p)| p.clone()).collect();
+                let first = non_dominated_sort(&points)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default();
+                let front: Vec<usize> = first
+                    .iter()
+                    .copied()
+                    .filter(|&j| {
+                        // An equal point of an older elite represents it.
+                        !first.iter().any(|&k| {
+                            points[k] == points[j]
+                                && cells[with_points[k].0].1 < cells[with_points[j].0].1
+                        })
+                    })
+                    .map(|j| with_points[j].0)
+                    .collect();
+                if !front.is_empty() {
+                    eligible = front;
+                }
+            }
+            let parent = cells[eligible[rng.random_range(0..eligible.len())]].1;
+            Some(Plan::new(Operator::Improve, Some(parent)))
+        }
+
+        fn observe(&mut self, _tree: &SearchTree, _node: NodeIndex) {}
+    }
+}
+
 mod equivalence {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha12Rng;
 
     use crate::prompt::Operator;
+    use crate::search::measures::{Descriptor, Objective, parse_descriptors};
     use crate::search::tree::tests::node;
     use crate::search::{
-        Aide, BestFirst, Forest, Islands, Mcts, Plan, SearchTree, Strategy, TreeNode,
+        Aide, BestFirst, Forest, Islands, MapElites, Mcts, Objectives, Plan, SearchTree, Strategy,
+        TreeNode,
     };
 
     /// A random result for a step of `plan`: scores from a small set (ties), some invalid
@@ -794,6 +900,17 @@ mod equivalence {
         n.island = plan.island;
         n.direction = plan.direction.clone();
         n.duplicate = world.random_bool(0.05);
+        // Map-elites descriptors and objectives: few distinct values (shared cells, ties,
+        // dominated points), now and then one missing.
+        n.measures = (0..4)
+            .map(|_| {
+                if world.random_bool(0.03) {
+                    f64::NAN
+                } else {
+                    f64::from(world.random_range(0..12u32))
+                }
+            })
+            .collect();
         n
     }
 
@@ -943,5 +1060,42 @@ mod equivalence {
                 STEPS,
             );
         }
+    }
+
+    fn grid(spec: &str) -> Vec<Descriptor> {
+        parse_descriptors(spec).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn map_elites_agrees_with_the_full_scan() {
+        // Measures hold 0..12: a grid over the first two (values past 10 clamp).
+        for (seed, spec) in [(13, "a:0..10:4,b:0..10:3"), (14, "a:2..8:1")] {
+            agree(
+                Box::new(MapElites::new(grid(spec), None)),
+                Box::new(super::map_elites::MapElites::new(grid(spec), None)),
+                seed,
+                STEPS,
+            );
+        }
+        // With objectives over the measures after the descriptors.
+        let objectives = Objectives {
+            list: vec![
+                Objective::parse("score").unwrap_or_else(|e| panic!("{e}")),
+                Objective::parse("c:min").unwrap_or_else(|e| panic!("{e}")),
+            ],
+            offset: 2,
+        };
+        agree(
+            Box::new(MapElites::new(
+                grid("a:0..12:6,b:0..12:6"),
+                Some(objectives.clone()),
+            )),
+            Box::new(super::map_elites::MapElites::new(
+                grid("a:0..12:6,b:0..12:6"),
+                Some(objectives),
+            )),
+            15,
+            STEPS,
+        );
     }
 }

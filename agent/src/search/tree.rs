@@ -31,6 +31,10 @@ pub struct TreeNode {
     pub duplicate: bool,
     /// Forest: the direction this node implemented.
     pub direction: Option<String>,
+    /// The run's measures of this node (map-elites descriptors, then `--objectives`), as
+    /// [`StrategyConfig::measures`](super::StrategyConfig::measures) lists them; NaN where
+    /// the evaluation has no value. Empty when the run asks for none.
+    pub measures: Vec<f64>,
 }
 
 /// Every node of a run, in the order they were stored.
@@ -250,6 +254,7 @@ pub(crate) mod tests {
             score,
             duplicate: false,
             direction: None,
+            measures: Vec::new(),
         }
     }
 

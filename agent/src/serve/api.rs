@@ -1,5 +1,5 @@
-//! The JSON API of `hone serve`: runs, a run's tree, a node, a comparison, a file, and a
-//! node's files as one archive.
+//! The JSON API of `hone serve`: runs, a run's tree, a node, a comparison, a file, a
+//! node's files as one archive, and a run's quality-diversity grid and Pareto front.
 //!
 //! Every answer is read from the store when asked. An unknown run, node or file is a 404
 //! whose body is `{"error": "..."}` naming it; an id that is not a number is a 400.
@@ -29,6 +29,7 @@ pub(super) fn routes(store: Store) -> axum::Router {
         .route("/runs/{run}/nodes/{node}/files/{*file}", get(file))
         .route("/runs/{run}/nodes/{node}/archive", get(archive))
         .route("/runs/{run}/compare", get(compare))
+        .route("/runs/{run}/quality", get(quality))
         .fallback(|uri: Uri| async move {
             ApiError::new(StatusCode::NOT_FOUND, format!("no API route /api{uri}"))
         })
@@ -451,4 +452,69 @@ fn tar_gz(entries: &[(String, Vec<u8>)], mtime: u64) -> std::io::Result<Vec<u8>>
         builder.append_data(&mut header, path, contents.as_slice())?;
     }
     builder.into_inner()?.finish()
+/// `/api/runs/RUN/quality`: a map-elites run's grid (occupied cells with their elite) and,
+/// with `--objectives`, the Pareto front; empty lists for a run without them.
+#[derive(Debug, Serialize)]
+struct QualityView {
+    /// The grid's descriptors as `NAME:MIN..MAX:BINS`.
+    descriptors: Vec<String>,
+    /// Cells the grid has.
+    capacity: usize,
+    cells: Vec<CellView>,
+    objectives: Vec<crate::search::measures::Objective>,
+    front: Vec<crate::search::pareto::FrontEntry>,
+    /// Valid nodes with every objective, the front's members among them.
+    compared: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct CellView {
+    /// The cell's bin per descriptor.
+    bins: Vec<usize>,
+    node: i64,
+    score: f64,
+}
+
+async fn quality(State(store): State<Store>, Path(run): Path<String>) -> ApiResult<QualityView> {
+    let run = RunId(parse_id(&run, "run")?);
+    let record = store.get_run(run).await?;
+    let settings = crate::orchestrator::RunSettings::from_json(&record.config).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("run {}: its stored settings cannot be read: {e}", run.0),
+        )
+    })?;
+    let nodes = store.load_tree(run).await?;
+    let descriptors = match &settings.strategy {
+        crate::search::StrategyConfig::MapElites { descriptors } => descriptors.clone(),
+        _ => Vec::new(),
+    };
+    let (descriptor_specs, capacity, cells) = if descriptors.is_empty() {
+        (Vec::new(), 0, Vec::new())
+    } else {
+        let archive = crate::search::archive_of_records(&nodes, &descriptors);
+        let cells = archive
+            .cells()
+            .into_iter()
+            .map(|c| CellView {
+                bins: c.bins,
+                node: nodes[c.elite].id.0,
+                score: c.score,
+            })
+            .collect();
+        (
+            descriptors.iter().map(|d| d.spec()).collect(),
+            archive.capacity(),
+            cells,
+        )
+    };
+    let (front, compared) = crate::search::pareto::front_of_records(&nodes, &settings.objectives);
+    Ok(Json(QualityView {
+        descriptors: descriptor_specs,
+        capacity,
+        cells,
+        objectives: settings.objectives,
+        front,
+        compared,
+    }))
 }

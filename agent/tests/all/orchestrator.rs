@@ -17,6 +17,7 @@ mod outages;
 mod outputs;
 mod ownership;
 mod private_scores;
+mod quality_diversity;
 mod replay;
 mod resume;
 mod soak;

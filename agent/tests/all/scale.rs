@@ -122,13 +122,21 @@ fn synthetic_node(world: &mut ChaCha12Rng, tree: &SearchTree, id: i64, plan: &Pl
         score: base + 0.1 * (world.random::<f64>() - 0.7),
         duplicate: world.random_bool(0.03),
         direction: plan.direction.clone(),
+        measures: Vec::new(),
     }
 }
 
 /// Plans a synthetic run of `nodes` nodes with `strategy`; returns the tree.
 fn synthetic_run(strategy: &str, nodes: usize, report: bool) -> SearchTree {
-    let config = StrategyConfig::default_for(strategy)
+    let mut config = StrategyConfig::default_for(strategy)
         .unwrap_or_else(|| panic!("unknown strategy {strategy}"));
+    // map-elites: a 20 x 20 grid over two descriptors in [0, 1), drawn from nothing the
+    // synthetic run's RNG gives (the other strategies' runs stay as they were).
+    let grid = matches!(config, StrategyConfig::MapElites { .. });
+    if let StrategyConfig::MapElites { descriptors } = &mut config {
+        *descriptors = hone_agent::search::measures::parse_descriptors("a:0..1:20,b:0..1:20")
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
     let mut strategy_state = config.build();
     let mut world = ChaCha12Rng::seed_from_u64(7);
     let mut tree = SearchTree::new();
@@ -154,7 +162,14 @@ fn synthetic_run(strategy: &str, nodes: usize, report: bool) -> SearchTree {
             ),
             (Operator::Scout, _) => strategy_state.abandon(&plan),
             _ => {
-                let node = synthetic_node(&mut world, &tree, tree.len() as i64 + 1, &plan);
+                let id = tree.len() as i64 + 1;
+                let mut node = synthetic_node(&mut world, &tree, id, &plan);
+                if grid {
+                    node.measures = vec![
+                        (node.score * 37.0).fract().abs(),
+                        ((id * 7919) % 1000) as f64 / 1000.0,
+                    ];
+                }
                 let index = tree.push(node);
                 strategy_state.observe(&tree, index);
             }
@@ -250,6 +265,11 @@ fn settings(strategy: &str, cassette: &Path, evaluations: usize) -> RunSettings 
     let mut settings = RunSettings::new(PathBuf::from(TASK));
     settings.strategy = StrategyConfig::default_for(strategy)
         .unwrap_or_else(|| panic!("unknown strategy {strategy}"));
+    if let StrategyConfig::MapElites { descriptors } = &mut settings.strategy {
+        // The task has no [search.map_elites]: a grid over code length.
+        *descriptors = hone_agent::search::measures::parse_descriptors("code_len:0..4000:20")
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
     settings.llm.spec = format!("replay-seq:{}", cassette.display());
     settings.budgets = Budgets {
         evaluations: Some(evaluations as i64),

@@ -432,3 +432,132 @@ fn browser_shows_a_node_s_code_and_diff() {
         }
     }
 }
+
+#[test]
+fn api_serves_the_map_elites_grid_and_the_pareto_front() {
+    let model = MockModel::start(Duration::ZERO);
+    let work = Work::new();
+    // Run 1 without descriptors or objectives; run 2 a map-elites run with both.
+    make_run(&work, &model, 3);
+    let mut args = vec!["run".to_string(), FIXTURE.to_string()];
+    args.extend(model.flags());
+    args.extend(
+        [
+            "--budget-evals",
+            "6",
+            "--strategy",
+            "map-elites",
+            "--descriptors",
+            "code_len:0..4000:4",
+            "--objectives",
+            "score,fuel",
+        ]
+        .map(String::from),
+    );
+    assert_success(&work.hone(&args), "hone run --strategy map-elites");
+    let server = Server::start(&work);
+    let nodes = work.nodes(2);
+    runtime().block_on(async {
+        let plain = server.ok("/api/runs/1/quality").await;
+        assert_eq!(plain["cells"], serde_json::json!([]), "{plain:#}");
+        assert_eq!(plain["front"], serde_json::json!([]), "{plain:#}");
+
+        let quality = server.ok("/api/runs/2/quality").await;
+        assert_eq!(
+            quality["descriptors"][0], "code_len:0..4000:4",
+            "{quality:#}"
+        );
+        assert_eq!(quality["capacity"], 4, "{quality:#}");
+        let cells = quality["cells"].as_array().cloned().unwrap_or_default();
+        assert!(!cells.is_empty(), "{quality:#}");
+        for cell in &cells {
+            // Each elite is a valid node whose code length falls in its cell's bin.
+            let id = cell["node"].as_i64().unwrap_or(-1);
+            let node = nodes
+                .iter()
+                .find(|n| n.id.0 == id)
+                .unwrap_or_else(|| panic!("cell elite {id} not in run 2"));
+            assert!(node.evaluation.valid);
+            let len: usize = node.files.values().map(String::len).sum();
+            assert_eq!(cell["bins"][0].as_u64(), Some((len / 1000).min(3) as u64));
+        }
+        assert_eq!(quality["objectives"][1]["direction"], "min", "{quality:#}");
+        assert!(
+            !quality["front"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .is_empty(),
+            "{quality:#}"
+        );
+        server.fails("/api/runs/99/quality", 404, "run 99").await;
+    });
+}
+
+/// The run page of a map-elites run with objectives shows its grid and its front, each
+/// elite and member linking to its node.
+#[test]
+fn browser_shows_the_map_elites_grid_and_the_pareto_front() {
+    let Some(chromium) = cdp::find_chromium() else {
+        let reason = "no chromium on the PATH (scripts/bootstrap installs Debian's `chromium`; or set HONE_CHROMIUM)";
+        assert!(
+            !under_ci(),
+            "{reason}; CI is set, so this test must run, not skip"
+        );
+        eprintln!("SKIPPED: {reason} (under CI=true this fails)");
+        return;
+    };
+    let model = MockModel::start(Duration::ZERO);
+    let work = Work::new();
+    let mut args = vec!["run".to_string(), FIXTURE.to_string()];
+    args.extend(model.flags());
+    args.extend(
+        [
+            "--budget-evals",
+            "6",
+            "--strategy",
+            "map-elites",
+            "--descriptors",
+            "code_len:0..4000:4",
+            "--objectives",
+            "score,fuel",
+        ]
+        .map(String::from),
+    );
+    assert_success(&work.hone(&args), "hone run --strategy map-elites");
+    let valid: Vec<String> = work
+        .nodes(1)
+        .iter()
+        .filter(|n| n.evaluation.valid)
+        .map(|n| format!("#/run/1/node/{}", n.id.0))
+        .collect();
+    let server = Server::start(&work);
+    let shots = work.path().join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap_or_else(|e| panic!("{e}"));
+    let browser = cdp::Browser::launch(&chromium, work.path());
+    runtime().block_on(async {
+        let mut page = browser.page().await;
+        page.navigate(&format!("{}#/run/1", server.url)).await;
+        let text = page
+            .wait_for(
+                "document.querySelector('#run-quality table') && document.querySelector('#run-quality').innerText",
+                &shots.join("failed-quality.png"),
+            )
+            .await;
+        let text = text.as_str().unwrap_or_default().to_string();
+        assert!(text.contains("MAP-Elites grid"), "{text}");
+        assert!(text.contains("of 4 cells occupied"), "{text}");
+        assert!(text.contains("Pareto front"), "{text}");
+        assert!(text.contains("fuel (lower is better)"), "{text}");
+        let links = page
+            .eval("[...document.querySelectorAll('#run-quality a')].map(a => a.getAttribute('href'))")
+            .await;
+        // Every elite and front member links a valid node of the run.
+        assert!(
+            links.as_array().is_some_and(|l| !l.is_empty()
+                && l.iter().all(|h| h.as_str().is_some_and(|h| valid.iter().any(|v| v == h)))),
+            "{links} not all among {valid:?}"
+        );
+        page.screenshot(&shots.join("quality.png")).await;
+    });
+}

@@ -463,6 +463,27 @@ fn unknown_key_is_named() {
 }
 
 #[test]
+fn a_search_section_is_kept_for_the_agent_and_other_sections_are_refused() {
+    let toml = format!("{SUM_TOML}\n[search.map_elites]\ndescriptors = [\"fuel:0..1e9:10\"]\n");
+    let dir = sum_task(&toml, &[]);
+    let task = Task::load(dir.path(), sandbox()).expect("a task with [search]");
+    let descriptors = task
+        .search
+        .get("map_elites")
+        .and_then(|t| t.get("descriptors"))
+        .and_then(|d| d.as_array())
+        .map(|d| d.len());
+    assert_eq!(descriptors, Some(1), "{:?}", task.search);
+    let (_dir, plain) = sum_loaded();
+    assert!(plain.search.is_empty());
+    let error = load_error(&format!("{SUM_TOML}\n[turbo]\nx = 1\n"), &[]);
+    assert!(
+        error.contains("turbo") && error.contains("accepted: [task], [efficiency], [search]"),
+        "{error}"
+    );
+}
+
+#[test]
 fn missing_files_are_named() {
     let error = load_error(
         &SUM_TOML.replace("seed = \"seed.c\"", "seed = \"nope.c\""),

@@ -201,6 +201,7 @@ class RunPage {
             <label>over <select id="chart-by"><option>evaluations</option><option>time</option></select></label></div>
             <div id="chart"></div><div class="legend"><span><i style="background:#4e79a7"></i>public score (valid)</span><span><i style="background:#d9480f"></i>best public so far</span><span><i style="background:#8a2be2"></i>private score</span></div></div>
           <div id="run-extra"></div>
+          <div id="run-quality"></div>
         </div>
         <div><div class="panel" id="node-panel"><p class="muted">Click a node of the tree to see its code, its diff against its parent, its evaluation and the model call that made it.</p></div></div>
       </div>`;
@@ -236,7 +237,36 @@ class RunPage {
       }
       this.drawTree();
       this.drawChart();
+      try {
+        this.quality = await api(`runs/${this.run}/quality`);
+      } catch (e) {
+        this.quality = null;
+      }
+      this.drawQuality();
     }
+  }
+
+  // The map-elites grid (occupied cells and their elites) and the --objectives front.
+  drawQuality() {
+    const q = this.quality, el = $("#run-quality");
+    if (!el) return;
+    if (!q || (!q.cells.length && !q.objectives.length)) {
+      el.innerHTML = "";
+      return;
+    }
+    const link = (id) => `<a href="#/run/${this.run}/node/${id}">#${id}</a>`;
+    const name = (m) => (typeof m === "string" ? m : m.metric);
+    const cells = q.cells.slice().sort((a, b) => b.score - a.score)
+      .map((c) => `<tr><td>${c.bins.join(" · ")}</td><td>${link(c.node)}</td><td class="num">${fmt(c.score)}</td></tr>`).join("");
+    const grid = q.descriptors.length ? `<strong>MAP-Elites grid</strong>
+      <p class="muted">${q.cells.length} of ${q.capacity} cells occupied; bins of ${q.descriptors.map(esc).join(", ")}</p>
+      <table><tr><th>bins</th><th>elite</th><th class="num">score</th></tr>${cells}</table>` : "";
+    const heads = q.objectives.map((o) => `<th class="num">${esc(name(o.measure))} (${o.direction === "max" ? "higher" : "lower"} is better)</th>`).join("");
+    const rows = q.front.map((e) => `<tr><td>${link(e.node)}</td>${e.values.map((v) => `<td class="num">${fmt(v)}</td>`).join("")}</tr>`).join("");
+    const front = q.objectives.length ? `<strong>Pareto front</strong>
+      <p class="muted">${q.front.length} of ${q.compared} valid node(s) no other beats on every objective</p>
+      <table><tr><th>node</th>${heads}</tr>${rows}</table>` : "";
+    el.innerHTML = `<div class="panel">${grid}${front}</div>`;
   }
 
   drawHead() {
