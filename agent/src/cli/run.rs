@@ -73,6 +73,16 @@ pub struct RunArgs {
     /// show the summary.
     #[arg(long, value_name = "K")]
     pub meta_every: Option<usize>,
+    /// Do not evaluate a candidate whose similarity to a valid node is at least THRESHOLD
+    /// (in (0, 1]; token shingles, or embeddings with --embeddings-model).
+    #[arg(long, value_name = "THRESHOLD")]
+    pub novelty: Option<f64>,
+    /// Compare candidates by the cosine of this model's embeddings (needs --novelty).
+    #[arg(long, value_name = "MODEL")]
+    pub embeddings_model: Option<String>,
+    /// Base URL of the OpenAI-compatible server of the embeddings [default: --base-url].
+    #[arg(long, value_name = "URL")]
+    pub embeddings_url: Option<String>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -139,6 +149,9 @@ struct RunDefaults {
     stop_after_stale: Option<u64>,
     stop_at: Option<f64>,
     meta_every: Option<usize>,
+    novelty: Option<f64>,
+    embeddings_model: Option<String>,
+    embeddings_url: Option<String>,
 }
 
 fn load_config(path: &Path) -> anyhow::Result<ConfigFile> {
@@ -242,9 +255,37 @@ fn settings(args: &RunArgs) -> anyhow::Result<RunSettings> {
     s.stop.stale_evaluations = args.stop_after_stale.or(d.stop_after_stale);
     s.stop.target_score = args.stop_at.or(d.stop_at);
     s.meta_every = args.meta_every.or(d.meta_every);
+    s.novelty = novelty_settings(args, d.novelty, d.embeddings_model, d.embeddings_url)?;
     s.prompts_dir = args.prompts.clone();
     s.price_overrides = config.prices;
     Ok(s)
+}
+
+/// `--novelty`, `--embeddings-model`, `--embeddings-url` (flags > `hone.toml`).
+fn novelty_settings(
+    args: &RunArgs,
+    novelty: Option<f64>,
+    model: Option<String>,
+    url: Option<String>,
+) -> anyhow::Result<Option<crate::novelty::NoveltySettings>> {
+    let model = args.embeddings_model.clone().or(model);
+    let url = args.embeddings_url.clone().or(url);
+    let Some(threshold) = args.novelty.or(novelty) else {
+        if model.is_some() || url.is_some() {
+            bail!("--embeddings-model and --embeddings-url need --novelty THRESHOLD");
+        }
+        return Ok(None);
+    };
+    if url.is_some() && model.is_none() {
+        bail!("--embeddings-url needs --embeddings-model (the embedding model to ask)");
+    }
+    Ok(Some(crate::novelty::NoveltySettings {
+        threshold,
+        embeddings: model.map(|model| crate::novelty::EmbeddingSettings {
+            model,
+            base_url: url,
+        }),
+    }))
 }
 
 /// Resolves the API key from the named variable (never stored, never printed).
