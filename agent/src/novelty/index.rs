@@ -155,7 +155,7 @@ mod tests {
             .nearest(&Probe::vector(vec![0.1, 5.0, 0.0]))
             .unwrap_or_default();
         assert_eq!(node, 11);
-        assert!((similarity - 0.998).abs() < 1e-3, "{similarity}");
+        assert!((similarity - 0.9998).abs() < 1e-4, "{similarity}");
         let (node, similarity) = index
             .nearest(&Probe::vector(vec![1.0, 1.0, 0.0]))
             .unwrap_or_default();
