@@ -71,7 +71,7 @@ pub enum StepError {
     #[error(transparent)]
     Remote(crate::worker::WorkerError),
     /// `--novelty`: the candidate's embedding could not be had (the step fails as a failed
-    /// model call does: see [`StepError::into_result`]).
+    /// model call does).
     #[error(transparent)]
     Novelty(crate::novelty::NoveltyError),
 }

@@ -310,6 +310,17 @@ fn without_embeddings_token_shingles_reject_the_near_copy() {
         .to_string();
     assert!(method.contains("shingles"), "{method}");
     assert_eq!(server.embeddings_requests(), 0, "shingles need no model");
+    // The report says why the node was not evaluated.
+    let run = int(&outcome, "run").to_string();
+    let report = work.path().join("report.html");
+    let output = work.hone(&["report", &run, "-o", &report.display().to_string()]);
+    assert_success(&output, "hone report");
+    let html = std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("{e}"));
+    let said = format!("similar to #{})", nodes[0].id.0);
+    assert!(
+        html.contains(REJECTED_NOVELTY) && html.contains(&said),
+        "{said}"
+    );
 }
 
 #[test]
