@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use hone_agent::llm::{
-    ApiKey, CassetteEmbeddingReplayer, CassetteReplayer, EmbeddingBackend, EmbeddingRequest,
-    LlmError, LlmSpec, OpenAiConfig, OpenAiEmbeddings, PriceTable, ReplayOrder, RetryPolicy,
+    ApiKey, CassetteEmbeddingReplayer, CassetteReplayer, EmbeddingRequest, LlmError, LlmSpec,
+    OpenAiConfig, OpenAiEmbeddings, PriceTable, ReplayOrder, RetryPolicy,
 };
 use hone_agent::testing::{MockResponse, MockServer};
 

@@ -38,7 +38,7 @@ fn other_near_copy() -> String {
 
 /// The schedule of most tests: the near-copy (n even) or the distinct program (n odd).
 fn alternate(n: usize) -> MockResponse {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         MockResponse::completion(&code_reply("Tidier.", &near_copy()))
     } else {
         MockResponse::completion(&code_reply("Sum while reading.", DISTINCT))
