@@ -417,6 +417,12 @@ fn print_outcome(task: &str, kind: &str, o: &RunOutcome, best_path: Option<&Path
         "spent        {} evaluations ({} duplicates reused), {} model calls, {} tokens, ${:.4}",
         o.evaluations, o.duplicates, o.llm_calls, o.tokens, o.dollars
     );
+    if o.rejected > 0 {
+        println!(
+            "rejected     {} candidates too similar to a valid node (--novelty), not evaluated",
+            o.rejected
+        );
+    }
     match o.seed_score {
         Some(s) => println!("seed score   {s:.4}"),
         None => println!("seed score   - (the seed was not valid)"),

@@ -253,6 +253,11 @@ fn a_near_copy_is_rejected_by_embeddings_and_its_replay_needs_no_server() {
         "{}",
         stdout(&summary)
     );
+    assert!(
+        stdout(&summary).contains("rejected     1"),
+        "{}",
+        stdout(&summary)
+    );
 
     // The same schedule again in the same store: every content was embedded before.
     let again = work.path().join("again.jsonl");
