@@ -13,6 +13,7 @@ mod degrade;
 mod errors;
 mod long_horizon;
 mod meta;
+mod novelty;
 mod outages;
 mod outputs;
 mod ownership;

@@ -477,7 +477,7 @@ class RunPage {
     const model = n.calls.length ? n.calls[n.calls.length - 1].model : null;
     panel.innerHTML = `<h2>Node #${n.id} <span class="muted">${esc(n.operator)}${model ? " · " + esc(model) : ""}</span></h2>
       <table class="kv">
-        <tr><td>status</td><td><span class="badge ${ev.valid ? "finished" : "failed"}">${esc(ev.status)}</span> ${ev.valid ? "valid" : "invalid"}</td></tr>
+        <tr><td>status</td><td><span class="badge ${ev.valid ? "finished" : "failed"}">${esc(ev.status)}</span> ${ev.valid ? "valid" : "invalid"}${ev.metrics && ev.metrics.novelty ? ` · not evaluated: ${fmt(ev.metrics.novelty.similarity)} similar to <a href="#/run/${this.run}/node/${ev.metrics.novelty.neighbour}">#${ev.metrics.novelty.neighbour}</a> (${esc(ev.metrics.novelty.method)}; --novelty ${ev.metrics.novelty.threshold})` : ""}</td></tr>
         <tr><td>public score</td><td>${fmt(ev.score)}</td></tr>
         <tr><td>private score</td><td>${privateText}</td></tr>
         <tr><td>fuel</td><td>${ev.fuel == null ? "–" : ev.fuel.toLocaleString()}${ev.wall_ms != null ? ` <span class="muted">(${fmt(ev.wall_ms, 1)} ms)</span>` : ""}</td></tr>
