@@ -567,3 +567,46 @@ fn ctrl_c_stops_a_bench_cleanly_and_the_next_one_resumes() {
         assert_eq!(work.summary(run.id.0).spend.evaluations, 40);
     }
 }
+
+#[test]
+fn a_proposer_with_novelty_runs_its_rows_with_it() {
+    let work = Work::new();
+    let suite = write_suite(
+        &work,
+        r#"
+[suite]
+name = "novelty"
+budget_evals = 3
+seeds = [1]
+
+[[tasks]]
+path = "{sor}"
+
+[[proposers]]
+name = "nm"
+kind = "builtin"
+method = "nelder_mead"
+
+[[proposers]]
+name = "nm-novelty"
+kind = "builtin"
+method = "nelder_mead"
+novelty = 0.9
+"#,
+    );
+    let suite_arg = suite.display().to_string();
+    let out_arg = work.path().join("out").display().to_string();
+    let output = work.hone(&["bench", &suite_arg, "-o", &out_arg]);
+    assert_success(&output, "hone bench");
+    let stored = runs(&work);
+    assert_eq!(stored.len(), 2);
+    for run in &stored {
+        let novelty = &run.config["novelty"];
+        if label(run).contains("/nm-novelty/") {
+            assert_eq!(novelty["threshold"], 0.9, "{:#}", run.config);
+        } else {
+            assert!(novelty.is_null(), "{:#}", run.config);
+        }
+        assert_eq!(run.status, RunStatus::Finished);
+    }
+}
