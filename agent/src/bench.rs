@@ -19,7 +19,9 @@
 //!                              # { name = "map-elites", label = "me-fuel",
 //!                              #   descriptors = "fuel:0..1e9:10,code_len:0..4000:8",
 //!                              #   objectives = "score,fuel" }  (label: the row key's
-//!                              # strategy part, default the name; each label once)
+//!                              # strategy part, default the name; each label once);
+//!                              # also stop_after_stale = N, stop_at = SCORE (early
+//!                              # stopping) and meta_every = K (llm proposers only)
 //! llm = "openai"               # for `llm` proposers: openai | record:F | replay:F | replay-seq:F
 //! base_url = "http://..."      # optional, for `llm` proposers
 //! api_key_env = "OPENAI_API_KEY"
@@ -187,6 +189,8 @@ pub fn row_settings(suite: &Suite, options: &BenchOptions, row: &Row) -> RunSett
     let mut s = RunSettings::new(row.task.dir.clone());
     s.strategy = row.search.config.clone();
     s.objectives = row.search.objectives.clone();
+    s.stop = row.search.stop.clone();
+    s.meta_every = row.search.meta_every;
     s.llm.spec = row.proposer.llm.clone();
     if let Some(model) = &row.proposer.model {
         s.llm.models = vec![(model.clone(), 1.0)];

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::BenchError;
+use crate::orchestrator::StopRules;
 use crate::search::StrategyConfig;
 use crate::search::measures::{Objective, parse_descriptors, parse_objectives};
 
@@ -49,7 +50,8 @@ enum StrategyEntry {
     Table(StrategyTable),
 }
 
-/// `{ name = "map-elites", label = "...", descriptors = "...", objectives = "..." }`.
+/// `{ name = "map-elites", label = "...", descriptors = "...", objectives = "...",
+/// stop_after_stale = N, stop_at = SCORE, meta_every = K }`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StrategyTable {
@@ -57,6 +59,9 @@ struct StrategyTable {
     label: Option<String>,
     descriptors: Option<String>,
     objectives: Option<String>,
+    stop_after_stale: Option<u64>,
+    stop_at: Option<f64>,
+    meta_every: Option<usize>,
 }
 
 /// A strategy of the suite with its options; `label` names it in row keys and tables.
@@ -66,6 +71,10 @@ pub struct StrategySpec {
     pub config: StrategyConfig,
     /// `--objectives` of its runs.
     pub objectives: Vec<Objective>,
+    /// `--stop-after-stale` and `--stop-at` of its runs.
+    pub stop: StopRules,
+    /// `--meta-every` of its runs (needs `llm` proposers).
+    pub meta_every: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -403,17 +412,18 @@ impl Suite {
                 novelty,
             });
         }
-        for strategy in strategies.iter().map(|s| &s.label) {
-            let needs_model = strategies
-                .iter()
-                .any(|s| &s.label == strategy && s.config.needs_model());
-            if let Some(p) = proposers
-                .iter()
-                .find(|p| needs_model && p.kind != ProposerKind::Llm)
-            {
+        for strategy in &strategies {
+            let why = if strategy.config.needs_model() {
+                "scatter and scout steps"
+            } else if strategy.meta_every.is_some() {
+                "meta_every: a model summarises the attempts"
+            } else {
+                continue;
+            };
+            if let Some(p) = proposers.iter().find(|p| p.kind != ProposerKind::Llm) {
                 return fail(format!(
-                    "strategy `{strategy}` needs a model (scatter and scout steps), but proposer `{}` is of kind {:?}; use it with greedy, best-first, mcts, islands or aide",
-                    p.name, p.kind
+                    "strategy `{}` needs a model ({why}), but proposer `{}` is of kind {:?}; use it with `llm` proposers only",
+                    strategy.label, p.name, p.kind
                 ));
             }
         }
@@ -476,6 +486,9 @@ fn strategy_spec(entry: StrategyEntry) -> Result<StrategySpec, String> {
             label: None,
             descriptors: None,
             objectives: None,
+            stop_after_stale: None,
+            stop_at: None,
+            meta_every: None,
         },
         StrategyEntry::Table(table) => table,
     };
@@ -505,6 +518,21 @@ fn strategy_spec(entry: StrategyEntry) -> Result<StrategySpec, String> {
         }
         None => Vec::new(),
     };
+    if table.stop_after_stale == Some(0) {
+        return Err(format!(
+            "`{name}`: stop_after_stale = 0: give a number of evaluations of at least 1"
+        ));
+    }
+    if let Some(target) = table.stop_at
+        && !target.is_finite()
+    {
+        return Err(format!("`{name}`: stop_at = {target}: give a finite score"));
+    }
+    if table.meta_every == Some(0) {
+        return Err(format!(
+            "`{name}`: meta_every = 0: give a number of nodes of at least 1"
+        ));
+    }
     let label = table.label.unwrap_or_else(|| name.clone());
     if label.is_empty() || label.contains('/') || label.contains(char::is_whitespace) {
         return Err(format!(
@@ -515,6 +543,11 @@ fn strategy_spec(entry: StrategyEntry) -> Result<StrategySpec, String> {
         label,
         config,
         objectives,
+        stop: StopRules {
+            stale_evaluations: table.stop_after_stale,
+            target_score: table.stop_at,
+        },
+        meta_every: table.meta_every,
     })
 }
 
@@ -713,6 +746,18 @@ tasks = ["b"]
             ),
             (GOOD.replace("budget_evals = 5", ""), "no budget"),
             (GOOD.replace("\"mcts\"", "\"forest\""), "needs a model"),
+            (
+                GOOD.replace("\"mcts\"", "{ name = \"mcts\", stop_after_stale = 0 }"),
+                "stop_after_stale = 0",
+            ),
+            (
+                GOOD.replace("\"mcts\"", "{ name = \"mcts\", stop_at = nan }"),
+                "stop_at = NaN",
+            ),
+            (
+                GOOD.replace("\"mcts\"", "{ name = \"mcts\", meta_every = 0 }"),
+                "meta_every = 0",
+            ),
             (
                 GOOD.replace("name = \"s\"", "name = \"../x\""),
                 "suite.name",

@@ -610,3 +610,80 @@ novelty = 0.9
         assert_eq!(run.status, RunStatus::Finished);
     }
 }
+
+#[test]
+fn a_strategy_with_stop_rules_runs_its_rows_with_them() {
+    let work = Work::new();
+    let suite = write_suite(
+        &work,
+        r#"
+[suite]
+name = "stopping"
+budget_evals = 4
+seeds = [1]
+strategies = ["greedy", { name = "greedy", label = "greedy-stop", stop_at = -1e9, stop_after_stale = 3 }]
+
+[[tasks]]
+path = "{sor}"
+
+[[proposers]]
+name = "nm"
+kind = "builtin"
+method = "nelder_mead"
+"#,
+    );
+    let suite_arg = suite.display().to_string();
+    let out_arg = work.path().join("out").display().to_string();
+    let output = work.hone(&["bench", &suite_arg, "-o", &out_arg]);
+    assert_success(&output, "hone bench");
+    let stored = runs(&work);
+    assert_eq!(stored.len(), 2);
+    for run in &stored {
+        assert_eq!(run.status, RunStatus::Finished);
+        let nodes = work.read(async |store| {
+            store
+                .load_tree(run.id)
+                .await
+                .unwrap_or_else(|e| panic!("load_tree: {e}"))
+        });
+        if label(run).contains("/greedy-stop/") {
+            assert_eq!(run.config["stop"]["target_score"], -1e9, "{:#}", run.config);
+            assert_eq!(
+                run.config["stop"]["stale_evaluations"], 3,
+                "{:#}",
+                run.config
+            );
+            // Any valid score reaches the target: the run ends after its seed.
+            assert_eq!(nodes.len(), 1, "{:#}", run.config);
+        } else {
+            assert!(
+                run.config["stop"].as_object().is_none_or(|o| o.is_empty()),
+                "{:#}",
+                run.config
+            );
+            // Four evaluations (and any duplicates beside them).
+            assert!(nodes.len() >= 4, "{} nodes: {:#}", nodes.len(), run.config);
+        }
+    }
+    // meta_every needs a model: with a builtin proposer the suite is refused.
+    let refused = write_suite(
+        &work,
+        r#"
+[suite]
+name = "meta"
+budget_evals = 4
+seeds = [1]
+strategies = [{ name = "greedy", meta_every = 5 }]
+
+[[tasks]]
+path = "{sor}"
+"#,
+    );
+    let output = work.hone(&["bench", &refused.display().to_string(), "-o", &out_arg]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("meta_every") && message.contains("needs a model"),
+        "{message}"
+    );
+}
