@@ -385,7 +385,7 @@ impl Suite {
                 .find(|p| needs_model && p.kind != ProposerKind::Llm)
             {
                 return fail(format!(
-                    "strategy `{strategy}` needs a model (scatter and scout steps), but proposer `{}` is of kind {:?}; use it with greedy, best-first, mcts, islands or aide",
+                    "strategy `{strategy}` needs a model (scatter and scout steps), but proposer `{}` is of kind {:?}; use it with greedy, best-first, mcts, islands, aide or map-elites",
                     p.name, p.kind
                 ));
             }
