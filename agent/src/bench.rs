@@ -37,6 +37,8 @@
 //! model = "gpt-4o-mini"        # llm only ("default": the default model)
 //! tasks = ["sor"]              # optional: only these tasks (their paths as written above)
 //! optional = true              # llm only: skipped with a note when no model is configured
+//! novelty = 0.95               # optional: `--novelty` of its runs (to compare with and without)
+//! embeddings_model = "m"       # optional, with novelty: `--embeddings-model` (suite base_url)
 //! ```
 //!
 //! Unknown fields, a missing task folder, an unknown kind, strategy or method, no seeds or no
@@ -206,6 +208,7 @@ pub fn row_settings(suite: &Suite, options: &BenchOptions, row: &Row) -> RunSett
     // Rows in flight share the machine's cores.
     s.eval_threads = (s.eval_threads / options.concurrency.max(1)).max(1);
     s.label = Some(row_label(suite, row));
+    s.novelty = row.proposer.novelty.clone();
     s
 }
 

@@ -163,8 +163,14 @@ impl Reply<'_> {
         self.rank().is_some()
     }
 
+    /// An unparsable reply, or a node that was evaluated and failed (a candidate rejected
+    /// unevaluated by `--novelty` is neither a success nor a failure).
     fn fails(&self) -> bool {
-        self.call.parse_error.is_some() || self.node.map(|n| !n.evaluation.valid).unwrap_or(false)
+        self.call.parse_error.is_some()
+            || self
+                .node
+                .map(|n| !n.evaluation.valid && n.evaluation.status != hone_store::REJECTED_NOVELTY)
+                .unwrap_or(false)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diff;
 pub mod export;
 pub mod llm;
+pub mod novelty;
 pub mod orchestrator;
 pub mod prompt;
 pub mod reply;

@@ -10,11 +10,14 @@
 //!   and cost accounting from a [`PriceTable`].
 //! - [`CassetteRecorder`] / [`CassetteReplayer`]: `record:FILE`, `replay:FILE`, `replay-seq:FILE`.
 //! - [`ModelSelector`]: fixed weights or a cost-aware UCB bandit over several models.
+//! - [`EmbeddingBackend`]: [`OpenAiEmbeddings`] (`/embeddings`, same retries and errors),
+//!   recorded into and replayed from the same cassettes (`--novelty` with embeddings).
 //!
 //! The library never reads environment variables: the binary resolves `OPENAI_BASE_URL`,
 //! `OPENAI_API_KEY` and friends and passes an [`OpenAiConfig`].
 
 mod cassette;
+mod embeddings;
 mod error;
 mod openai;
 mod price;
@@ -30,6 +33,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use cassette::{CassetteEntry, CassetteRecorder, CassetteReplayer, ReplayOrder};
+pub use embeddings::{
+    CassetteEmbeddingRecorder, CassetteEmbeddingReplayer, EmbeddingBackend, EmbeddingEntry,
+    EmbeddingRequest, OpenAiEmbeddings,
+};
 pub use error::LlmError;
 pub use openai::{ApiKey, OpenAiClient, OpenAiConfig, RetryPolicy};
 pub use price::{ModelPrice, PriceTable};
@@ -254,6 +261,26 @@ impl LlmSpec {
             LlmSpec::Builtin => return Ok(None),
         };
         Ok(Some(backend))
+    }
+
+    /// The embeddings backend that goes with this spec: `config`'s endpoint for `openai`
+    /// and `builtin`, the same endpoint recorded into the cassette for `record:`, and the
+    /// cassette's recorded embeddings for the replays (no network).
+    pub fn embedding_backend(
+        &self,
+        config: &OpenAiConfig,
+    ) -> Result<Arc<dyn EmbeddingBackend>, LlmError> {
+        Ok(match self {
+            LlmSpec::OpenAi | LlmSpec::Builtin => Arc::new(OpenAiEmbeddings::new(config.clone())?),
+            LlmSpec::Record(path) => {
+                let inner: Arc<dyn EmbeddingBackend> =
+                    Arc::new(OpenAiEmbeddings::new(config.clone())?);
+                Arc::new(CassetteEmbeddingRecorder::create(path, inner)?)
+            }
+            LlmSpec::Replay(path) | LlmSpec::ReplaySequential(path) => {
+                Arc::new(CassetteEmbeddingReplayer::open(path)?)
+            }
+        })
     }
 }
 

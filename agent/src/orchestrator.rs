@@ -64,6 +64,9 @@ pub enum OrchestratorError {
     Workers(crate::worker::WorkerError),
     #[error("a step could not be stored")]
     Step(#[from] step::StepError),
+    /// `--novelty`: the run's nodes could not be indexed on resume.
+    #[error("--novelty: {0}")]
+    Novelty(#[from] crate::novelty::NoveltyError),
     #[error("run {run}: node {node} has operator `{operator}`, which this hone does not know")]
     UnknownOperator {
         run: i64,
@@ -140,6 +143,8 @@ pub struct RunOutcome {
     pub stop_reason: String,
     pub evaluations: i64,
     pub duplicates: i64,
+    /// Candidates not evaluated for being too similar to a valid node (`--novelty`).
+    pub rejected: i64,
     pub llm_calls: i64,
     pub tokens: i64,
     pub dollars: f64,
@@ -438,7 +443,7 @@ impl Orchestrator {
         let mut leaders = private::PublicLeaders::default();
         let mut progress_rule = stopping::Progress::default();
         for record in &nodes {
-            if record.duplicate_of.is_none()
+            if record.is_evaluated()
                 && let Some(score) = record.rank_score()
             {
                 leaders.admit(score);
@@ -448,7 +453,7 @@ impl Orchestrator {
             if let Some(missing) = measures.check(record, &node.measures) {
                 return Err(OrchestratorError::Measure(missing));
             }
-            if record.duplicate_of.is_none() {
+            if record.is_evaluated() {
                 progress_rule.observe(record.rank_score());
             }
             let index = tree.push(node);
@@ -477,6 +482,10 @@ impl Orchestrator {
             .map(memory_entry)
             .collect();
         let resumed = !nodes.is_empty();
+        let novelty = crate::novelty::filter(&settings, &store)?;
+        if let Some(novelty) = &novelty {
+            novelty.rebuild(run, &nodes).await?;
+        }
         // The records held every node's code: only the tree and the strategy stay.
         drop(nodes);
         let spend = store.spend(run).await?;
@@ -505,7 +514,8 @@ impl Orchestrator {
                 lineage::LineageQueue::start(store.clone()),
                 leaders,
             )
-            .with_remote(remote),
+            .with_remote(remote)
+            .with_novelty(novelty),
         );
         // A resumed run's latest insights come back from its events: the next summary is
         // due K nodes on.
@@ -886,7 +896,8 @@ impl Orchestrator {
         match output.result {
             step::StepResult::Node(record) => {
                 self.consecutive_failures = 0;
-                if record.duplicate_of.is_none() {
+                // A duplicate or a candidate rejected as too similar is no evaluation.
+                if record.is_evaluated() {
                     self.counters.evaluations += 1;
                     self.consecutive_duplicates = 0;
                     self.progress_rule.observe(record.rank_score());
@@ -1058,6 +1069,7 @@ impl Orchestrator {
             stop_reason: detail,
             evaluations: spend.evaluations,
             duplicates: spend.duplicates,
+            rejected: spend.rejected,
             llm_calls: spend.llm_calls,
             tokens: spend.tokens(),
             dollars: spend.dollars,
@@ -1195,7 +1207,7 @@ fn memory_entry(record: &NodeRecord) -> MemoryEntry {
 }
 
 /// A stored node's candidate: its files and values.
-fn candidate_of(record: &NodeRecord) -> Candidate {
+pub(crate) fn candidate_of(record: &NodeRecord) -> Candidate {
     let values = match &record.values {
         serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         _ => Default::default(),
@@ -1302,7 +1314,8 @@ fn tree_node(
         status: EvalStatus::parse(&record.evaluation.status).unwrap_or(EvalStatus::RuntimeError),
         valid: record.evaluation.valid,
         score: record.evaluation.score.unwrap_or(f64::NEG_INFINITY),
-        duplicate: record.duplicate_of.is_some(),
+        // A rejected candidate is, like a duplicate, not expanded.
+        duplicate: !record.is_evaluated(),
         direction,
         measures: Vec::new(),
     })

@@ -198,7 +198,7 @@ fn node_details(nodes: &[NodeRecord], best: Option<NodeId>) -> String {
             .unwrap_or_else(|| "-".into());
         let _ = write!(
             html,
-            "<details id=\"node-{id}\"{open}><summary{class}>#{id} {op} {status} score {score}{parent}{dup}</summary>",
+            "<details id=\"node-{id}\"{open}><summary{class}>#{id} {op} {status} score {score}{parent}{dup}{novelty}</summary>",
             id = node.id.0,
             open = if on_path { " open" } else { "" },
             class = if Some(node.id) == best {
@@ -215,6 +215,12 @@ fn node_details(nodes: &[NodeRecord], best: Option<NodeId>) -> String {
             dup = node
                 .duplicate_of
                 .map(|d| format!(" (duplicate of #{})", d.0))
+                .unwrap_or_default(),
+            novelty = crate::novelty::Rejection::of(node)
+                .map(|r| format!(
+                    " (not evaluated: {:.4} similar to #{})",
+                    r.similarity, r.neighbour
+                ))
                 .unwrap_or_default(),
         );
         let files = diff::candidate_files(node);

@@ -1,8 +1,8 @@
 //! Test support behind the `testing` feature (not in the binary): a scripted
 //! OpenAI-compatible mock server.
 //!
-//! [`MockServer`] listens on `127.0.0.1:0` and serves `POST /v1/chat/completions` (and
-//! `/chat/completions`) from a script of [`MockResponse`]s (status, headers, body, delay)
+//! [`MockServer`] listens on `127.0.0.1:0` and serves `POST /v1/chat/completions` and
+//! `POST /v1/embeddings` (and both without `/v1`) from a script of [`MockResponse`]s (status, headers, body, delay)
 //! or from a rule (a closure from the request to a response), and records every request it
 //! got. It counts requests in flight, so tests can check a client's concurrency limit.
 //!
@@ -79,6 +79,19 @@ impl MockResponse {
         }
     }
 
+    /// A 200 embeddings reply holding one vector.
+    pub fn embedding(vector: &[f32]) -> MockResponse {
+        MockResponse::json(
+            200,
+            &serde_json::json!({
+                "object": "list",
+                "model": "mock-embeddings",
+                "data": [{"object": "embedding", "index": 0, "embedding": vector}],
+                "usage": {"prompt_tokens": 8, "total_tokens": 8},
+            }),
+        )
+    }
+
     /// An OpenAI-style error body.
     pub fn error(status: u16, message: &str) -> MockResponse {
         MockResponse::json(
@@ -115,6 +128,23 @@ pub fn completion_json(text: &str, usage: Option<(u64, u64)>) -> serde_json::Val
     value
 }
 
+/// A deterministic stand-in for an embedding model: token counts hashed into `dimensions`
+/// buckets (tokens as the shingle similarity cuts them), so texts that share most tokens
+/// have a cosine near 1.
+pub fn bag_of_tokens_embedding(text: &str, dimensions: usize) -> Vec<f32> {
+    let mut vector = vec![0f32; dimensions.max(1)];
+    for token in crate::novelty::tokens(text) {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &byte in token.as_bytes() {
+            hash ^= byte as u64;
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        let bucket = (hash % vector.len() as u64) as usize;
+        vector[bucket] += 1.0;
+    }
+    vector
+}
+
 /// A request the server received.
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
@@ -136,6 +166,16 @@ impl RecordedRequest {
 
     pub fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_str(&self.body).ok()
+    }
+
+    /// Whether it asks for embeddings (`/v1/embeddings` or `/embeddings`).
+    pub fn is_embeddings(&self) -> bool {
+        self.path == "/v1/embeddings" || self.path == "/embeddings"
+    }
+
+    /// The `input` of an embeddings request, if any.
+    pub fn embeddings_input(&self) -> Option<String> {
+        self.json()?.get("input")?.as_str().map(str::to_string)
     }
 
     /// The content of the last `user` message of a chat request, if any.
@@ -300,16 +340,18 @@ async fn handle(
         body,
     };
     lock(&state.requests).push(recorded.clone());
-    let response =
-        if !(recorded.path == "/v1/chat/completions" || recorded.path == "/chat/completions") {
-            MockResponse::error(404, &format!("no route {}", recorded.path))
-        } else if let Some(scripted) = lock(&state.script).pop_front() {
-            scripted
-        } else if let Some(rule) = &state.rule {
-            rule(&recorded)
-        } else {
-            MockResponse::error(500, "mock script exhausted")
-        };
+    let response = if !(recorded.path == "/v1/chat/completions"
+        || recorded.path == "/chat/completions"
+        || recorded.is_embeddings())
+    {
+        MockResponse::error(404, &format!("no route {}", recorded.path))
+    } else if let Some(scripted) = lock(&state.script).pop_front() {
+        scripted
+    } else if let Some(rule) = &state.rule {
+        rule(&recorded)
+    } else {
+        MockResponse::error(500, "mock script exhausted")
+    };
     if !response.delay.is_zero() {
         tokio::time::sleep(response.delay).await;
     }

@@ -108,6 +108,18 @@ pub enum Error {
         value: String,
     },
 
+    /// A stored embedding's bytes are not the vector its row says.
+    #[error(
+        "store `{store}`: the embedding of content {content_hash} by model `{model}` holds {bytes} bytes, not {dimensions} f32 values"
+    )]
+    CorruptEmbedding {
+        store: String,
+        model: String,
+        content_hash: String,
+        dimensions: i64,
+        bytes: usize,
+    },
+
     /// The lineage repository could not be opened or written.
     #[error("lineage repository `{}`{}: {context}: {source}", path.display(), run.map(|r| format!(" (run {r})")).unwrap_or_default())]
     Lineage {

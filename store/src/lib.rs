@@ -17,7 +17,7 @@
 //!   (`hone status`) work while another process writes.
 //! - [`NewRun`] / [`RunRecord`], [`NewNode`] + [`NewEvaluation`] / [`NodeRecord`],
 //!   [`NewLlmCall`] / [`LlmCallRecord`]: what callers write and read back. Statuses are
-//!   plain strings; the store does not interpret them. Ids ([`RunId`], [`NodeId`],
+//!   plain strings; the store interprets only [`REJECTED_NOVELTY`] (not an evaluation). Ids ([`RunId`], [`NodeId`],
 //!   [`LlmCallId`]) are store-wide `i64` newtypes.
 //! - [`PrivateEvaluation`]: a node's score on held-out cases, numbers only;
 //!   [`Store::best_node`] ranks by it ([`BestNode`], [`ScoreBasis`]).
@@ -33,6 +33,9 @@
 //! - Run leases: one driver per run. [`Store::acquire_run_lease`] (a conditional upsert:
 //!   free, stale, or the named holder), [`Store::renew_run_lease`],
 //!   [`Store::release_run_lease`], [`Store::run_driver`].
+//! - Embeddings of candidates' code by (model, content hash), stored once and shared by
+//!   every node of that content: [`Store::embedding`], [`Store::put_embedding`],
+//!   [`Store::run_embeddings`].
 //! - [`Error`]: one enum; every variant names the store and, where known, the run.
 //!
 //! # Example
@@ -112,5 +115,6 @@ pub use store::{Backend, Durability, LineageLocation, Store, StoreConfig};
 pub use types::{
     BestNode, Budgets, EvaluationRecord, EventId, EventRecord, LlmCallId, LlmCallRecord,
     ModelSpend, NewEvaluation, NewLlmCall, NewNode, NewRun, NodeId, NodeRecord, PrivateEvaluation,
-    PrivateEvaluationRecord, RunId, RunRecord, RunStatus, RunSummary, ScoreBasis, Spend, Timestamp,
+    PrivateEvaluationRecord, REJECTED_NOVELTY, RunId, RunRecord, RunStatus, RunSummary, ScoreBasis,
+    Spend, Timestamp,
 };

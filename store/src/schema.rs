@@ -14,7 +14,7 @@ pub(crate) struct Migration {
 }
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Created before anything else, in both databases.
 pub(crate) const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS hone_schema (\
@@ -285,6 +285,21 @@ ALTER TABLE job_attempts ADD COLUMN detail TEXT;
 /// held-out one, whose result holds only its numbers).
 const V7_JOB_KINDS: &str = "ALTER TABLE eval_jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'public';";
 
+/// v8: `embeddings`, one vector per (model, content hash): a candidate's code embedded by a
+/// model (`--novelty` with `--embeddings-model`), stored once for every node of that content
+/// in any run, so the same code is never embedded twice. `vector` holds `dimensions`
+/// little-endian `f32`s.
+const V8_EMBEDDINGS: &str = r#"
+CREATE TABLE embeddings (
+    model TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    dimensions BIGINT NOT NULL,
+    vector {BLOB} NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (model, content_hash)
+);
+"#;
+
 /// All migrations, oldest first. Versions are consecutive from 1.
 pub(crate) fn migrations() -> Vec<Migration> {
     vec![
@@ -334,6 +349,11 @@ pub(crate) fn migrations() -> Vec<Migration> {
             sqlite: V7_JOB_KINDS,
             postgres: V7_JOB_KINDS,
         },
+        Migration {
+            version: 8,
+            sqlite: SQLITE_V8.get_or_init(|| V8_EMBEDDINGS.replace("{BLOB}", "BLOB")),
+            postgres: POSTGRES_V8.get_or_init(|| V8_EMBEDDINGS.replace("{BLOB}", "BYTEA")),
+        },
     ]
 }
 
@@ -343,6 +363,8 @@ static SQLITE_V2: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 static POSTGRES_V2: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 static SQLITE_V5: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 static POSTGRES_V5: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static SQLITE_V8: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static POSTGRES_V8: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 
 mod calls;
 mod checkpoint;
+mod embeddings;
 pub(crate) mod leases;
 mod nodes;
 pub(crate) mod queue;

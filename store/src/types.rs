@@ -251,6 +251,12 @@ pub struct EvaluationRecord {
     pub wall_ms: Option<f64>,
 }
 
+/// The evaluation status of a node that was not evaluated: its candidate was too similar
+/// to an earlier node (`hone run --novelty`). The one status the store interprets: such a
+/// node is not an evaluation in [`Spend`]. Its evaluation is invalid, has no score, and its
+/// metrics name the nearest node and the similarity.
+pub const REJECTED_NOVELTY: &str = "rejected_novelty";
+
 /// A stored node joined with its evaluation: what resume loads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeRecord {
@@ -307,6 +313,12 @@ impl NodeRecord {
         }
     }
 
+    /// Whether the node is an evaluation of its own: neither a duplicate (which reuses an
+    /// earlier node's) nor a candidate rejected before evaluation ([`REJECTED_NOVELTY`]).
+    pub fn is_evaluated(&self) -> bool {
+        self.duplicate_of.is_none() && self.evaluation.status != REJECTED_NOVELTY
+    }
+
     /// The score used to rank nodes: the score of a valid node, `None` otherwise.
     pub fn rank_score(&self) -> Option<f64> {
         if self.evaluation.valid {
@@ -355,10 +367,14 @@ pub struct EventRecord {
 /// What a run has spent so far, counted from the store (so it survives resume).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Spend {
-    /// Evaluations actually run: nodes that are not duplicates.
+    /// Evaluations actually run: nodes that are neither duplicates nor rejected before
+    /// evaluation.
     pub evaluations: i64,
     /// Nodes whose evaluation was reused from an exact duplicate.
     pub duplicates: i64,
+    /// Nodes rejected before evaluation as too similar to an earlier one
+    /// ([`REJECTED_NOVELTY`]; duplicates of them count as duplicates).
+    pub rejected: i64,
     pub llm_calls: i64,
     pub tokens_in: i64,
     pub tokens_out: i64,

@@ -19,11 +19,14 @@ pub enum EvalStatus {
     MemoryExceeded,
     OutputExceeded,
     InvalidOutput,
+    /// Stopped by the task's cascade: valid on a stage's cases but below its threshold,
+    /// so not run on the rest (see the cascade documentation of the task kinds).
+    CascadeStopped,
 }
 
 impl EvalStatus {
     /// Every status, in a stable order (for reports and status counts).
-    pub const ALL: [EvalStatus; 9] = [
+    pub const ALL: [EvalStatus; 10] = [
         EvalStatus::Ok,
         EvalStatus::CompileError,
         EvalStatus::RuntimeError,
@@ -33,6 +36,7 @@ impl EvalStatus {
         EvalStatus::MemoryExceeded,
         EvalStatus::OutputExceeded,
         EvalStatus::InvalidOutput,
+        EvalStatus::CascadeStopped,
     ];
 
     /// The snake_case name stored in the database and shown to users.
@@ -47,6 +51,7 @@ impl EvalStatus {
             EvalStatus::MemoryExceeded => "memory_exceeded",
             EvalStatus::OutputExceeded => "output_exceeded",
             EvalStatus::InvalidOutput => "invalid_output",
+            EvalStatus::CascadeStopped => "cascade_stopped",
         }
     }
 

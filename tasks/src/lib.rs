@@ -28,6 +28,7 @@
 //! ```
 
 mod candidate;
+mod cascade;
 pub mod checker;
 mod error;
 mod evaluation;

@@ -86,6 +86,10 @@ struct ProposerEntry {
     tasks: Option<Vec<String>>,
     #[serde(default)]
     optional: bool,
+    /// `--novelty THRESHOLD` of its runs.
+    novelty: Option<f64>,
+    /// `--embeddings-model` of its runs (needs `novelty`).
+    embeddings_model: Option<String>,
 }
 
 /// A duration: seconds as a number, or text such as `90s`, `5m`, `1h30m`.
@@ -146,6 +150,8 @@ pub struct ProposerSpec {
     /// Task paths it runs on (`None`: all).
     pub tasks: Option<Vec<String>>,
     pub optional: bool,
+    /// `--novelty` (and `--embeddings-model`) of its runs.
+    pub novelty: Option<crate::novelty::NoveltySettings>,
 }
 
 /// A task of the suite.
@@ -318,6 +324,8 @@ impl Suite {
                 model: None,
                 tasks: None,
                 optional: false,
+                novelty: None,
+                embeddings_model: None,
             }]
         } else {
             file.proposers
@@ -367,6 +375,24 @@ impl Suite {
                 (ProposerKind::Llm, _) => llm.clone().unwrap_or_default(),
             };
             let model = p.model.filter(|m| m != "default");
+            let novelty = match (p.novelty, p.embeddings_model) {
+                (None, None) => None,
+                (None, Some(_)) => {
+                    return fail(format!("{at}: `embeddings_model` needs `novelty`"));
+                }
+                (Some(t), _) if !(t.is_finite() && t > 0.0 && t <= 1.0) => {
+                    return fail(format!(
+                        "{at}: novelty = {t}: give a similarity above 0 and at most 1, e.g. 0.95"
+                    ));
+                }
+                (Some(threshold), embeddings_model) => Some(crate::novelty::NoveltySettings {
+                    threshold,
+                    embeddings: embeddings_model.map(|model| crate::novelty::EmbeddingSettings {
+                        model,
+                        base_url: None,
+                    }),
+                }),
+            };
             proposers.push(ProposerSpec {
                 name: p.name,
                 kind: p.kind,
@@ -374,6 +400,7 @@ impl Suite {
                 model,
                 tasks: p.tasks,
                 optional: p.optional,
+                novelty,
             });
         }
         for strategy in strategies.iter().map(|s| &s.label) {
@@ -604,6 +631,42 @@ tasks = ["b"]
         assert_eq!(b.and_then(|t| t.budget_evals), Some(5));
         let keys: HashSet<String> = rows.iter().map(|r| r.key()).collect();
         assert_eq!(keys.len(), rows.len());
+    }
+
+    #[test]
+    fn a_proposer_may_run_with_novelty_rejection() {
+        let text = format!(
+            "{GOOD}\n[[proposers]]\nname = \"nm-novelty\"\nkind = \"builtin\"\nmethod = \"nelder_mead\"\nnovelty = 0.97\n"
+        );
+        let suite = load(&text).unwrap_or_else(|e| panic!("{e}"));
+        let novelty = |name: &str| {
+            suite
+                .proposers
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.novelty.clone())
+        };
+        assert_eq!(novelty("nm"), Some(None));
+        assert_eq!(
+            novelty("nm-novelty"),
+            Some(Some(crate::novelty::NoveltySettings {
+                threshold: 0.97,
+                embeddings: None,
+            }))
+        );
+        for (bad, needle) in [
+            ("novelty = 1.5", "novelty = 1.5"),
+            (
+                "embeddings_model = \"m\"",
+                "`embeddings_model` needs `novelty`",
+            ),
+        ] {
+            let text = text.replace("novelty = 0.97", bad);
+            match load(&text) {
+                Ok(_) => panic!("accepted {bad}"),
+                Err(e) => assert!(e.to_string().contains(needle), "{e}"),
+            }
+        }
     }
 
     #[test]

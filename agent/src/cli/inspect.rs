@@ -157,6 +157,12 @@ pub fn status(cli: &super::Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                     )
                 );
                 println!("duplicates   {}", s.duplicates);
+                if s.rejected > 0 {
+                    println!(
+                        "rejected     {} (too similar to a valid node: --novelty)",
+                        s.rejected
+                    );
+                }
                 println!(
                     "model calls  {}",
                     of(s.llm_calls.to_string(), b.llm_calls.map(|n| n.to_string()))

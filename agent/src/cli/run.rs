@@ -82,6 +82,16 @@ pub struct RunArgs {
     /// score, fuel, code_len, memory, or a metric as NAME:min / NAME:max.
     #[arg(long, value_name = "LIST")]
     pub objectives: Option<String>,
+    /// Do not evaluate a candidate whose similarity to a valid node is at least THRESHOLD
+    /// (in (0, 1]; token shingles, or embeddings with --embeddings-model).
+    #[arg(long, value_name = "THRESHOLD")]
+    pub novelty: Option<f64>,
+    /// Compare candidates by the cosine of this model's embeddings (needs --novelty).
+    #[arg(long, value_name = "MODEL")]
+    pub embeddings_model: Option<String>,
+    /// Base URL of the OpenAI-compatible server of the embeddings [default: --base-url].
+    #[arg(long, value_name = "URL")]
+    pub embeddings_url: Option<String>,
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
@@ -150,6 +160,9 @@ struct RunDefaults {
     meta_every: Option<usize>,
     descriptors: Option<String>,
     objectives: Option<String>,
+    novelty: Option<f64>,
+    embeddings_model: Option<String>,
+    embeddings_url: Option<String>,
 }
 
 fn load_config(path: &Path) -> anyhow::Result<ConfigFile> {
@@ -266,9 +279,37 @@ fn settings(args: &RunArgs) -> anyhow::Result<RunSettings> {
         s.objectives = crate::search::measures::parse_objectives(&spec)
             .with_context(|| format!("--objectives {spec}"))?;
     }
+    s.novelty = novelty_settings(args, d.novelty, d.embeddings_model, d.embeddings_url)?;
     s.prompts_dir = args.prompts.clone();
     s.price_overrides = config.prices;
     Ok(s)
+}
+
+/// `--novelty`, `--embeddings-model`, `--embeddings-url` (flags > `hone.toml`).
+fn novelty_settings(
+    args: &RunArgs,
+    novelty: Option<f64>,
+    model: Option<String>,
+    url: Option<String>,
+) -> anyhow::Result<Option<crate::novelty::NoveltySettings>> {
+    let model = args.embeddings_model.clone().or(model);
+    let url = args.embeddings_url.clone().or(url);
+    let Some(threshold) = args.novelty.or(novelty) else {
+        if model.is_some() || url.is_some() {
+            bail!("--embeddings-model and --embeddings-url need --novelty THRESHOLD");
+        }
+        return Ok(None);
+    };
+    if url.is_some() && model.is_none() {
+        bail!("--embeddings-url needs --embeddings-model (the embedding model to ask)");
+    }
+    Ok(Some(crate::novelty::NoveltySettings {
+        threshold,
+        embeddings: model.map(|model| crate::novelty::EmbeddingSettings {
+            model,
+            base_url: url,
+        }),
+    }))
 }
 
 /// Resolves the API key from the named variable (never stored, never printed).
@@ -400,6 +441,12 @@ fn print_outcome(task: &str, kind: &str, o: &RunOutcome, best_path: Option<&Path
         "spent        {} evaluations ({} duplicates reused), {} model calls, {} tokens, ${:.4}",
         o.evaluations, o.duplicates, o.llm_calls, o.tokens, o.dollars
     );
+    if o.rejected > 0 {
+        println!(
+            "rejected     {} candidates too similar to a valid node (--novelty), not evaluated",
+            o.rejected
+        );
+    }
     match o.seed_score {
         Some(s) => println!("seed score   {s:.4}"),
         None => println!("seed score   - (the seed was not valid)"),

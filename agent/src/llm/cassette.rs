@@ -4,6 +4,7 @@
 //! "finish_reason"}`. `replay:FILE` answers a request by its [`ChatRequest::hash`] (the same
 //! request recorded several times is served in recorded order); `replay-seq:FILE` serves
 //! the replies in file order whatever the prompts are (for prompts that changed wording).
+//! Lines of kind `embedding` (`llm/embeddings.rs`) are skipped here.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -136,12 +137,18 @@ impl CassetteReplayer {
             if line.trim().is_empty() {
                 continue;
             }
-            let entry: CassetteEntry =
-                serde_json::from_str(line).map_err(|e| LlmError::CassetteFormat {
-                    path: path.to_path_buf(),
-                    line: index + 1,
-                    message: e.to_string(),
-                })?;
+            let entry: CassetteEntry = match serde_json::from_str(line) {
+                Ok(entry) => entry,
+                // Embeddings are the embeddings replayer's.
+                Err(_) if super::embeddings::is_embedding_line(line) => continue,
+                Err(e) => {
+                    return Err(LlmError::CassetteFormat {
+                        path: path.to_path_buf(),
+                        line: index + 1,
+                        message: e.to_string(),
+                    });
+                }
+            };
             entries.push(entry);
         }
         Ok(CassetteReplayer::from_entries(path, order, entries))

@@ -63,6 +63,18 @@ pub enum LlmError {
     #[error("model `{model}`: the reply has no choices (empty `choices` or no message content)")]
     EmptyReply { model: String },
 
+    /// A call to an embeddings endpoint failed (`--novelty` with `--embeddings-model`).
+    #[error("embeddings endpoint {url}: {source}")]
+    Embeddings { url: String, source: Box<LlmError> },
+
+    /// An embeddings endpoint answered 2xx with something that is not the embeddings asked for.
+    #[error("model `{model}`: the reply is not an embeddings list: {message}; body starts: {body}")]
+    EmbeddingsDecode {
+        model: String,
+        message: String,
+        body: String,
+    },
+
     #[error("cassette {}: {source}", .path.display())]
     CassetteIo {
         path: PathBuf,
@@ -75,6 +87,16 @@ pub enum LlmError {
         path: PathBuf,
         line: usize,
         message: String,
+    },
+
+    #[error(
+        "cassette {}: no recorded embedding for request {} (model `{model}`)\nhint: the candidates changed since recording; re-record with `record:FILE`",
+        .path.display(), short_hash(.hash)
+    )]
+    EmbeddingMiss {
+        path: PathBuf,
+        hash: String,
+        model: String,
     },
 
     #[error(
@@ -106,6 +128,7 @@ impl LlmError {
         match self {
             LlmError::Http { status, .. } => *status == 429 || (500..600).contains(status),
             LlmError::Timeout { .. } | LlmError::Connect { .. } => true,
+            LlmError::Embeddings { source, .. } => source.is_transient(),
             _ => false,
         }
     }
@@ -117,6 +140,16 @@ impl LlmError {
         match self {
             LlmError::Http { status, .. } => matches!(status, 401 | 403 | 404),
             LlmError::Unreachable { .. } | LlmError::Config(_) => true,
+            // An embeddings endpoint that answers with something else is the wrong endpoint;
+            // a cassette without the embedding will not grow one.
+            LlmError::Embeddings { source, .. } => {
+                source.is_permanent()
+                    || matches!(
+                        **source,
+                        LlmError::EmbeddingsDecode { .. } | LlmError::Decode { .. }
+                    )
+            }
+            LlmError::EmbeddingMiss { .. } => true,
             _ => false,
         }
     }
@@ -132,6 +165,9 @@ impl LlmError {
             LlmError::Http { status: 404, .. } => {
                 Some("check the model name (--model) and the base URL (--base-url)")
             }
+            LlmError::Embeddings { .. } => Some(
+                "check --embeddings-url (default: --base-url) and --embeddings-model, or drop --embeddings-model to compare token shingles",
+            ),
             _ => None,
         }
     }

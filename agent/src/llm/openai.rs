@@ -122,6 +122,8 @@ pub struct OpenAiClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// The base URL, without a trailing `/`.
+    base: String,
     url: String,
     config: OpenAiConfig,
     permits: Semaphore,
@@ -143,8 +145,8 @@ impl fmt::Debug for OpenAiClient {
 }
 
 /// What one HTTP attempt ended with.
-enum Attempt {
-    Done(Completion),
+enum Attempt<T> {
+    Done(T),
     Retry {
         error: LlmError,
         retry_after: Option<Duration>,
@@ -168,11 +170,13 @@ impl OpenAiClient {
             .build()
             .map_err(|e| LlmError::Config(format!("cannot build the HTTP client: {e}")))?;
         let url = format!("{base}/chat/completions");
+        let base = base.to_string();
         let permits = Semaphore::new(config.concurrency);
         let jitter = Mutex::new(ChaCha8Rng::seed_from_u64(config.retry.jitter_seed));
         Ok(OpenAiClient {
             inner: Arc::new(Inner {
                 http,
+                base,
                 url,
                 config,
                 permits,
@@ -191,6 +195,32 @@ impl OpenAiClient {
     /// model answers, or has been unreachable for the policy's patience.
     pub async fn chat(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
         let started = Instant::now();
+        let url = &self.inner.url;
+        let decode = |body: &str| self.decode(request, body);
+        let (mut completion, attempts) = self.post(url, &request.model, request, decode).await?;
+        completion.attempts = attempts;
+        completion.latency_ms = started.elapsed().as_millis() as u64;
+        Ok(completion)
+    }
+
+    /// `base URL + path` (`path` starting with `/`), e.g. the `/embeddings` endpoint.
+    pub(crate) fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.inner.base)
+    }
+
+    /// POSTs `body` as JSON to `url` for `model` and decodes a 2xx reply with `decode`,
+    /// retrying transient failures per the [`RetryPolicy`] (the client's outage clock and
+    /// concurrency limit are shared by every endpoint). Returns the value and the attempts.
+    pub(crate) async fn post<B, T>(
+        &self,
+        url: &str,
+        model: &str,
+        body: &B,
+        decode: impl Fn(&str) -> Result<T, LlmError>,
+    ) -> Result<(T, u32), LlmError>
+    where
+        B: serde::Serialize + ?Sized,
+    {
         let policy = &self.inner.config.retry;
         let mut attempts = 0u32;
         loop {
@@ -202,15 +232,13 @@ impl OpenAiClient {
                     .acquire()
                     .await
                     .map_err(|_| LlmError::Config("client closed".into()))?;
-                self.attempt(request, attempts).await
+                self.attempt(url, model, body, &decode, attempts).await
             };
             match outcome {
-                Attempt::Done(mut completion) => {
+                Attempt::Done(value) => {
                     self.inner.answered.store(true, Ordering::SeqCst);
                     *lock(&self.inner.outage_since) = None;
-                    completion.attempts = attempts;
-                    completion.latency_ms = started.elapsed().as_millis() as u64;
-                    return Ok(completion);
+                    return Ok((value, attempts));
                 }
                 Attempt::Fail(error) => return Err(error),
                 Attempt::Retry { error, retry_after } => {
@@ -219,7 +247,7 @@ impl OpenAiClient {
                     let Some(left) = policy.patience.checked_sub(waited).filter(|l| !l.is_zero())
                     else {
                         return Err(LlmError::Unavailable {
-                            model: request.model.clone(),
+                            model: model.to_string(),
                             waited,
                             attempts,
                             last: Box::new(error),
@@ -230,27 +258,37 @@ impl OpenAiClient {
                         None => policy.backoff(attempts - 1, &mut *lock(&self.inner.jitter)),
                     }
                     .min(left);
-                    tracing::warn!(model = %request.model, attempt = attempts, wait_ms = wait.as_millis() as u64, unreachable_ms = waited.as_millis() as u64, error = %error, "model call failed; retrying");
+                    tracing::warn!(model = %model, %url, attempt = attempts, wait_ms = wait.as_millis() as u64, unreachable_ms = waited.as_millis() as u64, error = %error, "model call failed; retrying");
                     tokio::time::sleep(wait).await;
                 }
             }
         }
     }
 
-    async fn attempt(&self, request: &ChatRequest, attempts: u32) -> Attempt {
+    async fn attempt<B, T>(
+        &self,
+        url: &str,
+        model: &str,
+        body: &B,
+        decode: &impl Fn(&str) -> Result<T, LlmError>,
+        attempts: u32,
+    ) -> Attempt<T>
+    where
+        B: serde::Serialize + ?Sized,
+    {
         let config = &self.inner.config;
-        let model = request.model.clone();
-        let mut builder = self.inner.http.post(&self.inner.url).json(request);
+        let model = model.to_string();
+        let mut builder = self.inner.http.post(url).json(body);
         if let Some(key) = &config.api_key {
             builder = builder.bearer_auth(key.expose());
         }
-        tracing::debug!(model = %model, attempt = attempts, url = %self.inner.url, "model call");
+        tracing::debug!(model = %model, attempt = attempts, url = %url, "model call");
         let response = match builder.send().await {
             Ok(response) => response,
             Err(e) if self.is_wrong_address(&e) => {
                 return Attempt::Fail(LlmError::Unreachable {
                     model,
-                    url: self.inner.url.clone(),
+                    url: url.to_string(),
                     message: self.scrub(&error_chain(&e)),
                 });
             }
@@ -290,8 +328,8 @@ impl OpenAiClient {
                 Attempt::Fail(error)
             };
         }
-        match self.decode(request, &body) {
-            Ok(completion) => Attempt::Done(completion),
+        match decode(&body) {
+            Ok(value) => Attempt::Done(value),
             Err(error) => Attempt::Fail(error),
         }
     }
@@ -340,6 +378,11 @@ impl OpenAiClient {
             attempts: 0,
             latency_ms: 0,
         })
+    }
+
+    /// Removes the API key from text that came from the server or the transport.
+    pub(crate) fn scrubbed(&self, text: &str) -> String {
+        self.scrub(text)
     }
 
     fn transport_error(&self, model: &str, error: &reqwest::Error, attempts: u32) -> LlmError {

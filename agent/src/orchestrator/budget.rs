@@ -72,7 +72,7 @@ impl std::fmt::Display for StopReason {
             ),
             StopReason::NoProgress(n) => write!(
                 f,
-                "{n} steps in a row proposed only candidates already evaluated"
+                "{n} steps in a row proposed only candidates already evaluated (or, with --novelty, too similar to a valid node)"
             ),
             StopReason::ModelUnavailable { run, message } => write!(
                 f,

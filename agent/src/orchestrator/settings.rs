@@ -100,6 +100,10 @@ pub struct RunSettings {
     /// map-elites); empty: selection by score.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub objectives: Vec<Objective>,
+    /// `--novelty THRESHOLD` (with `--embeddings-model`, `--embeddings-url`): candidates
+    /// this similar to a valid node are not evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub novelty: Option<crate::novelty::NoveltySettings>,
 }
 
 impl RunSettings {
@@ -125,6 +129,7 @@ impl RunSettings {
             stop: StopRules::default(),
             meta_every: None,
             objectives: Vec::new(),
+            novelty: None,
         }
     }
 
@@ -209,6 +214,19 @@ impl RunSettings {
         {
             return Err(SettingsError::Target(target));
         }
+        if let Some(novelty) = &self.novelty {
+            let t = novelty.threshold;
+            if !(t.is_finite() && t > 0.0 && t <= 1.0) {
+                return Err(SettingsError::Novelty(t));
+            }
+            if novelty
+                .embeddings
+                .as_ref()
+                .is_some_and(|e| e.model.trim().is_empty())
+            {
+                return Err(SettingsError::EmbeddingsModel);
+            }
+        }
         let patience = self.llm.model_patience_seconds;
         if !(patience.is_finite() && patience >= 0.0) {
             return Err(SettingsError::Patience(patience));
@@ -249,6 +267,12 @@ pub enum SettingsError {
     Stale,
     #[error("--stop-at {0}: the target score must be a finite number")]
     Target(f64),
+    #[error(
+        "--novelty {0}: give the similarity (above 0, at most 1) at or above which a candidate is not evaluated, e.g. 0.95"
+    )]
+    Novelty(f64),
+    #[error("--embeddings-model is empty: name the embedding model, e.g. text-embedding-3-small")]
+    EmbeddingsModel,
     #[error("--model-patience {0} s: give a duration such as 30s or 10m")]
     Patience(f64),
     #[error(

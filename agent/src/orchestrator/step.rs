@@ -70,6 +70,27 @@ pub enum StepError {
     /// An evaluation through the workers' queue failed.
     #[error(transparent)]
     Remote(crate::worker::WorkerError),
+    /// `--novelty`: the candidate's embedding could not be had (the step fails as a failed
+    /// model call does).
+    #[error(transparent)]
+    Novelty(crate::novelty::NoveltyError),
+}
+
+impl StepError {
+    /// What a step that failed with this ends with: a failed embedding is a failed model
+    /// call (retried already; the run stops if it is permanent or the endpoint stays down),
+    /// anything else stops the run.
+    pub(super) fn into_result(self) -> StepResult {
+        match self {
+            StepError::Novelty(crate::novelty::NoveltyError::Embedding(error)) => {
+                StepResult::ModelFailed(error)
+            }
+            StepError::Novelty(crate::novelty::NoveltyError::Store(error)) => {
+                StepResult::Fatal(StepError::Store(error))
+            }
+            other => StepResult::Fatal(other),
+        }
+    }
 }
 
 /// A finished step: its result and the model calls it made.
@@ -117,6 +138,8 @@ pub(super) struct StepContext {
     lineage: LineageQueue,
     /// The run's best public scores: a node that enters them is evaluated privately too.
     leaders: Mutex<PublicLeaders>,
+    /// `--novelty`: candidates too similar to a valid node are not evaluated.
+    novelty: Option<Arc<crate::novelty::Novelty>>,
 }
 
 impl StepContext {
@@ -126,6 +149,15 @@ impl StepContext {
         remote: Option<Arc<crate::worker::RemoteEvaluations>>,
     ) -> StepContext {
         self.remote = remote;
+        self
+    }
+
+    /// Rejects candidates too similar to a valid node before evaluation (`--novelty`).
+    pub(super) fn with_novelty(
+        mut self,
+        novelty: Option<Arc<crate::novelty::Novelty>>,
+    ) -> StepContext {
+        self.novelty = novelty;
         self
     }
 
@@ -152,6 +184,7 @@ impl StepContext {
             remote: None,
             lineage,
             leaders: Mutex::new(leaders),
+            novelty: None,
         }
     }
 
@@ -170,7 +203,7 @@ impl StepContext {
         let result = self
             .store_candidate(&plan, proposal)
             .await
-            .unwrap_or_else(StepResult::Fatal);
+            .unwrap_or_else(StepError::into_result);
         StepOutput {
             calls: Vec::new(),
             result,
@@ -210,6 +243,27 @@ impl StepContext {
         let mut inserted: Option<(NodeId, NewNode, NewEvaluation)> = None;
         let settled = cell
             .get_or_try_init(|| async {
+                // `--novelty`: a candidate too similar to a valid node is stored unevaluated.
+                let probe = match &self.novelty {
+                    Some(novelty) => Some(
+                        novelty
+                            .probe(&candidate, &hash)
+                            .await
+                            .map_err(StepError::Novelty)?,
+                    ),
+                    None => None,
+                };
+                let rejection = self
+                    .novelty
+                    .as_ref()
+                    .zip(probe.as_ref())
+                    .and_then(|(novelty, probe)| novelty.check(probe));
+                if let Some(rejection) = rejection {
+                    let (node, stored) = (new_node(None), rejection.evaluation());
+                    let id = self.store.insert_node(&node, &stored).await?;
+                    inserted = Some((id, node, stored));
+                    return Ok::<_, StepError>(id.0);
+                }
                 let evaluation = self.evaluate(candidate.clone()).await?;
                 // A node whose public score enters the run's best is scored privately in
                 // the same step (on a worker, with workers).
@@ -223,6 +277,9 @@ impl StepContext {
                 };
                 let (node, stored) = (new_node(None), new_evaluation(&evaluation));
                 let id = self.store.insert_node(&node, &stored).await?;
+                if let (Some(novelty), Some(probe)) = (&self.novelty, probe) {
+                    novelty.admit(id.0, &evaluation, probe);
+                }
                 if let Some(private) = private {
                     self.store
                         .record_private_evaluation(self.run, id, &private, Timestamp::now())
@@ -326,7 +383,7 @@ impl StepContext {
         let result = self
             .ask_and_store(&*backend, &prepared, &plan, target, &mut calls)
             .await
-            .unwrap_or_else(StepResult::Fatal);
+            .unwrap_or_else(StepError::into_result);
         StepOutput {
             calls: calls.costs,
             result,

@@ -1,4 +1,5 @@
-//! The JSON API of `hone serve`: runs, a run's tree, a node, a comparison, a file.
+//! The JSON API of `hone serve`: runs, a run's tree, a node, a comparison, a file, a
+//! node's files as one archive, and a run's quality-diversity grid and Pareto front.
 //!
 //! Every answer is read from the store when asked. An unknown run, node or file is a 404
 //! whose body is `{"error": "..."}` naming it; an id that is not a number is a 400.
@@ -26,6 +27,7 @@ pub(super) fn routes(store: Store) -> axum::Router {
         .route("/runs/{run}/tree", get(tree))
         .route("/runs/{run}/nodes/{node}", get(node))
         .route("/runs/{run}/nodes/{node}/files/{*file}", get(file))
+        .route("/runs/{run}/nodes/{node}/archive", get(archive))
         .route("/runs/{run}/compare", get(compare))
         .route("/runs/{run}/quality", get(quality))
         .fallback(|uri: Uri| async move {
@@ -377,6 +379,79 @@ async fn file(
         .into_response())
 }
 
+/// A node's files and its record (`node.json`: lineage, evaluations) as one gzipped tar
+/// archive, `nodeN.tar.gz`, whose entries sit in a folder `nodeN/`. Entries carry the
+/// node's creation time, so the same node always gives the same archive.
+async fn archive(
+    State(store): State<Store>,
+    Path((run, node)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let run = RunId(parse_id(&run, "run")?);
+    let record = node_of_run(&store, run, &node).await?;
+    let private = store
+        .private_evaluations(run)
+        .await?
+        .into_iter()
+        .find(|p| p.node == record.id)
+        .map(|p| p.evaluation);
+    let folder = format!("node{}", record.id.0);
+    let mut entries: Vec<(String, Vec<u8>)> = diff::candidate_files(&record)
+        .into_iter()
+        .map(|(name, text)| (format!("{folder}/{name}"), text.into_bytes()))
+        .collect();
+    let about = serde_json::json!({
+        "node": record.id,
+        "run": record.run,
+        "parent": record.parent,
+        "operator": record.operator,
+        "depth": record.depth,
+        "content_hash": record.content_hash,
+        "lineage_commit": record.lineage_commit,
+        "created_at": record.created_at,
+        "evaluation": record.evaluation,
+        "private_evaluation": private,
+    });
+    let about = serde_json::to_vec_pretty(&about).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot write node.json: {e}"),
+        )
+    })?;
+    entries.push((format!("{folder}/node.json"), about));
+    let mtime = u64::try_from(record.created_at.0 / 1000).unwrap_or(0);
+    let bytes = tar_gz(&entries, mtime).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot build the archive of node {}: {e}", record.id.0),
+        )
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/gzip".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{folder}.tar.gz\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// A gzipped tar archive of `entries` (path, contents), each a regular file with mode 0644
+/// and modification time `mtime` (seconds since the Unix epoch).
+fn tar_gz(entries: &[(String, Vec<u8>)], mtime: u64) -> std::io::Result<Vec<u8>> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut builder = tar::Builder::new(encoder);
+    for (path, contents) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(mtime);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, path, contents.as_slice())?;
+    }
+    builder.into_inner()?.finish()
 /// `/api/runs/RUN/quality`: a map-elites run's grid (occupied cells with their elite) and,
 /// with `--objectives`, the Pareto front; empty lists for a run without them.
 #[derive(Debug, Serialize)]

@@ -8,6 +8,7 @@
 mod baselines;
 mod bench;
 mod construction;
+mod embeddings;
 mod export;
 mod heuristic;
 mod llm;

@@ -7,11 +7,13 @@
 
 mod budgets;
 mod bundled;
+mod cascade;
 mod cpp;
 mod degrade;
 mod errors;
 mod long_horizon;
 mod meta;
+mod novelty;
 mod outages;
 mod outputs;
 mod ownership;

@@ -248,6 +248,49 @@ fn api_serves_runs_nodes_diffs_files_and_clear_404s() {
         );
         assert_eq!(response.text().await.unwrap_or_default(), code);
 
+        // All of a node's files, and its record, as one archive.
+        let response = reqwest::get(format!(
+            "{}api/runs/1/nodes/{}/archive",
+            server.url, node.id.0
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("archive: {e}"));
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(
+            response
+                .headers()
+                .get("content-disposition")
+                .and_then(|v| v.to_str().ok()),
+            Some(format!("attachment; filename=\"node{}.tar.gz\"", node.id.0).as_str())
+        );
+        let bytes = response.bytes().await.unwrap_or_default();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        let mut entries = std::collections::BTreeMap::new();
+        for entry in archive.entries().unwrap_or_else(|e| panic!("archive: {e}")) {
+            let mut entry = entry.unwrap_or_else(|e| panic!("archive entry: {e}"));
+            let path = entry
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text)
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            entries.insert(path, text);
+        }
+        let folder = format!("node{}", node.id.0);
+        assert_eq!(
+            entries.keys().cloned().collect::<Vec<_>>(),
+            [format!("{folder}/main.c"), format!("{folder}/node.json")]
+        );
+        assert_eq!(entries[&format!("{folder}/main.c")], code);
+        let about: Value = serde_json::from_str(&entries[&format!("{folder}/node.json")])
+            .unwrap_or_else(|e| panic!("node.json: {e}"));
+        assert_eq!(about["node"], node.id.0);
+        assert_eq!(about["evaluation"]["status"], "ok", "{about}");
+        server
+            .fails("/api/runs/1/nodes/9999/archive", 404, "9999")
+            .await;
+
         // What does not exist is a 404 naming it; what is not an id, a 400.
         server.fails("/api/runs/99", 404, "run 99").await;
         server.fails("/api/runs/99/tree", 404, "run 99").await;

@@ -187,13 +187,16 @@ impl Store {
     pub async fn spend(&self, run: RunId) -> Result<Spend> {
         let record = self.get_run(run).await?;
         let err = self.db_err("count the run's spend", Some(run));
-        let (nodes, duplicates, calls, tokens_in, tokens_out, dollars) = on_db!(self, pool => {
-            let (nodes, duplicates): (i64, i64) = sqlx::query_as(
+        let (nodes, duplicates, rejected, calls, tokens_in, tokens_out, dollars) = on_db!(self, pool => {
+            let (nodes, duplicates, rejected): (i64, i64, i64) = sqlx::query_as(
                 "SELECT CAST(COUNT(*) AS BIGINT), \
-                 CAST(COALESCE(SUM(CASE WHEN duplicate_of IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) \
-                 FROM nodes WHERE run_id = $1",
+                 CAST(COALESCE(SUM(CASE WHEN n.duplicate_of IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN n.duplicate_of IS NULL AND e.status = $2 \
+                     THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                 FROM nodes n LEFT JOIN evaluations e ON e.node_id = n.id WHERE n.run_id = $1",
             )
             .bind(run.0)
+            .bind(crate::REJECTED_NOVELTY)
             .fetch_one(pool)
             .await
             .map_err(&err)?;
@@ -211,6 +214,7 @@ impl Store {
             (
                 nodes,
                 duplicates,
+                rejected,
                 row.i64("calls").map_err(&err)?,
                 row.i64("tokens_in").map_err(&err)?,
                 row.i64("tokens_out").map_err(&err)?,
@@ -218,8 +222,9 @@ impl Store {
             )
         });
         Ok(Spend {
-            evaluations: nodes - duplicates,
+            evaluations: nodes - duplicates - rejected,
             duplicates,
+            rejected,
             llm_calls: calls,
             tokens_in,
             tokens_out,

@@ -50,7 +50,88 @@ cases!(
     load_tree_is_exact,
     failed_and_cancelled_node_writes_leave_no_trace,
     web_view_reads,
+    embeddings_are_cached_by_model_and_content,
+    rejected_nodes_are_not_evaluations,
 );
+
+/// An embedding is stored once per (model, content hash), read back bit for bit, and a
+/// run's nodes find theirs through their content hash (duplicates left out).
+async fn embeddings_are_cached_by_model_and_content(target: Target) {
+    let store = target.open().await;
+    let run = ok(store.create_run(&new_run(1)).await);
+    let other = ok(store.create_run(&new_run(2)).await);
+    assert_eq!(ok(store.embedding("m", "h0").await), None);
+    let vector = [0.25f32, -1.5, 3.0e-7, f32::MIN_POSITIVE];
+    ok(store.put_embedding("m", "h0", &vector).await);
+    // A second write of the same content keeps the first vector.
+    ok(store.put_embedding("m", "h0", &[9.0, 9.0]).await);
+    ok(store.put_embedding("other-model", "h0", &[1.0]).await);
+    ok(store.put_embedding("m", "h1", &[0.5, 0.5, 0.5, 0.5]).await);
+    assert_eq!(ok(store.embedding("m", "h0").await), Some(vector.to_vec()));
+    assert_eq!(
+        ok(store.embedding("other-model", "h0").await),
+        Some(vec![1.0])
+    );
+    let seed = ok(store
+        .insert_node(&node(run, None, "h0", "seed"), &eval(1.0, true))
+        .await);
+    let child = ok(store
+        .insert_node(&node(run, Some(seed), "h1", "child"), &eval(2.0, true))
+        .await);
+    let mut copy = node(run, Some(seed), "h1", "child");
+    copy.duplicate_of = Some(child);
+    ok(store.insert_node(&copy, &eval(2.0, true)).await);
+    ok(store
+        .insert_node(
+            &node(run, Some(seed), "h2", "not embedded"),
+            &eval(0.5, true),
+        )
+        .await);
+    // The same content in another run shares the row.
+    let elsewhere = ok(store
+        .insert_node(&node(other, None, "h0", "seed"), &eval(1.0, true))
+        .await);
+    let embedded = ok(store.run_embeddings(run, "m").await);
+    assert_eq!(
+        embedded,
+        vec![(seed, vector.to_vec()), (child, vec![0.5; 4])],
+        "one row per non-duplicate node with an embedding, oldest first"
+    );
+    assert_eq!(
+        ok(store.run_embeddings(other, "m").await),
+        vec![(elsewhere, vector.to_vec())]
+    );
+    assert!(ok(store.run_embeddings(run, "unknown").await).is_empty());
+}
+
+/// A node stored with status `rejected_novelty` (not evaluated) counts neither as an
+/// evaluation nor as a duplicate; a duplicate of it counts as a duplicate.
+async fn rejected_nodes_are_not_evaluations(target: Target) {
+    let store = target.open().await;
+    let run = ok(store.create_run(&new_run(1)).await);
+    let seed = ok(store
+        .insert_node(&node(run, None, "h0", "seed"), &eval(1.0, true))
+        .await);
+    let mut rejected = eval(f64::NEG_INFINITY, false);
+    rejected.status = hone_store::REJECTED_NOVELTY.into();
+    let near = ok(store
+        .insert_node(&node(run, Some(seed), "h1", "seed "), &rejected)
+        .await);
+    let mut again = node(run, Some(seed), "h1", "seed ");
+    again.duplicate_of = Some(near);
+    ok(store.insert_node(&again, &rejected).await);
+    let spend = ok(store.spend(run).await);
+    assert_eq!(
+        (spend.evaluations, spend.duplicates, spend.rejected),
+        (1, 1, 1),
+        "{spend:?}"
+    );
+    let nodes = ok(store.load_tree(run).await);
+    let evaluated: Vec<bool> = nodes.iter().map(|n| n.is_evaluated()).collect();
+    assert_eq!(evaluated, [true, false, false]);
+    let best = ok(store.best_node(run).await).map(|b| b.node);
+    assert_eq!(best, Some(seed));
+}
 
 /// What `hone serve` reads beyond resume's rows: a node's own model calls, the spend by
 /// model and the best public score.
@@ -566,7 +647,8 @@ async fn a_v4_store_is_migrated(target: Target) {
     raw_sql(
         &target,
         &format!(
-            "DROP TABLE run_leases; \
+            "DROP TABLE embeddings; \
+             DROP TABLE run_leases; \
              ALTER TABLE job_attempts DROP COLUMN detail; \
              ALTER TABLE eval_jobs DROP COLUMN kind; \
              DROP TABLE private_evaluations; \

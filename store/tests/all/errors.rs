@@ -121,6 +121,7 @@ async fn a_v2_store_is_migrated() {
              ALTER TABLE evaluations_v2 RENAME TO evaluations; \
              CREATE INDEX evaluations_rank ON evaluations (run_id, valid, score); \
              UPDATE llm_calls SET node_id = (SELECT id FROM nodes WHERE llm_call_id = llm_calls.id); \
+             DROP TABLE embeddings; \
              DROP TABLE run_leases; \
              ALTER TABLE job_attempts DROP COLUMN detail; \
              ALTER TABLE eval_jobs DROP COLUMN kind; \

@@ -18,6 +18,7 @@
 //! timeout_ms = 10_000                 # wall-clock backstop of each run
 //! visible = { files = "tests/visible", generate = ["1 1000", "2 200000"] }
 //! hidden = { files = "tests/hidden", generate = ["101 200000"] }
+//! cascade = [{ cases = 1, min_score = 0.5 }]  # optional: stages of visible tests
 //! ```
 //! A test set takes `files` (a folder of `NAME.in` / `NAME.out` pairs, run in name order),
 //! `generate`, or both (files first). Each `generate` line is given to the generator on
@@ -26,6 +27,13 @@
 //! size, typically). Whatever the generator prints is the test's input; the test is named
 //! `gen-` plus the line's tokens joined by `-`. Its expected output is the stdout of the
 //! `reference` program on that input, or, without a reference, the seed's own stdout.
+//!
+//! With a `cascade`, the visible tests run in stages (the first N tests, in the order
+//! above: put small ones first) and a candidate stops at the first stage where a test
+//! fails or, with `min_score`, its speedup over the seed on the stage's tests is below
+//! it: then it is `cascade_stopped` (invalid, score 0) and the remaining tests are
+//! skipped. `min_score` is at most 1, the seed's speedup on every stage. A candidate
+//! that passes every stage gets the evaluation it would get without a cascade.
 //!
 //! At load the seed runs once on every visible and hidden test: it must pass each one (a
 //! `TaskError::SeedFails` otherwise), and its fuel on a test is that test's baseline.
@@ -64,6 +72,7 @@ use hone_sandbox::{Compilation, Language, Program, Sandbox};
 use sha2::{Digest, Sha256};
 
 use crate::candidate::Candidate;
+use crate::cascade::Cascade;
 use crate::checker::{CheckerSpec, trim_for_feedback};
 use crate::error::TaskError;
 use crate::evaluation::{EvalStatus, Evaluation};
@@ -107,6 +116,8 @@ struct EfficiencyEvaluator {
     judge: Judge,
     visible: Suite,
     hidden: Suite,
+    /// Stages of the visible tests (empty: every test at once).
+    cascade: Cascade,
     limits: RunLimits,
     compiled: Mutex<HashMap<String, Compilation>>,
 }
@@ -178,10 +189,12 @@ impl EfficiencyEvaluator {
         }
     }
 
-    fn evaluate_on(&self, candidate: &Candidate, suite: &Suite) -> Evaluation {
+    fn evaluate_on(&self, candidate: &Candidate, suite: &Suite, cascade: &Cascade) -> Evaluation {
         let start = std::time::Instant::now();
         match self.program(candidate) {
-            Ok(program) => judge::evaluate_suite(&self.judge, &program, suite, &self.limits),
+            Ok(program) => {
+                judge::evaluate_suite(&self.judge, &program, suite, cascade, &self.limits)
+            }
             Err(mut evaluation) => {
                 evaluation.wall_ms = start.elapsed().as_secs_f64() * 1000.0;
                 let seed_fuel = suite.seed_fuel();
@@ -210,11 +223,11 @@ impl EfficiencyEvaluator {
 
 impl Evaluator for EfficiencyEvaluator {
     fn evaluate(&self, candidate: &Candidate) -> Evaluation {
-        self.evaluate_on(candidate, &self.visible)
+        self.evaluate_on(candidate, &self.visible, &self.cascade)
     }
 
     fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
-        Some(self.evaluate_on(candidate, &self.hidden))
+        Some(self.evaluate_on(candidate, &self.hidden, &Cascade::default()))
     }
 
     fn has_held_out_cases(&self) -> bool {
@@ -299,6 +312,13 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
     };
     let visible = builder.build("visible", &config.visible)?;
     let hidden = builder.build("hidden", &config.hidden)?;
+    let cascade = Cascade::parse(
+        manifest,
+        "efficiency.cascade",
+        config.cascade.clone(),
+        visible.cases.len(),
+        Some((1.0, "the seed's speedup is 1.0 on every stage")),
+    )?;
     let prompt = prompt_material(&config, context, &visible, &limits);
     let evaluator = EfficiencyEvaluator {
         sandbox: context.sandbox.clone(),
@@ -306,6 +326,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         judge,
         visible,
         hidden,
+        cascade,
         limits,
         compiled: Mutex::new(HashMap::new()),
     };

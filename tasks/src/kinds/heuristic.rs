@@ -22,7 +22,13 @@
 //! timeout_ms = 10_000           # per case, wall clock
 //! memory_mb = 256               # per case
 //! tool_timeout_ms = 60_000      # per run of gen / vis / tester (plus timeout_ms for tester)
+//! cascade = [{ cases = 3, min_score = 0.5 }]  # optional: stages of public cases, cheap first
 //! ```
+//! A cascade runs the public cases in stages and stops a candidate at the first stage it
+//! does not pass: valid on the stage's cases and, with `min_score`, scoring at least that
+//! on them (scored as the whole evaluation is, over the stage's cases only). A candidate
+//! stopped below a threshold is `cascade_stopped` (invalid, score 0); its metrics and
+//! trace cover the cases it ran. Put cheap (small) seeds first in `public_seeds`.
 //!
 //! # Scoring (higher is better for hone)
 //! Each case: the candidate runs in the sandbox on the case's input (its `random_get` seeded
@@ -65,6 +71,7 @@ use std::time::{Duration, Instant};
 use hone_sandbox::{Language, Limits};
 
 use crate::candidate::Candidate;
+use crate::cascade::Cascade;
 use crate::checker::trim_for_feedback;
 use crate::error::TaskError;
 use crate::evaluation::{EvalStatus, Evaluation};
@@ -88,6 +95,8 @@ struct HeuristicEvaluator {
     scoring: Scoring,
     public: Vec<Case>,
     private: Vec<Case>,
+    /// Stages of the public cases (empty: every case at once).
+    cascade: Cascade,
 }
 
 /// How case results become one evaluation.
@@ -99,7 +108,8 @@ struct Scoring {
 }
 
 impl HeuristicEvaluator {
-    fn evaluate_on(&self, candidate: &Candidate, cases: &[Case]) -> Evaluation {
+    /// Scores `candidate` on `cases`, in the stages of `cascade` (empty: all at once).
+    fn evaluate_on(&self, candidate: &Candidate, cases: &[Case], cascade: &Cascade) -> Evaluation {
         let start = Instant::now();
         let runner = match self.judge.prepare(candidate) {
             Ok(runner) => runner,
@@ -108,14 +118,23 @@ impl HeuristicEvaluator {
                 return evaluation.with_metric("cases", cases.len());
             }
         };
-        let results: Vec<CaseResult> = cases
-            .iter()
-            .map(|case| match &case.input {
+        let mut results: Vec<CaseResult> = Vec::with_capacity(cases.len());
+        let mut stop = None;
+        for case in cases {
+            results.push(match &case.input {
                 Ok(input) => runner.run(case.seed, input),
                 Err(message) => CaseResult::skipped(case.seed, message.clone()),
-            })
-            .collect();
-        let mut evaluation = self.scoring.aggregate(cases, &results);
+            });
+            if let Some((number, stage)) = cascade.stage_ending_at(results.len()) {
+                let on_stage = self.scoring.aggregate(&cases[..results.len()], &results);
+                stop = cascade.judge(number, stage, on_stage.valid, on_stage.score);
+                if stop.is_some() {
+                    break;
+                }
+            }
+        }
+        let mut evaluation = self.scoring.aggregate(&cases[..results.len()], &results);
+        cascade.mark(&mut evaluation, stop, cases.len());
         evaluation.wall_ms = start.elapsed().as_secs_f64() * 1e3;
         evaluation
             .metrics
@@ -312,11 +331,12 @@ impl Scoring {
 
 impl Evaluator for HeuristicEvaluator {
     fn evaluate(&self, candidate: &Candidate) -> Evaluation {
-        self.evaluate_on(candidate, &self.public)
+        self.evaluate_on(candidate, &self.public, &self.cascade)
     }
 
     fn evaluate_private(&self, candidate: &Candidate) -> Option<Evaluation> {
-        (!self.private.is_empty()).then(|| self.evaluate_on(candidate, &self.private))
+        (!self.private.is_empty())
+            .then(|| self.evaluate_on(candidate, &self.private, &Cascade::default()))
     }
 
     fn has_held_out_cases(&self) -> bool {
@@ -556,6 +576,16 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         Ok(cases)
     };
     let public = make_cases(&public_seeds, "public")?;
+    let cascade = Cascade::parse(
+        manifest,
+        "heuristic.cascade",
+        raw.cascade.clone(),
+        public.len(),
+        (objective == Objective::Minimize && best_known.is_none()).then_some((
+            1.0,
+            "the task scores relative to the seed, which scores 1.0 on every stage",
+        )),
+    )?;
     let private = make_cases(&private_seeds, "private")?;
 
     let judge = Judge::new(
@@ -574,6 +604,7 @@ pub(crate) fn load(context: &LoadContext) -> Result<Loaded, TaskError> {
         },
         public,
         private,
+        cascade,
     };
     if objective == Objective::Minimize && best_known.is_none() {
         seed_references(&mut evaluator, &seed_candidate, &seed_path)?;

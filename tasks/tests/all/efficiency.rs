@@ -776,3 +776,151 @@ fn a_candidate_wrong_on_one_test_only() {
         evaluation.feedback
     );
 }
+
+// ---- cascades: cheap tests first, hopeless candidates stop early ----
+
+/// The sum task with a two-stage cascade over its four visible tests.
+const SUM_CASCADE_TOML: &str = r#"
+cascade = [{ cases = 1 }, { cases = 2, min_score = 0.5 }]
+"#;
+
+fn sum_cascade_loaded() -> (tempfile::TempDir, Task) {
+    let dir = sum_task(&format!("{SUM_TOML}{SUM_CASCADE_TOML}"), &[]);
+    let task = Task::load(dir.path(), sandbox()).expect("sum task with a cascade");
+    (dir, task)
+}
+
+/// The seed with its busy loop three times as long: about a third of the seed's speed.
+fn sum_slow() -> String {
+    SUM_SEED.replace("i < 20000", "i < 60000")
+}
+
+#[test]
+fn a_cascade_stops_a_slow_candidate_after_its_stage_and_keeps_good_scores_exact() {
+    let (_plain_dir, plain) = sum_loaded();
+    let (_dir, task) = sum_cascade_loaded();
+
+    // A candidate that passes every stage: exactly the evaluation without the cascade.
+    for source in [SUM_SEED, SUM_FAST] {
+        let candidate = Candidate::from_file("main.c", source);
+        let with = task.evaluate(&candidate);
+        let without = plain.evaluate(&candidate);
+        assert!(with.valid, "{}", with.feedback);
+        assert_eq!(
+            (
+                with.status,
+                with.score,
+                with.fuel,
+                &with.trace,
+                &with.feedback
+            ),
+            (
+                without.status,
+                without.score,
+                without.fuel,
+                &without.trace,
+                &without.feedback
+            )
+        );
+        assert_eq!(
+            with.metrics["cascade"],
+            serde_json::json!({ "stages": 2, "passed": 2, "stopped": false })
+        );
+        assert!(!without.metrics.contains_key("cascade"));
+    }
+
+    // Slower than the threshold on stage 2: stopped there, two tests never run.
+    let slow = Candidate::from_file("main.c", sum_slow());
+    let evaluation = task.evaluate(&slow);
+    assert_eq!(evaluation.status, EvalStatus::CascadeStopped);
+    assert!(!evaluation.valid && evaluation.score == 0.0);
+    let cascade = &evaluation.metrics["cascade"];
+    assert_eq!(cascade["stopped_at"], serde_json::json!(2), "{cascade}");
+    assert_eq!(cascade["passed"], serde_json::json!(1), "{cascade}");
+    assert_eq!(cascade["cases_run"], serde_json::json!(2), "{cascade}");
+    let stage_score = cascade["stage_score"].as_f64().expect("stage score");
+    assert!(stage_score > 0.2 && stage_score < 0.5, "{cascade}");
+    assert_eq!(evaluation.metrics["skipped"], serde_json::json!(2));
+    let statuses: Vec<&str> = evaluation
+        .trace
+        .as_array()
+        .expect("trace")
+        .iter()
+        .filter_map(|t| t["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["ok", "ok", "skipped", "skipped"]);
+    assert!(
+        evaluation
+            .feedback
+            .contains("Stopped by the cascade at stage 2 of 2")
+            && evaluation
+                .feedback
+                .contains("below the stage's threshold 0.5"),
+        "{}",
+        evaluation.feedback
+    );
+    // Without the cascade the same candidate is valid (slower than the seed): the cascade
+    // only saves the two remaining tests.
+    let full = plain.evaluate(&slow);
+    assert!(full.valid && full.score < 0.5, "{}", full.feedback);
+    // The private evaluation runs every hidden test, cascade or not.
+    let private = task.evaluate_private(&slow).expect("hidden tests");
+    assert!(private.valid && !private.metrics.contains_key("cascade"));
+
+    // A wrong answer on stage 1: invalid with its own status, the rest not run.
+    let wrong = task.evaluate(&Candidate::from_file(
+        "main.c",
+        SUM_FAST.replace("a + b", "a - b"),
+    ));
+    assert_eq!(wrong.status, EvalStatus::WrongAnswer);
+    assert_eq!(wrong.metrics["skipped"], serde_json::json!(3));
+    assert_eq!(wrong.metrics["cascade"]["stopped_at"], serde_json::json!(1));
+    assert_eq!(
+        wrong.metrics["cascade"]["failed_case"],
+        serde_json::json!(true)
+    );
+    assert!(
+        wrong
+            .feedback
+            .contains("the cascade stopped at a failing stage"),
+        "{}",
+        wrong.feedback
+    );
+}
+
+#[test]
+fn a_bad_cascade_is_named() {
+    let error = |cascade: &str| load_error(&format!("{SUM_TOML}cascade = {cascade}\n"), &[]);
+    let too_many = error("[{ cases = 4 }]");
+    assert!(
+        too_many.contains("efficiency.cascade[0].cases")
+            && too_many.contains("not below the task's 4 public cases"),
+        "{too_many}"
+    );
+    let order = error("[{ cases = 2 }, { cases = 2 }]");
+    assert!(
+        order.contains("efficiency.cascade[1].cases") && order.contains("does not exceed"),
+        "{order}"
+    );
+    let zero = error("[{ cases = 0 }]");
+    assert!(
+        zero.contains("efficiency.cascade[0].cases") && zero.contains("positive integer"),
+        "{zero}"
+    );
+    let above = error("[{ cases = 1, min_score = 1.5 }]");
+    assert!(
+        above.contains("efficiency.cascade[0].min_score")
+            && above.contains("seed itself would stop"),
+        "{above}"
+    );
+    let unknown = error("[{ cases = 1, threshold = 0.5 }]");
+    assert!(
+        unknown.contains("efficiency.cascade") && unknown.contains("threshold"),
+        "{unknown}"
+    );
+    let typed = error("3");
+    assert!(
+        typed.contains("efficiency.cascade") && typed.contains("list of stages"),
+        "{typed}"
+    );
+}

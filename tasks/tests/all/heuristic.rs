@@ -349,6 +349,108 @@ fn relative_scores_zero_on_failure_and_limits() {
     assert!(spin.feedback.contains("fuel_exhausted"));
 }
 
+/// 1x1 squares at every requested point: valid on every case, and scores almost nothing.
+fn ahc_tiny() -> Candidate {
+    rust(
+        r#"use std::io::Read;
+fn main() {
+    let mut t = String::new();
+    std::io::stdin().read_to_string(&mut t).unwrap();
+    let v: Vec<i64> = t.split_ascii_whitespace().map(|x| x.parse().unwrap()).collect();
+    for i in 0..v[0] as usize {
+        let (x, y) = (v[1 + 3 * i], v[2 + 3 * i]);
+        println!("{} {} {} {}", x, y, x + 1, y + 1);
+    }
+}
+"#,
+    )
+}
+
+/// The mean of the first `n` cases' relative scores in an evaluation's trace.
+fn stage_mean(evaluation: &Evaluation, n: usize) -> f64 {
+    let trace = evaluation.trace.as_array().expect("trace");
+    trace[..n]
+        .iter()
+        .map(|c| c["score"].as_f64().expect("case score"))
+        .sum::<f64>()
+        / n as f64
+}
+
+#[test]
+fn a_cascade_stops_weak_candidates_on_the_first_cases_and_keeps_good_scores_exact() {
+    let best = "1 500000000\n2 500000000\n3 500000000\n4 500000000\n5 500000000\n6 500000000\n";
+    let plain_toml = format!("{SMALL_AHC}best_known = \"best.txt\"\n");
+    let files = [("seed.rs", AHC_SEED), ("best.txt", best)];
+    let plain_dir = temp_task(&plain_toml, &files);
+    let plain = Task::load(plain_dir.path(), sandbox()).expect("loads");
+    let seed = plain.evaluate(&plain.seeds[0]);
+    let tiny = plain.evaluate(&ahc_tiny());
+    assert!(
+        seed.valid && tiny.valid,
+        "{}\n{}",
+        seed.feedback,
+        tiny.feedback
+    );
+    let (strong, weak) = (stage_mean(&seed, 2), stage_mean(&tiny, 2));
+    assert!(weak < strong, "1x1 squares {weak} vs the seed's {strong}");
+    let threshold = (weak + strong) / 2.0;
+
+    let toml = format!("{plain_toml}cascade = [{{ cases = 2, min_score = {threshold} }}]\n");
+    let dir = temp_task(&toml, &files);
+    let task = Task::load(dir.path(), sandbox()).expect("loads with a cascade");
+    // Above the threshold: every case runs, and the evaluation is the one without cascade.
+    let with = task.evaluate(&task.seeds[0]);
+    assert_eq!(
+        (with.status, with.score, &with.trace, &with.feedback),
+        (seed.status, seed.score, &seed.trace, &seed.feedback)
+    );
+    assert_eq!(with.metrics["cascade"]["stopped"], serde_json::json!(false));
+    // Below it: stopped after two cases, invalid, score 0, and the feedback says why.
+    let stopped = task.evaluate(&ahc_tiny());
+    assert_eq!(
+        stopped.status,
+        EvalStatus::CascadeStopped,
+        "{}",
+        stopped.feedback
+    );
+    assert!(!stopped.valid && stopped.score == 0.0);
+    assert_eq!(stopped.trace.as_array().map(Vec::len), Some(2));
+    assert_eq!(metric(&stopped, "cases"), 2);
+    let cascade = &stopped.metrics["cascade"];
+    assert_eq!(cascade["stopped_at"], serde_json::json!(1), "{cascade}");
+    assert!(
+        (cascade["stage_score"].as_f64().expect("stage score") - weak).abs() < 1e-12,
+        "{cascade}"
+    );
+    assert!(
+        stopped.feedback.contains("first 2 of 6 public cases"),
+        "{}",
+        stopped.feedback
+    );
+    // A stage every case of which fails stops the candidate with the cases' status.
+    let broken = task.evaluate(&rust("fn main() { println!(\"hello\"); }"));
+    assert_eq!(
+        broken.status,
+        EvalStatus::InvalidOutput,
+        "{}",
+        broken.feedback
+    );
+    assert_eq!(metric(&broken, "cases"), 2);
+    assert_eq!(
+        broken.metrics["cascade"]["failed_case"],
+        serde_json::json!(true)
+    );
+
+    let error = load_error(
+        &format!("{plain_toml}cascade = [{{ cases = 6 }}]\n"),
+        &files,
+    );
+    assert!(
+        error.contains("heuristic.cascade[0].cases") && error.contains("6 public cases"),
+        "{error}"
+    );
+}
+
 #[test]
 fn minimize_scores_relative_to_the_seed_and_needs_a_passing_seed() {
     let toml = r#"

@@ -477,7 +477,7 @@ class RunPage {
     const model = n.calls.length ? n.calls[n.calls.length - 1].model : null;
     panel.innerHTML = `<h2>Node #${n.id} <span class="muted">${esc(n.operator)}${model ? " · " + esc(model) : ""}</span></h2>
       <table class="kv">
-        <tr><td>status</td><td><span class="badge ${ev.valid ? "finished" : "failed"}">${esc(ev.status)}</span> ${ev.valid ? "valid" : "invalid"}</td></tr>
+        <tr><td>status</td><td><span class="badge ${ev.valid ? "finished" : "failed"}">${esc(ev.status)}</span> ${ev.valid ? "valid" : "invalid"}${ev.metrics && ev.metrics.novelty ? ` · not evaluated: ${fmt(ev.metrics.novelty.similarity)} similar to <a href="#/run/${this.run}/node/${ev.metrics.novelty.neighbour}">#${ev.metrics.novelty.neighbour}</a> (${esc(ev.metrics.novelty.method)}; --novelty ${ev.metrics.novelty.threshold})` : ""}</td></tr>
         <tr><td>public score</td><td>${fmt(ev.score)}</td></tr>
         <tr><td>private score</td><td>${privateText}</td></tr>
         <tr><td>fuel</td><td>${ev.fuel == null ? "–" : ev.fuel.toLocaleString()}${ev.wall_ms != null ? ` <span class="muted">(${fmt(ev.wall_ms, 1)} ms)</span>` : ""}</td></tr>
@@ -487,7 +487,7 @@ class RunPage {
         <tr><td>created</td><td>${new Date(n.created_at).toLocaleString()}</td></tr>
       </table>
       <details open id="node-diff"><summary>Diff against parent${n.parent != null ? " #" + n.parent : ""}</summary>${diffHtml(n.diff, "A root has no parent to diff against.")}</details>
-      <details open id="node-code"><summary>Code</summary>${code || `<p class="muted">No files.</p>`}</details>
+      <details open id="node-code"><summary>Code <a id="node-archive" href="api/runs/${this.run}/nodes/${n.id}/archive" download>download all (.tar.gz)</a></summary>${code || `<p class="muted">No files.</p>`}</details>
       <details ${ev.feedback ? "open" : ""}><summary>Feedback</summary><pre>${esc(ev.feedback || "(none)")}</pre></details>
       <details><summary>Metrics</summary><pre>${esc(JSON.stringify(ev.metrics, null, 2))}</pre></details>
       <details><summary>Trace</summary><pre>${esc(JSON.stringify(ev.trace, null, 2))}</pre></details>

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::cascade::{CASCADE_FORM, StageSection};
 use crate::checker::CheckerSpec;
 use crate::error::TaskError;
 use crate::task::{TableError, deserialize_table};
@@ -54,6 +55,7 @@ const SECTION_KEYS: &[(&str, &str)] = &[
         "timeout_ms",
         "a positive integer: wall-clock limit of a run, in milliseconds",
     ),
+    ("cascade", CASCADE_FORM),
 ];
 
 /// The keys of `visible` and `hidden`.
@@ -85,6 +87,8 @@ struct Section {
     fuel_floor: Option<i64>,
     memory_mb: Option<i64>,
     timeout_ms: Option<i64>,
+    #[serde(default)]
+    cascade: Vec<StageSection>,
 }
 
 /// `visible` or `hidden` as written.
@@ -109,6 +113,8 @@ pub(crate) struct EfficiencyConfig {
     pub fuel_floor: u64,
     pub memory_mb: u64,
     pub timeout_ms: u64,
+    /// Stages of the visible tests, checked against their number once they are built.
+    pub cascade: Vec<StageSection>,
 }
 
 /// Where the tests of one set come from: files, generated inputs, or both.
@@ -224,6 +230,7 @@ pub(crate) fn parse(manifest: &Path, section: &toml::Table) -> Result<Efficiency
         fuel_floor,
         memory_mb,
         timeout_ms,
+        cascade: raw.cascade,
     })
 }
 

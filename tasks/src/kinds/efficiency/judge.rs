@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::afterburner_reward;
 use super::suite::{Suite, TestCase};
+use crate::cascade::Cascade;
 use crate::checker::{
     CheckerSpec, Verdict, check_builtin, checker_program_input, trim_for_feedback,
 };
@@ -114,19 +115,22 @@ pub(crate) struct RunLimits {
     pub host_kernels: bool,
 }
 
-/// Runs `program` on every test of `suite` (up to [`MAX_FAILURES`] failures) and scores it
-/// against the seed: score = seed fuel / candidate fuel over the suite when every test passes.
+/// Runs `program` on every test of `suite` (up to [`MAX_FAILURES`] failures, and in the
+/// stages of `cascade`) and scores it against the seed: score = seed fuel / candidate fuel
+/// over the suite when every test passes.
 pub(crate) fn evaluate_suite(
     judge: &Judge,
     program: &Program,
     suite: &Suite,
+    cascade: &Cascade,
     limits: &RunLimits,
 ) -> Evaluation {
     let start = std::time::Instant::now();
     let mut results = Vec::with_capacity(suite.cases.len());
     let mut failures = 0;
+    let mut stop = None;
     for case in &suite.cases {
-        if failures >= MAX_FAILURES {
+        if failures >= MAX_FAILURES || stop.is_some() {
             results.push(CaseResult {
                 case,
                 outcome: None,
@@ -141,8 +145,26 @@ pub(crate) fn evaluate_suite(
             case,
             outcome: Some(outcome),
         });
+        if let Some((number, stage)) = cascade.stage_ending_at(results.len()) {
+            // The stage's score, as the suite's: seed fuel / candidate fuel when all pass.
+            let valid = results.iter().all(CaseResult::passed);
+            let seed_fuel: u64 = results.iter().map(|r| r.case.seed_fuel).sum();
+            let fuel: u64 = results
+                .iter()
+                .filter_map(|r| r.outcome.as_ref())
+                .map(|o| o.fuel)
+                .sum();
+            let speedup = if valid {
+                seed_fuel as f64 / fuel.max(1) as f64
+            } else {
+                0.0
+            };
+            stop = cascade.judge(number, stage, valid, speedup);
+        }
     }
-    summarize(suite, &results, start.elapsed())
+    let mut evaluation = summarize(suite, &results, start.elapsed());
+    cascade.mark(&mut evaluation, stop, suite.cases.len());
+    evaluation
 }
 
 fn run_case(judge: &Judge, program: &Program, case: &TestCase, limits: &RunLimits) -> CaseOutcome {
@@ -340,17 +362,29 @@ fn feedback(
             .iter()
             .filter(|r| r.outcome.as_ref().is_some_and(|o| o.failure.is_some()))
             .collect();
-        let _ = writeln!(
-            text,
-            "{} of {total} {} tests fail{}; {passed} pass. The program is invalid (score 0) until every test passes.",
-            failing.len(),
-            suite.label,
-            if skipped > 0 {
-                format!(" ({skipped} more skipped after {MAX_FAILURES} failures)")
-            } else {
-                String::new()
-            },
-        );
+        if failing.is_empty() {
+            // Stopped by the cascade with every test it ran passing: its line says why.
+            let _ = writeln!(
+                text,
+                "{passed} of {total} {} tests ran and pass; {skipped} were not run.",
+                suite.label
+            );
+        } else {
+            let _ = writeln!(
+                text,
+                "{} of {total} {} tests fail{}; {passed} pass. The program is invalid (score 0) until every test passes.",
+                failing.len(),
+                suite.label,
+                match skipped {
+                    0 => String::new(),
+                    _ if failing.len() >= MAX_FAILURES => {
+                        format!(" ({skipped} more skipped after {MAX_FAILURES} failures)")
+                    }
+                    _ =>
+                        format!(" ({skipped} more skipped: the cascade stopped at a failing stage)"),
+                },
+            );
+        }
         for result in failing.iter().take(FEEDBACK_FAILURES) {
             let Some(outcome) = &result.outcome else {
                 continue;

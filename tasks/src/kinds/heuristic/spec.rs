@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::cascade::StageSection;
 use crate::error::TaskError;
 use crate::task::{LoadContext, TaskKind};
 
@@ -52,6 +53,9 @@ pub(super) struct RawSpec {
     /// Wall-clock limit of each native tool run (gen, vis, tester), on top of the candidate's.
     #[serde(default = "default_tool_timeout_ms")]
     pub tool_timeout_ms: u64,
+    /// Stages of public cases, cheap first (see `crate::cascade`).
+    #[serde(default)]
+    pub cascade: Vec<StageSection>,
 }
 
 fn default_fuel() -> u64 {
