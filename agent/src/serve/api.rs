@@ -452,6 +452,8 @@ fn tar_gz(entries: &[(String, Vec<u8>)], mtime: u64) -> std::io::Result<Vec<u8>>
         builder.append_data(&mut header, path, contents.as_slice())?;
     }
     builder.into_inner()?.finish()
+}
+
 /// `/api/runs/RUN/quality`: a map-elites run's grid (occupied cells with their elite) and,
 /// with `--objectives`, the Pareto front; empty lists for a run without them.
 #[derive(Debug, Serialize)]
