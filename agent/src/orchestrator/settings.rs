@@ -244,7 +244,7 @@ pub enum SettingsError {
     #[error("--concurrency must be at least 1")]
     ZeroConcurrency,
     #[error(
-        "strategy `{strategy}` needs a model for its scatter and scout steps; use --llm openai, record:FILE or replay:FILE\nhint: with --llm builtin use greedy, best-first, mcts, islands or aide"
+        "strategy `{strategy}` needs a model for its scatter and scout steps; use --llm openai, record:FILE or replay:FILE\nhint: with --llm builtin use greedy, best-first, mcts, islands, aide or map-elites"
     )]
     StrategyNeedsModel { strategy: &'static str },
     #[error(

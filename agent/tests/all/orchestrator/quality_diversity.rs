@@ -551,3 +551,21 @@ path = "{pair_count}"
         .unwrap_or_else(|| panic!("no map-elites run"));
     assert_eq!(grid["strategy"]["descriptors"][1]["measure"], "code_len");
 }
+
+#[test]
+fn hone_toml_gives_objectives_and_descriptors() {
+    let model = MockModel::start(std::time::Duration::ZERO);
+    let work = Work::new();
+    std::fs::write(
+        work.path().join("hone.toml"),
+        "[run]\nstrategy = \"map-elites\"\ndescriptors = \"code_len:0..4000:4\"\nobjectives = \"score,code_len\"\n",
+    )
+    .unwrap_or_else(|e| panic!("hone.toml: {e}"));
+    let output = work.hone(&run_args(&model, &["--budget-evals", "3"]));
+    let outcome = run_outcome(&output, "hone run with hone.toml");
+    let config = stored_config(&work, int(&outcome, "run"));
+    assert_eq!(config["strategy"]["name"], "map-elites", "{config:#}");
+    assert_eq!(config["strategy"]["descriptors"][0]["measure"], "code_len");
+    assert_eq!(config["objectives"][1]["measure"], "code_len", "{config:#}");
+    assert_eq!(config["objectives"][1]["direction"], "min", "{config:#}");
+}
