@@ -24,8 +24,8 @@
 //! `/candidate` (the candidate's source as `main.py`). No host file, no network, no
 //! process: the rest of hone's WASI surface is the same as for compiled candidates
 //! (virtual clocks, seeded random, stdio with its caps). Python's string hash seed is
-//! drawn once, during the start-up (from seed 0), so it is the same for every run; the
-//! `random` module and `os.urandom` draw from the run's own seed.
+//! the same for every run (it is fixed in the package's snapshot); the `random` module and
+//! `os.urandom` draw from the run's own seed.
 //!
 //! Compiling the interpreter takes about a minute; the artifact is cached on disk (keyed by
 //! the package's own `SHA256SUMS` and this engine's compatibility hash), so a machine pays

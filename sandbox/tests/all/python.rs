@@ -375,6 +375,24 @@ fn python_runs_resume_the_started_interpreter() {
         &Limits::default(),
     );
     assert_eq!(assert_ok(&second), "False False\n");
+    // The string hash seed is fixed in the package's snapshot, so it is the same whatever
+    // the run's seed; `random` draws from the run's seed.
+    let seeded = |seed| {
+        let outcome = run_python(
+            "import random\nprint(hash('abc'), random.random())\n",
+            "",
+            &Limits {
+                seed,
+                ..Limits::default()
+            },
+        );
+        let out = assert_ok(&outcome);
+        let (hash, random) = out.trim().split_once(' ').expect("two fields");
+        (hash.to_string(), random.to_string())
+    };
+    let (one, two) = (seeded(1), seeded(2));
+    assert_eq!(one.0, two.0);
+    assert_ne!(one.1, two.1);
     // A memory limit below the started interpreter's memory ends the run at once.
     let small = run_python(
         "print(1)\n",
