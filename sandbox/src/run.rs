@@ -129,7 +129,7 @@ pub(crate) struct RunState {
 }
 
 impl RunState {
-    fn new(
+    pub(crate) fn new(
         stdin: Vec<u8>,
         limits: &Limits,
         memory_bytes: u64,
@@ -311,6 +311,8 @@ fn run_on_this_thread(
         state.args = guest.args.clone();
         state.files = Some(Files::new(guest.volume.clone()));
         state.stdio_is_terminal = false;
+        // The clocks go on from where the interpreter's start-up left them.
+        state.slept_nanos = guest.started.clock_nanos();
     }
     let mut store = Store::new(program.instance_pre().module().engine(), state);
     store.limiter(|state| &mut state.limiter);
@@ -336,7 +338,7 @@ fn run_on_this_thread(
                 Start::Command => instance
                     .get_typed_func::<(), ()>(&mut store, "_start")
                     .and_then(|start| start.call(&mut store, ())),
-                Start::Python(_) => run_reactor(&mut store, &instance),
+                Start::Python(guest) => crate::python::run(&mut store, &instance, guest),
             }
         }
         Err(e) => {
@@ -384,19 +386,6 @@ fn run_on_this_thread(
         stdout: state.stdout,
         stderr,
     })
-}
-
-/// Runs a WASI reactor (the Python interpreter): `_initialize` when it exports one, then
-/// `run`, whose result is the exit status (a non-zero one ends the run like `proc_exit`).
-fn run_reactor(store: &mut Store<RunState>, instance: &wasmtime::Instance) -> wasmtime::Result<()> {
-    if let Ok(initialize) = instance.get_typed_func::<(), ()>(&mut *store, "_initialize") {
-        initialize.call(&mut *store, ())?;
-    }
-    let run = instance.get_typed_func::<(), i32>(&mut *store, "run")?;
-    match run.call(&mut *store, ())? {
-        0 => Ok(()),
-        code => Err(wasmtime::Error::new(GuestExit(code))),
-    }
 }
 
 fn is_candidate_failure(error: &wasmtime::Error) -> bool {

@@ -388,10 +388,11 @@ impl Sandbox {
     }
 
     /// A Python candidate: the interpreter with the source as its program. The source is
-    /// compiled by the interpreter first (`compile()` in a run of its own, under
-    /// [`crate::python::SYNTAX_CHECK_FUEL`]), so a syntax error is a rejected compilation
-    /// whose diagnostics are Python's `SyntaxError` message with its line, like a compiler's,
-    /// rather than a run ending with status 1. A checked source is memoized in the process.
+    /// compiled by the interpreter first (`compile()` in a run of its own from the started
+    /// interpreter, under [`crate::python::SYNTAX_CHECK_FUEL`]), so a syntax error is a
+    /// rejected compilation whose diagnostics are Python's `SyntaxError` message with its
+    /// line, like a compiler's, rather than a run ending with status 1. A checked source is
+    /// memoized in the process.
     fn python_program(&self, source: &str) -> Result<Compilation, SandboxError> {
         let runtime = self.python()?;
         let hash = hash_parts(&[runtime.identity.as_bytes(), source.as_bytes()]);

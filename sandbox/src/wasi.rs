@@ -171,6 +171,23 @@ fn virtual_nanos(caller: &mut Caller<'_, RunState>) -> u64 {
         .saturating_add(state.clock_reads)
 }
 
+/// The virtual time of a store between calls (as [`virtual_nanos`] would read it, without
+/// counting a read).
+pub(crate) fn virtual_nanos_of(store: &mut wasmtime::Store<RunState>) -> u64 {
+    let fuel_left = if store.data().meter_fuel {
+        store.get_fuel().unwrap_or(0)
+    } else {
+        0
+    };
+    let state = store.data();
+    state
+        .fuel_given
+        .saturating_sub(fuel_left)
+        .saturating_mul(NANOS_PER_FUEL)
+        .saturating_add(state.slept_nanos)
+        .saturating_add(state.clock_reads)
+}
+
 /// The value of clock `id` now, or `None` for an unknown clock.
 fn clock_now(caller: &mut Caller<'_, RunState>, id: u32) -> Option<u64> {
     let base = match id {
