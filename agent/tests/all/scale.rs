@@ -387,10 +387,18 @@ fn resume_large(strategy: &str, nodes: usize) {
             .unwrap_or_else(|e| panic!("drive: {e}"));
         let stored = store.load_tree(run).await.unwrap_or_else(|e| panic!("{e}"));
         let seed_id = stored[0].id;
-        // The synthetic tree's other nodes under it, in batches, parents first.
+        // The synthetic tree's other nodes under it, in batches, parents first: a batch
+        // ends before a node whose parent is in it (its id is known only once stored).
         let mut ids: Vec<NodeId> = vec![seed_id];
-        for chunk_start in (1..tree.len()).step_by(2_000) {
-            let chunk_end = (chunk_start + 2_000).min(tree.len());
+        let mut chunk_start = 1;
+        while chunk_start < tree.len() {
+            let mut chunk_end = chunk_start + 1;
+            while chunk_end < tree.len()
+                && chunk_end - chunk_start < 2_000
+                && tree.node(chunk_end).parent.is_none_or(|p| p < chunk_start)
+            {
+                chunk_end += 1;
+            }
             let items: Vec<(NewNode, NewEvaluation)> = (chunk_start..chunk_end)
                 .map(|i| {
                     let n = tree.node(i);
@@ -429,6 +437,7 @@ fn resume_large(strategy: &str, nodes: usize) {
                 .await
                 .unwrap_or_else(|e| panic!("insert: {e}"));
             ids.extend(new_ids);
+            chunk_start = chunk_end;
         }
         drop(tree);
         let before = status_kib("VmRSS");
