@@ -148,13 +148,14 @@ impl wasmtime::CacheStore for FunctionCache {
         if size > self.capacity {
             return false;
         }
+        if let Some(old) = entries.code.remove(key) {
+            entries.bytes -= key.len() + old.len();
+        }
         if entries.bytes + size > self.capacity {
             entries.code.clear();
             entries.bytes = 0;
         }
-        if let Some(old) = entries.code.insert(key.to_vec(), value) {
-            entries.bytes -= key.len() + old.len();
-        }
+        entries.code.insert(key.to_vec(), value);
         entries.bytes += size;
         true
     }
@@ -244,6 +245,11 @@ mod tests {
         assert_eq!(cache.get(b"a").as_deref(), Some(&[1u8; 40][..]));
         assert!(cache.insert(b"a", vec![3; 40]), "replacing an entry");
         assert_eq!(cache.get(b"a").as_deref(), Some(&[3u8; 40][..]));
+        assert_eq!(
+            cache.get(b"b").as_deref(),
+            Some(&[2u8; 40][..]),
+            "a replacement keeps the other entries"
+        );
         assert!(
             cache.insert(b"c", vec![4; 40]),
             "full: everything dropped first"
