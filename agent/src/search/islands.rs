@@ -14,8 +14,10 @@ use crate::prompt::Operator;
 ///
 /// Each island's population is kept as it changes (`Pool`): its members with their
 /// sampling weights in a sum tree over node indices (a draw walks the tree in O(log n),
-/// visiting members in index order as a scan would) and its best member. Weights depend on
-/// the run's score range; when that range moves, every pool is reweighed once.
+/// visiting members in index order as a scan would) and its best member. Fitness is
+/// normalized over the tree's stepped range ([`SearchTree::stepped_range`]), not its score
+/// range: the stepped range moves a logarithmic number of times as scores spread, and
+/// only then is every pool reweighed.
 #[derive(Debug)]
 pub struct Islands {
     islands: usize,
@@ -32,7 +34,7 @@ pub struct Islands {
     pools: Vec<Pool>,
     /// Nodes taken into the pools so far.
     seen: usize,
-    /// The score range the pools' weights were computed with.
+    /// The stepped range the pools' weights were computed with.
     weighed_with: Option<(f64, f64)>,
     /// `--objectives`: each island's Pareto front (see [`Islands::with_pareto`]).
     pareto: Option<(Objectives, Vec<ParetoFront>)>,
@@ -42,6 +44,8 @@ pub struct Islands {
 #[derive(Clone, Debug, Default)]
 struct Pool {
     member: Vec<bool>,
+    /// The members, in the order they joined (to clear the pool without a full scan).
+    members: Vec<NodeIndex>,
     count: usize,
     valid_count: usize,
     best: Option<NodeIndex>,
@@ -116,14 +120,16 @@ impl Pool {
         self.member.get(index).copied().unwrap_or(false)
     }
 
+    /// Removes every member: O(members · log n), not a pass over the whole tree.
     fn clear(&mut self) {
-        self.member.fill(false);
+        for index in std::mem::take(&mut self.members) {
+            self.member[index] = false;
+            self.all.set(index, 0.0);
+            self.valid.set(index, 0.0);
+        }
         self.count = 0;
         self.valid_count = 0;
         self.best = None;
-        let capacity = self.member.len();
-        self.all.rebuild(std::iter::empty(), capacity);
-        self.valid.rebuild(std::iter::empty(), capacity);
     }
 }
 
@@ -189,7 +195,7 @@ impl Islands {
     }
 
     fn weight(&self, tree: &SearchTree, index: NodeIndex) -> f64 {
-        let fitness = tree.normalized(index);
+        let fitness = tree.stepped_normalized(index);
         ((fitness - 1.0) / self.temperature).exp() / (1.0 + tree.node(index).children.len() as f64)
     }
 
@@ -203,6 +209,7 @@ impl Islands {
         self.pareto_admit(tree, island, index);
         let pool = &mut self.pools[island];
         pool.member[index] = true;
+        pool.members.push(index);
         pool.count += 1;
         pool.all.set(index, weight);
         if valid {
@@ -218,7 +225,7 @@ impl Islands {
         }
     }
 
-    /// Takes in the nodes pushed since the last call; reweighs the pools when the score
+    /// Takes in the nodes pushed since the last call; reweighs the pools when the stepped
     /// range moved (normalized fitness changed for every node).
     fn sync(&mut self, tree: &SearchTree) {
         if tree.len() > self.pools[0].member.len() {
@@ -253,14 +260,14 @@ impl Islands {
                 self.admit(tree, island, index);
             }
         }
-        if tree.score_range() != self.weighed_with {
+        if tree.stepped_range() != self.weighed_with {
             self.reweigh(tree);
         }
     }
 
-    /// Recomputes every member's weight (the score range moved, or the pools grew).
+    /// Recomputes every member's weight (the stepped range moved, or the pools grew).
     fn reweigh(&mut self, tree: &SearchTree) {
-        self.weighed_with = tree.score_range();
+        self.weighed_with = tree.stepped_range();
         for island in 0..self.islands {
             let capacity = self.pools[island].member.len();
             let weights: Vec<f64> = (0..capacity)
@@ -287,8 +294,8 @@ impl Islands {
         }
     }
 
-    /// Fitness-weighted choice: softmax of normalized scores over the temperature, divided
-    /// by (1 + children) to spread effort.
+    /// Fitness-weighted choice: softmax of normalized scores (over the stepped range) at the
+    /// temperature, divided by (1 + children) to spread effort.
     fn sample(
         &self,
         tree: &SearchTree,

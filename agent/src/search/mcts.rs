@@ -21,8 +21,11 @@ pub struct Mcts {
     pending_children: Vec<usize>,
     /// Each subtree's best score, for values without walking the subtree.
     best: SubtreeBest,
-    /// Steps in flight: the expanded node and the path that got a virtual visit.
-    in_flight: Vec<(NodeIndex, Vec<NodeIndex>)>,
+    /// Steps in flight: the node each expands (its path from the root got a virtual visit).
+    in_flight: Vec<NodeIndex>,
+    /// Abandoned steps' nodes, released at the next call that sees the tree (`abandon`
+    /// does not: the path is walked by parent links).
+    released: Vec<NodeIndex>,
 }
 
 impl Mcts {
@@ -35,6 +38,7 @@ impl Mcts {
             pending_children: Vec::new(),
             best: SubtreeBest::default(),
             in_flight: Vec::new(),
+            released: Vec::new(),
         }
     }
 
@@ -45,6 +49,9 @@ impl Mcts {
             self.pending_children.push(0);
         }
         self.best.sync(tree);
+        for parent in std::mem::take(&mut self.released) {
+            self.release(tree, parent);
+        }
     }
 
     /// Max-backup value of a subtree: the normalized best score in it (normalization shifts
@@ -57,14 +64,29 @@ impl Mcts {
         self.visits[index] + self.virtual_visits[index]
     }
 
-    fn uct(&self, tree: &SearchTree, parent_visits: f64, child: NodeIndex) -> f64 {
+    /// UCT of `child` under a parent whose visits have the logarithm `ln_parent` (computed
+    /// once per parent: the same value the formula would compute for each child).
+    fn uct(&self, tree: &SearchTree, ln_parent: f64, child: NodeIndex) -> f64 {
         let n = self.total_visits(child).max(1.0);
-        self.value(tree, child) + self.exploration * (parent_visits.max(1.0).ln() / n).sqrt()
+        self.value(tree, child) + self.exploration * (ln_parent / n).sqrt()
     }
 
     fn can_expand(&self, tree: &SearchTree, index: NodeIndex) -> bool {
         let allowed = (self.widening * (self.total_visits(index) + 1.0).sqrt()).ceil() as usize;
         tree.node(index).children.len() + self.pending_children[index] < allowed.max(1)
+    }
+
+    /// The child of highest UCT (ties to the first), duplicates skipped.
+    fn descend(&self, tree: &SearchTree, index: NodeIndex) -> Option<NodeIndex> {
+        let ln_parent = (self.total_visits(index) + 1.0).max(1.0).ln();
+        pick(
+            tree.node(index)
+                .children
+                .iter()
+                .copied()
+                .filter(|&c| !tree.node(c).duplicate),
+            |c| self.uct(tree, ln_parent, c),
+        )
     }
 }
 
@@ -80,34 +102,20 @@ impl Strategy for Mcts {
             return Some(Plan::new(Operator::Draft, None));
         }
         let root_visits: f64 = roots.iter().map(|&r| self.total_visits(r) + 1.0).sum();
-        let mut current = pick(&roots, |&r| self.uct(tree, root_visits, r))?;
-        loop {
-            if self.can_expand(tree, current) {
-                break;
-            }
-            let children: Vec<NodeIndex> = tree
-                .node(current)
-                .children
-                .iter()
-                .copied()
-                .filter(|&c| !tree.node(c).duplicate)
-                .collect();
-            if children.is_empty() {
-                break;
-            }
-            let parent_visits = self.total_visits(current) + 1.0;
-            match pick(&children, |&c| self.uct(tree, parent_visits, c)) {
+        let ln_roots = root_visits.max(1.0).ln();
+        let mut current = pick(roots.iter().copied(), |r| self.uct(tree, ln_roots, r))?;
+        while !self.can_expand(tree, current) {
+            match self.descend(tree, current) {
                 Some(child) => current = child,
                 None => break,
             }
         }
         // Virtual loss along the path.
-        let path = tree.path(current);
-        for &i in &path {
+        for i in tree.lineage(current) {
             self.virtual_visits[i] += 1.0;
         }
         self.pending_children[current] += 1;
-        self.in_flight.push((current, path));
+        self.in_flight.push(current);
         Some(Plan::new(
             refine_operator(tree.node(current)),
             Some(current),
@@ -117,41 +125,41 @@ impl Strategy for Mcts {
     fn observe(&mut self, tree: &SearchTree, node: NodeIndex) {
         self.sync(tree);
         if let Some(parent) = tree.node(node).parent {
-            self.release(parent);
+            self.release(tree, parent);
         }
-        for i in tree.path(node) {
+        for i in tree.lineage(node) {
             self.visits[i] += 1.0;
         }
     }
 
     fn abandon(&mut self, plan: &Plan) {
         if let Some(parent) = plan.parent {
-            self.release(parent);
+            self.released.push(parent);
         }
     }
 }
 
 impl Mcts {
     /// Ends the oldest in-flight step that expanded `parent`: its virtual visits go.
-    fn release(&mut self, parent: NodeIndex) {
-        let Some(position) = self.in_flight.iter().position(|(p, _)| *p == parent) else {
+    fn release(&mut self, tree: &SearchTree, parent: NodeIndex) {
+        let Some(position) = self.in_flight.iter().position(|&p| p == parent) else {
             return;
         };
-        let (_, path) = self.in_flight.remove(position);
+        self.in_flight.remove(position);
         self.pending_children[parent] = self.pending_children[parent].saturating_sub(1);
-        for i in path {
+        for i in tree.lineage(parent) {
             self.virtual_visits[i] = (self.virtual_visits[i] - 1.0).max(0.0);
         }
     }
 }
 
 /// The item with the highest key; ties go to the first.
-fn pick<T: Copy>(items: &[T], key: impl Fn(&T) -> f64) -> Option<T> {
+fn pick<T: Copy>(items: impl Iterator<Item = T>, key: impl Fn(T) -> f64) -> Option<T> {
     let mut best: Option<(f64, T)> = None;
     for item in items {
         let k = key(item);
         if best.is_none_or(|(b, _)| k > b) {
-            best = Some((k, *item));
+            best = Some((k, item));
         }
     }
     best.map(|(_, item)| item)

@@ -589,7 +589,7 @@ pub(crate) mod islands {
             let weights: Vec<f64> = members
                 .iter()
                 .map(|&m| {
-                    let fitness = tree.normalized(m);
+                    let fitness = tree.stepped_normalized(m);
                     ((fitness - 1.0) / self.temperature).exp()
                         / (1.0 + tree.node(m).children.len() as f64)
                 })

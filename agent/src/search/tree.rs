@@ -48,7 +48,13 @@ pub struct SearchTree {
     /// Lowest and highest finite score of a valid node (kept on push: normalization reads
     /// it on every call).
     range: Option<(f64, f64)>,
+    /// The stepped range (see [`SearchTree::stepped_range`]).
+    stepped: Option<(f64, f64)>,
 }
+
+/// How far past a score the stepped range moves when the score falls outside it, as a
+/// fraction of the range's new width.
+const STEP_MARGIN: f64 = 0.25;
 
 /// A comparable rank: valid nodes above invalid ones, then by score.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize)]
@@ -80,6 +86,7 @@ impl SearchTree {
                 None => (node.score, node.score),
                 Some((lo, hi)) => (lo.min(node.score), hi.max(node.score)),
             });
+            self.stepped = Some(step(self.stepped, node.score));
         }
         let better = match self.best {
             None => true,
@@ -162,6 +169,33 @@ impl SearchTree {
         }
     }
 
+    /// A range that holds every valid finite score and moves only when a score falls
+    /// outside it: it then reaches past that score by a quarter of its new width. Each move
+    /// widens it by at least that quarter, so it moves a logarithmic number of times while
+    /// the score range grows, and values derived from it (islands' sampling weights) stay
+    /// valid between moves instead of changing with every new best score.
+    pub fn stepped_range(&self) -> Option<(f64, f64)> {
+        self.stepped
+    }
+
+    /// A node's score mapped to [0.1, 1] over [`SearchTree::stepped_range`] (1 while that
+    /// range is a single score); invalid nodes and non-finite scores get 0.
+    pub fn stepped_normalized(&self, index: NodeIndex) -> f64 {
+        let node = &self.nodes[index];
+        if !node.valid || !node.score.is_finite() {
+            return 0.0;
+        }
+        match self.stepped {
+            Some((lo, hi)) if hi > lo => 0.1 + 0.9 * (node.score - lo) / (hi - lo),
+            _ => 1.0,
+        }
+    }
+
+    /// `index` and its ancestors, up to its root (by parent links, nothing allocated).
+    pub fn lineage(&self, index: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
+        std::iter::successors(Some(index), |&i| self.nodes[i].parent)
+    }
+
     /// The indices on the path from the root to `index`, root first.
     pub fn path(&self, index: NodeIndex) -> Vec<NodeIndex> {
         let mut path = vec![index];
@@ -172,6 +206,25 @@ impl SearchTree {
         }
         path.reverse();
         path
+    }
+}
+
+/// The stepped range after a valid finite `score` arrives.
+fn step(range: Option<(f64, f64)>, score: f64) -> (f64, f64) {
+    let (lo, hi) = match range {
+        None => return (score, score),
+        Some(range) => range,
+    };
+    let beyond = |edge: f64, width: f64| {
+        let moved = edge + STEP_MARGIN * width;
+        if moved.is_finite() { moved } else { edge }
+    };
+    if score > hi {
+        (lo, beyond(score, score - lo))
+    } else if score < lo {
+        (-beyond(-score, hi - score), hi)
+    } else {
+        (lo, hi)
     }
 }
 
@@ -283,5 +336,44 @@ pub(crate) mod tests {
         assert!((tree.normalized(a) - 0.1).abs() < 1e-12);
         assert!((tree.normalized(b) - 1.0).abs() < 1e-12);
         assert_eq!(tree.normalized(c), 0.0);
+    }
+
+    #[test]
+    fn the_stepped_range_moves_only_past_its_edges_and_then_beyond_the_score() {
+        let mut tree = SearchTree::new();
+        let a = tree.push(node(1, None, true, 1.0));
+        assert_eq!(tree.stepped_range(), Some((1.0, 1.0)));
+        assert_eq!(tree.stepped_normalized(a), 1.0);
+        tree.push(node(2, Some(a), true, 5.0));
+        assert_eq!(tree.stepped_range(), Some((1.0, 6.0)), "5 + 0.25 · (5 - 1)");
+        tree.push(node(3, Some(a), true, 5.5));
+        tree.push(node(4, Some(a), false, 100.0));
+        tree.push(node(5, Some(a), true, f64::INFINITY));
+        assert_eq!(
+            tree.stepped_range(),
+            Some((1.0, 6.0)),
+            "inside, invalid, infinite"
+        );
+        let low = tree.push(node(6, Some(a), true, -1.0));
+        assert_eq!(
+            tree.stepped_range(),
+            Some((-2.75, 6.0)),
+            "-1 - 0.25 · (6 + 1)"
+        );
+        assert!((tree.stepped_normalized(low) - (0.1 + 0.9 * 1.75 / 8.75)).abs() < 1e-12);
+        assert_eq!(tree.score_range(), Some((-1.0, 5.5)));
+        // Moves are geometric: a steadily rising best moves the range a few times only.
+        let mut moves = 0;
+        for i in 0..10_000 {
+            let before = tree.stepped_range();
+            tree.push(node(
+                10 + i,
+                Some(a),
+                true,
+                6.0 + f64::from(i as i32) * 0.01,
+            ));
+            moves += usize::from(tree.stepped_range() != before);
+        }
+        assert!(moves < 30, "{moves} moves");
     }
 }

@@ -144,6 +144,9 @@ fn synthetic_run(strategy: &str, nodes: usize, report: bool) -> SearchTree {
     let index = tree.push(seed);
     strategy_state.observe(&tree, index);
     let mut per_tenth = vec![(Duration::ZERO, 0u64); 10];
+    // Per tenth: the planned nodes' depths and the children on their paths (what a descent
+    // from the root compares), summed over the steps that planned a node.
+    let mut walks = vec![(0u64, 0u64, 0u64); 10];
     let mut step = 0u64;
     let started = Instant::now();
     while tree.len() < nodes {
@@ -176,12 +179,32 @@ fn synthetic_run(strategy: &str, nodes: usize, report: bool) -> SearchTree {
         }
         per_tenth[tenth].0 += began.elapsed();
         per_tenth[tenth].1 += 1;
+        if report && let Some(parent) = plan.parent {
+            let path = tree.path(parent);
+            let compared: usize = path[..path.len() - 1]
+                .iter()
+                .map(|&i| tree.node(i).children.len())
+                .sum();
+            walks[tenth].0 += u64::from(tree.node(parent).depth);
+            walks[tenth].1 += compared as u64;
+            walks[tenth].2 += 1;
+        }
     }
     if report {
+        let mean = |pick: fn(&(u64, u64, u64)) -> u64| -> String {
+            let means: Vec<String> = walks
+                .iter()
+                .map(|w| format!("{:.0}", pick(w) as f64 / w.2.max(1) as f64))
+                .collect();
+            means.join(", ")
+        };
         println!(
-            "scale strategy {strategy}: {nodes} nodes, {step} steps in {:.1} s; step per tenth {}",
+            "scale strategy {strategy}: {nodes} nodes, {step} steps in {:.1} s; step per tenth {}; \
+             planned node's depth per tenth [{}], children on its path [{}]",
             started.elapsed().as_secs_f64(),
-            tenths_line(&per_tenth)
+            tenths_line(&per_tenth),
+            mean(|w| w.0),
+            mean(|w| w.1),
         );
     }
     tree
@@ -384,10 +407,18 @@ fn resume_large(strategy: &str, nodes: usize) {
             .unwrap_or_else(|e| panic!("drive: {e}"));
         let stored = store.load_tree(run).await.unwrap_or_else(|e| panic!("{e}"));
         let seed_id = stored[0].id;
-        // The synthetic tree's other nodes under it, in batches, parents first.
+        // The synthetic tree's other nodes under it, in batches, parents first: a batch
+        // ends before a node whose parent is in it (its id is known only once stored).
         let mut ids: Vec<NodeId> = vec![seed_id];
-        for chunk_start in (1..tree.len()).step_by(2_000) {
-            let chunk_end = (chunk_start + 2_000).min(tree.len());
+        let mut chunk_start = 1;
+        while chunk_start < tree.len() {
+            let mut chunk_end = chunk_start + 1;
+            while chunk_end < tree.len()
+                && chunk_end - chunk_start < 2_000
+                && tree.node(chunk_end).parent.is_none_or(|p| p < chunk_start)
+            {
+                chunk_end += 1;
+            }
             let items: Vec<(NewNode, NewEvaluation)> = (chunk_start..chunk_end)
                 .map(|i| {
                     let n = tree.node(i);
@@ -426,6 +457,7 @@ fn resume_large(strategy: &str, nodes: usize) {
                 .await
                 .unwrap_or_else(|e| panic!("insert: {e}"));
             ids.extend(new_ids);
+            chunk_start = chunk_end;
         }
         drop(tree);
         let before = status_kib("VmRSS");

@@ -11,3 +11,4 @@ mod params;
 mod pde;
 mod python;
 mod support;
+mod turnaround;
