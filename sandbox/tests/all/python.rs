@@ -520,6 +520,40 @@ fn python_cost_of_a_run_and_of_metering() {
         ours / host
     );
 
+    // NumPy: import and a small computation, against the same file run by the host
+    // interpreter (NumPy found through the environment, e.g. PYTHONPATH).
+    let numpy_source = "import numpy as np\na = np.arange(100_000, dtype=np.float64)\nprint(float((a * a).sum()))\n";
+    let numpy = python(numpy_source);
+    let numpy_file =
+        std::env::temp_dir().join(format!("hone-numpy-cost-{}.py", std::process::id()));
+    std::fs::write(&numpy_file, numpy_source).expect("write the NumPy file");
+    let mut ours = Vec::new();
+    let mut host = Vec::new();
+    for _ in 0..rounds {
+        let before = cpu_seconds(libc::RUSAGE_SELF);
+        assert_ok(&run(&numpy, "", &Limits::default()));
+        ours.push(cpu_seconds(libc::RUSAGE_SELF) - before);
+        let before = cpu_seconds(libc::RUSAGE_CHILDREN);
+        let status = std::process::Command::new(&host_python)
+            .arg(&numpy_file)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("host python3");
+        assert!(
+            status.success(),
+            "the host interpreter needs NumPy (PYTHONPATH)"
+        );
+        host.push(cpu_seconds(libc::RUSAGE_CHILDREN) - before);
+    }
+    let _ = std::fs::remove_file(&numpy_file);
+    let (ours, host) = (median(ours), median(host));
+    eprintln!(
+        "NumPy import + sum run in a loaded sandbox: {:.2} ms CPU; host `{host_python} FILE`: {:.2} ms; ratio {:.2}x",
+        ours * 1e3,
+        host * 1e3,
+        ours / host
+    );
+
     let source = "s = 0\nfor i in range(300_000):\n    s += i * i % 7\nprint(s)\n";
     let unmetered = hone_sandbox::Sandbox::new(hone_sandbox::SandboxConfig {
         cache_dir: Some(crate::support::cache_dir()),
