@@ -31,19 +31,17 @@ pub struct CassetteEntry {
     pub finish_reason: Option<String>,
 }
 
-/// Wraps a real backend and appends every successful exchange to a cassette file.
-pub struct CassetteRecorder {
+/// A cassette opened for appending. Each entry is one JSON line written with one `write`
+/// on an `O_APPEND` handle, so the chat and the embedding recorders of a run can share the
+/// file without interleaving.
+pub(crate) struct CassetteFile {
     path: PathBuf,
     file: Mutex<File>,
-    inner: std::sync::Arc<dyn ChatBackend>,
 }
 
-impl CassetteRecorder {
+impl CassetteFile {
     /// Opens `path` for appending (creating it and its folder if needed).
-    pub fn create(
-        path: &Path,
-        inner: std::sync::Arc<dyn ChatBackend>,
-    ) -> Result<CassetteRecorder, LlmError> {
+    pub(crate) fn open(path: &Path) -> Result<CassetteFile, LlmError> {
         let io = |source| LlmError::CassetteIo {
             path: path.to_path_buf(),
             source,
@@ -56,14 +54,14 @@ impl CassetteRecorder {
             .append(true)
             .open(path)
             .map_err(io)?;
-        Ok(CassetteRecorder {
+        Ok(CassetteFile {
             path: path.to_path_buf(),
             file: Mutex::new(file),
-            inner,
         })
     }
 
-    fn append(&self, entry: &CassetteEntry) -> Result<(), LlmError> {
+    /// Appends `entry` as one line.
+    pub(crate) fn append(&self, entry: &impl Serialize) -> Result<(), LlmError> {
         let mut line = serde_json::to_string(entry).map_err(|e| LlmError::CassetteFormat {
             path: self.path.clone(),
             line: 0,
@@ -81,10 +79,29 @@ impl CassetteRecorder {
                 source,
             })
     }
+}
+
+/// Wraps a real backend and appends every successful exchange to a cassette file.
+pub struct CassetteRecorder {
+    file: CassetteFile,
+    inner: std::sync::Arc<dyn ChatBackend>,
+}
+
+impl CassetteRecorder {
+    /// Opens `path` for appending (creating it and its folder if needed).
+    pub fn create(
+        path: &Path,
+        inner: std::sync::Arc<dyn ChatBackend>,
+    ) -> Result<CassetteRecorder, LlmError> {
+        Ok(CassetteRecorder {
+            file: CassetteFile::open(path)?,
+            inner,
+        })
+    }
 
     async fn record(&self, request: &ChatRequest) -> Result<Completion, LlmError> {
         let completion = self.inner.complete(request).await?;
-        self.append(&CassetteEntry {
+        self.file.append(&CassetteEntry {
             hash: request.hash(),
             request: request.clone(),
             reply: completion.text.clone(),

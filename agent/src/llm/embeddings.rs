@@ -10,14 +10,13 @@
 //! without the network.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::cassette::CassetteFile;
 use super::{BoxFuture, LlmError, OpenAiClient, OpenAiConfig, excerpt};
 
 /// One embeddings request: one text, one model.
@@ -180,67 +179,36 @@ pub(crate) fn is_embedding_line(line: &str) -> bool {
 /// Wraps a real embeddings backend and appends every embedding to a cassette file (the one
 /// the chat exchanges of the run go to).
 pub struct CassetteEmbeddingRecorder {
-    path: PathBuf,
-    file: Mutex<File>,
+    file: CassetteFile,
     inner: Arc<dyn EmbeddingBackend>,
 }
 
 impl CassetteEmbeddingRecorder {
-    /// Opens `path` for appending (creating it and its folder if needed). Each entry is
-    /// written with one `write` on an `O_APPEND` handle, so it does not interleave with the
-    /// chat recorder's lines.
+    /// Opens `path` for appending (creating it and its folder if needed); each line is one
+    /// `write` on an `O_APPEND` handle, so it does not interleave with the chat recorder's.
     pub fn create(
         path: &Path,
         inner: Arc<dyn EmbeddingBackend>,
     ) -> Result<CassetteEmbeddingRecorder, LlmError> {
-        let io = |source| LlmError::CassetteIo {
-            path: path.to_path_buf(),
-            source,
-        };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io)?;
         Ok(CassetteEmbeddingRecorder {
-            path: path.to_path_buf(),
-            file: Mutex::new(file),
+            file: CassetteFile::open(path)?,
             inner,
         })
-    }
-
-    fn append(&self, request: &EmbeddingRequest, vector: &[f32]) -> Result<(), LlmError> {
-        let entry = EmbeddingEntry {
-            kind: EMBEDDING_KIND.into(),
-            hash: request.hash(),
-            request: request.clone(),
-            embedding: vector.to_vec(),
-        };
-        let mut line = serde_json::to_string(&entry).map_err(|e| LlmError::CassetteFormat {
-            path: self.path.clone(),
-            line: 0,
-            message: e.to_string(),
-        })?;
-        line.push('\n');
-        let mut file = self
-            .file
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        file.write_all(line.as_bytes())
-            .and_then(|()| file.flush())
-            .map_err(|source| LlmError::CassetteIo {
-                path: self.path.clone(),
-                source,
-            })
     }
 
     async fn record(&self, request: &EmbeddingRequest) -> Result<Vec<f32>, LlmError> {
         let vector = self.inner.embed(request).await?;
         self.append(request, &vector)?;
         Ok(vector)
+    }
+
+    fn append(&self, request: &EmbeddingRequest, vector: &[f32]) -> Result<(), LlmError> {
+        self.file.append(&EmbeddingEntry {
+            kind: EMBEDDING_KIND.into(),
+            hash: request.hash(),
+            request: request.clone(),
+            embedding: vector.to_vec(),
+        })
     }
 }
 
