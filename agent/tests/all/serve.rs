@@ -433,12 +433,8 @@ fn browser_shows_a_node_s_code_and_diff() {
     }
 }
 
-#[test]
-fn api_serves_the_map_elites_grid_and_the_pareto_front() {
-    let model = MockModel::start(Duration::ZERO);
-    let work = Work::new();
-    // Run 1 without descriptors or objectives; run 2 a map-elites run with both.
-    make_run(&work, &model, 3);
+/// A map-elites run over code length with Pareto objectives score and fuel.
+fn make_quality_run(work: &Work, model: &MockModel) {
     let mut args = vec!["run".to_string(), FIXTURE.to_string()];
     args.extend(model.flags());
     args.extend(
@@ -455,6 +451,15 @@ fn api_serves_the_map_elites_grid_and_the_pareto_front() {
         .map(String::from),
     );
     assert_success(&work.hone(&args), "hone run --strategy map-elites");
+}
+
+#[test]
+fn api_serves_the_map_elites_grid_and_the_pareto_front() {
+    let model = MockModel::start(Duration::ZERO);
+    let work = Work::new();
+    // Run 1 without descriptors or objectives; run 2 a map-elites run with both.
+    make_run(&work, &model, 3);
+    make_quality_run(&work, &model);
     let server = Server::start(&work);
     let nodes = work.nodes(2);
     runtime().block_on(async {
@@ -509,22 +514,7 @@ fn browser_shows_the_map_elites_grid_and_the_pareto_front() {
     };
     let model = MockModel::start(Duration::ZERO);
     let work = Work::new();
-    let mut args = vec!["run".to_string(), FIXTURE.to_string()];
-    args.extend(model.flags());
-    args.extend(
-        [
-            "--budget-evals",
-            "6",
-            "--strategy",
-            "map-elites",
-            "--descriptors",
-            "code_len:0..4000:4",
-            "--objectives",
-            "score,fuel",
-        ]
-        .map(String::from),
-    );
-    assert_success(&work.hone(&args), "hone run --strategy map-elites");
+    make_quality_run(&work, &model);
     let valid: Vec<String> = work
         .nodes(1)
         .iter()

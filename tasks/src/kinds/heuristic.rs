@@ -119,7 +119,8 @@ impl HeuristicEvaluator {
             }
         };
         let mut results: Vec<CaseResult> = Vec::with_capacity(cases.len());
-        let mut stop = None;
+        // A stopped candidate's evaluation is the one of the stage that stopped it.
+        let mut stopped = None;
         for case in cases {
             results.push(match &case.input {
                 Ok(input) => runner.run(case.seed, input),
@@ -127,13 +128,16 @@ impl HeuristicEvaluator {
             });
             if let Some((number, stage)) = cascade.stage_ending_at(results.len()) {
                 let on_stage = self.scoring.aggregate(&cases[..results.len()], &results);
-                stop = cascade.judge(number, stage, on_stage.valid, on_stage.score);
-                if stop.is_some() {
+                if let Some(stop) = cascade.judge(number, stage, on_stage.valid, on_stage.score) {
+                    stopped = Some((stop, on_stage));
                     break;
                 }
             }
         }
-        let mut evaluation = self.scoring.aggregate(&cases[..results.len()], &results);
+        let (stop, mut evaluation) = match stopped {
+            Some((stop, on_stage)) => (Some(stop), on_stage),
+            None => (None, self.scoring.aggregate(cases, &results)),
+        };
         cascade.mark(&mut evaluation, stop, cases.len());
         evaluation.wall_ms = start.elapsed().as_secs_f64() * 1e3;
         evaluation
