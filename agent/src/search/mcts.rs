@@ -1,9 +1,12 @@
 //! `mcts`: UCT over the tree with max-backup, progressive widening and virtual loss for
 //! steps in flight (APRMCTS).
 
+use std::collections::HashMap;
+
 use rand_chacha::ChaCha12Rng;
 
 use super::tree::SubtreeBest;
+use super::uct::{Key, Tournament};
 use super::{NodeIndex, Plan, SearchTree, Strategy, refine_operator};
 use crate::prompt::Operator;
 
@@ -26,6 +29,22 @@ pub struct Mcts {
     /// Abandoned steps' nodes, released at the next call that sees the tree (`abandon`
     /// does not: the path is walked by parent links).
     released: Vec<NodeIndex>,
+    /// UCT tournaments over the children of nodes with at least [`TOURNAMENT_CHILDREN`]
+    /// of them: progressive widening gives a node ⌈√visits⌉ children (hundreds at the
+    /// root of a long run), and comparing them all made a step cost O(√n).
+    tournaments: HashMap<NodeIndex, Tournament>,
+    /// Each node's position among its parent's children (its leaf in their tournament).
+    position: Vec<u32>,
+}
+
+/// Nodes with at least this many children descend through a [`Tournament`]; fewer are
+/// compared directly.
+const TOURNAMENT_CHILDREN: usize = 8;
+
+/// UCT's key of a child of `value` and `visits` under a parent whose visits have the
+/// logarithm `ln_parent`.
+fn uct_key(value: f64, exploration: f64, ln_parent: f64, visits: f64) -> f64 {
+    value + exploration * (ln_parent / visits.max(1.0)).sqrt()
 }
 
 impl Mcts {
@@ -39,18 +58,57 @@ impl Mcts {
             best: SubtreeBest::default(),
             in_flight: Vec::new(),
             released: Vec::new(),
+            tournaments: HashMap::new(),
+            position: Vec::new(),
         }
     }
 
     fn sync(&mut self, tree: &SearchTree) {
+        let known = self.visits.len();
         while self.visits.len() < tree.len() {
             self.visits.push(0.0);
             self.virtual_visits.push(0.0);
             self.pending_children.push(0);
+            self.position.push(0);
         }
         self.best.sync(tree);
+        for node in known..tree.len() {
+            let Some(parent) = tree.node(node).parent else {
+                continue;
+            };
+            let siblings = &tree.node(parent).children;
+            // Children are in index order: `node` is among the last ones pushed.
+            let position = siblings
+                .iter()
+                .rposition(|&c| c == node)
+                .expect("a node is among its parent's children");
+            self.position[node] = position as u32;
+            if let Some(tournament) = self.tournaments.get_mut(&parent) {
+                tournament.push(!tree.node(node).duplicate);
+            } else if position + 1 >= TOURNAMENT_CHILDREN {
+                let mut tournament = Tournament::new();
+                for &child in &siblings[..=position] {
+                    tournament.push(!tree.node(child).duplicate);
+                }
+                self.tournaments.insert(parent, tournament);
+            }
+            // The new node's score may have raised its ancestors' bests.
+            for i in tree.lineage(node) {
+                self.changed(tree, i);
+            }
+        }
         for parent in std::mem::take(&mut self.released) {
             self.release(tree, parent);
+        }
+    }
+
+    /// `node`'s UCT inputs (visits, best) changed: its parent's tournament, if any, plays
+    /// its matches again.
+    fn changed(&mut self, tree: &SearchTree, node: NodeIndex) {
+        if let Some(parent) = tree.node(node).parent
+            && let Some(tournament) = self.tournaments.get_mut(&parent)
+        {
+            tournament.changed(self.position[node] as usize);
         }
     }
 
@@ -67,8 +125,12 @@ impl Mcts {
     /// UCT of `child` under a parent whose visits have the logarithm `ln_parent` (computed
     /// once per parent: the same value the formula would compute for each child).
     fn uct(&self, tree: &SearchTree, ln_parent: f64, child: NodeIndex) -> f64 {
-        let n = self.total_visits(child).max(1.0);
-        self.value(tree, child) + self.exploration * (ln_parent / n).sqrt()
+        uct_key(
+            self.value(tree, child),
+            self.exploration,
+            ln_parent,
+            self.total_visits(child),
+        )
     }
 
     fn can_expand(&self, tree: &SearchTree, index: NodeIndex) -> bool {
@@ -77,8 +139,33 @@ impl Mcts {
     }
 
     /// The child of highest UCT (ties to the first), duplicates skipped.
-    fn descend(&self, tree: &SearchTree, index: NodeIndex) -> Option<NodeIndex> {
+    fn descend(&mut self, tree: &SearchTree, index: NodeIndex) -> Option<NodeIndex> {
         let ln_parent = (self.total_visits(index) + 1.0).max(1.0).ln();
+        let Mcts {
+            tournaments,
+            visits,
+            virtual_visits,
+            best,
+            exploration,
+            ..
+        } = self;
+        if let Some(tournament) = tournaments.get_mut(&index) {
+            // The same keys as `uct`, from the same inputs.
+            let children = &tree.node(index).children;
+            let key = |position: usize| {
+                let child = children[position];
+                let n = visits[child] + virtual_visits[child];
+                let value = best.value(tree, child);
+                Key {
+                    key: uct_key(value, *exploration, ln_parent, n),
+                    value,
+                    slope: *exploration / n.max(1.0).sqrt(),
+                }
+            };
+            return tournament
+                .winner(ln_parent.sqrt(), tree.score_range(), &key)
+                .map(|position| children[position]);
+        }
         pick(
             tree.node(index)
                 .children
@@ -113,6 +200,7 @@ impl Strategy for Mcts {
         // Virtual loss along the path.
         for i in tree.lineage(current) {
             self.virtual_visits[i] += 1.0;
+            self.changed(tree, i);
         }
         self.pending_children[current] += 1;
         self.in_flight.push(current);
@@ -129,6 +217,7 @@ impl Strategy for Mcts {
         }
         for i in tree.lineage(node) {
             self.visits[i] += 1.0;
+            self.changed(tree, i);
         }
     }
 
@@ -149,6 +238,7 @@ impl Mcts {
         self.pending_children[parent] = self.pending_children[parent].saturating_sub(1);
         for i in tree.lineage(parent) {
             self.virtual_visits[i] = (self.virtual_visits[i] - 1.0).max(0.0);
+            self.changed(tree, i);
         }
     }
 }
@@ -198,6 +288,59 @@ mod tests {
             parents.iter().filter(|p| **p == Some(good)).count() >= 2,
             "{parents:?}"
         );
+    }
+
+    #[test]
+    fn a_wide_node_descends_to_the_child_a_full_comparison_picks() {
+        use rand::Rng;
+        let mut world = ChaCha12Rng::seed_from_u64(7);
+        for exploration in [0.0, 0.01, 0.3, std::f64::consts::SQRT_2, 5.0] {
+            let mut tree = SearchTree::new();
+            let mut mcts = Mcts::new(exploration, 1.0);
+            let root = tree.push(node(1, None, true, 0.0));
+            mcts.observe(&tree, root);
+            // 300 children and grandchildren with tied and untied scores, some invalid,
+            // some duplicates; steps in flight below some of them.
+            for id in 2..900 {
+                let parent = if id < 300 {
+                    root
+                } else {
+                    world.random_range(1..300)
+                };
+                let mut n = node(
+                    id,
+                    Some(parent),
+                    world.random_bool(0.8),
+                    f64::from(world.random_range(0..12u32)) * 0.5,
+                );
+                n.duplicate = world.random_bool(0.05);
+                let index = tree.push(n);
+                mcts.observe(&tree, index);
+                if world.random_bool(0.1) {
+                    mcts.virtual_visits[index] += 1.0;
+                    for i in tree.lineage(index) {
+                        mcts.changed(&tree, i);
+                    }
+                }
+            }
+            assert!(mcts.tournaments.contains_key(&root));
+            for index in 0..tree.len() {
+                let ln_parent = (mcts.total_visits(index) + 1.0).max(1.0).ln();
+                let full = pick(
+                    tree.node(index)
+                        .children
+                        .iter()
+                        .copied()
+                        .filter(|&c| !tree.node(c).duplicate),
+                    |c| mcts.uct(&tree, ln_parent, c),
+                );
+                assert_eq!(
+                    mcts.descend(&tree, index),
+                    full,
+                    "node {index}, c {exploration}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1111,7 +1111,14 @@ mod equivalence {
 
     #[test]
     fn mcts_agrees_with_the_full_scan() {
-        for (seed, c, widening) in [(4, std::f64::consts::SQRT_2, 1.0), (5, 0.5, 0.5)] {
+        // Wide nodes (widening 3) have their children indexed; a tiny exploration constant
+        // makes the index read every visit group, a large one only the first.
+        for (seed, c, widening) in [
+            (4, std::f64::consts::SQRT_2, 1.0),
+            (5, 0.5, 0.5),
+            (8, 0.01, 3.0),
+            (9, 4.0, 3.0),
+        ] {
             agree(
                 Box::new(Mcts::new(c, widening)),
                 Box::new(super::mcts::Mcts::new(c, widening)),
