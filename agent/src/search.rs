@@ -17,6 +17,7 @@ pub mod pareto;
 #[cfg(test)]
 mod reference;
 mod tree;
+mod uct;
 
 use rand_chacha::ChaCha12Rng;
 use serde::{Deserialize, Serialize};
