@@ -2,7 +2,7 @@
 //! (c = √2, max-backup) to choose a node, `scatter` k improvement directions per node and
 //! implement each as a child, `scout` the run's global insights after each expansion.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use rand_chacha::ChaCha12Rng;
 
@@ -26,10 +26,52 @@ pub struct Forest {
     children_in_flight: HashMap<NodeIndex, usize>,
     /// Expansions observed and not yet followed by a scout step.
     scouts_due: Vec<NodeIndex>,
+    /// Visits of each node, but those of the nodes on `path` since they joined it (see
+    /// [`Forest::visits`]).
     visits: Vec<f64>,
     /// Each subtree's best score, for values without walking the subtree.
     best: SubtreeBest,
+    /// The last descent, kept for the next one.
+    path: Path,
+    /// Each node's level on `path` plus one (0: not on it).
+    level_of: Vec<u32>,
+    /// Evaluations observed below the end of `path` (each a visit of every node on it).
+    passes: u64,
+    /// Changes that may turn a UCT choice: each adds at most one visit to a chosen child
+    /// and one to its parent (an evaluation observed, a step sent to a node).
+    events: u64,
+    /// Nodes whose steps were abandoned, seen at the next call that has the tree.
+    released: Vec<NodeIndex>,
 }
+
+/// The path of the last descent, root first, with how long each choice on it is certain.
+///
+/// Consecutive descents share all but the last few levels of a path that grows 100+
+/// levels deep, so a descent starts from the last one: a level's choice (UCT among the
+/// node's siblings) is replayed only once enough events have passed to possibly turn it,
+/// and a node on the path whose own state changes (a child observed or abandoned,
+/// directions arriving) becomes the path's end, where the descent resumes with
+/// `act_at`. The nodes above the end are known to have nothing to do: every event that
+/// could give them something cuts the path there.
+#[derive(Debug, Default)]
+struct Path {
+    nodes: Vec<NodeIndex>,
+    /// `passes` when each level's node joined.
+    joined: Vec<u64>,
+    /// Each level's choice is certain while `events` stays below this.
+    expiry: Vec<u64>,
+    /// `(expiry, level)` of every level.
+    by_expiry: BTreeSet<(u64, usize)>,
+    /// The score range the choices were made under (a move changes every value).
+    range: Option<(f64, f64)>,
+}
+
+/// How close two keys may be (relative) before a choice is certain only at the event
+/// count it was made at: far above rounding error, far below what a score changes.
+const NEAR: f64 = 1e-9;
+
+/// More events than a run has: a choice certain this long is certain for the run.
+const FOREVER: u64 = 1 << 50;
 
 impl Forest {
     pub fn new(trees: usize, directions: usize, exploration: f64) -> Forest {
@@ -44,20 +86,155 @@ impl Forest {
             scouts_due: Vec::new(),
             visits: Vec::new(),
             best: SubtreeBest::default(),
+            path: Path::default(),
+            level_of: Vec::new(),
+            passes: 0,
+            events: 0,
+            released: Vec::new(),
         }
     }
 
-    /// Takes in the nodes pushed since the last call.
+    /// Takes in the nodes pushed since the last call, and the abandoned steps.
     fn sync(&mut self, tree: &SearchTree) {
         while self.visits.len() < tree.len() {
             self.visits.push(0.0);
+            self.level_of.push(0);
         }
         self.best.sync(tree);
+        // A step abandoned at a node gave back the visit it held there: the choice among
+        // the node and its siblings is to be made again.
+        for node in std::mem::take(&mut self.released) {
+            match tree.node(node).parent {
+                Some(parent) => {
+                    if let Some(level) = self.level(parent) {
+                        self.cut(level + 1);
+                    }
+                }
+                None => self.cut(0),
+            }
+        }
     }
 
+    /// A node's visits: evaluations observed in its subtree plus steps in flight on it.
     fn visits(&self, index: NodeIndex) -> f64 {
+        let on_path = match self.level(index) {
+            Some(level) => (self.passes - self.path.joined[level]) as f64,
+            None => 0.0,
+        };
         self.visits.get(index).copied().unwrap_or(0.0)
+            + on_path
             + self.children_in_flight.get(&index).copied().unwrap_or(0) as f64
+    }
+
+    /// `node`'s level on the path.
+    fn level(&self, node: NodeIndex) -> Option<usize> {
+        match self.level_of.get(node) {
+            Some(&level) if level > 0 => Some(level as usize - 1),
+            _ => None,
+        }
+    }
+
+    /// Keeps the path's first `len` levels; the visits of the nodes leaving it are stored.
+    fn cut(&mut self, len: usize) {
+        while self.path.nodes.len() > len {
+            let level = self.path.nodes.len() - 1;
+            let node = self.path.nodes[level];
+            self.visits[node] += (self.passes - self.path.joined[level]) as f64;
+            self.level_of[node] = 0;
+            self.path
+                .by_expiry
+                .remove(&(self.path.expiry[level], level));
+            self.path.nodes.pop();
+            self.path.joined.pop();
+            self.path.expiry.pop();
+        }
+    }
+
+    /// Adds the next level: `node`, chosen now and certain until `expiry`.
+    fn extend(&mut self, node: NodeIndex, expiry: u64) {
+        let level = self.path.nodes.len();
+        self.path.nodes.push(node);
+        self.path.joined.push(self.passes);
+        self.path.expiry.push(expiry);
+        self.path.by_expiry.insert((expiry, level));
+        self.level_of[node] = level as u32 + 1;
+    }
+
+    /// A node's own state changed (a child or directions arrived, a step was sent or
+    /// given back): if it is on the path, the path ends there, so the next descent asks
+    /// it again what to do.
+    fn end_at(&mut self, node: NodeIndex) {
+        if let Some(level) = self.level(node) {
+            self.cut(level + 1);
+        }
+    }
+
+    /// UCT's choice among the roots (`parent` `None`) or `parent`'s children, and the
+    /// event count until which it is certain: the choice the descent makes (ties to the
+    /// first), and the most events after which the chosen key, one visit more per event,
+    /// still beats every other, whose parent gains a visit per event, by more than
+    /// rounding can blur (0 when the keys are that close now: certain only until the
+    /// next event).
+    fn choose(&self, tree: &SearchTree, parent: Option<NodeIndex>) -> Option<(NodeIndex, u64)> {
+        let distinct = |&c: &NodeIndex| !tree.node(c).duplicate;
+        let (options, parent_visits): (Vec<NodeIndex>, f64) = match parent {
+            None => {
+                let roots: Vec<NodeIndex> = tree.roots().filter(distinct).collect();
+                let visits = roots.iter().map(|&r| self.visits(r) + 1.0).sum();
+                (roots, visits)
+            }
+            Some(p) => (
+                tree.node(p)
+                    .children
+                    .iter()
+                    .copied()
+                    .filter(distinct)
+                    .collect(),
+                self.visits(p) + 1.0,
+            ),
+        };
+        let chosen = self.uct_pick(tree, parent_visits, options.iter().copied())?;
+        let c = self.exploration;
+        let value = |o: NodeIndex| self.best.value(tree, o);
+        let n_chosen = self.visits(chosen).max(1.0);
+        let v_chosen = value(chosen);
+        let others: Vec<(f64, f64)> = options
+            .iter()
+            .filter(|&&o| o != chosen)
+            .map(|&o| (value(o), self.visits(o).max(1.0)))
+            .collect();
+        // Whether the choice still holds after `j` events, in real arithmetic with a
+        // margin (the gap only shrinks as `j` grows).
+        let holds = |j: f64| {
+            let mine = v_chosen + c * (parent_visits.max(1.0).ln() / (n_chosen + j)).sqrt();
+            let ln_later = (parent_visits + j).max(1.0).ln();
+            let theirs = others
+                .iter()
+                .map(|&(v, n)| v + c * (ln_later / n).sqrt())
+                .fold(f64::NEG_INFINITY, f64::max);
+            mine - theirs > NEAR * (1.0 + mine.abs() + theirs.abs())
+        };
+        let certain_for = if !holds(0.0) {
+            0
+        } else if holds(FOREVER as f64) {
+            FOREVER
+        } else {
+            // The largest `j` that holds: grow, then halve.
+            let mut good = 0u64;
+            let mut step = 1u64;
+            while holds((good + step) as f64) {
+                good += step;
+                step *= 2;
+            }
+            while step > 1 {
+                step /= 2;
+                if holds((good + step) as f64) {
+                    good += step;
+                }
+            }
+            good
+        };
+        Some((chosen, self.events + certain_for + 1))
     }
 
     /// The option of highest UCT (ties to the first) under a parent of `parent_visits`.
@@ -86,6 +263,7 @@ impl Forest {
         {
             slot.1 = true;
             *self.children_in_flight.entry(node).or_default() += 1;
+            self.events += 1;
             let mut plan = Plan::new(
                 if tree.node(node).valid {
                     Operator::Improve
@@ -111,6 +289,7 @@ impl Forest {
                 .any(|&c| !tree.node(c).duplicate)
         {
             *self.children_in_flight.entry(node).or_default() += 1;
+            self.events += 1;
             let mut plan = Plan::new(refine_operator(tree.node(node)), Some(node));
             plan.tree = tree.node(node).tree;
             return Some(plan);
@@ -148,27 +327,54 @@ impl Strategy for Forest {
             plan.draft_variant = Some(variant);
             return Some(plan);
         }
-        let roots: Vec<NodeIndex> = tree.roots().filter(|&r| !tree.node(r).duplicate).collect();
-        if roots.is_empty() {
-            return None;
+        if self.path.range != tree.score_range() {
+            self.cut(0);
+            self.path.range = tree.score_range();
         }
-        let root_visits: f64 = roots.iter().map(|&r| self.visits(r) + 1.0).sum();
-        let mut current = self.uct_pick(tree, root_visits, roots.iter().copied())?;
-        // Descend by UCT until a node has something to do.
+        // Choices that may have turned since the last descent, top down: one that still
+        // holds is certain for longer; one that turned ends the path above it.
+        let now = self.events;
+        let mut expired: Vec<usize> = self
+            .path
+            .by_expiry
+            .range(..=(now, usize::MAX))
+            .map(|&(_, level)| level)
+            .collect();
+        expired.sort_unstable();
+        for level in expired {
+            let parent = level.checked_sub(1).map(|l| self.path.nodes[l]);
+            match self.choose(tree, parent) {
+                Some((node, expiry)) if node == self.path.nodes[level] => {
+                    self.path
+                        .by_expiry
+                        .remove(&(self.path.expiry[level], level));
+                    self.path.expiry[level] = expiry;
+                    self.path.by_expiry.insert((expiry, level));
+                }
+                _ => {
+                    self.cut(level);
+                    break;
+                }
+            }
+        }
+        let mut current = match self.path.nodes.last() {
+            Some(&end) => end,
+            None => {
+                let (root, expiry) = self.choose(tree, None)?;
+                self.extend(root, expiry);
+                root
+            }
+        };
+        // Descend by UCT from the path's end until a node has something to do.
         for _ in 0..=tree.len() {
             if let Some(plan) = self.act_at(tree, current) {
                 return Some(plan);
             }
-            let children = tree
-                .node(current)
-                .children
-                .iter()
-                .copied()
-                .filter(|&c| !tree.node(c).duplicate);
             // None: no distinct child: scattered, every direction taken, its children still
             // in flight: wait.
-            let parent_visits = self.visits(current) + 1.0;
-            current = self.uct_pick(tree, parent_visits, children)?;
+            let (child, expiry) = self.choose(tree, Some(current))?;
+            self.extend(child, expiry);
+            current = child;
         }
         None
     }
@@ -189,20 +395,41 @@ impl Strategy for Forest {
                 slot.1 = true;
             }
             self.scouts_due.push(node);
+        } else {
+            // A new root competes at the first level.
+            self.cut(0);
         }
-        for i in tree.lineage(node) {
+        // A visit for the node and each ancestor: stored for those off the path; the
+        // path, cut to end at the first ancestor on it (whose children changed, or whose
+        // side branch's visits and best did), takes it as one more pass. A node in
+        // another tree may have raised that tree's root: the first choice is made again.
+        self.events += 1;
+        let mut at = Some(node);
+        while let Some(i) = at {
+            if let Some(level) = self.level(i) {
+                self.cut(level + 1);
+                self.passes += 1;
+                return;
+            }
             self.visits[i] += 1.0;
+            at = tree.node(i).parent;
         }
+        self.cut(0);
     }
 
     fn abandon(&mut self, plan: &Plan) {
         let Some(parent) = plan.parent else { return };
         match plan.operator {
-            Operator::Scatter => release(&mut self.scatter_in_flight, parent),
+            Operator::Scatter => {
+                release(&mut self.scatter_in_flight, parent);
+                self.end_at(parent);
+            }
             Operator::Scout => {}
             _ => {
                 release(&mut self.children_in_flight, parent);
                 // The direction stays taken: a failed model call is not retried forever.
+                self.end_at(parent);
+                self.released.push(parent);
             }
         }
     }
@@ -216,9 +443,14 @@ impl Strategy for Forest {
             Operator::Scatter => {
                 self.observe_directions(node, Vec::new());
                 *self.children_in_flight.entry(node).or_default() += 1;
+                self.events += 1;
             }
             // A scout holds nothing; its improve is a child in flight of the scouted node.
-            Operator::Scout => *self.children_in_flight.entry(node).or_default() += 1,
+            Operator::Scout => {
+                *self.children_in_flight.entry(node).or_default() += 1;
+                self.events += 1;
+                self.end_at(node);
+            }
             // A debug or draft of a direction: the improve takes over its child slot.
             _ => {}
         }
@@ -233,6 +465,7 @@ impl Strategy for Forest {
 
     fn observe_directions(&mut self, node: NodeIndex, directions: Vec<String>) {
         release(&mut self.scatter_in_flight, node);
+        self.end_at(node);
         let entry = self.directions_of.entry(node).or_default();
         for d in directions.into_iter().take(self.directions) {
             if !entry.iter().any(|(e, _)| *e == d) {

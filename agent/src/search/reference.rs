@@ -1130,8 +1130,15 @@ mod equivalence {
 
     #[test]
     fn forest_agrees_with_the_full_scan() {
-        for (seed, trees, directions) in [(6, 3, 2), (7, 2, 3)] {
-            let c = std::f64::consts::SQRT_2;
+        // Forest keeps its last descent's path: small and large exploration constants
+        // turn its choices often and seldom.
+        for (seed, trees, directions, c) in [
+            (6, 3, 2, std::f64::consts::SQRT_2),
+            (7, 2, 3, std::f64::consts::SQRT_2),
+            (10, 1, 2, 0.05),
+            (11, 3, 2, 4.0),
+            (12, 2, 1, 0.0),
+        ] {
             agree(
                 Box::new(Forest::new(trees, directions, c)),
                 Box::new(super::forest::Forest::new(trees, directions, c)),
