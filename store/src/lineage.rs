@@ -485,17 +485,22 @@ impl Store {
         let Some(lineage) = self.inner.lineage.clone() else {
             return Ok(0);
         };
-        let tree = self.load_tree(run).await?;
-        let mut parents = HashMap::new();
-        let mut missing = Vec::new();
-        for node in tree {
-            match &node.lineage_commit {
-                Some(commit) => {
-                    parents.insert(node.id, commit.clone());
-                }
-                None => missing.push(node),
-            }
-        }
+        self.get_run(run).await?;
+        let missing = self.nodes_without_lineage(run).await?;
+        // The commits of their parents outside that set (the others get theirs first:
+        // parents come before their children).
+        let uncommitted: std::collections::HashSet<NodeId> = missing.iter().map(|n| n.id).collect();
+        let outside: Vec<NodeId> = missing
+            .iter()
+            .filter_map(|n| n.parent)
+            .filter(|p| !uncommitted.contains(p))
+            .collect();
+        let parents: HashMap<NodeId, String> = self
+            .lineage_commits_of(&outside)
+            .await?
+            .into_iter()
+            .filter_map(|(node, commit)| Some((node, commit?)))
+            .collect();
         let written = self.commit_records(&lineage, missing, parents).await?;
         self.update_best_ref(&lineage, run).await?;
         Ok(written.len())

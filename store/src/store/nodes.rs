@@ -588,6 +588,24 @@ impl Store {
         })
     }
 
+    /// The run's nodes that have no lineage commit yet, in id order (the nodes a crash left
+    /// uncommitted: usually none, so a resume does not read the whole tree again).
+    pub(crate) async fn nodes_without_lineage(&self, run: RunId) -> Result<Vec<NodeRecord>> {
+        let sql =
+            format!("{NODE_SELECT} WHERE n.run_id = $1 AND n.lineage_commit IS NULL ORDER BY n.id");
+        on_db!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(run.0)
+                .fetch_all(pool)
+                .await
+                .map_err(self.db_err("read the nodes without lineage", Some(run)))?;
+            rows.iter()
+                .map(node_from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.row_err("read the nodes without lineage", Some(run)))
+        })
+    }
+
     /// Several nodes with their evaluations, in id order; ids that do not exist are left out.
     pub async fn get_nodes(&self, nodes: &[NodeId]) -> Result<Vec<NodeRecord>> {
         let mut records = Vec::with_capacity(nodes.len());
