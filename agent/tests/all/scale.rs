@@ -7,7 +7,8 @@
 //!   runs in a child process of its own, so its peak resident memory (`VmHWM`) is its own.
 //! - `scale_runs`: real runs (`Orchestrator::create` + `drive`, concurrency 1) of
 //!   `HONE_SCALE_STEPS` (20,000) steps on `tests/fixtures/noop-wat` with a zero-latency
-//!   `replay-seq:` cassette of distinct copies of the seed; per-step wall time per tenth
+//!   `replay-seq:` cassette of distinct copies of the seed (each reply opening with two
+//!   directions for forest's scatters); per-step wall time per tenth
 //!   from the nodes' stored times, the process's peak memory, and the time
 //!   `Orchestrator::resume` takes to reopen the finished run.
 //! - `scale_resume`: a run of `HONE_SCALE_NODES` synthetic nodes written straight into a
@@ -243,7 +244,9 @@ fn seed_text() -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A `replay-seq:` cassette of `steps` distinct copies of the seed.
+/// A `replay-seq:` cassette of `steps` distinct copies of the seed. Each reply also opens
+/// with two directions, so forest's scatters get them, and its program block is untagged,
+/// so forest's scouts take the reply as insights (the program's operators read the block).
 fn write_cassette(path: &Path, steps: usize) {
     let seed = seed_text();
     let request = ChatRequest::new("bench-model", vec![ChatMessage::user("bench")]);
@@ -252,7 +255,10 @@ fn write_cassette(path: &Path, steps: usize) {
         let entry = CassetteEntry {
             hash: request.hash(),
             request: request.clone(),
-            reply: format!("The same program.\n\n```wat\n;; variant {n}\n{seed}```\n"),
+            reply: format!(
+                "Directions: [\"first direction {n}\", \"second direction {n}\"]\n\n\
+                 The same program.\n\n```\n;; variant {n}\n{seed}```\n"
+            ),
             usage: Usage {
                 prompt_tokens: 100,
                 completion_tokens: 50,
@@ -315,7 +321,10 @@ async fn time_resume(store: &Store, tasks: &TaskLoader, run: RunId) -> Duration 
 fn one_run(strategy: &str, steps: usize) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let cassette = dir.path().join("cassette.jsonl");
-    write_cassette(&cassette, steps + 1);
+    // Forest asks the model about 2.5 times a node: a scatter for two children, a scout
+    // after each.
+    let calls = if strategy == "forest" { 3 } else { 1 };
+    write_cassette(&cassette, calls * steps + 1);
     let tasks = tasks();
     let settings = settings(strategy, &cassette, steps + 1);
     runtime().block_on(async {
@@ -371,8 +380,9 @@ fn scale_runs() {
     match std::env::var(CHILD) {
         Ok(strategy) => one_run(&strategy, steps),
         Err(_) => {
-            // Forest needs a model that scatters and scouts: measured in memory only.
-            for strategy in strategies(&["greedy", "best-first", "mcts", "islands", "aide"]) {
+            for strategy in
+                strategies(&["greedy", "best-first", "mcts", "forest", "islands", "aide"])
+            {
                 in_child("scale::scale_runs", strategy);
             }
         }
