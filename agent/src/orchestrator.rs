@@ -376,7 +376,7 @@ impl Orchestrator {
         }
         let proposer = Proposer::build(&settings, &task)?;
         let nodes = store.load_tree(run).await?;
-        let events = store.events(run).await?;
+        let events = events::for_resume(&store, run).await?;
         events::record(&store, run, &RunEvent::Resume { nodes: nodes.len() }).await?;
         store
             .set_run_status(run, RunStatus::Running, None, Timestamp::now())

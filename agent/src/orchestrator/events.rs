@@ -71,6 +71,16 @@ pub async fn record(store: &Store, run: RunId, event: &RunEvent) -> hone_store::
         .await
 }
 
+/// The run's events a resume replays: all of them but the insights, of which only the
+/// latest (each scout rewrites them whole).
+pub async fn for_resume(store: &Store, run: RunId) -> hone_store::Result<Vec<EventRecord>> {
+    let (kind, _) = RunEvent::Insights {
+        text: String::new(),
+    }
+    .stored();
+    store.events_with_latest(run, &kind).await
+}
+
 /// Reads a stored event back.
 pub fn decode(record: &EventRecord) -> Result<RunEvent, EventError> {
     let value = serde_json::json!({ "kind": record.kind, "payload": record.payload });

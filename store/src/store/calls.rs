@@ -334,6 +334,33 @@ impl Store {
         })
     }
 
+    /// A run's events, oldest first, but of kind `superseded` only the latest: for a
+    /// reader that only needs the last one (a long run rewrites its insights after every
+    /// expansion).
+    pub async fn events_with_latest(
+        &self,
+        run: RunId,
+        superseded: &str,
+    ) -> Result<Vec<EventRecord>> {
+        self.get_run(run).await?;
+        on_db!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT id, run_id, at, kind, payload FROM events WHERE run_id = $1 \
+                 AND (kind <> $2 OR id = (SELECT MAX(id) FROM events WHERE run_id = $1 AND kind = $2)) \
+                 ORDER BY id",
+            )
+            .bind(run.0)
+            .bind(superseded)
+            .fetch_all(pool)
+            .await
+            .map_err(self.db_err("read events", Some(run)))?;
+            rows.iter()
+                .map(event_from_row)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.row_err("read events", Some(run)))
+        })
+    }
+
     /// Records a node's private evaluation (replacing an earlier one). The node must belong
     /// to `run`.
     pub async fn record_private_evaluation(

@@ -746,6 +746,31 @@ async fn events_round_trip(target: Target) {
     assert_eq!(events[0].payload, payload);
     assert_eq!(events[1].kind, "resume");
     assert!(ok(store.events(other).await).is_empty());
+
+    // Of a superseded kind only the latest, in its place among the others.
+    let notes = |n: i64| serde_json::json!({ "text": format!("note {n}") });
+    let i1 = ok(store.record_event(run, t(30), "insights", &notes(1)).await);
+    let e3 = ok(store.record_event(run, t(40), "step", &payload).await);
+    let i2 = ok(store.record_event(run, t(50), "insights", &notes(2)).await);
+    let e4 = ok(store.record_event(run, t(60), "step", &payload).await);
+    ok(store
+        .record_event(other, t(70), "insights", &notes(3))
+        .await);
+    let all = ok(store.events(run).await);
+    assert_eq!(
+        all.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![e1, e2, i1, e3, i2, e4]
+    );
+    let latest = ok(store.events_with_latest(run, "insights").await);
+    assert_eq!(
+        latest.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![e1, e2, e3, i2, e4]
+    );
+    assert_eq!(latest[3].payload, notes(2));
+    assert_eq!(
+        ok(store.events_with_latest(run, "no such kind").await).len(),
+        6
+    );
 }
 
 async fn missing_runs_are_clear_errors(target: Target) {
