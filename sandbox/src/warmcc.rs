@@ -331,6 +331,8 @@ impl WarmCompiler {
             .arg("--")
             .arg(SERVER_MOUNT)
             .arg(&self.config.clang)
+            // Each compile's fresh /tmp keeps the mounts below it.
+            .args(mounts.iter().filter(|m| m.starts_with("/tmp")))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -74,6 +74,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -380,10 +381,23 @@ bool writeFile(const char *path, const std::string &contents) {
   return ok;
 }
 
+// Creates `path` and its missing parents (each 0755).
+bool makeDirs(const std::string &path) {
+  for (size_t at = 1; at <= path.size(); ++at) {
+    if (at == path.size() || path[at] == '/') {
+      std::string prefix = path.substr(0, at);
+      if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST)
+        return false;
+    }
+  }
+  return true;
+}
+
 // Enters new user and mount namespaces, binds /build/<dir> over /build and mounts a fresh
-// /tmp; then drops every capability the new user namespace gave. An empty `dir` only
-// checks that this works. The reason when it does not.
-std::string confineChild(const std::string &dir) {
+// /tmp, with the server's read-only mounts below /tmp (`keep`: a cache in a temporary
+// directory) bound again inside it; then drops every capability the new user namespace
+// gave. An empty `dir` only checks that this works. The reason when it does not.
+std::string confineChild(const std::string &dir, const std::vector<std::string> &keep) {
   uid_t uid = getuid();
   gid_t gid = getgid();
   if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
@@ -401,8 +415,24 @@ std::string confineChild(const std::string &dir) {
     if (mount(source.c_str(), "/build", nullptr, MS_BIND | MS_REC, nullptr) != 0)
       return "binding " + source + " over /build: " + strerror(errno);
   }
+  // The mounts below /tmp, held open while the fresh /tmp covers them.
+  std::vector<std::pair<std::string, int>> held;
+  for (const std::string &path : keep) {
+    int fd = open(path.c_str(), O_PATH | O_CLOEXEC);
+    if (fd < 0)
+      return "opening " + path + ": " + strerror(errno);
+    held.emplace_back(path, fd);
+  }
   if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
     return std::string("mounting /tmp: ") + strerror(errno);
+  for (const auto &[path, fd] : held) {
+    std::string source = "/proc/self/fd/" + std::to_string(fd);
+    if (!makeDirs(path))
+      return "making " + path + ": " + strerror(errno);
+    if (mount(source.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      return "binding " + path + " again below the fresh /tmp: " + strerror(errno);
+    close(fd);
+  }
   if (chdir("/build") != 0)
     return std::string("chdir /build: ") + strerror(errno);
   struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -430,7 +460,8 @@ void nameCompile(const std::string &hostScratch) {
 }
 
 [[noreturn]] void childCompile(const std::vector<std::string> &request, int outFd, int errFd,
-                               const std::string &clangPath) {
+                               const std::string &clangPath,
+                               const std::vector<std::string> &keep) {
   const std::string &dir = request[0];
   const std::string &hostScratch = request[1];
   unsigned long long memoryBytes = std::strtoull(request[3].c_str(), nullptr, 10);
@@ -440,7 +471,7 @@ void nameCompile(const std::string &hostScratch) {
   close(outFd);
   close(errFd);
   setpgid(0, 0);
-  std::string failure = confineChild(dir);
+  std::string failure = confineChild(dir, keep);
   if (!failure.empty()) {
     dprintf(2, "hone-warmcc: cannot confine the compile: %s\n", failure.c_str());
     _exit(121);
@@ -491,7 +522,8 @@ bool drain(Stream &stream) {
 
 // Runs one request: forks the child, collects its output, enforces the timeout.
 std::vector<std::string> serve(const std::vector<std::string> &request,
-                               const std::string &clangPath) {
+                               const std::string &clangPath,
+                               const std::vector<std::string> &keep) {
   if (request.size() < 5)
     return {"error", "a request has at least five fields"};
   int64_t timeoutMs = std::strtoll(request[2].c_str(), nullptr, 10);
@@ -505,7 +537,7 @@ std::vector<std::string> serve(const std::vector<std::string> &request,
   if (pid == 0) {
     close(out[0]);
     close(err[0]);
-    childCompile(request, out[1], err[1], clangPath);
+    childCompile(request, out[1], err[1], clangPath, keep);
   }
   setpgid(pid, pid);
   close(out[1]);
@@ -565,7 +597,7 @@ std::vector<std::string> serve(const std::vector<std::string> &request,
 }
 
 // Whether a child can be confined here (the first request would fail otherwise).
-std::string probeConfinement() {
+std::string probeConfinement(const std::vector<std::string> &keep) {
   int err[2];
   if (pipe2(err, O_CLOEXEC) != 0)
     return std::string("pipe: ") + strerror(errno);
@@ -574,7 +606,7 @@ std::string probeConfinement() {
     return std::string("fork: ") + strerror(errno);
   if (pid == 0) {
     close(err[0]);
-    std::string failure = confineChild("");
+    std::string failure = confineChild("", keep);
     if (!failure.empty())
       writeAll(err[1], failure.data(), failure.size());
     _exit(failure.empty() ? 0 : 1);
@@ -596,10 +628,16 @@ std::string probeConfinement() {
 } // namespace
 
 int main(int argc, const char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s CLANG (the clang binary whose driver this runs)\n", argv[0]);
+  if (argc < 2) {
+    fprintf(stderr,
+            "usage: %s CLANG [MOUNT...] (the clang binary whose driver this runs; the "
+            "read-only mounts below /tmp, which each compile's fresh /tmp keeps)\n",
+            argv[0]);
     return 2;
   }
+  std::vector<std::string> keep;
+  for (int i = 2; i < argc; ++i)
+    keep.push_back(argv[i]);
   // clang's own startup, once for every compile.
   llvm::InitLLVM initLLVM(argc, argv);
   llvm::setBugReportMsg("PLEASE submit a bug report to "
@@ -621,14 +659,14 @@ int main(int argc, const char **argv) {
     clangPath = named;
   std::string path(clangPath.str());
   if (!writeMessage(1, {"hone-warmcc-1", getClangFullVersion(),
-                        [] {
-                          std::string failure = probeConfinement();
+                        [&keep] {
+                          std::string failure = probeConfinement(keep);
                           return failure.empty() ? std::string("ok") : failure;
                         }()}))
     return 1;
   std::vector<std::string> request;
   while (readMessage(0, request))
-    if (!writeMessage(1, serve(request, path)))
+    if (!writeMessage(1, serve(request, path, keep)))
       return 1;
   return 0;
 }
