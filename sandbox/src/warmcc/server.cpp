@@ -322,8 +322,12 @@ int runDriver(llvm::SmallVector<const char *, 64> args, const std::string &path)
   int result = 1;
   bool isCrash = false;
   if (compilation && !compilation->containsError()) {
-    // The link job runs in this process too.
+    // clang runs cc1 in-process only when it is the one job; here every cc1 job runs in
+    // this process (a job's `InProcess` is read by cc1 jobs alone), and the link job too.
     JobList &jobs = compilation->getJobs();
+    for (Command &job : jobs)
+      if (!job.getArguments().empty() && llvm::StringRef(job.getArguments()[0]) == "-cc1")
+        job.InProcess = true;
     std::vector<std::unique_ptr<Command>> replaced;
     for (Command &job : jobs) {
       if (isWasmLinker(job))
