@@ -77,10 +77,11 @@ pub(crate) struct WarmCompiler {
     mounts: Vec<PathBuf>,
     /// `clang --version`'s first line: the server must be built against the same clang.
     clang_version: String,
+    /// Idle servers (dropped before `setup`: each leaves at the end of its input).
+    idle: Mutex<Vec<Server>>,
     /// Set up at the first compile: the server binary on disk, the scratch root, the thread
     /// that starts servers; or why the warm compiler cannot be used here.
     setup: OnceLock<Result<Setup, String>>,
-    idle: Mutex<Vec<Server>>,
 }
 
 #[derive(Debug)]
@@ -148,8 +149,8 @@ impl WarmCompiler {
             config: config.clone(),
             mounts,
             clang_version: clang_version.to_string(),
-            setup: OnceLock::new(),
             idle: Mutex::new(Vec::new()),
+            setup: OnceLock::new(),
         }
     }
 

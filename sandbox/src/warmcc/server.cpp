@@ -470,6 +470,14 @@ void nameCompile(const std::string &hostScratch) {
   const std::string &hostScratch = request[1];
   unsigned long long memoryBytes = std::strtoull(request[3].c_str(), nullptr, 10);
   signal(SIGPIPE, SIG_DFL);
+  // No input, as for a cold compiler (fd 0 is the server's request pipe).
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, 0);
+    close(null);
+  } else {
+    close(0);
+  }
   dup2(outFd, 1);
   dup2(errFd, 2);
   close(outFd);

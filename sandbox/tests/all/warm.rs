@@ -347,3 +347,46 @@ fn the_timeout_and_memory_limit_hold_in_the_compile_server() {
         .collect();
     assert!(left.is_empty(), "scratch directories left behind: {left:?}");
 }
+
+#[test]
+fn a_warm_compile_sees_only_its_own_scratch_directory() {
+    if warm_sandbox(None).is_none() {
+        return;
+    }
+    // A file in the scratch root, which every compile server has at /build: a compile sees
+    // its own directory there, never the root or another compile's directory.
+    let scratch = tempfile::tempdir().unwrap();
+    let secret = format!("HONE_ROOT_SECRET_{}", std::process::id());
+    std::fs::write(
+        scratch.path().join("planted.h"),
+        format!("{secret} {secret}\n"),
+    )
+    .unwrap();
+    let sandbox = Sandbox::new(SandboxConfig {
+        compilers: CompilerConfig {
+            scratch_dir: Some(scratch.path().to_path_buf()),
+            ..CompilerConfig::default()
+        },
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    assert!(matches!(
+        sandbox.toolchain_report().warm_compiler,
+        Some(Ok(_))
+    ));
+    for include in ["../planted.h", "/build/planted.h", "/build/../planted.h"] {
+        let source = format!("#include \"{include}\"\nint main(void) {{ return 0; }}\n");
+        let diagnostics = compile(&sandbox, Language::C, &source).unwrap_err();
+        assert!(!diagnostics.contains(&secret), "{include}:\n{diagnostics}");
+        assert!(
+            diagnostics.contains("file not found"),
+            "{include}:\n{diagnostics}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(scratch.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("planted.h")]);
+}
