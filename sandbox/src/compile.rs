@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::hash_parts;
 use crate::error::SandboxError;
+use crate::warmcc::{WarmCompiler, WarmRun};
 
 /// A language a candidate may be written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,6 +149,11 @@ pub struct CompilerConfig {
     /// Where per-compile scratch directories are made (each removed after its compile).
     /// `None`: the system temporary directory.
     pub scratch_dir: Option<PathBuf>,
+    /// Compile C and C++ candidates with the warm compiler (compile servers with clang and
+    /// lld loaded, one fork per compile; the same module as the `clang` binary's, about
+    /// half the time) when it is built and compilers are confined; otherwise, or when
+    /// `false`, with the `clang` binary.
+    pub warm_compiler: bool,
 }
 
 impl Default for CompilerConfig {
@@ -161,6 +167,7 @@ impl Default for CompilerConfig {
             timeout: Duration::from_secs(60),
             memory_bytes: 4 << 30,
             scratch_dir: None,
+            warm_compiler: true,
         }
     }
 }
@@ -265,6 +272,8 @@ pub(crate) struct Toolchain {
     pub(crate) clang_version: String,
     /// The precompiled `<bits/stdc++.h>` (only with a cache directory to keep it in).
     pch: Option<Arc<PrecompiledHeader>>,
+    /// The warm compiler for C and C++ (when configured and confined).
+    warm: Option<Arc<WarmCompiler>>,
 }
 
 /// The file name of the precompiled `<bits/stdc++.h>` in its cache folder.
@@ -365,6 +374,11 @@ impl Toolchain {
                 refused: AtomicBool::new(false),
             })
         });
+        let warm = (config.warm_compiler && config.confine).then(|| {
+            let mut mounts = vec![config.wasi_sysroot.clone()];
+            mounts.extend(pch.as_ref().map(|pch| pch.dir.clone()));
+            Arc::new(WarmCompiler::new(config, mounts, &clang_version))
+        });
         Toolchain {
             config: config.clone(),
             rust_sysroot,
@@ -372,6 +386,7 @@ impl Toolchain {
             rust_version,
             clang_version,
             pch,
+            warm,
         }
     }
 
@@ -433,18 +448,46 @@ impl Toolchain {
         Ok(result)
     }
 
+    /// Whether the warm compiler can be used: `Ok` with what it runs, or why not (`None`
+    /// when it is turned off or compilers are not confined).
+    pub(crate) fn warm_compiler_status(&self) -> Option<Result<String, String>> {
+        self.warm.as_ref().map(|warm| warm.status())
+    }
+
     fn compile_with(
         &self,
         language: Language,
         source: &str,
         header: Option<&Path>,
     ) -> Result<CompileResult, SandboxError> {
+        if matches!(language, Language::C | Language::Cpp)
+            && let Some(warm) = &self.warm
+            && let Some(scratch) = warm.scratch()?
+            && let Some(result) =
+                self.compile_in(language, source, header, scratch.path(), Some(warm))?
+        {
+            return Ok(result);
+        }
         let scratch = self.scratch()?;
+        let result = self.compile_in(language, source, header, scratch.path(), None)?;
+        Ok(result.expect("a cold compile always has a result"))
+    }
+
+    /// Compiles in `scratch`, with the warm compiler when given one: `None` when it could
+    /// not be used (compile cold).
+    fn compile_in(
+        &self,
+        language: Language,
+        source: &str,
+        header: Option<&Path>,
+        scratch: &Path,
+        warm: Option<&WarmCompiler>,
+    ) -> Result<Option<CompileResult>, SandboxError> {
         let file = language.file_name();
-        std::fs::write(scratch.path().join(file), source)
+        std::fs::write(scratch.join(file), source)
             .map_err(|source| SandboxError::Scratch { source })?;
         for (relative, contents) in support_headers(language) {
-            let path = scratch.path().join(SUPPORT_INCLUDE_DIR).join(relative);
+            let path = scratch.join(SUPPORT_INCLUDE_DIR).join(relative);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(|source| SandboxError::Scratch { source })?;
@@ -487,20 +530,29 @@ impl Toolchain {
         args.extend(libraries(language).iter().map(|s| s.to_string()));
 
         let language_name = language.name();
-        let ran = self.run_compiler(&program, &args, &mounts, scratch.path(), language_name)?;
+        let ran = match warm {
+            Some(warm) => match warm.run(scratch, &program, &args)? {
+                WarmRun::Ran(ran) => ran,
+                WarmRun::Unavailable(reason) => {
+                    tracing::warn!("compiling this {language_name} candidate cold: {reason}");
+                    return Ok(None);
+                }
+            },
+            None => self.run_compiler(&program, &args, &mounts, scratch, language_name)?,
+        };
         let memory_bytes = self.config.memory_bytes;
-        match ran {
-            None => Ok(CompileResult::Rejected(format!(
+        let result = match ran {
+            None => CompileResult::Rejected(format!(
                 "the {language_name} compiler did not finish within {:.1} s and was stopped (the source may expand without bound: macros, templates, constant evaluation or includes)",
                 self.config.timeout.as_secs_f64()
-            ))),
+            )),
             Some((status, diagnostics)) if status.success() => {
-                match std::fs::read(scratch.path().join("out.wasm")) {
-                    Ok(wasm) => Ok(CompileResult::Wasm(wasm)),
-                    Err(_) => Ok(CompileResult::Rejected(format!(
+                match std::fs::read(scratch.join("out.wasm")) {
+                    Ok(wasm) => CompileResult::Wasm(wasm),
+                    Err(_) => CompileResult::Rejected(format!(
                         "the {language_name} compiler reported success but wrote no module\n{}",
                         trim_diagnostics(&diagnostics)
-                    ))),
+                    )),
                 }
             }
             Some((status, diagnostics)) => {
@@ -520,9 +572,10 @@ impl Toolchain {
                         ),
                     };
                 }
-                Ok(CompileResult::Rejected(text))
+                CompileResult::Rejected(text)
             }
-        }
+        };
+        Ok(Some(result))
     }
 
     /// The precompiled `<bits/stdc++.h>`, built at its first use in this process unless a
@@ -629,42 +682,7 @@ impl Toolchain {
             scratch.to_path_buf()
         };
         let mut command = if self.config.confine {
-            let mut c = Command::new(&self.config.bwrap);
-            c.args(["--unshare-all", "--die-with-parent", "--new-session"]);
-            c.args(["--ro-bind", "/usr", "/usr"]);
-            for dir in ["/lib", "/lib64", "/bin"] {
-                let path = Path::new(dir);
-                match std::fs::read_link(path) {
-                    Ok(target) => {
-                        c.arg("--symlink").arg(target).arg(dir);
-                    }
-                    Err(_) if path.is_dir() => {
-                        c.args(["--ro-bind", dir, dir]);
-                    }
-                    Err(_) => {}
-                }
-            }
-            // The fresh /tmp first, so that a mount below it (a cache in a temporary
-            // directory) is not hidden by it.
-            c.args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
-            for mount in mounts {
-                if !mount.starts_with("/usr") {
-                    c.arg("--ro-bind").arg(mount).arg(mount);
-                }
-            }
-            c.arg("--bind").arg(scratch).arg("/build");
-            c.args(["--chdir", "/build", "--clearenv"]);
-            c.args([
-                "--setenv",
-                "PATH",
-                "/usr/bin:/bin",
-                "--setenv",
-                "HOME",
-                "/build",
-                "--setenv",
-                "TMPDIR",
-                "/tmp",
-            ]);
+            let mut c = confined_command(&self.config.bwrap, mounts, scratch);
             // Names the compile a process belongs to (diagnosis, leak checks); not a path
             // the compiler can reach.
             c.arg("--setenv").arg(SCRATCH_ENV).arg(scratch);
@@ -763,6 +781,50 @@ impl Toolchain {
         }
         Ok(status.map(|status| (status, diagnostics)))
     }
+}
+
+/// bubblewrap, set up as for every compiler run (up to the program to run): no namespace
+/// shared, read-only `/usr` (and `/lib`, `/lib64`, `/bin`), `mounts` read-only, a fresh
+/// `/proc`, `/dev` and `/tmp`, `build` read-write at `/build` (the working directory), an
+/// empty environment but `PATH`, `HOME` and `TMPDIR`.
+pub(crate) fn confined_command(bwrap: &Path, mounts: &[PathBuf], build: &Path) -> Command {
+    let mut c = Command::new(bwrap);
+    c.args(["--unshare-all", "--die-with-parent", "--new-session"]);
+    c.args(["--ro-bind", "/usr", "/usr"]);
+    for dir in ["/lib", "/lib64", "/bin"] {
+        let path = Path::new(dir);
+        match std::fs::read_link(path) {
+            Ok(target) => {
+                c.arg("--symlink").arg(target).arg(dir);
+            }
+            Err(_) if path.is_dir() => {
+                c.args(["--ro-bind", dir, dir]);
+            }
+            Err(_) => {}
+        }
+    }
+    // The fresh /tmp first, so that a mount below it (a cache in a temporary
+    // directory) is not hidden by it.
+    c.args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+    for mount in mounts {
+        if !mount.starts_with("/usr") {
+            c.arg("--ro-bind").arg(mount).arg(mount);
+        }
+    }
+    c.arg("--bind").arg(build).arg("/build");
+    c.args(["--chdir", "/build", "--clearenv"]);
+    c.args([
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        "/build",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+    ]);
+    c
 }
 
 /// Waits for `child` at most `timeout`: its exit status, or `None` once its process group

@@ -56,6 +56,7 @@ mod python;
 mod run;
 mod sandbox;
 mod stream;
+mod warmcc;
 mod wasi;
 
 pub use compile::{CompilerConfig, Language, SCRATCH_ENV, trim_diagnostics};

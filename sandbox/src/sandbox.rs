@@ -786,6 +786,7 @@ impl Sandbox {
             rustc: (!t.rust_version.is_empty()).then(|| t.rust_version.clone()),
             rust_wasm_target: t.has_rust_wasm_target(),
             clang: (!t.clang_version.is_empty()).then(|| t.clang_version.clone()),
+            warm_compiler: t.warm_compiler_status(),
         }
     }
 }
@@ -796,6 +797,10 @@ pub struct ToolchainReport {
     pub rustc: Option<String>,
     pub rust_wasm_target: bool,
     pub clang: Option<String>,
+    /// The warm compiler for C and C++ (this starts its first compile server): `Ok` with
+    /// the clang it runs, or why it cannot be used (C and C++ then compile with the `clang`
+    /// binary); `None` when it is turned off or compilers are not confined.
+    pub warm_compiler: Option<Result<String, String>>,
 }
 
 #[cfg(test)]

@@ -79,6 +79,27 @@ fn confinement_check(sandbox: &Sandbox) -> Check {
     }
 }
 
+/// The warm compiler for C and C++ (compile servers with clang and lld loaded): built and
+/// working here, or why C and C++ candidates compile with the `clang` binary instead.
+fn warm_compiler_check(status: Option<Result<String, String>>) -> Check {
+    let (ok, detail) = match status {
+        Some(Ok(detail)) => (true, detail),
+        Some(Err(reason)) => (
+            false,
+            format!(
+                "unavailable, C and C++ compile with the clang binary (about twice as slow): {reason}"
+            ),
+        ),
+        None => (true, "not used: compilers are not confined".into()),
+    };
+    Check {
+        name: "warm compiler (C, C++)",
+        ok,
+        detail,
+        fix: "apt-get install libclang-14-dev liblld-14-dev llvm-14-dev (scripts/bootstrap), then rebuild hone",
+    }
+}
+
 /// The Python runtime: found, loaded, and running a program. With the disk cache, so the
 /// first check on a machine pays for compiling the interpreter once (about a minute) and
 /// later runs of hone do not.
@@ -259,6 +280,7 @@ pub(super) fn run(cli: &super::Cli, _args: &DoctorArgs) -> anyhow::Result<ExitCo
         });
     }
     checks.push(confinement_check(&sandbox));
+    checks.push(warm_compiler_check(report.warm_compiler));
     checks.push(python_check(cli));
     let mut missing = 0;
     for check in &checks {

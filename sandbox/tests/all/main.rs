@@ -16,3 +16,4 @@ mod python;
 mod smoke;
 mod streaming;
 mod support;
+mod warm;
