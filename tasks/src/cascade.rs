@@ -149,6 +149,12 @@ impl Cascade {
         self.stages.is_empty()
     }
 
+    /// Where the first stage that ends after `done` cases ends (its case count): `None`
+    /// when no stage ends after it.
+    pub(crate) fn stage_end_after(&self, done: usize) -> Option<usize> {
+        self.stages.iter().map(|s| s.cases).find(|&end| end > done)
+    }
+
     /// The stage that ends once `done` cases have run, with its 1-based number.
     pub(crate) fn stage_ending_at(&self, done: usize) -> Option<(usize, Stage)> {
         self.stages

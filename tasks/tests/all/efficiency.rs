@@ -777,6 +777,66 @@ fn a_candidate_wrong_on_one_test_only() {
     );
 }
 
+/// The visible tests run on several threads at once, yet an evaluation reads as one run
+/// in order would: the tests after the third failure are skipped (run or not), and two
+/// evaluations agree to the byte.
+#[test]
+fn tests_run_in_parallel_but_stop_as_in_order() {
+    let toml = SUM_TOML.replace(
+        r#"generate = ["3", "5 extra"]"#,
+        r#"generate = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]"#,
+    );
+    let dir = sum_task(&toml, &[]);
+    let task = Task::load(dir.path(), sandbox()).expect("sum task with twelve tests");
+    // Wrong where a is a nonzero multiple of 14 (generated from seeds 2, 4, 6, 8, 10: every
+    // other generated test), so the failures are interleaved with passes.
+    let partial = SUM_SEED.replace(
+        "printf(\"%lld\\n\", a + b);",
+        "printf(\"%lld\\n\", a % 14 == 0 && a != 0 ? 1 : a + b);",
+    );
+    assert_ne!(partial, SUM_SEED);
+    let candidate = Candidate::from_file("main.c", partial);
+    let evaluation = task.evaluate(&candidate);
+    assert_eq!(evaluation.status, EvalStatus::WrongAnswer);
+    let statuses: Vec<&str> = evaluation
+        .trace
+        .as_array()
+        .expect("a per-test trace")
+        .iter()
+        .map(|t| t["status"].as_str().expect("a status"))
+        .collect();
+    let failed: Vec<usize> = statuses
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !matches!(**s, "ok" | "skipped"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(failed.len(), 3, "{statuses:?}");
+    let third = failed[2];
+    assert!(
+        statuses[..third].iter().all(|s| *s != "skipped"),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[third + 1..].iter().all(|s| *s == "skipped"),
+        "{statuses:?}"
+    );
+    assert!(third + 1 < statuses.len(), "{statuses:?}");
+    assert_eq!(evaluation.metrics["failed"], serde_json::json!(3));
+    let again = task.evaluate(&candidate);
+    assert_eq!(again.trace, evaluation.trace);
+    assert_eq!(again.feedback, evaluation.feedback);
+    let without_wall = |metrics: &std::collections::BTreeMap<String, serde_json::Value>| {
+        let mut metrics = metrics.clone();
+        metrics.remove("wall_ms");
+        metrics
+    };
+    assert_eq!(
+        without_wall(&again.metrics),
+        without_wall(&evaluation.metrics)
+    );
+}
+
 // ---- cascades: cheap tests first, hopeless candidates stop early ----
 
 /// The sum task with a two-stage cascade over its four visible tests.

@@ -129,7 +129,9 @@ pub(crate) fn evaluate_suite(
     let mut results = Vec::with_capacity(suite.cases.len());
     let mut failures = 0;
     let mut stop = None;
-    for case in &suite.cases {
+    // Outcomes run ahead, in parallel, up to the end of the current cascade stage.
+    let mut ahead: Vec<Option<CaseOutcome>> = Vec::new();
+    for (index, case) in suite.cases.iter().enumerate() {
         if failures >= MAX_FAILURES || stop.is_some() {
             results.push(CaseResult {
                 case,
@@ -137,7 +139,20 @@ pub(crate) fn evaluate_suite(
             });
             continue;
         }
-        let outcome = run_case(judge, program, case, limits);
+        if ahead.is_empty() {
+            let end = cascade
+                .stage_end_after(index)
+                .unwrap_or(suite.cases.len())
+                .min(suite.cases.len());
+            ahead = run_ahead(judge, program, &suite.cases[index..end], limits, failures);
+            ahead.reverse();
+        }
+        let outcome = match ahead.pop().flatten() {
+            Some(outcome) => outcome,
+            // Not run ahead: only when the tests before it already failed too often, which
+            // the check above has handled; run it here all the same.
+            None => run_case(judge, program, case, limits),
+        };
         if outcome.failure.is_some() {
             failures += 1;
         }
@@ -165,6 +180,66 @@ pub(crate) fn evaluate_suite(
     let mut evaluation = summarize(suite, &results, start.elapsed());
     cascade.mark(&mut evaluation, stop, suite.cases.len());
     evaluation
+}
+
+/// Runs `cases` (the rest of a cascade stage) on up to `available_parallelism` threads,
+/// each taking the next test in order, and stops taking tests once `failures_before` plus
+/// the failures seen reach [`MAX_FAILURES`]: each test's outcome in its slot, `None` for a
+/// test not run. Every test a sequential pass would run is run (a test is passed over only
+/// when tests before it have failed [`MAX_FAILURES`] times), so the caller, which reads the
+/// outcomes in order and applies the same stopping rules, sees exactly what one thread would
+/// have produced; a test run beyond the stopping point is discarded.
+fn run_ahead(
+    judge: &Judge,
+    program: &Program,
+    cases: &[TestCase],
+    limits: &RunLimits,
+    failures_before: usize,
+) -> Vec<Option<CaseOutcome>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(cases.len());
+    if threads <= 1 {
+        let mut failures = failures_before;
+        return cases
+            .iter()
+            .map(|case| {
+                (failures < MAX_FAILURES).then(|| {
+                    let outcome = run_case(judge, program, case, limits);
+                    failures += usize::from(outcome.failure.is_some());
+                    outcome
+                })
+            })
+            .collect();
+    }
+    let slots: Vec<Mutex<Option<CaseOutcome>>> = cases.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(failures_before);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while failures.load(Ordering::SeqCst) < MAX_FAILURES {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(case) = cases.get(index) else {
+                        break;
+                    };
+                    let outcome = run_case(judge, program, case, limits);
+                    if outcome.failure.is_some() {
+                        failures.fetch_add(1, Ordering::SeqCst);
+                    }
+                    *slots[index].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
 }
 
 fn run_case(judge: &Judge, program: &Program, case: &TestCase, limits: &RunLimits) -> CaseOutcome {
