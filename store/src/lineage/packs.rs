@@ -12,7 +12,9 @@
 //! are merged until each pack holds at least twice the objects of the next smaller one,
 //! which keeps O(log n) packs; a merge copies each object's bytes as they are (only a
 //! delta, from a pack git wrote, is inflated and stored again), so the O(log n) rewrites of
-//! an object over a run cost a copy each, not a decompression and compression.
+//! an object over a run cost a copy each, not a decompression and compression. A merge
+//! reads one object at a time from its pack and streams it into the new one, so it holds
+//! about 60 bytes an object in memory (ids, offsets, CRC-32s), not the packs themselves.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -156,9 +158,10 @@ impl Entry {
         Ok(Entry { id, bytes })
     }
 
-    /// The object's type code, from the first byte of its header (6 and 7 are deltas).
+    /// The object's type code (6 and 7 are deltas).
+    #[cfg(test)]
     fn type_code(&self) -> u8 {
-        self.bytes.first().map(|b| (b >> 4) & 7).unwrap_or(0)
+        type_code(&self.bytes)
     }
 }
 
@@ -197,91 +200,174 @@ fn adler32(data: &[u8]) -> u32 {
     (b << 16) | a
 }
 
-/// Writes `entries` as a version-2 pack and its version-2 index into `repo`'s pack folder,
-/// each file under a temporary name and then renamed, the pack before its index (git finds
-/// packs by their index, so a reader never sees an index without its pack). The index is
-/// built from what is known here (ids, offsets, CRC-32s): nothing is parsed back. Returns
-/// the index's path (named by the pack's checksum, so equal packs share one name).
+/// Writes `entries` as a version-2 pack and its version-2 index into `repo`'s pack folder
+/// (see [`PackWriter`]). Returns the index's path.
 fn write_pack_files(repo: &Repository, entries: &[Entry]) -> Result<PathBuf, git2::Error> {
     let count = u32::try_from(entries.len())
         .map_err(|_| git2::Error::from_str("too many objects for one pack"))?;
-    let size: usize = entries.iter().map(|e| e.bytes.len()).sum();
-    let mut pack = Vec::with_capacity(12 + size + 20);
-    pack.extend_from_slice(b"PACK");
-    pack.extend_from_slice(&2u32.to_be_bytes());
-    pack.extend_from_slice(&count.to_be_bytes());
-    // (id, CRC-32 of its bytes, offset), sorted by id for the index.
-    let mut index: Vec<(Oid, u32, u64)> = Vec::with_capacity(entries.len());
+    let mut writer = PackWriter::new(repo, count)?;
     for entry in entries {
-        index.push((entry.id, crc32fast::hash(&entry.bytes), pack.len() as u64));
-        pack.extend_from_slice(&entry.bytes);
+        writer.add(entry.id, &entry.bytes)?;
     }
-    let checksum = Sha1::digest(&pack);
-    pack.extend_from_slice(&checksum);
-    index.sort_by_key(|(id, ..)| *id);
-    if index.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err(git2::Error::from_str("an object appears twice in one pack"));
+    writer.finish()
+}
+
+/// A version-2 pack written object by object to a temporary file, hashed as it goes, then
+/// its version-2 index built from what is known here (ids, offsets, CRC-32s: nothing is
+/// parsed back). The pack is renamed into place before its index is written and renamed
+/// (git finds packs by their index, so a reader never sees an index without its pack); both
+/// are named by the pack's checksum, so equal packs share one name. What it holds in memory
+/// is 32 bytes an object, not the objects: a roll-up that merges a whole run's packs costs
+/// no memory in the size of the repository.
+struct PackWriter {
+    dir: PathBuf,
+    temporary: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+    hasher: Sha1,
+    written: u64,
+    count: u32,
+    /// (id, CRC-32 of its bytes, offset) of each object written.
+    index: Vec<(Oid, u32, u64)>,
+}
+
+impl PackWriter {
+    /// Starts a pack of `count` objects in `repo`'s pack folder.
+    fn new(repo: &Repository, count: u32) -> Result<PackWriter, git2::Error> {
+        static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let dir = repo.path().join("objects").join("pack");
+        std::fs::create_dir_all(&dir).map_err(|e| write_error(&dir, e))?;
+        let temporary = dir.join(format!(
+            "tmp_pack_{}_{}",
+            std::process::id(),
+            SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let file = std::fs::File::create(&temporary).map_err(|e| write_error(&temporary, e))?;
+        let mut writer = PackWriter {
+            dir,
+            temporary,
+            file: std::io::BufWriter::with_capacity(1 << 16, file),
+            hasher: Sha1::new(),
+            written: 0,
+            count,
+            index: Vec::with_capacity(count as usize),
+        };
+        let mut header = Vec::with_capacity(12);
+        header.extend_from_slice(b"PACK");
+        header.extend_from_slice(&2u32.to_be_bytes());
+        header.extend_from_slice(&count.to_be_bytes());
+        writer.write(&header)?;
+        Ok(writer)
     }
 
-    let mut idx = Vec::with_capacity(8 + 256 * 4 + index.len() * 28 + 40);
-    idx.extend_from_slice(&[0xff, b't', b'O', b'c', 0, 0, 0, 2]);
-    let mut fanout = [0u32; 256];
-    for (id, ..) in &index {
-        fanout[usize::from(id.as_bytes()[0])] += 1;
+    fn write(&mut self, bytes: &[u8]) -> Result<(), git2::Error> {
+        use std::io::Write;
+        self.file
+            .write_all(bytes)
+            .map_err(|e| write_error(&self.temporary, e))?;
+        self.hasher.update(bytes);
+        self.written += bytes.len() as u64;
+        Ok(())
     }
-    let mut running = 0u32;
-    for n in fanout {
-        running += n;
-        idx.extend_from_slice(&running.to_be_bytes());
-    }
-    for (id, ..) in &index {
-        idx.extend_from_slice(id.as_bytes());
-    }
-    for (_, crc, _) in &index {
-        idx.extend_from_slice(&crc.to_be_bytes());
-    }
-    // Offsets from 2 GiB on go to a table of 64-bit offsets, named by slot, top bit set.
-    let mut large = Vec::new();
-    for (.., offset) in &index {
-        let small = match u32::try_from(*offset) {
-            Ok(small) if small < 0x8000_0000 => small,
-            _ => {
-                let slot = u32::try_from(large.len())
-                    .map_err(|_| git2::Error::from_str("pack too large"))?;
-                large.push(*offset);
-                0x8000_0000 | slot
-            }
-        };
-        idx.extend_from_slice(&small.to_be_bytes());
-    }
-    for offset in large {
-        idx.extend_from_slice(&offset.to_be_bytes());
-    }
-    idx.extend_from_slice(&checksum);
-    let idx_checksum = Sha1::digest(&idx);
-    idx.extend_from_slice(&idx_checksum);
 
-    let dir = repo.path().join("objects").join("pack");
-    let name = format!(
-        "pack-{}",
-        checksum
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let write = |extension: &str, bytes: &[u8]| -> Result<(), git2::Error> {
-        let path = dir.join(format!("{name}.{extension}"));
-        let fail = |e: std::io::Error| {
-            git2::Error::from_str(&format!("cannot write {}: {e}", path.display()))
-        };
-        std::fs::create_dir_all(&dir).map_err(fail)?;
-        let temporary = dir.join(format!("tmp_{name}.{extension}"));
-        std::fs::write(&temporary, bytes).map_err(fail)?;
-        std::fs::rename(&temporary, &path).map_err(fail)
-    };
-    write("pack", &pack)?;
-    write("idx", &idx)?;
-    Ok(dir.join(format!("{name}.idx")))
+    /// Appends one object: its bytes in a pack (type-and-size header, zlib stream).
+    fn add(&mut self, id: Oid, bytes: &[u8]) -> Result<(), git2::Error> {
+        if self.index.len() >= self.count as usize {
+            return Err(git2::Error::from_str(
+                "more objects than the pack's header announced",
+            ));
+        }
+        self.index.push((id, crc32fast::hash(bytes), self.written));
+        self.write(bytes)
+    }
+
+    /// Ends the pack and writes its index; the index's path.
+    fn finish(mut self) -> Result<PathBuf, git2::Error> {
+        use std::io::Write;
+        if self.index.len() != self.count as usize {
+            return Err(git2::Error::from_str(&format!(
+                "a pack of {} objects holds {}",
+                self.count,
+                self.index.len()
+            )));
+        }
+        let checksum = std::mem::take(&mut self.hasher).finalize();
+        self.file
+            .write_all(&checksum)
+            .and_then(|()| self.file.flush())
+            .map_err(|e| write_error(&self.temporary, e))?;
+        let mut index = std::mem::take(&mut self.index);
+        index.sort_by_key(|(id, ..)| *id);
+        if index.windows(2).any(|w| w[0].0 == w[1].0) {
+            let _ = std::fs::remove_file(&self.temporary);
+            return Err(git2::Error::from_str("an object appears twice in one pack"));
+        }
+
+        let mut idx = Vec::with_capacity(8 + 256 * 4 + index.len() * 28 + 40);
+        idx.extend_from_slice(&[0xff, b't', b'O', b'c', 0, 0, 0, 2]);
+        let mut fanout = [0u32; 256];
+        for (id, ..) in &index {
+            fanout[usize::from(id.as_bytes()[0])] += 1;
+        }
+        let mut running = 0u32;
+        for n in fanout {
+            running += n;
+            idx.extend_from_slice(&running.to_be_bytes());
+        }
+        for (id, ..) in &index {
+            idx.extend_from_slice(id.as_bytes());
+        }
+        for (_, crc, _) in &index {
+            idx.extend_from_slice(&crc.to_be_bytes());
+        }
+        // Offsets from 2 GiB on go to a table of 64-bit offsets, named by slot, top bit set.
+        let mut large = Vec::new();
+        for (.., offset) in &index {
+            let small = match u32::try_from(*offset) {
+                Ok(small) if small < 0x8000_0000 => small,
+                _ => {
+                    let slot = u32::try_from(large.len())
+                        .map_err(|_| git2::Error::from_str("pack too large"))?;
+                    large.push(*offset);
+                    0x8000_0000 | slot
+                }
+            };
+            idx.extend_from_slice(&small.to_be_bytes());
+        }
+        for offset in large {
+            idx.extend_from_slice(&offset.to_be_bytes());
+        }
+        idx.extend_from_slice(&checksum);
+        let idx_checksum = Sha1::digest(&idx);
+        idx.extend_from_slice(&idx_checksum);
+
+        let name = format!(
+            "pack-{}",
+            checksum
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let pack = self.dir.join(format!("{name}.pack"));
+        std::fs::rename(&self.temporary, &pack).map_err(|e| write_error(&pack, e))?;
+        let path = self.dir.join(format!("{name}.idx"));
+        let temporary = self.dir.join(format!("tmp_{name}.idx"));
+        std::fs::write(&temporary, &idx)
+            .and_then(|()| std::fs::rename(&temporary, &path))
+            .map_err(|e| write_error(&path, e))?;
+        Ok(path)
+    }
+}
+
+impl Drop for PackWriter {
+    /// A pack left unfinished (an error on the way) leaves no temporary file behind; a
+    /// finished one has been renamed away already.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.temporary);
+    }
+}
+
+fn write_error(path: &Path, error: std::io::Error) -> git2::Error {
+    git2::Error::from_str(&format!("cannot write {}: {error}", path.display()))
 }
 
 /// A pack of the repository: its index file and how many objects it holds.
@@ -312,34 +398,46 @@ pub(crate) fn roll_up(repo: &Repository) -> Result<usize, git2::Error> {
     }
     let merging = &packs[..take];
     // Whole objects are copied as they are, compressed bytes and all; a delta (in a pack
-    // `git gc` wrote) is read whole through libgit2 and stored again.
+    // `git gc` wrote) is read whole through libgit2 and stored again. Objects are read one
+    // at a time from their packs and streamed into the new one.
     let mut seen = HashSet::new();
-    let mut entries = Vec::new();
+    let mut sources = Vec::with_capacity(merging.len());
+    let mut count: u32 = 0;
+    for pack in merging {
+        let mut located = pack_locations(&pack.idx)?;
+        located.retain(|(_, _, id)| seen.insert(*id));
+        count = count
+            .checked_add(located.len() as u32)
+            .ok_or_else(|| git2::Error::from_str("too many objects for one pack"))?;
+        sources.push((pack.idx.with_extension("pack"), located));
+    }
+    drop(seen);
+    let mut writer = PackWriter::new(repo, count)?;
     let mut compress = Compressor::default();
     let mut odb = None;
-    for pack in merging {
-        for entry in pack_entries(&pack.idx)? {
-            if !seen.insert(entry.id) {
-                continue;
-            }
-            if matches!(entry.type_code(), 1..=4) {
-                entries.push(entry);
+    let mut bytes = Vec::new();
+    for (path, located) in &sources {
+        use std::os::unix::fs::FileExt;
+        let bad = |what: &str| git2::Error::from_str(&format!("{}: {what}", path.display()));
+        let file = std::fs::File::open(path).map_err(|e| bad(&e.to_string()))?;
+        for &(start, stop, id) in located {
+            bytes.resize((stop - start) as usize, 0);
+            file.read_exact_at(&mut bytes, start)
+                .map_err(|e| bad(&e.to_string()))?;
+            if matches!(type_code(&bytes), 1..=4) {
+                writer.add(id, &bytes)?;
                 continue;
             }
             let odb = match &odb {
                 Some(odb) => odb,
                 None => odb.insert(repo.odb()?),
             };
-            let object = odb.read(entry.id)?;
-            entries.push(Entry::encode(
-                entry.id,
-                object.kind(),
-                object.data(),
-                &mut compress,
-            )?);
+            let object = odb.read(id)?;
+            let entry = Entry::encode(id, object.kind(), object.data(), &mut compress)?;
+            writer.add(id, &entry.bytes)?;
         }
     }
-    let merged = write_pack_files(repo, &entries)?;
+    let merged = writer.finish()?;
     // The new pack holds every object of the merged ones: they can go. The index first, so
     // that a reader never finds an index without its pack. A merged pack whose bytes the
     // new one repeats (its objects, in its order, held everything the others added) has
@@ -385,12 +483,15 @@ fn object_count(idx: &Path) -> Option<u32> {
     Some(u32::from_be_bytes([last[0], last[1], last[2], last[3]]))
 }
 
-/// The objects of a pack, found through its version-2 index, each with its bytes in the
-/// pack (type and size header, then the zlib stream of its data, or a delta).
-fn pack_entries(idx: &Path) -> Result<Vec<Entry>, git2::Error> {
+/// Where the objects of a pack are, found through its version-2 index: each object's
+/// start and end in the pack file (type and size header, then the zlib stream of its data,
+/// or a delta) and its id, in the pack's order. Reads the index and the pack's length only.
+fn pack_locations(idx: &Path) -> Result<Vec<(u64, u64, Oid)>, git2::Error> {
     let bad = |what: &str| git2::Error::from_str(&format!("{}: {what}", idx.display()));
     let index = std::fs::read(idx).map_err(|e| bad(&e.to_string()))?;
-    let pack = std::fs::read(idx.with_extension("pack")).map_err(|e| bad(&e.to_string()))?;
+    let pack_len = std::fs::metadata(idx.with_extension("pack"))
+        .map_err(|e| bad(&e.to_string()))?
+        .len();
     let count = object_count(idx).ok_or_else(|| bad("not a version-2 pack index"))? as usize;
     let table = |start: usize, width: usize, n: usize| {
         index
@@ -419,25 +520,37 @@ fn pack_entries(idx: &Path) -> Result<Vec<Entry>, git2::Error> {
     }
     located.sort_by_key(|(offset, _)| *offset);
     // Each object runs to the next one's offset; the last one to the 20-byte trailer.
-    let end = pack
-        .len()
+    let end = pack_len
         .checked_sub(20)
-        .ok_or_else(|| bad("truncated pack"))? as u64;
-    let mut entries = Vec::with_capacity(count);
-    for (i, (start, id)) in located.iter().enumerate() {
+        .ok_or_else(|| bad("truncated pack"))?;
+    let mut spans = Vec::with_capacity(count);
+    for (i, &(start, id)) in located.iter().enumerate() {
         let stop = located.get(i + 1).map(|(next, _)| *next).unwrap_or(end);
-        let bytes = usize::try_from(*start)
-            .ok()
-            .zip(usize::try_from(stop).ok())
-            .filter(|(a, b)| *a >= 12 && a < b)
-            .and_then(|(a, b)| pack.get(a..b))
-            .ok_or_else(|| bad("an object's offset is outside its pack"))?;
-        entries.push(Entry {
-            id: *id,
-            bytes: bytes.to_vec(),
-        });
+        if start < 12 || start >= stop || stop > end {
+            return Err(bad("an object's offset is outside its pack"));
+        }
+        spans.push((start, stop, id));
     }
-    Ok(entries)
+    Ok(spans)
+}
+
+/// An object's type code, from the first byte of its bytes in a pack (6 and 7 are deltas).
+fn type_code(bytes: &[u8]) -> u8 {
+    bytes.first().map(|b| (b >> 4) & 7).unwrap_or(0)
+}
+
+/// The objects of a pack with their bytes in it.
+#[cfg(test)]
+fn pack_entries(idx: &Path) -> Result<Vec<Entry>, git2::Error> {
+    let pack = std::fs::read(idx.with_extension("pack"))
+        .map_err(|e| git2::Error::from_str(&e.to_string()))?;
+    Ok(pack_locations(idx)?
+        .into_iter()
+        .map(|(start, stop, id)| Entry {
+            id,
+            bytes: pack[start as usize..stop as usize].to_vec(),
+        })
+        .collect())
 }
 
 #[cfg(test)]
