@@ -19,6 +19,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hone_agent::llm::{CassetteEntry, ChatMessage, ChatRequest, Usage};
@@ -59,6 +61,61 @@ fn status_kib(field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Samples this process's `RssAnon` and `RssFile` (KiB) every 20 ms on a thread of its
+/// own, from its start to its stop.
+struct MemorySampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(Instant, u64, u64)>>,
+}
+
+/// What a [`MemorySampler`] saw.
+struct MemorySamples(Vec<(Instant, u64, u64)>);
+
+impl MemorySampler {
+    fn start() -> MemorySampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            loop {
+                samples.push((Instant::now(), status_kib("RssAnon"), status_kib("RssFile")));
+                if flag.load(Ordering::Relaxed) {
+                    return samples;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        MemorySampler { stop, thread }
+    }
+
+    fn stop(self) -> MemorySamples {
+        self.stop.store(true, Ordering::Relaxed);
+        MemorySamples(
+            self.thread
+                .join()
+                .unwrap_or_else(|_| panic!("the memory sampler panicked")),
+        )
+    }
+}
+
+impl MemorySamples {
+    /// The highest `RssAnon` and `RssFile` seen.
+    fn peaks(&self) -> (u64, u64) {
+        self.0.iter().fold((0, 0), |(a, f), &(_, anon, file)| {
+            (a.max(anon), f.max(file))
+        })
+    }
+
+    /// `RssAnon` at `fraction` of the time from `started` to `started + took`.
+    fn anon_at(&self, started: Instant, took: Duration, fraction: f64) -> u64 {
+        let at = started + took.mul_f64(fraction);
+        self.0
+            .iter()
+            .rfind(|(when, _, _)| *when <= at)
+            .map_or(0, |&(_, anon, _)| anon)
+    }
 }
 
 /// Runs this test again in a child process with `CHILD=arg`, output passed through.
@@ -342,17 +399,28 @@ fn one_run(strategy: &str, steps: usize) {
         let store = Store::open_with(config)
             .await
             .unwrap_or_else(|e| panic!("store: {e}"));
-        let before = status_kib("VmRSS");
         let orchestrator = Orchestrator::create(store.clone(), &tasks, settings)
             .await
             .unwrap_or_else(|e| panic!("create: {e}"));
+        // After `create`: the cassette (a copy of the seed and the request per step) and the
+        // engine are loaded, so what grows from here is the run's own.
+        let before = status_kib("RssAnon");
+        let sampler = MemorySampler::start();
         let started = Instant::now();
         let outcome = tokio::spawn(orchestrator.drive())
             .await
             .unwrap_or_else(|e| panic!("drive: {e}"))
             .unwrap_or_else(|e| panic!("drive: {e}"));
         let took = started.elapsed();
-        let peak = status_kib("VmHWM");
+        let samples = sampler.stop();
+        let (anon, file) = samples.peaks();
+        // The growth from the first tenth of the run to the ninth: what each node adds once
+        // the fixed costs (caches, pools, buffers) are paid.
+        let (early, late) = (
+            samples.anon_at(started, took, 0.1),
+            samples.anon_at(started, took, 0.9),
+        );
+        let growth = late.saturating_sub(early) as f64 * 1024.0 / (0.8 * steps as f64);
         let nodes = store
             .load_tree(RunId(outcome.run))
             .await
@@ -368,15 +436,19 @@ fn one_run(strategy: &str, steps: usize) {
         let resume = time_resume(&store, &tasks, RunId(outcome.run)).await;
         println!(
             "scale run {strategy}: {} nodes in {:.1} s ({:.3} ms a step); step per tenth {}; \
-             peak resident {} MiB, {:.0} bytes per node over the {} MiB before the run; \
-             resume {:.2} s",
+             process memory (RssAnon) {} MiB after create, {} MiB at the first tenth, \
+             {} MiB at the ninth ({growth:.0} bytes per node in between), peak {} MiB; \
+             peak mapped files (RssFile: the binary, the store's database SQLite maps) \
+             {} MiB; resume {:.2} s",
             outcome.evaluations,
             took.as_secs_f64(),
             took.as_secs_f64() * 1e3 / outcome.evaluations.max(1) as f64,
             tenths_line(&per_tenth),
-            peak / 1024,
-            peak.saturating_sub(before) as f64 * 1024.0 / outcome.evaluations.max(1) as f64,
             before / 1024,
+            early / 1024,
+            late / 1024,
+            anon / 1024,
+            file / 1024,
             resume.as_secs_f64(),
         );
         store.close().await;
