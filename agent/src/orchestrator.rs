@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use hone_store::{
     NewEvaluation, NewRun, NodeId, NodeRecord, RunId, RunStatus, ScoreBasis, Store, Timestamp,
+    TreeColumns,
 };
 use hone_tasks::{Candidate, EvalStatus, Evaluation, Task, TaskLoader};
 use rand::SeedableRng;
@@ -238,6 +239,10 @@ impl RunMeasures {
         }
     }
 
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
     fn values(&self, record: &NodeRecord) -> Vec<f64> {
         self.list.iter().map(|(m, _)| m.value(record)).collect()
     }
@@ -375,7 +380,17 @@ impl Orchestrator {
             );
         }
         let proposer = Proposer::build(&settings, &task)?;
-        let nodes = store.load_tree(run).await?;
+        // What the search needs of each node: scores and parents always; the code only for
+        // a proposer that learns from candidates, a novelty filter or a measure that reads
+        // it; metrics only for measures. Feedback and traces never (the prompt memory's few
+        // nodes are read whole in `assemble`).
+        let measured = !RunMeasures::of(&settings).is_empty();
+        let columns = TreeColumns {
+            files: proposer.observes_candidates() || settings.novelty.is_some() || measured,
+            metrics: measured,
+            feedback_and_trace: false,
+        };
+        let nodes = store.load_tree_with(run, columns).await?;
         let events = events::for_resume(&store, run).await?;
         events::record(&store, run, &RunEvent::Resume { nodes: nodes.len() }).await?;
         store
@@ -477,7 +492,14 @@ impl Orchestrator {
             Proposer::Model(model) => model.memory_entries(),
             _ => 0,
         };
-        let memory: VecDeque<MemoryEntry> = nodes[nodes.len().saturating_sub(memory_len)..]
+        // The prompt memory's nodes read whole (resume loads the tree without feedback).
+        let recent: Vec<NodeId> = nodes[nodes.len().saturating_sub(memory_len)..]
+            .iter()
+            .map(|n| n.id)
+            .collect();
+        let memory: VecDeque<MemoryEntry> = store
+            .get_nodes(&recent)
+            .await?
             .iter()
             .map(memory_entry)
             .collect();

@@ -104,6 +104,7 @@ mod types;
 pub use error::{Error, Result};
 pub use lineage::{METADATA_FILE, best_ref};
 pub use schema::SCHEMA_VERSION;
+pub use store::TreeColumns;
 pub use store::leases::{LeaseAcquisition, LeaseRequest, RunDriver};
 pub use store::queue::{
     AttemptOutcome, ClaimedJob, JOBS_CHANNEL, JobAttempt, JobId, JobKind, JobOutcome, JobRecord,

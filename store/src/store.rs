@@ -5,6 +5,7 @@ mod checkpoint;
 mod embeddings;
 pub(crate) mod leases;
 mod nodes;
+pub use nodes::TreeColumns;
 pub(crate) mod queue;
 pub(crate) mod runs;
 mod writer;

@@ -178,6 +178,15 @@ impl Proposer {
     }
 
     /// Tells the proposer a node's result (the builtin tuner and the baselines learn from it).
+    /// Whether [`Proposer::observe`] uses the candidates (the builtin tuner, the grid and
+    /// Tsallis-INF learn from them; a model or random inputs do not).
+    pub fn observes_candidates(&self) -> bool {
+        match self {
+            Proposer::Builtin(_) | Proposer::Grid(_) | Proposer::Tsallis(_) => true,
+            Proposer::Model(_) | Proposer::Random(_) => false,
+        }
+    }
+
     pub fn observe(&mut self, node: &TreeNode, candidate: &Candidate) {
         match self {
             Proposer::Builtin(tuner) => {

@@ -27,6 +27,27 @@ pub(crate) const NODE_SELECT: &str = "SELECT n.id, n.run_id, n.parent_id, n.oper
     n.lineage_commit, n.created_at, e.status, e.valid, e.score, e.metrics, e.feedback, e.trace, \
     e.fuel, e.wall_ms FROM nodes n JOIN evaluations e ON e.node_id = n.id";
 
+/// Which of a node's large columns [`Store::load_tree_with`] reads; a column not read
+/// comes back empty: no files, `null` metrics and trace, an empty feedback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeColumns {
+    /// The candidate's files.
+    pub files: bool,
+    /// The evaluation's metrics.
+    pub metrics: bool,
+    /// The evaluation's feedback and trace.
+    pub feedback_and_trace: bool,
+}
+
+impl TreeColumns {
+    /// Every column.
+    pub const ALL: TreeColumns = TreeColumns {
+        files: true,
+        metrics: true,
+        feedback_and_trace: true,
+    };
+}
+
 pub(crate) fn node_from_row(row: &impl RowExt) -> Result<NodeRecord, RowError> {
     let files: BTreeMap<String, String> = serde_json::from_str(&row.string("files")?)?;
     Ok(NodeRecord {
@@ -76,11 +97,25 @@ const TREE_CHUNK_SQL: &str = "SELECT count(*), max(id), json_group_array(json_ar
     CASE WHEN wall_ms IS NULL THEN NULL ELSE printf('%!.17g', wall_ms) END)), \
     group_concat(files || char(31) || param_values || char(31) || metrics || char(31) || trace, \
     char(30)) \
-    FROM (SELECT n.id, n.parent_id, n.operator, n.tree, n.island, n.depth, n.files, \
+    FROM (SELECT n.id, n.parent_id, n.operator, n.tree, n.island, n.depth, \
+    CASE WHEN $4 THEN n.files ELSE '{}' END AS files, \
     n.param_values, n.content_hash, n.duplicate_of, n.llm_call_id, n.lineage_commit, \
-    n.created_at, e.status, e.valid, e.score, e.metrics, e.feedback, e.trace, e.fuel, e.wall_ms \
+    n.created_at, e.status, e.valid, e.score, \
+    CASE WHEN $5 THEN e.metrics ELSE 'null' END AS metrics, \
+    CASE WHEN $6 THEN e.feedback ELSE '' END AS feedback, \
+    CASE WHEN $6 THEN e.trace ELSE 'null' END AS trace, e.fuel, e.wall_ms \
     FROM nodes n JOIN evaluations e ON e.node_id = n.id \
     WHERE n.run_id = $1 AND n.id > $2 ORDER BY n.id LIMIT $3)";
+
+/// [`NODE_SELECT`] with the large columns each behind a condition (`$2` files, `$3`
+/// metrics, `$4` feedback and trace), for PostgreSQL's [`Store::load_tree_with`].
+const TREE_SELECT_PG: &str = "SELECT n.id, n.run_id, n.parent_id, n.operator, n.tree, \
+    n.island, n.depth, CASE WHEN $2 THEN n.files ELSE '{}' END AS files, n.param_values, \
+    n.content_hash, n.duplicate_of, n.llm_call_id, n.lineage_commit, n.created_at, e.status, \
+    e.valid, e.score, CASE WHEN $3 THEN e.metrics ELSE 'null' END AS metrics, \
+    CASE WHEN $4 THEN e.feedback ELSE '' END AS feedback, \
+    CASE WHEN $4 THEN e.trace ELSE 'null' END AS trace, e.fuel, e.wall_ms \
+    FROM nodes n JOIN evaluations e ON e.node_id = n.id WHERE n.run_id = $1 ORDER BY n.id";
 
 /// The small columns of a row of [`TREE_CHUNK_SQL`], in its order.
 #[derive(serde::Deserialize)]
@@ -465,16 +500,29 @@ impl Store {
         self.db_err(context, Some(run))(source)
     }
 
-    /// The whole tree of a run, in insertion order (parents before children): what resume
-    /// loads.
+    /// The whole tree of a run, in insertion order (parents before children), every column
+    /// read.
     pub async fn load_tree(&self, run: RunId) -> Result<Vec<NodeRecord>> {
+        self.load_tree_with(run, TreeColumns::ALL).await
+    }
+
+    /// The whole tree of a run, in insertion order (parents before children), reading only
+    /// the large columns `columns` asks for: what resume loads (a 100,000-node run's
+    /// feedback, traces and code are most of its rows and none of what its search needs).
+    pub async fn load_tree_with(
+        &self,
+        run: RunId,
+        columns: TreeColumns,
+    ) -> Result<Vec<NodeRecord>> {
         self.get_run(run).await?;
         match &self.inner.db {
-            Db::Sqlite(pool) => self.load_tree_sqlite(pool, run).await,
+            Db::Sqlite(pool) => self.load_tree_sqlite(pool, run, columns).await,
             Db::Postgres(pool) => {
-                let sql = format!("{NODE_SELECT} WHERE n.run_id = $1 ORDER BY n.id");
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                let rows = sqlx::query(TREE_SELECT_PG)
                     .bind(run.0)
+                    .bind(columns.files)
+                    .bind(columns.metrics)
+                    .bind(columns.feedback_and_trace)
                     .fetch_all(pool)
                     .await
                     .map_err(self.db_err("load the run's tree", Some(run)))?;
@@ -495,6 +543,7 @@ impl Store {
         &self,
         pool: &sqlx::SqlitePool,
         run: RunId,
+        columns: TreeColumns,
     ) -> Result<Vec<NodeRecord>> {
         let context = "load the run's tree";
         let mut nodes: Vec<NodeRecord> = Vec::new();
@@ -506,6 +555,9 @@ impl Store {
                     .bind(run.0)
                     .bind(after)
                     .bind(TREE_CHUNK)
+                    .bind(columns.files)
+                    .bind(columns.metrics)
+                    .bind(columns.feedback_and_trace)
                     .fetch_one(pool)
                     .await
                     .map_err(self.db_err(context, Some(run)))?;

@@ -1381,6 +1381,32 @@ async fn load_tree_is_exact(target: Target) {
         ids.push(extra);
     }
     assert_eq!(ok(store.load_tree(other).await).len(), 4);
+    // Each subset of the large columns: those read are exact, the others empty.
+    let full = ok(store.load_tree(run).await);
+    for bits in 0..8u8 {
+        let columns = hone_store::TreeColumns {
+            files: bits & 1 != 0,
+            metrics: bits & 2 != 0,
+            feedback_and_trace: bits & 4 != 0,
+        };
+        let partial = ok(store.load_tree_with(run, columns).await);
+        assert_eq!(partial.len(), full.len(), "{columns:?}");
+        for (part, whole) in partial.iter().zip(&full) {
+            let mut expected = whole.clone();
+            if !columns.files {
+                expected.files.clear();
+            }
+            if !columns.metrics {
+                expected.evaluation.metrics = serde_json::Value::Null;
+            }
+            if !columns.feedback_and_trace {
+                expected.evaluation.feedback.clear();
+                expected.evaluation.trace = serde_json::Value::Null;
+            }
+            assert_eq!(part, &expected, "{columns:?}, node {}", whole.id.0);
+            assert_eq!(part.values, whole.values, "{columns:?}");
+        }
+    }
     // What the orchestrator builds without reading back is what the store holds.
     let mut n = node(run, Some(ids[1]), awkward, awkward);
     n.operator = awkward.into();
