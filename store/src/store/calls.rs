@@ -48,6 +48,9 @@ fn call_from_row(row: &impl RowExt) -> Result<LlmCallRecord, RowError> {
     })
 }
 
+/// Events per chunk of [`Store::events_with_latest`] on SQLite.
+const EVENT_CHUNK: i64 = 5000;
+
 fn event_from_row(row: &impl RowExt) -> Result<EventRecord, RowError> {
     Ok(EventRecord {
         id: EventId(row.i64("id")?),
@@ -343,22 +346,70 @@ impl Store {
         superseded: &str,
     ) -> Result<Vec<EventRecord>> {
         self.get_run(run).await?;
-        on_db!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT id, run_id, at, kind, payload FROM events WHERE run_id = $1 \
+        match &self.inner.db {
+            Db::Sqlite(pool) => self.events_with_latest_sqlite(pool, run, superseded).await,
+            Db::Postgres(pool) => {
+                let rows = sqlx::query(
+                    "SELECT id, run_id, at, kind, payload FROM events WHERE run_id = $1 \
+                     AND (kind <> $2 OR id = (SELECT MAX(id) FROM events WHERE run_id = $1 AND kind = $2)) \
+                     ORDER BY id",
+                )
+                .bind(run.0)
+                .bind(superseded)
+                .fetch_all(pool)
+                .await
+                .map_err(self.db_err("read events", Some(run)))?;
+                rows.iter()
+                    .map(event_from_row)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(self.row_err("read events", Some(run)))
+            }
+        }
+    }
+
+    /// SQLite: [`Store::events_with_latest`] in chunks of [`EVENT_CHUNK`] events, each one
+    /// row of one JSON array built by SQLite (sqlx-sqlite hands rows over one by one from its
+    /// worker thread, which costs more than decoding them: forest records two or three
+    /// events a node).
+    async fn events_with_latest_sqlite(
+        &self,
+        pool: &sqlx::SqlitePool,
+        run: RunId,
+        superseded: &str,
+    ) -> Result<Vec<EventRecord>> {
+        let mut events = Vec::new();
+        let mut after = 0i64;
+        loop {
+            let (count, last, json): (i64, Option<i64>, String) = sqlx::query_as(
+                "SELECT count(*), max(id), json_group_array(json_array(id, at, kind, json(payload))) \
+                 FROM (SELECT id, at, kind, payload FROM events WHERE run_id = $1 AND id > $3 \
                  AND (kind <> $2 OR id = (SELECT MAX(id) FROM events WHERE run_id = $1 AND kind = $2)) \
-                 ORDER BY id",
+                 ORDER BY id LIMIT $4)",
             )
             .bind(run.0)
             .bind(superseded)
-            .fetch_all(pool)
+            .bind(after)
+            .bind(EVENT_CHUNK)
+            .fetch_one(pool)
             .await
             .map_err(self.db_err("read events", Some(run)))?;
-            rows.iter()
-                .map(event_from_row)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(self.row_err("read events", Some(run)))
-        })
+            let rows: Vec<(i64, i64, String, serde_json::Value)> = serde_json::from_str(&json)
+                .map_err(|e| self.row_err("read events", Some(run))(RowError::Json(e)))?;
+            events.extend(rows.into_iter().map(|(id, at, kind, payload)| EventRecord {
+                id: EventId(id),
+                run,
+                at: Timestamp(at),
+                kind,
+                payload,
+            }));
+            match last {
+                Some(last) if count == EVENT_CHUNK => after = last,
+                _ => break,
+            }
+        }
+        // SQLite aggregates in the subquery's order; sorting makes it a guarantee.
+        events.sort_by_key(|e| e.id.0);
+        Ok(events)
     }
 
     /// Records a node's private evaluation (replacing an earlier one). The node must belong
