@@ -771,6 +771,37 @@ async fn events_round_trip(target: Target) {
         ok(store.events_with_latest(run, "no such kind").await).len(),
         6
     );
+    // Across several of the SQLite reader's chunks (5,000 events), payloads exact, the
+    // superseded kind's latest in its place.
+    let awkward = "\u{1e}\u{1f}\"quoted\"\n\ttabs \\ ünïcødé 🦀";
+    let mut expected = latest.iter().map(|e| e.id).collect::<Vec<_>>();
+    let mut last_insights = i2;
+    for n in 0..10_500i64 {
+        let (kind, payload) = if n % 1000 == 999 {
+            ("insights", notes(n))
+        } else {
+            (
+                "directions",
+                serde_json::json!({"node": n, "directions": [awkward, format!("{n}"), 0.1 + 0.2]}),
+            )
+        };
+        let id = ok(store.record_event(run, t(100 + n), kind, &payload).await);
+        if kind == "insights" {
+            expected.retain(|e| *e != last_insights);
+            last_insights = id;
+        }
+        expected.push(id);
+    }
+    let many = ok(store.events_with_latest(run, "insights").await);
+    assert_eq!(many.iter().map(|e| e.id).collect::<Vec<_>>(), expected);
+    let all = ok(store.events(run).await);
+    for event in &many {
+        let same = all
+            .iter()
+            .find(|e| e.id == event.id)
+            .unwrap_or_else(|| panic!("event {:?} is not among the run's", event.id));
+        assert_eq!(event, same);
+    }
 }
 
 async fn missing_runs_are_clear_errors(target: Target) {
