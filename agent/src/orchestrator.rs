@@ -433,8 +433,8 @@ impl Orchestrator {
         let mut insights = String::new();
         let mut directions_of: HashMap<i64, Vec<String>> = HashMap::new();
         let mut direction_of_node: HashMap<i64, String> = HashMap::new();
-        for record in &events {
-            match events::decode(record)? {
+        for record in events {
+            match events::decode_owned(record)? {
                 RunEvent::Insights { text } => insights = text,
                 RunEvent::Directions { node, directions } => {
                     directions_of.insert(node, directions);

@@ -81,15 +81,74 @@ pub async fn for_resume(store: &Store, run: RunId) -> hone_store::Result<Vec<Eve
     store.events_with_latest(run, &kind).await
 }
 
-/// Reads a stored event back.
-pub fn decode(record: &EventRecord) -> Result<RunEvent, EventError> {
-    let value = serde_json::json!({ "kind": record.kind, "payload": record.payload });
+/// Reads a stored event back, taking its payload (no copy of it: resume reads forest's
+/// two or three events a node this way).
+pub fn decode_owned(record: EventRecord) -> Result<RunEvent, EventError> {
+    let EventRecord {
+        id,
+        run,
+        kind,
+        payload,
+        ..
+    } = record;
+    // Forest's two kinds, a few per node, read by hand: the derived code goes through a
+    // second JSON value per event. Anything not of exactly their form takes that path (and
+    // its error).
+    let payload = match fast_path(&kind, payload) {
+        Ok(event) => return Ok(event),
+        Err(payload) => payload,
+    };
+    let value = serde_json::json!({ "kind": &kind, "payload": payload });
     serde_json::from_value(value).map_err(|source| EventError {
-        run: record.run,
-        id: record.id,
-        kind: record.kind.clone(),
+        run,
+        id,
+        kind,
         source,
     })
+}
+
+/// A `node_direction` or `directions` event of exactly the serialized form (an object of
+/// its fields and no others), or the payload back untouched.
+fn fast_path(kind: &str, payload: serde_json::Value) -> Result<RunEvent, serde_json::Value> {
+    use serde_json::Value;
+    let Value::Object(mut fields) = payload else {
+        return Err(payload);
+    };
+    let node = fields.get("node").and_then(Value::as_i64);
+    match (kind, node, fields.len()) {
+        ("node_direction", Some(node), 2) => match fields.remove("direction") {
+            Some(Value::String(direction)) => {
+                return Ok(RunEvent::NodeDirection { node, direction });
+            }
+            Some(other) => {
+                fields.insert("direction".into(), other);
+            }
+            None => {}
+        },
+        ("directions", Some(node), 2) => match fields.remove("directions") {
+            Some(Value::Array(list)) if list.iter().all(Value::is_string) => {
+                let directions = list
+                    .into_iter()
+                    .filter_map(|d| match d {
+                        Value::String(d) => Some(d),
+                        _ => None,
+                    })
+                    .collect();
+                return Ok(RunEvent::Directions { node, directions });
+            }
+            Some(other) => {
+                fields.insert("directions".into(), other);
+            }
+            None => {}
+        },
+        _ => {}
+    }
+    Err(Value::Object(fields))
+}
+
+/// Reads a stored event back.
+pub fn decode(record: &EventRecord) -> Result<RunEvent, EventError> {
+    decode_owned(record.clone())
 }
 
 /// How often an operator's replies from one model could not be used, so that a plain
@@ -168,7 +227,8 @@ mod tests {
         ];
         for event in events {
             let record = stored(&event);
-            assert_eq!(decode(&record).ok(), Some(event));
+            assert_eq!(decode(&record).ok(), Some(event.clone()));
+            assert_eq!(decode_owned(record).ok(), Some(event));
         }
     }
 
@@ -183,6 +243,74 @@ mod tests {
             record.payload,
             serde_json::json!({ "node": 2, "directions": ["a"] })
         );
+    }
+
+    #[test]
+    fn forest_events_off_their_form_take_the_derived_path() {
+        let record = |kind: &str, payload: serde_json::Value| EventRecord {
+            kind: kind.into(),
+            payload,
+            ..stored(&RunEvent::Resume { nodes: 1 })
+        };
+        // Read by hand, as the derived code reads them.
+        for (kind, payload) in [
+            (
+                "directions",
+                serde_json::json!({"node": 4, "directions": []}),
+            ),
+            (
+                "directions",
+                serde_json::json!({"node": -1, "directions": ["a", "ü"]}),
+            ),
+            (
+                "node_direction",
+                serde_json::json!({"node": 4, "direction": ""}),
+            ),
+        ] {
+            let fast = decode(&record(kind, payload.clone())).ok();
+            let derived: Option<RunEvent> =
+                serde_json::from_value(serde_json::json!({"kind": kind, "payload": payload})).ok();
+            assert!(fast.is_some());
+            assert_eq!(fast, derived);
+        }
+        // Not of their form: the derived code's verdict, an error or the event.
+        for (kind, payload) in [
+            (
+                "directions",
+                serde_json::json!({"node": 4, "directions": ["a", 1]}),
+            ),
+            (
+                "directions",
+                serde_json::json!({"node": "4", "directions": ["a"]}),
+            ),
+            ("directions", serde_json::json!({"directions": ["a"]})),
+            ("directions", serde_json::json!(["a"])),
+            (
+                "node_direction",
+                serde_json::json!({"node": 4, "direction": 7}),
+            ),
+            (
+                "node_direction",
+                serde_json::json!({"node": 4, "text": "a"}),
+            ),
+            (
+                "node_direction",
+                serde_json::json!({"node": 4.5, "direction": "a"}),
+            ),
+            (
+                "node_direction",
+                serde_json::json!({"node": 4, "direction": "a", "x": 1}),
+            ),
+        ] {
+            let derived: Result<RunEvent, _> = serde_json::from_value(
+                serde_json::json!({"kind": kind, "payload": payload.clone()}),
+            );
+            let read = decode(&record(kind, payload.clone()));
+            assert_eq!(read.is_ok(), derived.is_ok(), "{kind} {payload}");
+            if let (Ok(read), Ok(derived)) = (read, derived) {
+                assert_eq!(read, derived, "{kind} {payload}");
+            }
+        }
     }
 
     #[test]
