@@ -182,7 +182,36 @@ pub(crate) fn evaluate_suite(
     evaluation
 }
 
-/// Runs `cases` (the rest of a cascade stage) on up to `available_parallelism` threads,
+/// Threads running candidates' tests in this process, each evaluation's own included.
+static TEST_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// An evaluation's share of [`TEST_THREADS`]: its own thread, plus helpers only for the
+/// cores other evaluations leave idle (a run evaluating two candidates at once on two cores
+/// takes none, so no test's wall-clock limit is met under oversubscription). Released when
+/// dropped.
+struct TestThreads(usize);
+
+impl TestThreads {
+    fn reserve(cores: usize, cases: usize) -> TestThreads {
+        use std::sync::atomic::Ordering;
+        let busy = TEST_THREADS.fetch_add(1, Ordering::SeqCst) + 1;
+        let helpers = cores.saturating_sub(busy).min(cases.saturating_sub(1));
+        TEST_THREADS.fetch_add(helpers, Ordering::SeqCst);
+        TestThreads(1 + helpers)
+    }
+
+    fn threads(&self) -> usize {
+        self.0
+    }
+}
+
+impl Drop for TestThreads {
+    fn drop(&mut self) {
+        TEST_THREADS.fetch_sub(self.0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Runs `cases` (the rest of a cascade stage) on as many threads as [`TestThreads`] grants,
 /// each taking the next test in order, and stops taking tests once `failures_before` plus
 /// the failures seen reach [`MAX_FAILURES`]: each test's outcome in its slot, `None` for a
 /// test not run. Every test a sequential pass would run is run (a test is passed over only
@@ -199,10 +228,11 @@ fn run_ahead(
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    let threads = std::thread::available_parallelism()
+    let cores = std::thread::available_parallelism()
         .map(|n| n.get())
-        .unwrap_or(1)
-        .min(cases.len());
+        .unwrap_or(1);
+    let reserved = TestThreads::reserve(cores, cases.len());
+    let threads = reserved.threads();
     if threads <= 1 {
         let mut failures = failures_before;
         return cases
