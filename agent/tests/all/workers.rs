@@ -1085,12 +1085,19 @@ fn workers_in_network_namespaces_evaluate_every_job() {
         .enumerate()
         .map(|(n, ns)| namespaced_worker(dir.path(), ns, &remote_url, n))
         .collect();
+    // `ip netns exec` enters the namespace between its fork and the worker's exec: the
+    // worker's pid shows there a moment after it is spawned.
     for (w, ns) in workers.iter().zip(&net.namespaces) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut pids = net.pids(ns);
+        while !pids.contains(&w.pid()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            pids = net.pids(ns);
+        }
         assert!(
-            net.pids(ns).contains(&w.pid()),
-            "worker pid {} runs in {ns}: {:?}",
+            pids.contains(&w.pid()),
+            "worker pid {} does not run in {ns}: {pids:?}",
             w.pid(),
-            net.pids(ns)
         );
     }
     // Each worker has registered (through the bridge) before the run starts.
