@@ -232,25 +232,11 @@ fn run_ahead(
         .map(|n| n.get())
         .unwrap_or(1);
     let reserved = TestThreads::reserve(cores, cases.len());
-    let threads = reserved.threads();
-    if threads <= 1 {
-        let mut failures = failures_before;
-        return cases
-            .iter()
-            .map(|case| {
-                (failures < MAX_FAILURES).then(|| {
-                    let outcome = run_case(judge, program, case, limits);
-                    failures += usize::from(outcome.failure.is_some());
-                    outcome
-                })
-            })
-            .collect();
-    }
     let slots: Vec<Mutex<Option<CaseOutcome>>> = cases.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let failures = AtomicUsize::new(failures_before);
     std::thread::scope(|scope| {
-        for _ in 0..threads {
+        for _ in 0..reserved.threads() {
             scope.spawn(|| {
                 while failures.load(Ordering::SeqCst) < MAX_FAILURES {
                     let index = next.fetch_add(1, Ordering::SeqCst);
