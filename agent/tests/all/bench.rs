@@ -43,6 +43,15 @@ fn runs(work: &Work) -> Vec<RunRecord> {
     })
 }
 
+/// Runs `hone bench SUITE -o WORK/out`, which must succeed; the runs it stored.
+fn bench_runs(work: &Work, suite: &Path) -> Vec<RunRecord> {
+    let suite_arg = suite.display().to_string();
+    let out_arg = work.path().join("out").display().to_string();
+    let output = work.hone(&["bench", &suite_arg, "-o", &out_arg]);
+    assert_success(&output, "hone bench");
+    runs(work)
+}
+
 fn label(run: &RunRecord) -> String {
     run.config["label"].as_str().unwrap_or_default().to_string()
 }
@@ -594,11 +603,7 @@ method = "nelder_mead"
 novelty = 0.9
 "#,
     );
-    let suite_arg = suite.display().to_string();
-    let out_arg = work.path().join("out").display().to_string();
-    let output = work.hone(&["bench", &suite_arg, "-o", &out_arg]);
-    assert_success(&output, "hone bench");
-    let stored = runs(&work);
+    let stored = bench_runs(&work, &suite);
     assert_eq!(stored.len(), 2);
     for run in &stored {
         let novelty = &run.config["novelty"];
@@ -632,11 +637,7 @@ kind = "builtin"
 method = "nelder_mead"
 "#,
     );
-    let suite_arg = suite.display().to_string();
-    let out_arg = work.path().join("out").display().to_string();
-    let output = work.hone(&["bench", &suite_arg, "-o", &out_arg]);
-    assert_success(&output, "hone bench");
-    let stored = runs(&work);
+    let stored = bench_runs(&work, &suite);
     assert_eq!(stored.len(), 2);
     for run in &stored {
         assert_eq!(run.status, RunStatus::Finished);
@@ -679,6 +680,7 @@ strategies = [{ name = "greedy", meta_every = 5 }]
 path = "{sor}"
 "#,
     );
+    let out_arg = work.path().join("out").display().to_string();
     let output = work.hone(&["bench", &refused.display().to_string(), "-o", &out_arg]);
     assert!(!output.status.success());
     let message = stderr(&output);
